@@ -1,0 +1,97 @@
+/* sink.h - the small interface every native transport implements.
+ *
+ * A sink moves one batch to its destination and reports what happened; it
+ * never retries or decides what a response means. The delivery layer
+ * (runtime/delivery.c) owns batching, retry, inhibition and dead-lettering,
+ * and asks the integration's Lua `outcome` to classify HTTP responses.
+ *
+ * Lifecycle: create with the transport's constructor, call send() any number
+ * of times (one batch in flight per call; a sink may accept several at once),
+ * close() when done. send() copies what it needs from the payload, so the
+ * caller may free it as soon as send() returns. The done callback is always
+ * called later from the uv loop, exactly once per successful send(), never
+ * from inside send(). After close() no callback fires; in-flight batches
+ * are abandoned (the delivery layer still holds their records). */
+#ifndef SR_SINK_H
+#define SR_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct sr_sink sr_sink;
+
+typedef struct sr_http_header {
+    const char *name;
+    const char *value;
+} sr_http_header;
+
+/* An HTTP request as an integration's Lua `request` builds it. */
+typedef struct sr_http_request {
+    const char *method; /* "POST" if NULL */
+    const char *url;
+    const sr_http_header *headers;
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+} sr_http_request;
+
+typedef struct sr_sink_payload {
+    const char *const *recs; /* the encoded records, in order */
+    const uint32_t *lens;
+    size_t n;
+    const sr_http_request *http; /* http transport only */
+} sr_sink_payload;
+
+#define SR_SINK_BODY_EXCERPT 65536
+
+typedef struct sr_sink_result {
+    int transport_ok;      /* 0: failed before any response (refused, timeout,
+                              TLS, write error); `error` says why */
+    char error[256];
+    long status;           /* HTTP status; 0 for non-HTTP sinks */
+    const char *body;      /* response body, at most SR_SINK_BODY_EXCERPT bytes */
+    size_t body_len;
+    long retry_after_ms;   /* from Retry-After, or -1 */
+    double latency_ms;     /* send() to completion */
+} sr_sink_result;
+
+typedef void (*sr_sink_done_cb)(void *ud, const sr_sink_result *res);
+
+typedef struct sr_sink_ops {
+    const char *name;
+    int (*send)(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb, void *ud);
+    void (*close)(sr_sink *s);
+} sr_sink_ops;
+
+struct sr_sink {
+    const sr_sink_ops *ops;
+};
+
+/* Transport settings, filled from what the integration's Lua `setup`
+ * returned. Fields a transport does not use are ignored. Strings are copied. */
+typedef struct sr_sink_settings {
+    /* http */
+    long timeout_ms;         /* whole request; default 30000 */
+    long connect_timeout_ms; /* default 10000 */
+    int insecure;            /* skip certificate and host-name verification */
+    const char *ca_file;     /* PEM bundle to verify the server with */
+    const char *cert_file;   /* client certificate (mTLS) */
+    const char *key_file;    /* client key (mTLS) */
+    int max_connections;     /* per sink; default 4 */
+    /* file */
+    const char *path;
+    unsigned long long rotate_bytes; /* rotate when the file would exceed it; 0 = never */
+    int keep_files;                  /* rotated files kept: path.1 .. path.N; default 5 */
+} sr_sink_settings;
+
+sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
+sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
+
+static inline int sr_sink_send(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb,
+                               void *ud) {
+    return s->ops->send(s, p, cb, ud);
+}
+static inline void sr_sink_close(sr_sink *s) { s->ops->close(s); }
+
+#endif
