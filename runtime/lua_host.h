@@ -1,0 +1,143 @@
+/* lua_host.h - one LuaJIT state and everything that runs in it.
+ *
+ * A host is created per worker thread (to run site scripts and integration
+ * `encode` over batches of events) and once on the delivery loop (to call
+ * integration `request` and `outcome` per batch). Every host loads the same
+ * modules and runs the same `setup`, so a host can be created, thrown away
+ * and created again (after a runaway script) without anyone noticing.
+ *
+ * Integration types are Lua modules found as <dir>/<type in lower case>.lua,
+ * first in the configured integration_paths, then in <lua_dir>/integrations.
+ * The module contract is documented in docs/lua-contract.md.
+ *
+ * Thread-safety: a host is used by one thread at a time. */
+#ifndef SR_LUA_HOST_H
+#define SR_LUA_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "event.h"
+#include "node.h"
+#include "sink.h"
+
+/* What the host needs to know about one configured integration. */
+typedef struct sr_integration_spec {
+    const char *name;
+    const char *type;                    /* upper case */
+    const sr_node *configuration;        /* may be NULL */
+    const char *const *scripts;          /* per-integration site scripts */
+    size_t nscripts;
+    unsigned channels;                   /* SR_CH_* mask; 0 = the type's own list */
+    int min_severity;                    /* -1 = all */
+    const char *file;                    /* for error messages */
+    int line;
+} sr_integration_spec;
+
+typedef struct sr_lua_host_conf {
+    const char *lua_dir;                 /* holds lib/ and integrations/ */
+    const char *const *integration_paths;
+    size_t nintegration_paths;
+    const char *const *scripts;          /* global site scripts */
+    size_t nscripts;
+    const sr_integration_spec *integrations;
+    size_t nintegrations;
+    unsigned transmit_message_types;     /* SR_MT_* mask */
+    int forwarder_enabled;
+    unsigned long long script_timeout_ms; /* per event; 0 = no limit */
+} sr_lua_host_conf;
+
+typedef struct sr_lua_host sr_lua_host;
+
+/* Creates a state, loads the shared libraries, the global scripts and each
+ * integration's module and scripts, validates each integration's
+ * configuration against its module's option schema, and runs its `setup`.
+ * Errors name the file, line and key, e.g.
+ *   "cfg.yaml:12: integration 'siem' (WEBHOOK): unknown key 'endpont' (did you mean 'endpoint'?)"
+ * The conf (and everything it points to) must outlive the host. */
+sr_lua_host *sr_lua_host_new(const sr_lua_host_conf *conf, char *err, size_t errlen);
+void sr_lua_host_free(sr_lua_host *h);
+
+/* ---- Worker side ------------------------------------------------------- */
+
+/* Records and failures one batch produced. Records of all integrations are
+ * stored back to back in `data`; recs[] says whose each is. */
+typedef struct sr_emit_rec {
+    uint32_t integ; /* index into conf->integrations */
+    uint32_t ev;    /* index of the event in the batch */
+    uint32_t off, len;
+} sr_emit_rec;
+
+typedef struct sr_emit_fail {
+    uint32_t ev;
+    int32_t integ;   /* -1: a global script; else the integration */
+    char stage[12];  /* "script", "encode", "timeout" */
+    char msg[256];
+} sr_emit_fail;
+
+typedef struct sr_emit {
+    sr_buf data;
+    sr_emit_rec *recs;
+    size_t nrecs, recs_cap;
+    sr_emit_fail *fails;
+    size_t nfails, fails_cap;
+    uint32_t ndropped; /* events a script dropped */
+} sr_emit;
+
+void sr_emit_init(sr_emit *e);
+void sr_emit_reset(sr_emit *e);
+void sr_emit_free(sr_emit *e);
+
+/* Runs the pipeline over `n` parsed events: global scripts, routing
+ * (channels, transmit_message_types, min_severity), per-integration scripts,
+ * `encode`. A script error, a timeout or an encode error fails that event
+ * for that stage (recorded in out->fails) and the batch goes on; a runaway
+ * script is stopped by a watchdog and the state is rebuilt. Returns 0, or -1
+ * only if the state could not be rebuilt. */
+int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out);
+
+/* ---- Delivery side ----------------------------------------------------- */
+
+typedef struct sr_integration_info {
+    const char *transport;  /* "http", "file", ... (module's M.transport) */
+    const char *framing;    /* how records join into a body: "ndjson", "concat", "json_array", "list" */
+    long max_events, max_bytes, linger_ms; /* the module's M.batch defaults */
+    unsigned channels;      /* effective channel mask */
+    sr_sink_settings sink;  /* from `setup`'s returned transport table; strings owned by the host */
+} sr_integration_info;
+
+int sr_lua_host_info(sr_lua_host *h, size_t integ, sr_integration_info *out);
+
+/* Builds the request for a batch by calling the module's `request`. The
+ * result's strings live in `storage` and stay valid until it is reset. */
+typedef struct sr_http_request_buf {
+    sr_http_request req;
+    sr_http_header headers[64];
+    sr_buf storage;
+} sr_http_request_buf;
+
+int sr_lua_host_request(sr_lua_host *h, size_t integ, const char *const *recs,
+                        const uint32_t *lens, size_t n, sr_http_request_buf *out, char *err,
+                        size_t errlen);
+
+/* A response's meaning, from the module's `outcome`. */
+typedef enum { SR_OUTCOME_OK, SR_OUTCOME_RETRY, SR_OUTCOME_REJECT } sr_outcome_kind;
+
+typedef struct sr_outcome {
+    sr_outcome_kind kind;  /* the batch as a whole */
+    char reason[256];
+    uint8_t *items;        /* per-record sr_outcome_kind when the module returned
+                              them (malloc'd, n entries), else NULL */
+    size_t nitems;
+} sr_outcome;
+
+int sr_lua_host_outcome(sr_lua_host *h, size_t integ, const sr_sink_result *res, size_t n,
+                        sr_outcome *out);
+void sr_outcome_free(sr_outcome *o);
+
+/* The integration's effective configuration as JSON, secrets shown as
+ * "******", for --check and (later) the admin API. */
+int sr_lua_host_describe(sr_lua_host *h, size_t integ, sr_buf *out);
+
+#endif
