@@ -1,0 +1,41 @@
+/* ingest.h - how inputs hand received bytes to the pipeline.
+ *
+ * Inputs (input_http.c, input_tcp.c) only move bytes: they frame, inflate and
+ * authenticate, then call submit(). The pipeline parses, runs scripts, queues
+ * the records for every matching integration, and only then calls back with
+ * the reply to give the sender. So an HTTP 200 means "queued everywhere". */
+#ifndef SR_INGEST_H
+#define SR_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    SR_BODY_AUTO,   /* HTTP: one JSON object, one JSON array of objects, or NDJSON */
+    SR_BODY_NDJSON, /* TCP: complete lines; a malformed line rejects only itself */
+} sr_body_format;
+
+typedef struct sr_ingest_reply {
+    int status;         /* 200; 400 when nothing was accepted; 503 when the
+                           gateway cannot take it now (retry later) */
+    const char *body;   /* JSON summary, see docs/inputs.md */
+    size_t body_len;
+    long retry_after_s; /* with 503; -1 otherwise */
+    uint32_t accepted, rejected; /* event counts, for TCP accounting */
+} sr_ingest_reply;
+
+typedef void (*sr_ingest_cb)(void *ud, const sr_ingest_reply *reply);
+
+typedef struct sr_ingest {
+    /* Takes ownership of `data` (malloc'd) in every case. `first_line` is the
+     * 1-based line number of the first line in `data` (TCP streams keep
+     * counting across chunks). The callback runs later on the loop thread,
+     * exactly once:
+     * submit() returns 0 when the callback will come, -1 (data freed, no
+     * callback) only if the pipeline is shutting down. */
+    int (*submit)(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
+                  const char *origin, sr_ingest_cb cb, void *ud);
+    void *ctx;
+} sr_ingest;
+
+#endif
