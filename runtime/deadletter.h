@@ -1,0 +1,39 @@
+/* deadletter.h - where events that cannot be delivered go instead of away.
+ *
+ * One JSON-lines file per integration, <data_dir>/deadletter/<name>.jsonl,
+ * and <data_dir>/deadletter/_pipeline.jsonl for events a global site script
+ * failed on. Each line:
+ *   {"time":"<RFC 3339>","integration":"<name>"|null,"stage":"script"|
+ *    "timeout"|"encode"|"rejected"|..., "reason":"...", "response":"<excerpt>",
+ *    "event":{...} | "record":{...}|"<text>"}
+ * `event` is the event as received; `record` is what the integration had
+ * encoded (written raw when it is JSON, else as a string). Files rotate at
+ * 64 MiB, keeping 5. Writes are synchronous: dead letters are rare, and a
+ * dead letter that was not written must not be acknowledged as handled. */
+#ifndef SR_DEADLETTER_H
+#define SR_DEADLETTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sr_deadletter sr_deadletter;
+
+sr_deadletter *sr_deadletter_new(const char *data_dir);
+void sr_deadletter_free(sr_deadletter *d);
+
+typedef struct sr_deadletter_entry {
+    const char *integration; /* NULL: the global pipeline */
+    const char *stage;
+    const char *reason;
+    const char *response; /* may be NULL */
+    size_t response_len;
+    const char *payload; /* the event or the record */
+    size_t payload_len;
+    int payload_is_event; /* 1: "event", 0: "record" */
+} sr_deadletter_entry;
+
+/* Returns 0, or -1 after logging why the line could not be written. */
+int sr_deadletter_write(sr_deadletter *d, const sr_deadletter_entry *e);
+uint64_t sr_deadletter_count(const sr_deadletter *d);
+
+#endif

@@ -1,0 +1,338 @@
+/* gateway.c - wiring: configuration -> Lua hosts -> delivery -> pipeline
+ * -> inputs, and the orderly shutdown in reverse. */
+#include "gateway.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "deadletter.h"
+#include "delivery.h"
+#include "input_http.h"
+#include "input_tcp.h"
+#include "log.h"
+#include "lua_host.h"
+#include "pipeline.h"
+#include "worker_pool.h"
+
+/* Grace period for queued records on SIGTERM/SIGINT. */
+#define SR_DRAIN_DEADLINE_MS 10000
+
+typedef struct sr_gateway {
+    uv_loop_t loop;
+    sr_config cfg;
+    /* the integrations that run (enabled ones), in config order */
+    sr_integration_spec *specs;
+    const sr_integration_conf **integ;
+    const char **names;
+    size_t ninteg;
+    sr_lua_host_conf host_conf;
+    sr_lua_host *delivery_host;
+    sr_deadletter *dl;
+    sr_delivery *delivery;
+    sr_pipeline *pipeline;
+    sr_worker_pool *pool;
+    sr_input_http *http;
+    sr_input_tcp *tcp;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t shutdown_timer;
+    int stopping;
+    int exit_code;
+} sr_gateway;
+
+/* The lua/ tree: the configured one, else $SIEMRELAY_LUA_DIR, else the
+ * source tree this binary was built from, else the installed copy. */
+static const char *lua_dir(const sr_config *cfg) {
+    struct stat st;
+    if (cfg->lua_dir)
+        return cfg->lua_dir;
+    const char *env = getenv("SIEMRELAY_LUA_DIR");
+    if (env && *env)
+        return env;
+    if (stat(SR_SOURCE_LUA_DIR "/integrations", &st) == 0)
+        return SR_SOURCE_LUA_DIR;
+    return SR_INSTALL_LUA_DIR;
+}
+
+/* Fills the Lua host configuration with the integrations for which
+ * `include` holds. One function serves --check (all) and a run (enabled). */
+static int build_host_conf(sr_gateway *g, int only_enabled) {
+    const sr_config *cfg = &g->cfg;
+    size_t n = cfg->nintegrations;
+    g->specs = calloc(n ? n : 1, sizeof *g->specs);
+    g->integ = calloc(n ? n : 1, sizeof *g->integ);
+    g->names = calloc(n ? n : 1, sizeof *g->names);
+    if (!g->specs || !g->integ || !g->names)
+        return -1;
+    g->ninteg = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sr_integration_conf *ic = &cfg->integrations[i];
+        if (only_enabled && !ic->enabled)
+            continue;
+        sr_integration_spec *s = &g->specs[g->ninteg];
+        s->name = ic->name;
+        s->type = ic->type;
+        s->configuration = ic->configuration;
+        s->scripts = (const char *const *)ic->scripts;
+        s->nscripts = ic->nscripts;
+        s->channels = ic->channels;
+        s->min_severity = ic->min_severity;
+        s->file = ic->file;
+        s->line = ic->line;
+        g->integ[g->ninteg] = ic;
+        g->names[g->ninteg] = ic->name;
+        g->ninteg++;
+    }
+    sr_lua_host_conf *hc = &g->host_conf;
+    hc->lua_dir = lua_dir(cfg);
+    hc->integration_paths = (const char *const *)cfg->integration_paths;
+    hc->nintegration_paths = cfg->nintegration_paths;
+    hc->scripts = (const char *const *)cfg->scripts;
+    hc->nscripts = cfg->nscripts;
+    hc->integrations = g->specs;
+    hc->nintegrations = g->ninteg;
+    hc->transmit_message_types = cfg->transmit_message_types;
+    hc->forwarder_enabled = cfg->forwarder_enabled;
+    hc->script_timeout_ms = cfg->script_timeout_ms;
+    return 0;
+}
+
+static void gateway_release(sr_gateway *g) {
+    sr_lua_host_free(g->delivery_host);
+    free(g->specs);
+    free(g->integ);
+    free(g->names);
+    sr_config_free(&g->cfg);
+}
+
+static int load(sr_gateway *g, const char *const *paths, size_t npaths, int only_enabled) {
+    char err[1024] = "";
+    if (sr_config_load(&g->cfg, paths, npaths, err, sizeof err) != 0) {
+        fprintf(stderr, "siemrelay: %s\n", err);
+        return -1;
+    }
+    sr_log_configure(g->cfg.log_level, g->cfg.log_format);
+    if (build_host_conf(g, only_enabled) != 0) {
+        fprintf(stderr, "siemrelay: out of memory\n");
+        return -1;
+    }
+    g->delivery_host = sr_lua_host_new(&g->host_conf, err, sizeof err);
+    if (!g->delivery_host) {
+        fprintf(stderr, "siemrelay: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- --check ------------------------------------------------------------ */
+
+static void print_channels(sr_buf *out, unsigned mask) {
+    sr_buf_putc(out, '[');
+    int first = 1;
+    for (unsigned bit = 1; bit <= SR_CH_MONITOR_EVENTS; bit <<= 1) {
+        if (!(mask & bit))
+            continue;
+        sr_buf_printf(out, "%s\"%s\"", first ? "" : ",", sr_channel_name(bit));
+        first = 0;
+    }
+    sr_buf_putc(out, ']');
+}
+
+int sr_gateway_check(const char *const *paths, size_t npaths) {
+    sr_gateway g;
+    memset(&g, 0, sizeof g);
+    if (load(&g, paths, npaths, 0) != 0) {
+        gateway_release(&g);
+        return 1;
+    }
+    sr_buf out = SR_BUF_INIT;
+    sr_buf_puts(&out, "{\"integrations\":[");
+    for (size_t i = 0; i < g.ninteg; i++) {
+        const sr_integration_conf *ic = g.integ[i];
+        sr_integration_info info;
+        memset(&info, 0, sizeof info);
+        sr_lua_host_info(g.delivery_host, i, &info);
+        sr_buf_puts(&out, i ? ",\n  {\"name\":" : "\n  {\"name\":");
+        sr_buf_json_string(&out, ic->name, strlen(ic->name));
+        sr_buf_puts(&out, ",\"type\":");
+        sr_buf_json_string(&out, ic->type, strlen(ic->type));
+        sr_buf_printf(&out, ",\"enabled\":%s,\"channels\":", ic->enabled ? "true" : "false");
+        print_channels(&out, info.channels ? info.channels : ic->channels);
+        if (ic->min_severity >= 0)
+            sr_buf_printf(&out, ",\"min_severity\":%d", ic->min_severity);
+        sr_buf_printf(&out, ",\"transport\":\"%s\"", info.transport ? info.transport : "?");
+        sr_buf_printf(&out, ",\"batch\":{\"max_events\":%ld,\"max_bytes\":%ld,\"linger_ms\":%ld}",
+                      ic->max_events > 0 ? ic->max_events : info.max_events,
+                      ic->max_bytes > 0 ? ic->max_bytes : info.max_bytes,
+                      ic->linger_ms >= 0 ? ic->linger_ms : info.linger_ms);
+        sr_buf_puts(&out, ",\"configuration\":");
+        if (sr_lua_host_describe(g.delivery_host, i, &out) != 0)
+            sr_buf_puts(&out, "null");
+        sr_buf_putc(&out, '}');
+    }
+    sr_buf_puts(&out, "\n]}\n");
+    fwrite(out.data, 1, out.len, stdout);
+    fprintf(stderr, "siemrelay: configuration OK (%zu integration%s)\n", g.ninteg,
+            g.ninteg == 1 ? "" : "s");
+    sr_buf_free(&out);
+    gateway_release(&g);
+    return 0;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+static void on_closed_handle(uv_handle_t *h) { (void)h; }
+
+static void finish(sr_gateway *g) {
+    sr_delivery_free(g->delivery);
+    g->delivery = NULL;
+    uv_close((uv_handle_t *)&g->shutdown_timer, on_closed_handle);
+    uv_close((uv_handle_t *)&g->sigterm, on_closed_handle);
+    uv_close((uv_handle_t *)&g->sigint, on_closed_handle);
+    sr_info("gateway", "stopped");
+}
+
+static void on_drained(void *ud) { finish(ud); }
+
+/* Waits, on a short timer, for every submitted batch to be committed; then
+ * the workers can go and delivery drains. */
+static void on_shutdown_tick(uv_timer_t *t) {
+    sr_gateway *g = t->data;
+    if (g->pipeline && sr_pipeline_pending(g->pipeline) > 0)
+        return;
+    uv_timer_stop(t);
+    sr_worker_pool_free(g->pool);
+    g->pool = NULL;
+    if (g->delivery)
+        sr_delivery_drain(g->delivery, SR_DRAIN_DEADLINE_MS, on_drained, g);
+    else
+        finish(g);
+}
+
+static void begin_shutdown(sr_gateway *g, const char *why) {
+    if (g->stopping)
+        return;
+    g->stopping = 1;
+    sr_info("gateway", "%s: stopping inputs, then delivering what is queued (up to %d s)", why,
+            SR_DRAIN_DEADLINE_MS / 1000);
+    sr_input_http_close(g->http);
+    g->http = NULL;
+    sr_input_tcp_close(g->tcp);
+    g->tcp = NULL;
+    if (g->pipeline)
+        sr_pipeline_stop_accepting(g->pipeline);
+    uv_timer_start(&g->shutdown_timer, on_shutdown_tick, 0, 10);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    begin_shutdown(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static size_t worker_count(const sr_config *cfg) {
+    if (cfg->workers > 0)
+        return (size_t)cfg->workers;
+    unsigned n = uv_available_parallelism();
+    return n ? n : 1;
+}
+
+static int start(sr_gateway *g) {
+    char err[1024] = "";
+    size_t nworkers = worker_count(&g->cfg);
+    sr_lua_host **hosts = calloc(nworkers, sizeof *hosts);
+    if (!hosts)
+        return -1;
+    for (size_t i = 0; i < nworkers; i++) {
+        hosts[i] = sr_lua_host_new(&g->host_conf, err, sizeof err);
+        if (!hosts[i]) {
+            sr_error("gateway", "%s", err);
+            for (size_t j = 0; j < i; j++)
+                sr_lua_host_free(hosts[j]);
+            free(hosts);
+            return -1;
+        }
+    }
+    g->dl = sr_deadletter_new(g->cfg.data_dir);
+    if (!g->dl)
+        goto fail_hosts;
+    g->delivery = sr_delivery_new(&g->loop, g->delivery_host, g->integ, g->ninteg, NULL, g->dl,
+                                  err, sizeof err);
+    if (!g->delivery) {
+        sr_error("gateway", "%s", err);
+        goto fail_hosts;
+    }
+    g->pipeline = sr_pipeline_new(&g->loop, g->delivery, g->dl, g->names);
+    if (!g->pipeline)
+        goto fail_hosts;
+    sr_event_limits limits = {.max_depth = SR_JSON_DEFAULT_MAX_DEPTH, .max_fields = 1024};
+    g->pool = sr_worker_pool_new(&g->loop, hosts, nworkers, &limits, sr_pipeline_batch_done,
+                                 g->pipeline);
+    free(hosts);
+    hosts = NULL;
+    if (!g->pool)
+        return -1;
+    sr_pipeline_set_workers(g->pipeline, g->pool);
+
+    sr_ingest ingest = sr_pipeline_ingest(g->pipeline);
+    if (g->cfg.http.enabled) {
+        g->http = sr_input_http_start(&g->loop, &g->cfg.http, &ingest, err, sizeof err);
+        if (!g->http) {
+            sr_error("gateway", "%s", err);
+            return -1;
+        }
+    }
+    if (g->cfg.tcp.enabled) {
+        g->tcp = sr_input_tcp_start(&g->loop, &g->cfg.tcp, &ingest, err, sizeof err);
+        if (!g->tcp) {
+            sr_error("gateway", "%s", err);
+            return -1;
+        }
+    }
+    sr_info("gateway",
+            "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s",
+            g->ninteg, nworkers, g->cfg.http.enabled ? "on" : "off",
+            g->cfg.tcp.enabled ? "on" : "off");
+    return 0;
+
+fail_hosts:
+    if (hosts) {
+        for (size_t i = 0; i < nworkers; i++)
+            sr_lua_host_free(hosts[i]);
+        free(hosts);
+    }
+    return -1;
+}
+
+int sr_gateway_run(const char *const *paths, size_t npaths) {
+    sr_gateway g;
+    memset(&g, 0, sizeof g);
+    signal(SIGPIPE, SIG_IGN);
+    if (load(&g, paths, npaths, 1) != 0) {
+        gateway_release(&g);
+        return 1;
+    }
+    uv_loop_init(&g.loop);
+    uv_timer_init(&g.loop, &g.shutdown_timer);
+    g.shutdown_timer.data = &g;
+    uv_signal_init(&g.loop, &g.sigterm);
+    uv_signal_init(&g.loop, &g.sigint);
+    g.sigterm.data = g.sigint.data = &g;
+    uv_signal_start(&g.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&g.sigint, on_signal, SIGINT);
+
+    if (start(&g) != 0) {
+        g.exit_code = 1;
+        begin_shutdown(&g, "start-up failed");
+    }
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    sr_pipeline_free(g.pipeline);
+    sr_deadletter_free(g.dl);
+    if (uv_loop_close(&g.loop) != 0)
+        sr_warn("gateway", "event loop closed with handles still open");
+    gateway_release(&g);
+    return g.exit_code;
+}

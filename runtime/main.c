@@ -1,0 +1,63 @@
+/* main.c - command line. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+
+#define SR_MAX_CONFIGS 16
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: siemrelay -c FILE [-c FILE ...]          run the gateway\n"
+            "       siemrelay --check -c FILE [-c FILE ...]  validate and print the effective\n"
+            "                                                configuration (secrets masked)\n"
+            "       siemrelay --version | --help\n"
+            "\n"
+            "Several -c files are merged in order: later files override settings, and\n"
+            "their integration lists are concatenated. Sysdig's local_forwarder_config.yaml,\n"
+            "dragent.yaml and Helm values.yaml are accepted as they are.\n"
+            "See README.md and docs/configuration.md.\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *paths[SR_MAX_CONFIGS];
+    size_t npaths = 0;
+    int check = 0, c;
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (npaths == SR_MAX_CONFIGS) {
+                fprintf(stderr, "siemrelay: at most %d configuration files\n", SR_MAX_CONFIGS);
+                return 2;
+            }
+            paths[npaths++] = optarg;
+            break;
+        case 'k': check = 1; break;
+        case 'V': printf("siemrelay %s\n", SR_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "siemrelay: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (npaths == 0) {
+        fprintf(stderr, "siemrelay: no configuration given; use -c FILE "
+                        "(config/siemrelay.yaml is the default one)\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = check ? sr_gateway_check(paths, npaths) : sr_gateway_run(paths, npaths);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,180 @@
+/* pipeline.c - ordered commit of processed batches. */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Reject log lines per batch: enough to diagnose, not enough to flood. */
+#define SR_REJECT_LOG_MAX 5
+
+struct sr_pipeline {
+    uv_loop_t *loop;
+    sr_delivery *delivery;
+    sr_deadletter *dl;
+    const char *const *names;
+    sr_worker_pool *pool;
+    sr_batch *head, *tail; /* submitted, in order, until committed */
+    uint64_t next_seq, pending;
+    int accepting;
+    sr_pipeline_stats st;
+};
+
+sr_pipeline *sr_pipeline_new(uv_loop_t *loop, sr_delivery *delivery, sr_deadletter *dl,
+                             const char *const *integration_names) {
+    sr_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->loop = loop;
+    p->delivery = delivery;
+    p->dl = dl;
+    p->names = integration_names;
+    p->accepting = 1;
+    return p;
+}
+
+void sr_pipeline_set_workers(sr_pipeline *p, sr_worker_pool *pool) { p->pool = pool; }
+
+static void reply_unavailable(sr_ingest_cb cb, void *ud) {
+    static const char body[] = "{\"error\":\"gateway is shutting down\"}";
+    sr_ingest_reply r = {.status = 503, .body = body, .body_len = sizeof body - 1,
+                         .retry_after_s = 5};
+    cb(ud, &r);
+}
+
+static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
+                  const char *origin, sr_ingest_cb cb, void *ud) {
+    sr_pipeline *p = ctx;
+    if (!p->accepting || !p->pool) {
+        free(data);
+        return -1;
+    }
+    sr_batch *b = sr_batch_new(data, len, fmt, first_line, origin, cb, ud);
+    if (!b) {
+        free(data);
+        sr_error("pipeline", "out of memory accepting %zu bytes from %s", len,
+                 origin ? origin : "?");
+        reply_unavailable(cb, ud);
+        return 0;
+    }
+    b->seq = p->next_seq++;
+    if (p->tail)
+        p->tail->order_next = b;
+    else
+        p->head = b;
+    p->tail = b;
+    p->pending++;
+    sr_worker_pool_submit(p->pool, b);
+    return 0;
+}
+
+sr_ingest sr_pipeline_ingest(sr_pipeline *p) {
+    sr_ingest ing = {.submit = submit, .ctx = p};
+    return ing;
+}
+
+static void log_rejects(const sr_batch *b) {
+    for (size_t i = 0; i < b->nrejects && i < SR_REJECT_LOG_MAX; i++) {
+        const sr_reject *r = &b->rejects[i];
+        if (r->line)
+            sr_warn("pipeline", "%s: line %u rejected at offset %zu: %s", b->origin, r->line,
+                    r->offset, r->msg);
+        else if (r->index >= 0)
+            sr_warn("pipeline", "%s: element %d rejected at offset %zu: %s", b->origin,
+                    r->index, r->offset, r->msg);
+        else
+            sr_warn("pipeline", "%s: body rejected at offset %zu: %s", b->origin, r->offset,
+                    r->msg);
+    }
+    if (b->nrejects > SR_REJECT_LOG_MAX)
+        sr_warn("pipeline", "%s: %zu more rejected event(s) in the same submission", b->origin,
+                b->nrejects - SR_REJECT_LOG_MAX);
+}
+
+/* A failed event is written as it was received (compacted), so the dead
+ * letter can be replayed as is. */
+static void dead_letter_failures(sr_pipeline *p, const sr_batch *b) {
+    sr_buf ev = SR_BUF_INIT;
+    for (size_t i = 0; i < b->emit.nfails; i++) {
+        const sr_emit_fail *f = &b->emit.fails[i];
+        const sr_event *e = &b->events[f->ev];
+        sr_buf_reset(&ev);
+        sr_json_compact(e->raw, e->raw_len, &ev);
+        const char *integ = f->integ >= 0 ? p->names[f->integ] : NULL;
+        sr_warn("pipeline", "%s: event %u failed in %s%s%s: %s", b->origin, e->seq, f->stage,
+                integ ? " for integration " : "", integ ? integ : "", f->msg);
+        sr_deadletter_entry d = {
+            .integration = integ,
+            .stage = f->stage,
+            .reason = f->msg,
+            .payload = ev.data ? ev.data : "{}",
+            .payload_len = ev.len,
+            .payload_is_event = 1,
+        };
+        sr_deadletter_write(p->dl, &d);
+    }
+    sr_buf_free(&ev);
+}
+
+static void commit(sr_pipeline *p, sr_batch *b) {
+    if (!b->failed) {
+        for (size_t i = 0; i < b->emit.nrecs; i++) {
+            const sr_emit_rec *r = &b->emit.recs[i];
+            if (sr_delivery_enqueue(p->delivery, r->integ, b->emit.data.data + r->off,
+                                    r->len) != 0) {
+                sr_error("pipeline", "out of memory queueing for integration '%s'",
+                         p->names[r->integ]);
+                b->failed = 1; /* the sender is told to retry */
+                break;
+            }
+        }
+        dead_letter_failures(p, b);
+    }
+    log_rejects(b);
+    p->st.batches++;
+    p->st.accepted += b->failed ? 0 : b->nevents;
+    p->st.rejected += b->nrejects;
+    p->st.dropped += b->emit.ndropped;
+    p->st.failed += b->emit.nfails;
+    p->st.records += b->failed ? 0 : b->emit.nrecs;
+
+    sr_buf body = SR_BUF_INIT;
+    int status = sr_batch_summary(b, &body);
+    sr_ingest_reply reply = {
+        .status = status,
+        .body = body.data ? body.data : "{}",
+        .body_len = body.len,
+        .retry_after_s = status == 503 ? 1 : -1,
+        .accepted = b->failed ? 0 : (uint32_t)b->nevents,
+        .rejected = (uint32_t)b->nrejects,
+    };
+    b->cb(b->ud, &reply);
+    sr_buf_free(&body);
+}
+
+void sr_pipeline_batch_done(void *pipeline, sr_batch *b) {
+    sr_pipeline *p = pipeline;
+    b->done = 1;
+    int committed = 0;
+    while (p->head && p->head->done) {
+        sr_batch *c = p->head;
+        p->head = c->order_next;
+        if (!p->head)
+            p->tail = NULL;
+        p->pending--;
+        commit(p, c);
+        sr_batch_free(c);
+        committed = 1;
+    }
+    if (committed)
+        sr_delivery_kick(p->delivery);
+}
+
+void sr_pipeline_stop_accepting(sr_pipeline *p) { p->accepting = 0; }
+
+uint64_t sr_pipeline_pending(const sr_pipeline *p) { return p->pending; }
+
+void sr_pipeline_stats_get(const sr_pipeline *p, sr_pipeline_stats *out) { *out = p->st; }
+
+void sr_pipeline_free(sr_pipeline *p) { free(p); }

@@ -1,0 +1,454 @@
+/* tls_stream.c - TCP connections, plain or TLS over OpenSSL memory BIOs. */
+#include "tls_stream.h"
+
+#include <netdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#define READ_CHUNK (64 * 1024)
+#define PLAIN_CHUNK (16 * 1024) /* one TLS record */
+
+struct sr_tls_ctx {
+    SSL_CTX *ssl;
+};
+
+struct sr_tls_stream {
+    uv_tcp_t tcp; /* tcp.data points back here */
+    uv_shutdown_t shutdown_req;
+    SSL *ssl;  /* NULL: plain TCP */
+    BIO *rbio; /* ciphertext from the peer; owned by ssl */
+    BIO *wbio; /* ciphertext for the peer; owned by ssl */
+    sr_tls_stream_cbs cbs;
+    void *ud;
+    sr_tls_close_cb close_cb;
+    void *close_ud;
+    unsigned reading : 1, ended : 1, shutting_down : 1, closing : 1;
+    char peer[64];
+    char peer_ip[INET6_ADDRSTRLEN];
+};
+
+/* One queued write; owns the bytes until libuv is done with them. */
+typedef struct write_req {
+    uv_write_t req;
+    sr_tls_write_cb cb;
+    void *ud;
+    char data[];
+} write_req;
+
+/* ---- Contexts ---------------------------------------------------------- */
+
+/* Appends OpenSSL's most specific reason (and clears its error queue). */
+static void ssl_reason(char *buf, size_t len) {
+    unsigned long e, last = 0;
+    while ((e = ERR_get_error()) != 0)
+        last = e;
+    if (last)
+        ERR_error_string_n(last, buf, len);
+    else
+        snprintf(buf, len, "unknown error");
+}
+
+static void ctx_error(char *err, size_t errlen, const char *what, const char *file) {
+    char reason[256];
+    ssl_reason(reason, sizeof reason);
+    snprintf(err, errlen, "tls: %s %s: %s", what, file, reason);
+}
+
+/* An encrypted key would make OpenSSL prompt on the terminal; refuse instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *ud) {
+    (void)buf, (void)size, (void)rwflag, (void)ud;
+    return 0;
+}
+
+static int ctx_load_client_ca(SSL_CTX *ssl, const sr_tls_listen_conf *conf, char *err,
+                              size_t errlen) {
+    if (SSL_CTX_load_verify_locations(ssl, conf->client_ca_file, NULL) != 1) {
+        ctx_error(err, errlen, "cannot load client CA", conf->client_ca_file);
+        return -1;
+    }
+    /* Tells clients which CAs we accept, so they pick the right certificate. */
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(conf->client_ca_file);
+    if (names)
+        SSL_CTX_set_client_CA_list(ssl, names);
+    int mode = SSL_VERIFY_PEER;
+    if (conf->require_client_cert)
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ssl, mode, NULL);
+    return 0;
+}
+
+sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, size_t errlen) {
+    sr_tls_ctx *ctx = NULL;
+    SSL_CTX *ssl = NULL;
+
+    if (!conf->cert_file || !conf->key_file) {
+        snprintf(err, errlen, "tls: cert_file and key_file are both required");
+        return NULL;
+    }
+    if (conf->require_client_cert && !conf->client_ca_file) {
+        snprintf(err, errlen, "tls: require_client_cert needs client_ca_file");
+        return NULL;
+    }
+    ERR_clear_error();
+    ssl = SSL_CTX_new(TLS_server_method());
+    ctx = calloc(1, sizeof *ctx);
+    if (!ssl || !ctx) {
+        snprintf(err, errlen, "tls: out of memory");
+        goto fail;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_default_passwd_cb(ssl, no_passphrase);
+    /* Session resumption with client verification needs a context id. */
+    static const unsigned char sid_ctx[] = "siemrelay";
+    SSL_CTX_set_session_id_context(ssl, sid_ctx, sizeof sid_ctx - 1);
+
+    if (SSL_CTX_use_certificate_chain_file(ssl, conf->cert_file) != 1) {
+        ctx_error(err, errlen, "cannot load certificate", conf->cert_file);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ssl, conf->key_file, SSL_FILETYPE_PEM) != 1) {
+        ctx_error(err, errlen, "cannot load private key", conf->key_file);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ssl) != 1) {
+        ctx_error(err, errlen, "private key does not match certificate", conf->cert_file);
+        goto fail;
+    }
+    if (conf->client_ca_file && ctx_load_client_ca(ssl, conf, err, errlen) != 0)
+        goto fail;
+    ctx->ssl = ssl;
+    return ctx;
+fail:
+    SSL_CTX_free(ssl);
+    free(ctx);
+    return NULL;
+}
+
+void sr_tls_ctx_free(sr_tls_ctx *ctx) {
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl);
+    free(ctx);
+}
+
+/* ---- Writing ----------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status) {
+    write_req *w = (write_req *)req;
+    if (w->cb)
+        w->cb(w->ud, status);
+    free(w);
+}
+
+static write_req *write_req_new(size_t len, sr_tls_write_cb cb, void *ud) {
+    write_req *w = malloc(sizeof *w + len);
+    if (!w)
+        return NULL;
+    w->cb = cb;
+    w->ud = ud;
+    return w;
+}
+
+static int write_req_queue(sr_tls_stream *s, write_req *w, size_t len) {
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &buf, 1, on_write);
+    if (rc < 0)
+        free(w);
+    return rc;
+}
+
+/* Sends whatever OpenSSL has produced for the peer; `cb` rides on it. */
+static int flush_ciphertext(sr_tls_stream *s, sr_tls_write_cb cb, void *ud) {
+    size_t len = BIO_ctrl_pending(s->wbio);
+    if (len == 0)
+        return cb ? UV_EPROTO : 0;
+    write_req *w = write_req_new(len, cb, ud);
+    if (!w)
+        return UV_ENOMEM;
+    if (BIO_read(s->wbio, w->data, (int)len) != (int)len) {
+        free(w);
+        return UV_EPROTO;
+    }
+    return write_req_queue(s, w, len);
+}
+
+int sr_tls_stream_write(sr_tls_stream *s, const void *data, size_t len, sr_tls_write_cb cb,
+                        void *ud) {
+    if (s->closing)
+        return UV_ECANCELED;
+    if (len == 0 || len > INT32_MAX)
+        return UV_EINVAL;
+    if (!s->ssl) {
+        write_req *w = write_req_new(len, cb, ud);
+        if (!w)
+            return UV_ENOMEM;
+        memcpy(w->data, data, len);
+        return write_req_queue(s, w, len);
+    }
+    ERR_clear_error();
+    /* Memory BIOs grow, so without partial writes SSL_write takes it all. */
+    if (SSL_write(s->ssl, data, (int)len) != (int)len) {
+        ERR_clear_error();
+        return UV_EPROTO;
+    }
+    return flush_ciphertext(s, cb, ud);
+}
+
+/* ---- Reading ----------------------------------------------------------- */
+
+static void stream_end(sr_tls_stream *s, int status, const char *why) {
+    if (s->ended || s->closing)
+        return;
+    s->ended = 1;
+    sr_tls_stream_read_stop(s);
+    s->cbs.on_end(s->ud, status, why);
+}
+
+static void tls_failed(sr_tls_stream *s, int ssl_error) {
+    char reason[256], why[400];
+    if (ssl_error == SSL_ERROR_SSL)
+        ssl_reason(reason, sizeof reason);
+    else
+        snprintf(reason, sizeof reason, "SSL error %d", ssl_error);
+    long verify = SSL_get_verify_result(s->ssl);
+    const char *stage = SSL_is_init_finished(s->ssl) ? "TLS error" : "TLS handshake failed";
+    if (verify != X509_V_OK)
+        snprintf(why, sizeof why, "%s: %s (client certificate: %s)", stage, reason,
+                 X509_verify_cert_error_string(verify));
+    else
+        snprintf(why, sizeof why, "%s: %s", stage, reason);
+    stream_end(s, UV_EPROTO, why);
+}
+
+/* Decrypts everything the ciphertext fed so far allows. SSL_read also drives
+ * the handshake, whose answers go out through flush_ciphertext(). */
+static void tls_feed(sr_tls_stream *s, const char *data, size_t len) {
+    char plain[PLAIN_CHUNK];
+
+    if (BIO_write(s->rbio, data, (int)len) != (int)len) {
+        stream_end(s, UV_ENOMEM, "out of memory");
+        return;
+    }
+    while (!s->ended && !s->closing) {
+        ERR_clear_error();
+        int n = SSL_read(s->ssl, plain, sizeof plain);
+        if (n > 0) {
+            s->cbs.on_data(s->ud, plain, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(s->ssl, n);
+        /* Handshake messages and alerts must leave even when we fail. */
+        flush_ciphertext(s, NULL, NULL);
+        if (e == SSL_ERROR_WANT_READ)
+            return;
+        if (e == SSL_ERROR_ZERO_RETURN)
+            stream_end(s, 0, "peer closed the TLS session");
+        else
+            tls_failed(s, e);
+        return;
+    }
+}
+
+static void on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
+    (void)handle, (void)hint;
+    buf->base = malloc(READ_CHUNK);
+    buf->len = buf->base ? READ_CHUNK : 0;
+}
+
+static void on_read(uv_stream_t *tcp, ssize_t n, const uv_buf_t *buf) {
+    sr_tls_stream *s = tcp->data;
+    if (n > 0) {
+        if (s->ssl)
+            tls_feed(s, buf->base, (size_t)n);
+        else
+            s->cbs.on_data(s->ud, buf->base, (size_t)n);
+    } else if (n == UV_EOF) {
+        stream_end(s, 0, "end of stream");
+    } else if (n < 0) {
+        stream_end(s, (int)n, uv_strerror((int)n));
+    }
+    free(buf->base);
+}
+
+int sr_tls_stream_read_start(sr_tls_stream *s) {
+    if (s->reading || s->ended || s->closing)
+        return 0;
+    int rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    if (rc == 0)
+        s->reading = 1;
+    return rc;
+}
+
+void sr_tls_stream_read_stop(sr_tls_stream *s) {
+    if (!s->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+}
+
+/* ---- Lifecycle --------------------------------------------------------- */
+
+static void format_peer(sr_tls_stream *s) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(s->peer_ip, sizeof s->peer_ip, "?");
+    snprintf(s->peer, sizeof s->peer, "?");
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, s->peer_ip, sizeof s->peer_ip);
+        snprintf(s->peer, sizeof s->peer, "[%s]:%u", s->peer_ip, ntohs(a->sin6_port));
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(a, s->peer_ip, sizeof s->peer_ip);
+        snprintf(s->peer, sizeof s->peer, "%s:%u", s->peer_ip, ntohs(a->sin_port));
+    }
+}
+
+static int tls_attach(sr_tls_stream *s, sr_tls_ctx *ctx) {
+    s->ssl = SSL_new(ctx->ssl);
+    s->rbio = BIO_new(BIO_s_mem());
+    s->wbio = BIO_new(BIO_s_mem());
+    if (!s->ssl || !s->rbio || !s->wbio) {
+        BIO_free(s->rbio);
+        BIO_free(s->wbio);
+        s->rbio = s->wbio = NULL;
+        return -1;
+    }
+    /* An empty memory BIO means "wait for more", not end of file. */
+    BIO_set_mem_eof_return(s->rbio, -1);
+    SSL_set_bio(s->ssl, s->rbio, s->wbio);
+    SSL_set_accept_state(s->ssl);
+    return 0;
+}
+
+static void on_closed(uv_handle_t *handle) {
+    sr_tls_stream *s = handle->data;
+    if (s->close_cb)
+        s->close_cb(s->close_ud);
+    SSL_free(s->ssl);
+    free(s);
+}
+
+sr_tls_stream *sr_tls_stream_accept(uv_stream_t *server, sr_tls_ctx *ctx,
+                                    const sr_tls_stream_cbs *cbs, void *ud, char *err,
+                                    size_t errlen) {
+    sr_tls_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = uv_tcp_init(server->loop, &s->tcp);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create socket: %s", uv_strerror(rc));
+        free(s);
+        return NULL;
+    }
+    s->tcp.data = s;
+    s->cbs = *cbs;
+    s->ud = ud;
+    s->closing = 1; /* until fully set up: no callbacks on failure */
+    rc = uv_accept(server, (uv_stream_t *)&s->tcp);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot accept: %s", uv_strerror(rc));
+        goto fail;
+    }
+    format_peer(s);
+    if (ctx && tls_attach(s, ctx) != 0) {
+        snprintf(err, errlen, "tls: out of memory");
+        goto fail;
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    s->closing = 0;
+    return s;
+fail:
+    uv_close((uv_handle_t *)&s->tcp, on_closed);
+    return NULL;
+}
+
+const char *sr_tls_stream_peer(const sr_tls_stream *s) { return s->peer; }
+const char *sr_tls_stream_peer_ip(const sr_tls_stream *s) { return s->peer_ip; }
+int sr_tls_stream_is_tls(const sr_tls_stream *s) { return s->ssl != NULL; }
+
+void sr_tls_stream_shutdown(sr_tls_stream *s) {
+    if (s->closing || s->shutting_down)
+        return;
+    s->shutting_down = 1;
+    if (s->ssl && SSL_is_init_finished(s->ssl)) {
+        ERR_clear_error();
+        SSL_shutdown(s->ssl);
+        ERR_clear_error();
+        flush_ciphertext(s, NULL, NULL);
+    }
+    /* Failure (peer already gone) changes nothing: the owner closes anyway. */
+    uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, NULL);
+}
+
+void sr_tls_stream_close(sr_tls_stream *s, sr_tls_close_cb cb, void *ud) {
+    if (s->closing)
+        return;
+    s->closing = 1;
+    s->close_cb = cb;
+    s->close_ud = ud;
+    uv_close((uv_handle_t *)&s->tcp, on_closed);
+}
+
+/* ---- Listening --------------------------------------------------------- */
+
+static void format_endpoint(char *buf, size_t len, const char *host, int port) {
+    if (strchr(host, ':'))
+        snprintf(buf, len, "[%s]:%d", host, port);
+    else
+        snprintf(buf, len, "%s:%d", host, port);
+}
+
+int sr_tcp_listen(uv_tcp_t *tcp, const char *host, int port, uv_connection_cb cb, char *err,
+                  size_t errlen) {
+    char where[300], service[16];
+    struct addrinfo hints = {0}, *ai = NULL;
+
+    format_endpoint(where, sizeof where, host, port);
+    if (port < 0 || port > 65535) {
+        snprintf(err, errlen, "cannot listen on %s: invalid port", where);
+        return UV_EINVAL;
+    }
+    snprintf(service, sizeof service, "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", where, gai_strerror(gai));
+        return UV_EINVAL;
+    }
+    /* libuv reports some bind errors (EADDRINUSE) only from uv_listen. */
+    int rc = uv_tcp_bind(tcp, ai->ai_addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)tcp, SOMAXCONN, cb);
+    freeaddrinfo(ai);
+    if (rc < 0)
+        snprintf(err, errlen, "cannot listen on %s: %s", where, uv_strerror(rc));
+    return rc;
+}
+
+int sr_tcp_local_port(const uv_tcp_t *tcp) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+    return -1;
+}
