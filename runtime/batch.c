@@ -1,6 +1,7 @@
 /* batch.c - body framing, per-event parsing and the sender's summary. */
 #include "batch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

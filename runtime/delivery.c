@@ -1,6 +1,7 @@
 /* delivery.c - queues, batches, retries and statuses per integration. */
 #include "delivery.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>

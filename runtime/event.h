@@ -110,7 +110,7 @@ const char *sr_severity_label(int severity); /* "High", "Medium", "Low", "Info",
 
 /* --- Field access: the current value, edits applied. ---------------------
  * Returns the JSON text of top-level field `key` (len `klen`) through
- * *val/*vlen, and its sr_json_type; -1 if the field is absent or deleted. */
+ * `*val`, `*vlen`, and its sr_json_type; -1 if the field is absent or deleted. */
 int sr_event_get(const sr_event *ev, const char *key, uint32_t klen, const char **val,
                  uint32_t *vlen);
 /* Same, for a path into nested objects: `path` holds `n` keys. Used for

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <stdio.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* The two settings are the only process-wide logging state; they are written

@@ -1,6 +1,7 @@
 /* pipeline.c - ordered commit of processed batches. */
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
