@@ -31,8 +31,8 @@ static sr_gzip_status outbuf_grow(outbuf *o, size_t hint) {
     return SR_GZIP_OK;
 }
 
-static sr_gzip_status gzip_fail(z_stream *zs, outbuf *o, sr_gzip_status st, char *err, size_t errlen,
-                           const char *why) {
+static sr_gzip_status gzip_fail(z_stream *zs, outbuf *o, sr_gzip_status st, char *err,
+                                size_t errlen, const char *why) {
     if (st == SR_GZIP_TOO_LARGE)
         snprintf(err, errlen, "inflated body exceeds %zu bytes", o->limit - 1);
     else if (st == SR_GZIP_NOMEM)

@@ -51,9 +51,9 @@ typedef struct sr_http_header {
 /* One complete request. Everything it points to is owned by the response
  * handle and stays valid until sr_http_respond() returns. */
 typedef struct sr_http_request {
-    const char *method; /* "GET", "POST", ... */
-    const char *path;   /* request target up to '?', undecoded, e.g. "/v1/events" */
-    const char *query;  /* after '?', undecoded; "" when none */
+    const char *method;            /* "GET", "POST", ... */
+    const char *path;              /* request target up to '?', undecoded, e.g. "/v1/events" */
+    const char *query;             /* after '?', undecoded; "" when none */
     const sr_http_header *headers; /* as received, in order */
     size_t nheaders;
     const char *body; /* NUL-terminated for convenience; body_len is the truth */
@@ -75,13 +75,13 @@ char *sr_http_request_take_body(sr_http_request *req, size_t *len);
 typedef void (*sr_http_handler)(void *ud, sr_http_request *req, sr_http_response *resp);
 
 typedef struct sr_http_server_conf {
-    const char *name; /* log component, e.g. "input.http"; copied */
-    const char *host; /* address or name to bind */
-    int port;         /* 0: any free port, see sr_http_server_port() */
-    sr_tls_ctx *tls;  /* NULL: plain HTTP; borrowed, must outlive the server */
-    size_t max_body;  /* bytes; 0 = no limit */
-    uint64_t idle_timeout_ms;  /* per request, see above; 0 = none */
-    unsigned max_connections;  /* 0 = no limit */
+    const char *name;         /* log component, e.g. "input.http"; copied */
+    const char *host;         /* address or name to bind */
+    int port;                 /* 0: any free port, see sr_http_server_port() */
+    sr_tls_ctx *tls;          /* NULL: plain HTTP; borrowed, must outlive the server */
+    size_t max_body;          /* bytes; 0 = no limit */
+    uint64_t idle_timeout_ms; /* per request, see above; 0 = none */
+    unsigned max_connections; /* 0 = no limit */
 } sr_http_server_conf;
 
 /* Starts listening. On error returns NULL with e.g. "cannot listen on

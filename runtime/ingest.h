@@ -32,7 +32,8 @@ typedef struct sr_ingest {
      * counting across chunks). The callback runs later on the loop thread,
      * exactly once:
      * submit() returns 0 when the callback will come, -1 (data freed, no
-     * callback) only if the pipeline is shutting down. */
+     * callback) when the pipeline cannot take it now (shutting down, out of
+     * memory): the input answers 503 itself. */
     int (*submit)(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
                   const char *origin, sr_ingest_cb cb, void *ud);
     void *ctx;

@@ -37,13 +37,6 @@ sr_pipeline *sr_pipeline_new(uv_loop_t *loop, sr_delivery *delivery, sr_deadlett
 
 void sr_pipeline_set_workers(sr_pipeline *p, sr_worker_pool *pool) { p->pool = pool; }
 
-static void reply_unavailable(sr_ingest_cb cb, void *ud) {
-    static const char body[] = "{\"error\":\"gateway is shutting down\"}";
-    sr_ingest_reply r = {.status = 503, .body = body, .body_len = sizeof body - 1,
-                         .retry_after_s = 5};
-    cb(ud, &r);
-}
-
 static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
                   const char *origin, sr_ingest_cb cb, void *ud) {
     sr_pipeline *p = ctx;
@@ -56,8 +49,7 @@ static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_
         free(data);
         sr_error("pipeline", "out of memory accepting %zu bytes from %s", len,
                  origin ? origin : "?");
-        reply_unavailable(cb, ud);
-        return 0;
+        return -1;
     }
     b->seq = p->next_seq++;
     if (p->tail)

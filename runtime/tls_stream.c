@@ -11,7 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK  (64 * 1024)
 #define PLAIN_CHUNK (16 * 1024) /* one TLS record */
 
 struct sr_tls_ctx {

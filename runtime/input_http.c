@@ -1,0 +1,226 @@
+/* input_http.c - POST /v1/events into the pipeline. */
+#include "input_http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "gzip.h"
+#include "http_server.h"
+#include "log.h"
+#include "tls_stream.h"
+
+#define COMPONENT        "input.http"
+#define TOKEN_DIGEST_LEN 32 /* SHA-256 */
+
+struct sr_input_http {
+    sr_http_server *server;
+    sr_tls_ctx *tls;
+    sr_ingest ingest;
+    size_t max_body;
+    int has_token;
+    /* Comparing digests keeps the comparison constant-time whatever the
+     * length of the presented token, and keeps the token out of memory. */
+    unsigned char token_digest[TOKEN_DIGEST_LEN];
+    void (*stop_cb)(void *ud);
+    void *stop_ud;
+};
+
+/* One submitted request, until the pipeline answers. Self-contained: it
+ * must not touch the input, which may be gone by then. */
+typedef struct pending_request {
+    sr_http_response *resp;
+    char origin[]; /* "http:<peer ip>", kept for the pipeline */
+} pending_request;
+
+static const sr_http_header allow_post[] = {{"Allow", "POST"}};
+static const sr_http_header allow_get[] = {{"Allow", "GET, HEAD"}};
+static const sr_http_header bearer_challenge[] = {
+    {"WWW-Authenticate", "Bearer realm=\"siemrelay\""}};
+
+static int digest(const void *data, size_t len, unsigned char out[TOKEN_DIGEST_LEN]) {
+    unsigned int n = 0;
+    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == TOKEN_DIGEST_LEN ? 0
+                                                                                            : -1;
+}
+
+static int authorized(const sr_input_http *in, const sr_http_request *req) {
+    if (!in->has_token)
+        return 1;
+    const char *auth = sr_http_request_header(req, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return 0;
+    const char *token = auth + 7;
+    while (*token == ' ')
+        token++;
+    unsigned char d[TOKEN_DIGEST_LEN];
+    if (*token == '\0' || digest(token, strlen(token), d) != 0)
+        return 0;
+    return CRYPTO_memcmp(d, in->token_digest, sizeof d) == 0;
+}
+
+static void on_ingest_reply(void *ud, const sr_ingest_reply *reply) {
+    pending_request *pr = ud;
+    sr_http_header retry[1];
+    char seconds[24];
+    size_t nretry = 0;
+    if (reply->retry_after_s >= 0) {
+        snprintf(seconds, sizeof seconds, "%ld", reply->retry_after_s);
+        retry[nretry++] = (sr_http_header){"Retry-After", seconds};
+    }
+    sr_http_respond(pr->resp, reply->status, "application/json", retry, nretry, reply->body,
+                    reply->body_len);
+    free(pr);
+}
+
+/* Takes the body out of the request, inflating it when it is gzip'd.
+ * Returns 0, or the status to answer with `why`. */
+static int take_body(const sr_input_http *in, sr_http_request *req, char **data, size_t *len,
+                     char *why, size_t whylen) {
+    const char *enc = sr_http_request_header(req, "Content-Encoding");
+    if (enc && *enc && strcasecmp(enc, "identity") != 0) {
+        if (strcasecmp(enc, "gzip") != 0 && strcasecmp(enc, "x-gzip") != 0) {
+            snprintf(why, whylen, "unsupported Content-Encoding (use gzip or none)");
+            return 415;
+        }
+        if (req->body_len == 0) {
+            snprintf(why, whylen, "empty body");
+            return 400;
+        }
+        switch (sr_gzip_inflate(req->body, req->body_len, in->max_body ? in->max_body : SIZE_MAX,
+                                data, len, why, whylen)) {
+        case SR_GZIP_OK: break;
+        case SR_GZIP_TOO_LARGE: return 413;
+        case SR_GZIP_CORRUPT: return 400;
+        case SR_GZIP_NOMEM: return 503;
+        }
+    } else {
+        *data = sr_http_request_take_body(req, len);
+    }
+    if (*len == 0) {
+        free(*data);
+        *data = NULL;
+        snprintf(why, whylen, "empty body");
+        return 400;
+    }
+    return 0;
+}
+
+static void handle_events(sr_input_http *in, sr_http_request *req, sr_http_response *resp) {
+    char why[160];
+    char *data = NULL;
+    size_t len = 0;
+
+    if (!authorized(in, req)) {
+        sr_warn(COMPONENT, "%s: missing or invalid bearer token", req->peer);
+        sr_http_respond_error(resp, 401, "missing or invalid bearer token", bearer_challenge, 1);
+        return;
+    }
+    int status = take_body(in, req, &data, &len, why, sizeof why);
+    if (status) {
+        sr_debug(COMPONENT, "%s: %d %s", req->peer, status, why);
+        sr_http_respond_error(resp, status, why, NULL, 0);
+        return;
+    }
+    size_t olen = strlen("http:") + strlen(req->peer_ip) + 1;
+    pending_request *pr = malloc(sizeof *pr + olen);
+    if (!pr) {
+        free(data);
+        sr_http_respond_error(resp, 503, "out of memory", NULL, 0);
+        return;
+    }
+    pr->resp = resp;
+    snprintf(pr->origin, olen, "http:%s", req->peer_ip);
+    if (in->ingest.submit(in->ingest.ctx, data, len, SR_BODY_AUTO, 1, pr->origin, on_ingest_reply,
+                          pr) != 0) {
+        free(pr);
+        sr_http_respond_error(resp, 503, "shutting down", NULL, 0);
+    }
+}
+
+static void handle_request(void *ud, sr_http_request *req, sr_http_response *resp) {
+    sr_input_http *in = ud;
+    static const char ok[] = "{\"status\":\"ok\"}";
+
+    if (strcmp(req->path, "/v1/events") == 0) {
+        if (strcmp(req->method, "POST") == 0)
+            handle_events(in, req, resp);
+        else
+            sr_http_respond_error(resp, 405, "method not allowed", allow_post, 1);
+    } else if (strcmp(req->path, "/healthz") == 0) {
+        if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+            sr_http_respond(resp, 200, "application/json", NULL, 0, ok, sizeof ok - 1);
+        else
+            sr_http_respond_error(resp, 405, "method not allowed", allow_get, 1);
+    } else {
+        sr_http_respond_error(resp, 404, "not found", NULL, 0);
+    }
+}
+
+static void input_free(sr_input_http *in) {
+    sr_tls_ctx_free(in->tls);
+    OPENSSL_cleanse(in->token_digest, sizeof in->token_digest);
+    free(in);
+}
+
+sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
+                                   const sr_ingest *ingest, char *err, size_t errlen) {
+    sr_input_http *in = calloc(1, sizeof *in);
+    if (!in) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    in->ingest = *ingest;
+    in->max_body = (size_t)conf->max_body_bytes;
+    if (conf->token && *conf->token) {
+        in->has_token = 1;
+        if (digest(conf->token, strlen(conf->token), in->token_digest) != 0) {
+            snprintf(err, errlen, "input.http: cannot hash the token");
+            goto fail;
+        }
+    }
+    if (conf->tls.cert_file && !(in->tls = sr_tls_ctx_new_server(&conf->tls, err, errlen)))
+        goto fail;
+    sr_http_server_conf sc = {
+        .name = COMPONENT,
+        .host = conf->host ? conf->host : "127.0.0.1",
+        .port = conf->port,
+        .tls = in->tls,
+        .max_body = in->max_body,
+        .idle_timeout_ms = conf->idle_timeout_ms,
+        .max_connections = SR_INPUT_HTTP_MAX_CONNECTIONS,
+    };
+    in->server = sr_http_server_new(loop, &sc, handle_request, in, err, errlen);
+    if (!in->server)
+        goto fail;
+    sr_info(COMPONENT, "listening on %s:%d%s%s", sc.host, sr_http_server_port(in->server),
+            in->tls ? " (TLS)" : "", in->has_token ? ", bearer token required" : "");
+    return in;
+fail:
+    input_free(in);
+    return NULL;
+}
+
+int sr_input_http_port(const sr_input_http *in) { return sr_http_server_port(in->server); }
+
+static void on_server_closed(void *ud) {
+    sr_input_http *in = ud;
+    if (in->stop_cb)
+        in->stop_cb(in->stop_ud);
+    input_free(in);
+}
+
+void sr_input_http_stop(sr_input_http *in, void (*cb)(void *ud), void *ud) {
+    in->stop_cb = cb;
+    in->stop_ud = ud;
+    sr_http_server_close(in->server, on_server_closed, in);
+}
+
+void sr_input_http_close(sr_input_http *in) {
+    if (in)
+        sr_input_http_stop(in, NULL, NULL);
+}

@@ -1,0 +1,452 @@
+/* input_tcp.c - NDJSON over TCP/TLS into the pipeline.
+ *
+ * A connection's bytes flow: socket -> `line` (the unfinished last line) ->
+ * `ready` (complete lines, not yet submitted) -> submit(). conn_pace() is the
+ * one place that decides, after anything happened, whether to submit, read,
+ * pause or close. A connection is freed once its handles are closed and
+ * every submit has called back, so it may outlive its socket and even the
+ * input (then it is an orphan: `in` is NULL). */
+#include "input_tcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "tls_stream.h"
+
+#define COMPONENT         "input.tcp"
+#define DEFAULT_BACKOFF_S 1
+
+typedef struct tcp_conn tcp_conn;
+
+struct sr_input_tcp {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    sr_tls_ctx *tls;
+    sr_ingest ingest;
+    size_t max_line;
+    uint64_t idle_timeout_ms;
+    tcp_conn *conns;
+    sr_input_tcp_stats stats;
+    void (*stop_cb)(void *ud);
+    void *stop_ud;
+};
+
+struct tcp_conn {
+    sr_input_tcp *in; /* NULL once the input stopped */
+    tcp_conn *prev, *next;
+    sr_tls_stream *stream;
+    uv_timer_t timer;     /* idle timeout while reading, back-off after a 503 */
+    sr_buf line;          /* the unfinished last line */
+    sr_buf ready;         /* complete lines, not yet submitted */
+    uint32_t ready_first; /* number of the first line in `ready` */
+    uint32_t next_line;   /* number of the line `line` accumulates */
+    int discarding;       /* inside an oversize line: drop up to its newline */
+    unsigned inflight;
+    int backoff; /* paused after a 503 */
+    int eof;     /* the peer is done: submit what is left, then close */
+    int closing;
+    int open_handles;
+    sr_input_tcp_counters counters;
+    char origin[80]; /* "tcp:<peer>" */
+};
+
+/* One submit, until the pipeline answers. */
+typedef struct chunk {
+    tcp_conn *conn;
+    uint32_t first_line, nlines;
+} chunk;
+
+static void conn_close(tcp_conn *c);
+static void conn_pace(tcp_conn *c);
+
+static const char *conn_peer(const tcp_conn *c) { return c->origin + 4; }
+
+/* ---- Lifetime ---------------------------------------------------------- */
+
+static void conn_unlink(tcp_conn *c) {
+    sr_input_tcp *in = c->in;
+    if (!in)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        in->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    in->stats.connections_open--;
+    c->in = NULL;
+}
+
+static void conn_maybe_free(tcp_conn *c) {
+    if (!c->closing || c->open_handles > 0 || c->inflight > 0)
+        return;
+    sr_debug(COMPONENT, "%s: done after %llu bytes, %llu events accepted, %llu rejected",
+             conn_peer(c), (unsigned long long)c->counters.bytes,
+             (unsigned long long)c->counters.accepted, (unsigned long long)c->counters.rejected);
+    conn_unlink(c);
+    sr_buf_free(&c->line);
+    sr_buf_free(&c->ready);
+    free(c);
+}
+
+static void on_conn_timer_closed(uv_handle_t *handle) {
+    tcp_conn *c = handle->data;
+    c->open_handles--;
+    conn_maybe_free(c);
+}
+
+static void on_conn_stream_closed(void *ud) {
+    tcp_conn *c = ud;
+    c->open_handles--;
+    conn_maybe_free(c);
+}
+
+static void conn_close(tcp_conn *c) {
+    if (c->closing)
+        return;
+    c->closing = 1;
+    sr_buf_free(&c->line);
+    sr_buf_free(&c->ready);
+    c->open_handles = 2;
+    uv_close((uv_handle_t *)&c->timer, on_conn_timer_closed);
+    sr_tls_stream_close(c->stream, on_conn_stream_closed, c);
+}
+
+/* ---- Framing ----------------------------------------------------------- */
+
+static int conn_line_done(tcp_conn *c) {
+    if (c->ready.len == 0)
+        c->ready_first = c->next_line;
+    /* A discarded line stays as an empty one (the pipeline skips blank
+     * lines), so first_line + offset keeps naming the stream's lines. */
+    if (sr_buf_append(&c->ready, c->line.data, c->line.len) != 0 ||
+        sr_buf_putc(&c->ready, '\n') != 0)
+        return -1;
+    sr_buf_reset(&c->line);
+    c->discarding = 0;
+    c->next_line++;
+    return 0;
+}
+
+static void conn_oversize(tcp_conn *c) {
+    c->counters.oversize_lines++;
+    if (c->in)
+        c->in->stats.totals.oversize_lines++;
+    sr_warn(COMPONENT, "%s: line %u is longer than %zu bytes, discarded", conn_peer(c),
+            c->next_line, c->in ? c->in->max_line : 0);
+    sr_buf_free(&c->line);
+    c->discarding = 1;
+}
+
+/* Cuts received bytes into lines: complete ones go to `ready`, the
+ * unfinished tail waits in `line`. */
+static int conn_take(tcp_conn *c, const char *p, size_t len) {
+    const char *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        if (!c->discarding && n > c->in->max_line - c->line.len)
+            conn_oversize(c);
+        if (!c->discarding && sr_buf_append(&c->line, p, n) != 0)
+            return -1;
+        if (!nl)
+            return 0;
+        if (conn_line_done(c) != 0)
+            return -1;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+/* At EOF the last line may lack its newline; it is complete all the same. */
+static int conn_take_tail(tcp_conn *c) {
+    if (c->discarding || c->line.len == 0)
+        return 0;
+    if (c->ready.len == 0)
+        c->ready_first = c->next_line;
+    if (sr_buf_append(&c->ready, c->line.data, c->line.len) != 0)
+        return -1;
+    sr_buf_reset(&c->line);
+    c->next_line++;
+    return 0;
+}
+
+/* ---- Submitting -------------------------------------------------------- */
+
+static void count_reply(tcp_conn *c, const sr_ingest_reply *r) {
+    sr_input_tcp_counters *totals = c->in ? &c->in->stats.totals : NULL;
+    c->counters.accepted += r->accepted;
+    c->counters.rejected += r->rejected;
+    if (totals) {
+        totals->accepted += r->accepted;
+        totals->rejected += r->rejected;
+    }
+    if (r->status == 503) {
+        c->counters.refused_chunks++;
+        if (totals)
+            totals->refused_chunks++;
+    }
+}
+
+static void on_conn_timer(uv_timer_t *timer);
+
+static void conn_start_backoff(tcp_conn *c, const chunk *ch, long retry_after_s) {
+    long s = retry_after_s > 0 ? retry_after_s : DEFAULT_BACKOFF_S;
+    sr_warn(COMPONENT, "%s: gateway busy, lines %u-%u refused; pausing reads for %ld s",
+            conn_peer(c), ch->first_line, ch->first_line + ch->nlines - 1, s);
+    c->backoff = 1;
+    if (!c->closing) {
+        sr_tls_stream_read_stop(c->stream);
+        uv_timer_start(&c->timer, on_conn_timer, (uint64_t)s * 1000, 0);
+    }
+}
+
+static void on_reply(void *ud, const sr_ingest_reply *r) {
+    chunk *ch = ud;
+    tcp_conn *c = ch->conn;
+    c->inflight--;
+    count_reply(c, r);
+    if (r->status == 503)
+        conn_start_backoff(c, ch, r->retry_after_s);
+    else if (r->rejected)
+        sr_warn(COMPONENT, "%s: %u of the events in lines %u-%u rejected: %.*s", conn_peer(c),
+                r->rejected, ch->first_line, ch->first_line + ch->nlines - 1,
+                (int)(r->body_len > 512 ? 512 : r->body_len), r->body ? r->body : "");
+    free(ch);
+    if (c->closing)
+        conn_maybe_free(c);
+    else
+        conn_pace(c);
+}
+
+/* Submits `ready` when the window allows: 0, or -1 if the connection must
+ * close (out of memory, pipeline shutting down). */
+static int conn_flush(tcp_conn *c) {
+    if (c->ready.len == 0 || c->backoff || c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT || !c->in)
+        return 0;
+    chunk *ch = malloc(sizeof *ch);
+    if (!ch)
+        return -1;
+    ch->conn = c;
+    ch->first_line = c->ready_first;
+    ch->nlines = c->next_line - c->ready_first;
+    size_t len;
+    char *data = sr_buf_steal(&c->ready, &len);
+    if (!data) {
+        free(ch);
+        return -1;
+    }
+    const sr_ingest *ingest = &c->in->ingest;
+    c->inflight++;
+    if (ingest->submit(ingest->ctx, data, len, SR_BODY_NDJSON, ch->first_line, c->origin, on_reply,
+                       ch) != 0) {
+        c->inflight--;
+        free(ch);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Pacing ------------------------------------------------------------ */
+
+static void conn_pace(tcp_conn *c) {
+    if (c->closing)
+        return;
+    if (conn_flush(c) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->closing) /* the pipeline may answer inside submit() */
+        return;
+    if (c->eof) {
+        if (c->ready.len == 0)
+            conn_close(c); /* submits in flight keep the connection alive */
+        return;
+    }
+    if (c->backoff || c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT) {
+        sr_tls_stream_read_stop(c->stream);
+        if (!c->backoff)
+            uv_timer_stop(&c->timer); /* not idle: we are the ones waiting */
+        return;
+    }
+    if (sr_tls_stream_read_start(c->stream) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->in->idle_timeout_ms)
+        uv_timer_start(&c->timer, on_conn_timer, c->in->idle_timeout_ms, 0);
+}
+
+static void on_conn_timer(uv_timer_t *timer) {
+    tcp_conn *c = timer->data;
+    if (c->backoff) {
+        c->backoff = 0;
+        conn_pace(c);
+        return;
+    }
+    sr_debug(COMPONENT, "%s: idle for %llu ms, closing", conn_peer(c),
+             (unsigned long long)c->in->idle_timeout_ms);
+    conn_close(c);
+}
+
+static void conn_on_data(void *ud, const char *data, size_t len) {
+    tcp_conn *c = ud;
+    c->counters.bytes += len;
+    c->in->stats.totals.bytes += len;
+    if (conn_take(c, data, len) != 0) {
+        sr_error(COMPONENT, "%s: out of memory, closing", conn_peer(c));
+        conn_close(c);
+        return;
+    }
+    conn_pace(c);
+}
+
+static void conn_on_end(void *ud, int status, const char *why) {
+    tcp_conn *c = ud;
+    if (status == UV_EPROTO)
+        sr_warn(COMPONENT, "%s: %s", conn_peer(c), why);
+    else if (status < 0)
+        sr_debug(COMPONENT, "%s: %s", conn_peer(c), why);
+    /* After an error the tail may be cut anywhere: only keep whole lines. */
+    if (status == 0 && conn_take_tail(c) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->eof = 1;
+    uv_timer_stop(&c->timer);
+    conn_pace(c);
+}
+
+/* ---- Listener ---------------------------------------------------------- */
+
+static const sr_tls_stream_cbs conn_cbs = {conn_on_data, conn_on_end};
+
+static void input_refuse(sr_input_tcp *in) {
+    char err[128];
+    sr_tls_stream *s =
+        sr_tls_stream_accept((uv_stream_t *)&in->listener, NULL, &conn_cbs, NULL, err, sizeof err);
+    in->stats.connections_refused++;
+    if (!s)
+        return;
+    sr_warn(COMPONENT, "refusing connection from %s: %d connections open", sr_tls_stream_peer(s),
+            SR_INPUT_TCP_MAX_CONNECTIONS);
+    sr_tls_stream_close(s, NULL, NULL);
+}
+
+static void input_accept(sr_input_tcp *in) {
+    char err[128];
+    tcp_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        input_refuse(in);
+        return;
+    }
+    c->stream =
+        sr_tls_stream_accept((uv_stream_t *)&in->listener, in->tls, &conn_cbs, c, err, sizeof err);
+    if (!c->stream) {
+        sr_warn(COMPONENT, "%s", err);
+        free(c);
+        return;
+    }
+    c->in = in;
+    c->next_line = 1;
+    snprintf(c->origin, sizeof c->origin, "tcp:%s", sr_tls_stream_peer(c->stream));
+    uv_timer_init(in->loop, &c->timer);
+    c->timer.data = c;
+    c->next = in->conns;
+    if (c->next)
+        c->next->prev = c;
+    in->conns = c;
+    in->stats.connections_total++;
+    in->stats.connections_open++;
+    sr_debug(COMPONENT, "%s: connected%s", conn_peer(c),
+             sr_tls_stream_is_tls(c->stream) ? " (TLS)" : "");
+    conn_pace(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+    sr_input_tcp *in = listener->data;
+    if (status < 0) {
+        sr_warn(COMPONENT, "accept: %s", uv_strerror(status));
+        return;
+    }
+    /* A pending connection must be accepted, or libuv stops accepting. */
+    if (in->stats.connections_open >= SR_INPUT_TCP_MAX_CONNECTIONS)
+        input_refuse(in);
+    else
+        input_accept(in);
+}
+
+static void on_listener_closed(uv_handle_t *handle) {
+    sr_input_tcp *in = handle->data;
+    if (in->stop_cb)
+        in->stop_cb(in->stop_ud);
+    sr_tls_ctx_free(in->tls);
+    free(in);
+}
+
+sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
+                                 const sr_ingest *ingest, char *err, size_t errlen) {
+    const char *host = conf->host ? conf->host : "127.0.0.1";
+    sr_input_tcp *in = calloc(1, sizeof *in);
+    if (!in) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    in->loop = loop;
+    in->ingest = *ingest;
+    in->max_line = conf->max_line_bytes ? (size_t)conf->max_line_bytes : SIZE_MAX;
+    in->idle_timeout_ms = conf->idle_timeout_ms;
+    if (conf->tls.cert_file && !(in->tls = sr_tls_ctx_new_server(&conf->tls, err, errlen))) {
+        free(in);
+        return NULL;
+    }
+    int rc = uv_tcp_init(loop, &in->listener);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create socket: %s", uv_strerror(rc));
+        sr_tls_ctx_free(in->tls);
+        free(in);
+        return NULL;
+    }
+    in->listener.data = in;
+    if (sr_tcp_listen(&in->listener, host, conf->port, on_connection, err, errlen) < 0) {
+        uv_close((uv_handle_t *)&in->listener, on_listener_closed);
+        return NULL;
+    }
+    sr_info(COMPONENT, "listening on %s:%d%s", host, sr_input_tcp_port(in),
+            in->tls ? " (TLS)" : "");
+    return in;
+}
+
+int sr_input_tcp_port(const sr_input_tcp *in) { return sr_tcp_local_port(&in->listener); }
+
+const sr_input_tcp_stats *sr_input_tcp_get_stats(const sr_input_tcp *in) { return &in->stats; }
+
+void sr_input_tcp_foreach_conn(const sr_input_tcp *in,
+                               void (*visit)(void *ud, const char *peer,
+                                             const sr_input_tcp_counters *counters),
+                               void *ud) {
+    for (const tcp_conn *c = in->conns; c; c = c->next)
+        if (!c->closing)
+            visit(ud, conn_peer(c), &c->counters);
+}
+
+void sr_input_tcp_stop(sr_input_tcp *in, void (*cb)(void *ud), void *ud) {
+    in->stop_cb = cb;
+    in->stop_ud = ud;
+    tcp_conn *next;
+    for (tcp_conn *c = in->conns; c; c = next) {
+        next = c->next;
+        conn_close(c);
+        conn_unlink(c); /* an orphan from now on */
+    }
+    uv_close((uv_handle_t *)&in->listener, on_listener_closed);
+}
+
+void sr_input_tcp_close(sr_input_tcp *in) {
+    if (in)
+        sr_input_tcp_stop(in, NULL, NULL);
+}

@@ -1,0 +1,78 @@
+/* input_tcp.h - the TCP input: newline-delimited JSON over TCP or TLS.
+ *
+ * Each connection is a stream of JSON objects, one per line. The input cuts
+ * what it receives at the last newline and submits the complete lines
+ * (SR_BODY_NDJSON) with the 1-based number, counted from the start of the
+ * connection, of the chunk's first line, so the pipeline's errors name the
+ * stream's real line numbers. Lines longer than conf->max_line_bytes are
+ * discarded up to their newline, counted and logged; the connection stays
+ * open (they are passed on as empty lines, which keeps the numbering).
+ *
+ * Back-pressure: at most SR_INPUT_TCP_MAX_INFLIGHT submits per connection
+ * are in flight; at that limit the input stops reading from the socket, so
+ * TCP flow control slows the sender down. A reply with status 503 (gateway
+ * busy) pauses reading for its retry_after_s (or 1 s); the chunk it answered
+ * was not taken and is logged as refused. On EOF the trailing line without
+ * newline, if any, is submitted too.
+ *
+ * TLS is on when conf->tls.cert_file is set. A connection that sends nothing
+ * for conf->idle_timeout_ms (0: never) while the input is reading is
+ * closed. At most SR_INPUT_TCP_MAX_CONNECTIONS are open at once. */
+#ifndef SR_INPUT_TCP_H
+#define SR_INPUT_TCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "ingest.h"
+
+#define SR_INPUT_TCP_MAX_INFLIGHT    2
+#define SR_INPUT_TCP_MAX_CONNECTIONS 1024
+
+typedef struct sr_input_tcp sr_input_tcp;
+
+/* What one connection, or the input as a whole, has seen. */
+typedef struct sr_input_tcp_counters {
+    uint64_t bytes;          /* plaintext bytes received */
+    uint64_t accepted;       /* events the pipeline accepted */
+    uint64_t rejected;       /* events it rejected (malformed lines, ...) */
+    uint64_t oversize_lines; /* lines over max_line_bytes, discarded */
+    uint64_t refused_chunks; /* chunks answered 503, not taken */
+} sr_input_tcp_counters;
+
+typedef struct sr_input_tcp_stats {
+    uint64_t connections_total; /* accepted since start */
+    uint64_t connections_open;
+    uint64_t connections_refused; /* over SR_INPUT_TCP_MAX_CONNECTIONS */
+    sr_input_tcp_counters totals; /* all connections, closed ones included */
+} sr_input_tcp_stats;
+
+/* Listens on conf->host:conf->port. `conf` and `ingest` are copied. Returns
+ * NULL with a message in `err`. */
+sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
+                                 const sr_ingest *ingest, char *err, size_t errlen);
+
+/* The bound port (conf->port 0 picks a free one). */
+int sr_input_tcp_port(const sr_input_tcp *in);
+
+/* Counters, updated on the loop thread; read them there. */
+const sr_input_tcp_stats *sr_input_tcp_get_stats(const sr_input_tcp *in);
+
+/* Calls `visit` for every open connection with its peer ("ip:port"). */
+void sr_input_tcp_foreach_conn(const sr_input_tcp *in,
+                               void (*visit)(void *ud, const char *peer,
+                                             const sr_input_tcp_counters *counters),
+                               void *ud);
+
+/* Stops listening and closes every connection; complete lines not yet
+ * submitted are dropped. Submits in flight still call back safely: their
+ * connections outlive the input until then. `cb` (may be NULL) runs once
+ * the listener is closed; the input is freed then. */
+void sr_input_tcp_stop(sr_input_tcp *in, void (*cb)(void *ud), void *ud);
+/* Fire and forget: sr_input_tcp_stop(in, NULL, NULL); NULL is ignored. */
+void sr_input_tcp_close(sr_input_tcp *in);
+
+#endif

@@ -1,0 +1,471 @@
+/* test_http_server.c - the HTTP/1.1 server over real loopback sockets.
+ *
+ * The uv loop runs in a thread; the test drives raw blocking sockets from
+ * the main thread, so every byte on the wire is under its control. Work on
+ * the loop (starting, stopping) goes through lt_call(). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "check.h"
+#include "http_server.h"
+#include "log.h"
+
+/* ---- the loop thread ---------------------------------------------------- */
+
+typedef struct loop_thread {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t async;
+    uv_sem_t done;
+    void (*fn)(void *);
+    void *arg;
+} loop_thread;
+
+static void on_async(uv_async_t *a) {
+    loop_thread *lt = a->data;
+    lt->fn(lt->arg);
+    uv_sem_post(&lt->done);
+}
+
+static void loop_main(void *arg) { uv_run(&((loop_thread *)arg)->loop, UV_RUN_DEFAULT); }
+
+static void lt_start(loop_thread *lt) {
+    uv_loop_init(&lt->loop);
+    uv_async_init(&lt->loop, &lt->async, on_async);
+    lt->async.data = lt;
+    uv_sem_init(&lt->done, 0);
+    uv_thread_create(&lt->thread, loop_main, lt);
+}
+
+/* Runs fn(arg) on the loop thread and waits for it. */
+static void lt_call(loop_thread *lt, void (*fn)(void *), void *arg) {
+    lt->fn = fn;
+    lt->arg = arg;
+    uv_async_send(&lt->async);
+    uv_sem_wait(&lt->done);
+}
+
+static void close_async(void *arg) { uv_close((uv_handle_t *)&((loop_thread *)arg)->async, NULL); }
+
+/* Returns once every handle is closed: the loop had nothing left. */
+static void lt_stop(loop_thread *lt) {
+    lt_call(lt, close_async, lt);
+    uv_thread_join(&lt->thread);
+    CHECK_INT(uv_loop_close(&lt->loop), 0);
+    uv_sem_destroy(&lt->done);
+}
+
+/* ---- the server under test ---------------------------------------------- */
+
+typedef struct fixture {
+    loop_thread lt;
+    sr_http_server *srv;
+    int port;
+    atomic_int delayed_answered; /* delayed answers given (dropped or not) */
+    atomic_int delayed_dropped;  /* ... of which sr_http_respond said dropped */
+    atomic_int closed;
+    char bind_err[256];
+} fixture;
+
+typedef struct delayed {
+    uv_timer_t timer;
+    sr_http_response *resp;
+    fixture *fx;
+} delayed;
+
+static void on_delayed_closed(uv_handle_t *h) { free(h->data); }
+
+static void on_delay(uv_timer_t *t) {
+    delayed *d = t->data;
+    if (sr_http_respond(d->resp, 200, "text/plain", NULL, 0, "late", 4) != 0)
+        d->fx->delayed_dropped++;
+    d->fx->delayed_answered++;
+    uv_close((uv_handle_t *)&d->timer, on_delayed_closed);
+}
+
+static void handler(void *ud, sr_http_request *req, sr_http_response *resp) {
+    fixture *fx = ud;
+    if (strcmp(req->path, "/delay") == 0) {
+        delayed *d = calloc(1, sizeof *d);
+        d->resp = resp;
+        d->fx = fx;
+        uv_timer_init(&fx->lt.loop, &d->timer);
+        d->timer.data = d;
+        uv_timer_start(&d->timer, on_delay, 300, 0);
+        return;
+    }
+    if (strcmp(req->path, "/take") == 0) {
+        size_t len;
+        char *body = sr_http_request_take_body(req, &len);
+        sr_http_header extra[] = {{"X-Len", len == 5 && memcmp(body, "hello", 5) == 0 ? "5" : "?"}};
+        sr_http_respond(resp, 200, "text/plain", extra, 1, "took", 4);
+        free(body);
+        return;
+    }
+    const char *x = sr_http_request_header(req, "x-test");
+    sr_buf b = SR_BUF_INIT;
+    sr_buf_printf(&b, "%s %s ?%s x=%s n=%zu body=%.*s", req->method, req->path, req->query,
+                  x ? x : "-", req->nheaders, (int)req->body_len, req->body);
+    sr_http_header extra[] = {{"X-Evil", "a\r\nInjected: yes"}, {"X-Ok", "1"}};
+    sr_http_respond(resp, 200, "text/plain", extra, 2, b.data, b.len);
+    sr_buf_free(&b);
+}
+
+static void start_server(void *arg) {
+    fixture *fx = arg;
+    char err[256];
+    sr_http_server_conf conf = {
+        .name = "test.http",
+        .host = "127.0.0.1",
+        .port = 0,
+        .max_body = 1024,
+        .idle_timeout_ms = 400,
+        .max_connections = 8,
+    };
+    fx->srv = sr_http_server_new(&fx->lt.loop, &conf, handler, fx, err, sizeof err);
+    CHECK(fx->srv != NULL);
+    if (!fx->srv)
+        fprintf(stderr, "%s\n", err);
+    fx->port = fx->srv ? sr_http_server_port(fx->srv) : -1;
+}
+
+static void try_second_server(void *arg) {
+    fixture *fx = arg;
+    sr_http_server_conf conf = {.host = "127.0.0.1", .port = fx->port};
+    sr_http_server *s =
+        sr_http_server_new(&fx->lt.loop, &conf, handler, fx, fx->bind_err, sizeof fx->bind_err);
+    CHECK(s == NULL);
+}
+
+static void on_server_closed(void *ud) { ((fixture *)ud)->closed = 1; }
+
+static void close_server(void *arg) {
+    fixture *fx = arg;
+    sr_http_server_close(fx->srv, on_server_closed, fx);
+}
+
+/* ---- a raw client ------------------------------------------------------- */
+
+static int client_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void client_send(int fd, const char *s, size_t len) {
+    while (len > 0) {
+        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+static void send_str(int fd, const char *s) { client_send(fd, s, strlen(s)); }
+
+/* Reads one response (head up to the blank line, then Content-Length bytes).
+ * Returns the status, or -1 on EOF/timeout before a complete head. */
+static int read_response(int fd, char *head, size_t headlen, char *body, size_t bodylen) {
+    size_t n = 0;
+    while (n + 1 < headlen) {
+        if (recv(fd, head + n, 1, 0) != 1)
+            return -1;
+        n++;
+        head[n] = '\0';
+        if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    int status = 0;
+    if (sscanf(head, "HTTP/1.1 %d", &status) != 1)
+        return -1;
+    const char *cl = strcasestr(head, "\r\nContent-Length:");
+    size_t len = cl ? strtoul(cl + 17, NULL, 10) : 0, got = 0;
+    while (got < len && got + 1 < bodylen) {
+        ssize_t r =
+            recv(fd, body + got, len - got < bodylen - 1 - got ? len - got : bodylen - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    body[got] = '\0';
+    return status;
+}
+
+/* 1 when the server closed the connection (EOF or reset), 0 otherwise. */
+static int closed_by_server(int fd) {
+    char c;
+    ssize_t n = recv(fd, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+#define RESPONSE(fd, status_out)                                                                   \
+    char head[4096], body[4096];                                                                   \
+    int status_out = read_response(fd, head, sizeof head, body, sizeof body)
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_get_and_headers(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "GET /echo?a=1 HTTP/1.1\r\nHost: x\r\nX-TEST: v1  \r\n\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 200);
+    CHECK_STR(body, "GET /echo ?a=1 x=v1 n=2 body=");
+    CHECK(strstr(head, "X-Ok: 1\r\n") != NULL);
+    CHECK(strstr(head, "Injected") == NULL); /* CR/LF in a header value is dropped */
+    CHECK(strstr(head, "Connection: close") == NULL);
+    close(fd);
+}
+
+static void test_keep_alive_and_pipelining(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    RESPONSE(fd, s1);
+    CHECK_INT(s1, 200);
+    CHECK_STR(body, "POST /echo ? x=- n=2 body=abc");
+    /* Two requests in one segment: answered in order, one at a time. */
+    send_str(fd, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n"
+                 "Connection: close\r\n\r\n");
+    int s2 = read_response(fd, head, sizeof head, body, sizeof body);
+    CHECK_INT(s2, 200);
+    CHECK(strncmp(body, "GET /one", 8) == 0);
+    int s3 = read_response(fd, head, sizeof head, body, sizeof body);
+    CHECK_INT(s3, 200);
+    CHECK(strncmp(body, "GET /two", 8) == 0);
+    CHECK(strstr(head, "Connection: close\r\n") != NULL);
+    CHECK(closed_by_server(fd));
+    close(fd);
+}
+
+static void test_http10(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "GET /old HTTP/1.0\r\n\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 200);
+    CHECK(closed_by_server(fd)); /* 1.0 without keep-alive */
+    close(fd);
+}
+
+static void test_chunked_and_take_body(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /take HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 200);
+    CHECK(strstr(head, "X-Len: 5\r\n") != NULL);
+    close(fd);
+}
+
+static void test_413_content_length(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+    char big[5000];
+    memset(big, 'x', sizeof big);
+    client_send(fd, big, sizeof big); /* drained by the lingering close */
+    RESPONSE(fd, status);
+    CHECK_INT(status, 413);
+    CHECK_STR(body, "{\"error\":\"request body too large\"}");
+    CHECK(strstr(head, "Connection: close") != NULL);
+    CHECK(closed_by_server(fd));
+    close(fd);
+}
+
+static void test_413_chunked(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[600];
+    memset(chunk, 'y', sizeof chunk);
+    for (int i = 0; i < 2; i++) { /* 1200 bytes > 1024, no length announced */
+        send_str(fd, "258\r\n");
+        client_send(fd, chunk, sizeof chunk);
+        send_str(fd, "\r\n");
+    }
+    RESPONSE(fd, status);
+    CHECK_INT(status, 413);
+    CHECK(closed_by_server(fd));
+    close(fd);
+}
+
+static void test_expect_continue(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    char cont[26] = {0};
+    ssize_t n = recv(fd, cont, 25, MSG_WAITALL);
+    CHECK_INT(n, 25);
+    CHECK_STR(cont, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_str(fd, "ok");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 200);
+    CHECK_STR(body, "POST /echo ? x=- n=3 body=ok");
+    close(fd);
+
+    /* Too large: 413 at once, before any body is sent. */
+    fd = client_connect(fx->port);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    int s2 = read_response(fd, head, sizeof head, body, sizeof body);
+    CHECK_INT(s2, 413);
+    CHECK(closed_by_server(fd));
+    close(fd);
+}
+
+static void test_malformed(fixture *fx) {
+    int fd = client_connect(fx->port);
+    send_str(fd, "THIS IS NOT HTTP\r\n\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 400);
+    CHECK(strncmp(body, "{\"error\":", 9) == 0);
+    CHECK(closed_by_server(fd));
+    close(fd);
+
+    fd = client_connect(fx->port);
+    send_str(fd, "GET / HTTP/1.1\r\nExpect: teapot\r\n\r\n");
+    int s2 = read_response(fd, head, sizeof head, body, sizeof body);
+    CHECK_INT(s2, 417);
+    close(fd);
+
+    fd = client_connect(fx->port);
+    sr_buf req = SR_BUF_INIT;
+    sr_buf_puts(&req, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < SR_HTTP_MAX_HEADERS + 1; i++)
+        sr_buf_printf(&req, "X-H%d: v\r\n", i);
+    sr_buf_puts(&req, "\r\n");
+    client_send(fd, req.data, req.len);
+    sr_buf_free(&req);
+    int s3 = read_response(fd, head, sizeof head, body, sizeof body);
+    CHECK_INT(s3, 431);
+    close(fd);
+}
+
+static void test_idle_timeout(fixture *fx) {
+    /* A request that never completes: 408 and close after idle_timeout. */
+    int fd = client_connect(fx->port);
+    send_str(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 408);
+    CHECK(closed_by_server(fd));
+    close(fd);
+
+    /* A connection that says nothing is closed silently. */
+    fd = client_connect(fx->port);
+    CHECK(closed_by_server(fd));
+    close(fd);
+
+    /* Trickling bytes does not extend the deadline (slowloris). */
+    fd = client_connect(fx->port);
+    const char *req = "GET /slow HTTP/1.1\r\nHost: x\r\n";
+    int closed = 0;
+    for (size_t i = 0; i < strlen(req) && !closed; i++) {
+        closed = send(fd, req + i, 1, MSG_NOSIGNAL) != 1;
+        usleep(50 * 1000);
+    }
+    int s2 = read_response(fd, head, sizeof head, body, sizeof body);
+    CHECK_INT(s2, 408);
+    close(fd);
+}
+
+static void test_disconnect_before_reply(fixture *fx) {
+    int before = fx->delayed_answered;
+    int fd = client_connect(fx->port);
+    send_str(fd, "GET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50 * 1000);
+    close(fd); /* gone before the answer */
+    for (int i = 0; i < 100 && fx->delayed_answered == before; i++)
+        usleep(10 * 1000);
+    CHECK_INT(fx->delayed_answered, before + 1);
+
+    /* And the delayed answer does arrive when the client waits. */
+    fd = client_connect(fx->port);
+    send_str(fd, "GET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 200);
+    CHECK_STR(body, "late");
+    close(fd);
+}
+
+static void test_max_connections(fixture *fx) {
+    int fds[8];
+    usleep(100 * 1000); /* earlier tests' connections are gone */
+    for (int i = 0; i < 8; i++) {
+        fds[i] = client_connect(fx->port);
+        send_str(fds[i], "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+        RESPONSE(fds[i], status);
+        CHECK_INT(status, 200);
+    }
+    int extra = client_connect(fx->port);
+    CHECK(closed_by_server(extra));
+    close(extra);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    usleep(100 * 1000); /* let the server see them go */
+    int again = client_connect(fx->port);
+    send_str(again, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+    RESPONSE(again, status);
+    CHECK_INT(status, 200);
+    close(again);
+}
+
+static void test_bind_error(fixture *fx) {
+    char want[64];
+    lt_call(&fx->lt, try_second_server, fx);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d: address already in use", fx->port);
+    CHECK_STR(fx->bind_err, want);
+}
+
+/* Closing the server with an answer pending: the answer comes later, into
+ * the void, and nothing leaks. */
+static void test_close_with_pending_answer(fixture *fx) {
+    int before = fx->delayed_answered;
+    int fd = client_connect(fx->port);
+    send_str(fd, "GET /delay HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50 * 1000);
+    lt_call(&fx->lt, close_server, fx);
+    for (int i = 0; i < 100 && fx->delayed_answered == before; i++)
+        usleep(10 * 1000);
+    CHECK_INT(fx->delayed_answered, before + 1);
+    CHECK(fx->delayed_dropped >= 1);
+    CHECK_INT(fx->closed, 1);
+    CHECK(closed_by_server(fd));
+    close(fd);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    sr_log_configure(SR_LOG_WARN, SR_LOG_TEXT);
+    static fixture fx;
+    lt_start(&fx.lt);
+    lt_call(&fx.lt, start_server, &fx);
+    if (fx.srv) {
+        test_get_and_headers(&fx);
+        test_keep_alive_and_pipelining(&fx);
+        test_http10(&fx);
+        test_chunked_and_take_body(&fx);
+        test_413_content_length(&fx);
+        test_413_chunked(&fx);
+        test_expect_continue(&fx);
+        test_malformed(&fx);
+        test_idle_timeout(&fx);
+        test_disconnect_before_reply(&fx);
+        test_max_connections(&fx);
+        test_bind_error(&fx);
+        test_close_with_pending_answer(&fx);
+    }
+    lt_stop(&fx.lt);
+    return CHECK_DONE();
+}
