@@ -85,7 +85,18 @@ typedef struct sr_sink_settings {
     int keep_files;                  /* rotated files kept: path.1 .. path.N; default 5 */
 } sr_sink_settings;
 
+/* HTTP(S) on libcurl's multi interface, driven by `loop`; keep-alive
+ * connections are shared by the sink's transfers. Fails (NULL, `err`) only
+ * for unusable settings, e.g. an unreadable ca_file/cert_file/key_file.
+ * send() needs payload->http and fails (-1, no callback) for a header name or
+ * value with a line break. The sink adds no headers of its own and suppresses
+ * curl's (Expect, Accept, a default Content-Type). transport_ok is 0 when no
+ * complete HTTP response arrived (refused, timeout, TLS, reset mid-body). */
 sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
+/* Records appended as lines to settings->path (runtime/rotating_file.h),
+ * written and fdatasync'ed on the libuv threadpool, in send() order. A path
+ * that cannot be opened fails creation (NULL, `err`); a later write error
+ * fails that batch through the callback (transport_ok 0, `error`). */
 sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
 
 static inline int sr_sink_send(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb,

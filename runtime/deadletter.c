@@ -1,0 +1,166 @@
+/* deadletter.c - JSON-lines dead-letter files, one per integration. */
+#include "deadletter.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "rotating_file.h"
+
+#define DL_ROTATE_BYTES (64u << 20)
+#define DL_KEEP_FILES 5
+#define DL_RESPONSE_EXCERPT 1024
+#define DL_PIPELINE_NAME "_pipeline"
+
+typedef struct dl_file {
+    char *name;
+    sr_rotating_file *f;
+    struct dl_file *next;
+} dl_file;
+
+struct sr_deadletter {
+    char *dir;
+    dl_file *files;
+    uint64_t count;
+    pthread_mutex_t mu; /* the pipeline and delivery may share one instance */
+};
+
+sr_deadletter *sr_deadletter_new(const char *data_dir) {
+    sr_deadletter *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    size_t n = strlen(data_dir) + sizeof "/deadletter";
+    d->dir = malloc(n);
+    if (!d->dir) {
+        free(d);
+        return NULL;
+    }
+    snprintf(d->dir, n, "%s/deadletter", data_dir);
+    pthread_mutex_init(&d->mu, NULL);
+    return d;
+}
+
+void sr_deadletter_free(sr_deadletter *d) {
+    if (!d) return;
+    dl_file *f = d->files;
+    while (f) {
+        dl_file *next = f->next;
+        sr_rotating_file_close(f->f);
+        free(f->name);
+        free(f);
+        f = next;
+    }
+    pthread_mutex_destroy(&d->mu);
+    free(d->dir);
+    free(d);
+}
+
+/* Integration names come from configuration; keep them from escaping the
+ * dead-letter directory or making awkward file names. */
+static void safe_file_name(const char *name, char *out, size_t outlen) {
+    size_t i = 0;
+    for (; name[i] && i + 1 < outlen; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || (c == '.' && i > 0);
+        out[i] = ok ? c : '_';
+    }
+    out[i] = '\0';
+}
+
+static sr_rotating_file *file_for(sr_deadletter *d, const char *integration) {
+    const char *name = integration ? integration : DL_PIPELINE_NAME;
+    for (dl_file *f = d->files; f; f = f->next)
+        if (strcmp(f->name, name) == 0) return f->f;
+
+    char safe[200], path[4096], err[256];
+    safe_file_name(name, safe, sizeof safe);
+    snprintf(path, sizeof path, "%s/%s.jsonl", d->dir, safe);
+    dl_file *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->name = strdup(name);
+    f->f = sr_rotating_file_open(path, DL_ROTATE_BYTES, DL_KEEP_FILES, err, sizeof err);
+    if (!f->name || !f->f) {
+        if (!f->f) sr_error("deadletter", "%s", err);
+        sr_rotating_file_close(f->f);
+        free(f->name);
+        free(f);
+        return NULL;
+    }
+    f->next = d->files;
+    d->files = f;
+    return f->f;
+}
+
+static int format_line(const sr_deadletter_entry *e, sr_buf *b) {
+    char ts[40];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t k = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + k, sizeof ts - k, ".%03ldZ", now.tv_nsec / 1000000);
+
+    int rc = sr_buf_printf(b, "{\"time\":\"%s\",\"integration\":", ts);
+    if (e->integration)
+        rc |= sr_buf_json_string(b, e->integration, strlen(e->integration));
+    else
+        rc |= sr_buf_puts(b, "null");
+    rc |= sr_buf_puts(b, ",\"stage\":");
+    const char *stage = e->stage ? e->stage : "unknown";
+    rc |= sr_buf_json_string(b, stage, strlen(stage));
+    rc |= sr_buf_puts(b, ",\"reason\":");
+    const char *reason = e->reason ? e->reason : "";
+    rc |= sr_buf_json_string(b, reason, strlen(reason));
+    if (e->response && e->response_len) {
+        size_t n = e->response_len < DL_RESPONSE_EXCERPT ? e->response_len : DL_RESPONSE_EXCERPT;
+        rc |= sr_buf_puts(b, ",\"response\":");
+        rc |= sr_buf_json_string(b, e->response, n);
+    }
+    rc |= sr_buf_puts(b, e->payload_is_event ? ",\"event\":" : ",\"record\":");
+    if (!e->payload || !e->payload_len) {
+        rc |= sr_buf_puts(b, "null");
+    } else if (sr_json_validate(e->payload, e->payload_len, 128, NULL) == 0) {
+        /* Compact so the record stays on one line whatever its layout. */
+        rc |= sr_json_compact(e->payload, e->payload_len, b);
+    } else {
+        rc |= sr_buf_json_string(b, e->payload, e->payload_len);
+    }
+    rc |= sr_buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+int sr_deadletter_write(sr_deadletter *d, const sr_deadletter_entry *e) {
+    sr_buf line = SR_BUF_INIT;
+    char err[256];
+    int rc = -1;
+    if (format_line(e, &line) != 0) {
+        sr_error("deadletter", "out of memory formatting a dead letter for %s",
+                 e->integration ? e->integration : "the pipeline");
+        goto done;
+    }
+    pthread_mutex_lock(&d->mu);
+    sr_rotating_file *f = file_for(d, e->integration);
+    if (f && sr_rotating_file_append_line(f, line.data, line.len, err, sizeof err) == 0) {
+        d->count++;
+        rc = 0;
+    } else if (f) {
+        sr_error("deadletter", "%s", err);
+    }
+    pthread_mutex_unlock(&d->mu);
+done:
+    sr_buf_free(&line);
+    return rc;
+}
+
+uint64_t sr_deadletter_count(const sr_deadletter *d) {
+    sr_deadletter *m = (sr_deadletter *)d;
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = m->count;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}

@@ -1,0 +1,1 @@
+return { procss = function() end }

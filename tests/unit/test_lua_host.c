@@ -1,0 +1,629 @@
+/* test_lua_host.c - the Lua host: modules, options, scripts, routing,
+ * runaway scripts, and the delivery-side calls.
+ *
+ * Test integration types and scripts live in tests/unit/lua/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "lua_host.h"
+#include "lua_host_impl.h" /* to see whether a state was abandoned */
+
+#define LUA_DIR      SR_SOURCE_DIR "/lua"
+#define TEST_LUA     SR_SOURCE_DIR "/tests/unit/lua"
+#define SCRIPT(name) TEST_LUA "/scripts/" name ".lua"
+
+static const char *const test_paths[] = {TEST_LUA "/integrations"};
+
+/* ---- Fixtures ----------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    sr_buf b = SR_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sr_buf_append(&b, chunk, n);
+    fclose(f);
+    return sr_buf_steal(&b, len);
+}
+
+typedef struct batch {
+    sr_arena arena;
+    sr_event evs[16];
+    char *compact[16]; /* each input, compacted: what an untouched record must be */
+    size_t n;
+} batch;
+
+static void batch_init(batch *b) {
+    memset(b, 0, sizeof *b);
+    sr_arena_init(&b->arena, 65536);
+}
+
+/* Adds tests/data/<name>, with `from` replaced by `to` when given. */
+static void batch_add(batch *b, const char *name, const char *from, const char *to) {
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", SR_TEST_DATA, name);
+    char *text = slurp(path, &len);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    if (from) {
+        char *at = strstr(text, from);
+        CHECK(at != NULL);
+        if (at && strlen(to) == strlen(from))
+            memcpy(at, to, strlen(to));
+    }
+    sr_json_error err;
+    int rc = sr_event_parse(&b->evs[b->n], &b->arena, text, len, NULL, &err);
+    CHECK_INT(rc, 0);
+    sr_buf c = SR_BUF_INIT;
+    sr_json_compact(text, len, &c);
+    b->compact[b->n++] = sr_buf_steal(&c, NULL);
+    free(text);
+}
+
+static void batch_free(batch *b) {
+    for (size_t i = 0; i < b->n; i++)
+        free(b->compact[i]);
+    sr_arena_free(&b->arena);
+}
+
+static sr_node *yaml(const char *text) {
+    char err[256];
+    sr_node *n = sr_yaml_load_string("cfg.yaml", text, strlen(text), err, sizeof err);
+    if (!n)
+        fprintf(stderr, "yaml: %s\n", err);
+    CHECK(n != NULL);
+    return n;
+}
+
+static sr_integration_spec spec(const char *name, const char *type, const sr_node *cfg) {
+    sr_integration_spec s = {.name = name,
+                             .type = type,
+                             .configuration = cfg,
+                             .min_severity = -1,
+                             .file = "cfg.yaml",
+                             .line = 1};
+    return s;
+}
+
+static sr_lua_host_conf host_conf(const sr_integration_spec *specs, size_t n) {
+    sr_lua_host_conf c = {.lua_dir = LUA_DIR,
+                          .integration_paths = test_paths,
+                          .nintegration_paths = 1,
+                          .integrations = specs,
+                          .nintegrations = n,
+                          .transmit_message_types =
+                              SR_MT_POLICY_EVENTS | SR_MT_SECURE_AUDIT | SR_MT_MONITOR_EVENTS,
+                          .forwarder_enabled = 1};
+    return c;
+}
+
+static sr_lua_host *host(const sr_lua_host_conf *c) {
+    char err[1024] = "";
+    sr_lua_host *h = sr_lua_host_new(c, err, sizeof err);
+    if (!h)
+        fprintf(stderr, "sr_lua_host_new: %s\n", err);
+    CHECK(h != NULL);
+    return h;
+}
+
+/* The error sr_lua_host_new reports for `c`, into err. */
+static void host_error(const sr_lua_host_conf *c, char *err, size_t len) {
+    err[0] = '\0';
+    sr_lua_host *h = sr_lua_host_new(c, err, len);
+    CHECK(h == NULL);
+    sr_lua_host_free(h);
+}
+
+static const sr_emit_rec *rec_of(const sr_emit *e, uint32_t integ, uint32_t ev) {
+    for (size_t i = 0; i < e->nrecs; i++)
+        if (e->recs[i].integ == integ && e->recs[i].ev == ev)
+            return &e->recs[i];
+    return NULL;
+}
+
+static size_t recs_for(const sr_emit *e, uint32_t integ) {
+    size_t n = 0;
+    for (size_t i = 0; i < e->nrecs; i++)
+        n += e->recs[i].integ == integ;
+    return n;
+}
+
+/* The record as a NUL-terminated string (static: one at a time). */
+static const char *rec_text(const sr_emit *e, const sr_emit_rec *r) {
+    static char text[65536];
+    if (!r || r->len >= sizeof text)
+        return "";
+    memcpy(text, e->data.data + r->off, r->len);
+    text[r->len] = '\0';
+    return text;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- Worker side -------------------------------------------------------- */
+
+static void test_records_equal_input(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    sr_lua_host_conf c = host_conf(&s, 1);
+    sr_lua_host *h = host(&c);
+    static const char *const files[] = {"policy_event.json",  "audit_command.json",
+                                        "audit_file.json",    "audit_kube_exec.json",
+                                        "audit_network.json", "platform_audit.json"};
+    batch b;
+    batch_init(&b);
+    for (size_t i = 0; i < 6; i++)
+        batch_add(&b, files[i], NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(out.nrecs, 6);
+        CHECK_INT(out.nfails, 0);
+        for (uint32_t i = 0; i < 6; i++)
+            CHECK_STR(rec_text(&out, rec_of(&out, 0, i)), b.compact[i]);
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+}
+
+static void test_global_script(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    const char *scripts[] = {SCRIPT("add_field")};
+    sr_lua_host_conf c = host_conf(&s, 1);
+    c.scripts = scripts;
+    c.nscripts = 1;
+    sr_lua_host *h = host(&c);
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "policy_event.json", NULL, NULL);
+    batch_add(&b, "policy_event.json", "\"severity\": 0", "\"severity\": 7");
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(out.nrecs, 2);
+        CHECK_INT(out.ndropped, 1);
+        CHECK(rec_of(&out, 0, 1) == NULL);
+        /* the 64-bit timestamp went through Lua as int64 and came back exact */
+        const char *r0 = rec_text(&out, rec_of(&out, 0, 0));
+        CHECK(strstr(r0, "\"relay\":{\"big\":1606322948648718268,\"name\":\"siemrelay\"}") != NULL);
+        CHECK(strstr(r0, "\"raw_ts\":1606322948648718268") != NULL);
+        CHECK(strstr(r0, "\"host\":\"ardbox\",\"rule\":\"Write below etc\"") != NULL);
+        const char *r2 = rec_text(&out, rec_of(&out, 0, 2));
+        CHECK(strstr(r2, "\"relay\":{") != NULL);
+        CHECK(strstr(r2, "\"host\":\"ip-172-20-46-221\"") != NULL);
+        CHECK(strstr(r2, "\"rule\":") == NULL); /* no content.ruleName: set(nil) deletes */
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+}
+
+static void test_integration_scripts_do_not_leak(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    const char *scripts[] = {SCRIPT("tag_integration")};
+    sr_integration_spec s[2] = {spec("a", "TESTHTTP", cfg), spec("b", "TESTHTTP", cfg)};
+    s[0].scripts = scripts;
+    s[0].nscripts = 1;
+    sr_lua_host_conf c = host_conf(s, 2);
+    sr_lua_host *h = host(&c);
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "audit_file.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        const char *a0 = rec_text(&out, rec_of(&out, 0, 0));
+        CHECK(strstr(a0, "\"only_for\":\"a\"") != NULL);
+        CHECK(strstr(a0, "\"id\":") == NULL);
+        CHECK(rec_of(&out, 0, 1) == NULL); /* dropped for a only */
+        CHECK_INT(out.ndropped, 1);
+        CHECK_STR(rec_text(&out, rec_of(&out, 1, 0)), b.compact[0]);
+        CHECK_STR(rec_text(&out, rec_of(&out, 1, 1)), b.compact[1]);
+        CHECK_INT(b.evs[1].flags & SR_EV_DROPPED, 0); /* the batch's event is untouched */
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+}
+
+static void test_routing(void) {
+    sr_node *web = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_node *file = yaml("path: /tmp/out.ndjson\n");
+    sr_integration_spec s[3] = {spec("all", "TESTHTTP", web), spec("audit", "TESTFILE", file),
+                                spec("high", "TESTHTTP", web)};
+    s[2].channels = SR_CH_SECURE_EVENTS_POLICIES;
+    s[2].min_severity = 3;
+    sr_lua_host_conf c = host_conf(s, 3);
+    c.transmit_message_types = SR_MT_POLICY_EVENTS; /* no activity audit */
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "policy_event.json", NULL, NULL);
+    batch_add(&b, "policy_event.json", "\"severity\": 0", "\"severity\": 5");
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "platform_audit.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+
+    sr_lua_host *h = host(&c);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(recs_for(&out, 0), 3);
+        CHECK(rec_of(&out, 0, 2) == NULL);
+        CHECK(rec_of(&out, 0, 3) != NULL); /* platform audit has no message type */
+        CHECK_INT(recs_for(&out, 1), 0);
+        CHECK_INT(recs_for(&out, 2), 1);
+        CHECK(rec_of(&out, 2, 0) != NULL);
+    }
+    sr_lua_host_free(h);
+
+    /* Audit passes once its message type is transmitted. */
+    c.transmit_message_types |= SR_MT_SECURE_AUDIT;
+    sr_emit_reset(&out);
+    h = host(&c);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(recs_for(&out, 1), 1);
+        CHECK(rec_of(&out, 1, 2) != NULL);
+    }
+    sr_lua_host_free(h);
+
+    /* local_forwarder.enabled: false forwards nothing. */
+    c.forwarder_enabled = 0;
+    sr_emit_reset(&out);
+    h = host(&c);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(out.nrecs, 0);
+    }
+    sr_lua_host_free(h);
+
+    /* A channel the type does not support is a configuration error. */
+    char err[1024];
+    c.forwarder_enabled = 1;
+    s[1].channels = SR_CH_MONITOR_EVENTS;
+    host_error(&c, err, sizeof err);
+    CHECK_STR(err, "cfg.yaml:1: integration 'audit' (TESTFILE): channel 'MONITOR_EVENTS' is not "
+                   "supported by this type");
+
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_node_free(web);
+    sr_node_free(file);
+}
+
+static void test_errors_fail_one_event(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\nencode_error: connection\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    const char *scripts[] = {SCRIPT("fail_on_command")};
+    sr_lua_host_conf c = host_conf(&s, 1);
+    c.scripts = scripts;
+    c.nscripts = 1;
+    sr_lua_host *h = host(&c);
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "audit_file.json", NULL, NULL);
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "audit_network.json", NULL, NULL);
+    batch_add(&b, "policy_event.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(out.nfails, 2);
+        CHECK_INT(out.fails[0].ev, 1);
+        CHECK_INT(out.fails[0].integ, -1);
+        CHECK_STR(out.fails[0].stage, "script");
+        CHECK_STR(out.fails[0].msg, "script failed on purpose");
+        CHECK_INT(out.fails[1].ev, 2);
+        CHECK_INT(out.fails[1].integ, 0);
+        CHECK_STR(out.fails[1].stage, "encode");
+        CHECK_STR(out.fails[1].msg, "cannot encode a connection");
+        CHECK_INT(out.nrecs, 2);
+        CHECK(rec_of(&out, 0, 0) != NULL);
+        CHECK(rec_of(&out, 0, 3) != NULL);
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+}
+
+/* A script that never returns for "command" events: the batch goes on, the
+ * event fails as "timeout", and the next batch works. Returns how many
+ * states were abandoned. */
+static size_t check_runaway(const char *script, unsigned long long timeout_ms) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    const char *scripts[] = {script};
+    sr_lua_host_conf c = host_conf(&s, 1);
+    c.scripts = scripts;
+    c.nscripts = 1;
+    c.script_timeout_ms = timeout_ms;
+    sr_lua_host *h = host(&c);
+    size_t graves = 0;
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "audit_file.json", NULL, NULL);
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "audit_network.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    for (int round = 0; h && round < 2; round++) {
+        sr_emit_reset(&out);
+        double t0 = now_ms();
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        double took = now_ms() - t0;
+        CHECK(took < 3.5 * (double)timeout_ms);
+        if (took >= 3.5 * (double)timeout_ms)
+            fprintf(stderr, "%s: took %.0f ms\n", script, took);
+        CHECK_INT(out.nfails, 1);
+        CHECK_INT(out.fails[0].ev, 1);
+        CHECK_STR(out.fails[0].stage, "timeout");
+        CHECK(strstr(out.fails[0].msg, "time budget") != NULL);
+        CHECK_INT(out.nrecs, 2);
+        CHECK_STR(rec_text(&out, rec_of(&out, 0, 0)), b.compact[0]);
+        CHECK_STR(rec_text(&out, rec_of(&out, 0, 2)), b.compact[2]);
+    }
+    /* A batch with nothing to stop runs clean. */
+    sr_emit_reset(&out);
+    if (h) {
+        sr_event ev[2] = {b.evs[0], b.evs[2]};
+        CHECK_INT(sr_lua_host_process(h, ev, 2, &out), 0);
+        CHECK_INT(out.nrecs, 2);
+        CHECK_INT(out.nfails, 0);
+        graves = h->ngraves;
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+    return graves;
+}
+
+static void test_runaway_interpreted(void) {
+    /* The count hook stops it; the state survives. */
+    CHECK_INT(check_runaway(SCRIPT("loop_interpreted"), 100), 0);
+}
+
+static void test_runaway_compiled(void) {
+    /* Only the signal stops it; each time one state is abandoned. */
+    CHECK_INT(check_runaway(SCRIPT("loop_jit"), 100), 2);
+}
+
+/* ---- Configuration errors ----------------------------------------------- */
+
+static void expect_config_error(const char *type, const char *text, const char *want) {
+    sr_node *cfg = yaml(text);
+    sr_integration_spec s = spec("siem", type, cfg);
+    sr_lua_host_conf c = host_conf(&s, 1);
+    char err[1024];
+    host_error(&c, err, sizeof err);
+    CHECK_STR(err, want);
+    sr_node_free(cfg);
+}
+
+static void test_option_errors(void) {
+    expect_config_error("TESTHTTP", "endpont: http://x\n",
+                        "cfg.yaml:1: integration 'siem' (TESTHTTP): unknown key 'endpont' (did "
+                        "you mean 'endpoint'?)");
+    expect_config_error("TESTHTTP", "endpoint: http://x\nfrobnicate: 1\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): unknown key 'frobnicate'");
+    expect_config_error("TESTHTTP", "token: abc\n",
+                        "cfg.yaml:1: integration 'siem' (TESTHTTP): missing required key "
+                        "'endpoint'");
+    expect_config_error("TESTHTTP", "endpoint: http://x\nisInsecure: maybe\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'isInsecure' must be "
+                        "true or false, got 'maybe'");
+    expect_config_error("TESTHTTP", "endpoint: http://x\nretries: many\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'retries' must be an "
+                        "integer, got 'many'");
+    expect_config_error("TESTHTTP", "endpoint: http://x\noutput: xml\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'output' must be one of "
+                        "'json', 'ndjson'; got 'xml'");
+    expect_config_error("TESTHTTP", "endpoint: http://x\nheaders: [a, b]\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'headers' must be a map "
+                        "(key: value lines)");
+    expect_config_error("TESTHTTP", "endpoint: http://x\nServiceURL: http://y\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'ServiceURL' sets "
+                        "'endpoint' again (already set on line 1)");
+    expect_config_error("TESTHTTP", "endpoint: ftp://x\n",
+                        "cfg.yaml:1: integration 'siem' (TESTHTTP): endpoint must be an http(s) "
+                        "URL, got 'ftp://x'");
+    /* A secret's value is never echoed, even when it is wrong. */
+    expect_config_error("TESTHTTP", "endpoint: http://x\ntoken: [s3cret]\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'token' must be a single "
+                        "string value, not a list");
+
+    char err[1024];
+    sr_node *cfg = yaml("endpoint: http://x\n");
+    sr_integration_spec s = spec("siem", "TESTHTP", cfg);
+    sr_lua_host_conf c = host_conf(&s, 1);
+    host_error(&c, err, sizeof err);
+    CHECK(strncmp(
+              err,
+              "cfg.yaml:1: integration 'siem': unknown type 'TESTHTP' (no testhtp.lua in " TEST_LUA
+              "/integrations, " LUA_DIR "/integrations); did you mean 'TESTHTTP'?",
+              strlen(err)) == 0 &&
+          strlen(err) > 40);
+    if (!strstr(err, "did you mean 'TESTHTTP'?"))
+        fprintf(stderr, "got: %s\n", err);
+
+    const char *bad[] = {SCRIPT("bad_return")};
+    s.type = "TESTHTTP";
+    c.scripts = bad;
+    c.nscripts = 1;
+    host_error(&c, err, sizeof err);
+    CHECK_STR(err, "site script " SCRIPT("bad_return") ": must return a table with a "
+                                                       "process(ev, ctx) function");
+    sr_node_free(cfg);
+}
+
+/* ---- Delivery side ------------------------------------------------------ */
+
+static void test_describe_and_info(void) {
+    sr_node *web = yaml("ServiceURL: https://siem.example\ntoken: s3cret\nheaders:\n  X-A: b\n"
+                        "tags: [one, two]\nisInsecure: yes\noutput: NDJSON\n");
+    sr_node *file = yaml("path: /var/log/out.json\n");
+    sr_integration_spec s[2] = {spec("siem", "TESTHTTP", web), spec("disk", "TESTFILE", file)};
+    sr_lua_host_conf c = host_conf(s, 2);
+    sr_lua_host *h = host(&c);
+    if (!h)
+        goto done;
+    sr_buf d = SR_BUF_INIT;
+    CHECK_INT(sr_lua_host_describe(h, 0, &d), 0);
+    CHECK_STR(d.data,
+              "{\"name\":\"siem\",\"type\":\"TESTHTTP\",\"transport\":\"http\",\"channels\":"
+              "[\"SECURE_EVENTS_POLICIES\",\"ACTIVITY_AUDIT\",\"PLATFORM_AUDIT\","
+              "\"MONITOR_EVENTS\"],\"configuration\":{\"endpoint\":\"https://"
+              "siem.example\",\"headers\":{\"X-A\":\"b\"},\"isInsecure\":true,\"output\":"
+              "\"ndjson\",\"retries\":3,\"tags\":[\"one\",\"two\"],\"token\":\"******\"}}");
+    CHECK(strstr(d.data, "s3cret") == NULL);
+    sr_buf_free(&d);
+
+    sr_integration_info info;
+    CHECK_INT(sr_lua_host_info(h, 0, &info), 0);
+    CHECK_STR(info.transport, "http");
+    CHECK_STR(info.framing, "ndjson");
+    CHECK_INT(info.max_events, 7); /* setup overrides M.batch */
+    CHECK_INT(info.max_bytes, 65536);
+    CHECK_INT(info.linger_ms, 50);
+    CHECK_INT(info.channels, 15);
+    CHECK_INT(info.sink.timeout_ms, 1234);
+    CHECK_INT(info.sink.connect_timeout_ms, 10000);
+    CHECK_INT(info.sink.insecure, 1);
+    CHECK_STR(info.sink.ca_file, "/ca.pem");
+    CHECK(info.sink.cert_file == NULL);
+
+    CHECK_INT(sr_lua_host_info(h, 1, &info), 0);
+    CHECK_STR(info.transport, "file");
+    CHECK_STR(info.framing, "concat");
+    CHECK_INT(info.channels, SR_CH_ACTIVITY_AUDIT);
+    CHECK_STR(info.sink.path, "/var/log/out.json");
+    CHECK_INT(info.sink.rotate_bytes, 1000);
+    CHECK_INT(info.sink.keep_files, 2);
+    CHECK_INT(sr_lua_host_info(h, 2, &info), -1);
+done:
+    sr_lua_host_free(h);
+    sr_node_free(web);
+    sr_node_free(file);
+}
+
+static const char *header(const sr_http_request *r, const char *name) {
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static void test_request_and_outcome(void) {
+    sr_node *web = yaml("endpoint: https://siem.example\ntoken: tok\n");
+    sr_node *file = yaml("path: /tmp/x\n");
+    sr_integration_spec s[2] = {spec("siem", "TESTHTTP", web), spec("disk", "TESTFILE", file)};
+    sr_lua_host_conf c = host_conf(s, 2);
+    sr_lua_host *h = host(&c);
+    if (!h)
+        goto done;
+
+    const char *recs[] = {"{\"a\":1}", "{\"b\":2}"};
+    const uint32_t lens[] = {7, 7};
+    sr_http_request_buf rb = {.storage = SR_BUF_INIT};
+    char err[256];
+    CHECK_INT(sr_lua_host_request(h, 0, recs, lens, 2, &rb, err, sizeof err), 0);
+    CHECK_STR(rb.req.method, "PUT");
+    CHECK_STR(rb.req.url, "https://siem.example/ingest");
+    CHECK_MEM(rb.req.body, rb.req.body_len, "{\"a\":1}\n{\"b\":2}\n");
+    CHECK_INT(rb.req.nheaders, 3);
+    CHECK_STR(header(&rb.req, "Authorization"), "Bearer tok");
+    CHECK_STR(header(&rb.req, "X-Count"), "2");
+    CHECK_INT(sr_lua_host_request(h, 1, recs, lens, 2, &rb, err, sizeof err), -1);
+    CHECK_STR(err, "integration type TESTFILE has no request() function");
+    sr_buf_free(&rb.storage);
+
+    sr_sink_result res = {.transport_ok = 0, .error = "connection refused", .retry_after_ms = -1};
+    sr_outcome o;
+    CHECK_INT(sr_lua_host_outcome(h, 0, &res, 2, &o), 0);
+    CHECK_INT(o.kind, SR_OUTCOME_RETRY);
+    CHECK_STR(o.reason, "connection refused");
+
+    res = (sr_sink_result){.transport_ok = 1,
+                           .status = 207,
+                           .body = "ok,retry,reject",
+                           .body_len = 15,
+                           .retry_after_ms = -1};
+    CHECK_INT(sr_lua_host_outcome(h, 0, &res, 3, &o), 0);
+    CHECK_INT(o.kind, SR_OUTCOME_RETRY);
+    CHECK_STR(o.reason, "partial");
+    CHECK_INT(o.nitems, 3);
+    if (o.nitems == 3) {
+        CHECK_INT(o.items[0], SR_OUTCOME_OK);
+        CHECK_INT(o.items[1], SR_OUTCOME_RETRY);
+        CHECK_INT(o.items[2], SR_OUTCOME_REJECT);
+    }
+    sr_outcome_free(&o);
+
+    res = (sr_sink_result){.transport_ok = 1, .status = 429, .retry_after_ms = 1500};
+    CHECK_INT(sr_lua_host_outcome(h, 0, &res, 1, &o), 0);
+    CHECK_INT(o.kind, SR_OUTCOME_RETRY);
+    CHECK_STR(o.reason, "slow down for 2s");
+
+    /* An outcome() that answers nonsense falls back to the status code. */
+    res = (sr_sink_result){.transport_ok = 1, .status = 418, .retry_after_ms = -1};
+    CHECK_INT(sr_lua_host_outcome(h, 0, &res, 1, &o), 0);
+    CHECK_INT(o.kind, SR_OUTCOME_REJECT);
+    CHECK(strstr(o.reason, "sideways") != NULL);
+
+    /* Without outcome(): 2xx ok, 408/429/5xx retry, the rest reject. */
+    static const struct {
+        long status;
+        sr_outcome_kind kind;
+    } defaults[] = {{204, SR_OUTCOME_OK},
+                    {408, SR_OUTCOME_RETRY},
+                    {503, SR_OUTCOME_RETRY},
+                    {404, SR_OUTCOME_REJECT}};
+    for (size_t i = 0; i < 4; i++) {
+        res = (sr_sink_result){.transport_ok = 1, .status = defaults[i].status};
+        CHECK_INT(sr_lua_host_outcome(h, 1, &res, 1, &o), 0);
+        CHECK_INT(o.kind, defaults[i].kind);
+        CHECK(o.items == NULL);
+    }
+done:
+    sr_lua_host_free(h);
+    sr_node_free(web);
+    sr_node_free(file);
+}
+
+int main(void) {
+    test_records_equal_input();
+    test_global_script();
+    test_integration_scripts_do_not_leak();
+    test_routing();
+    test_errors_fail_one_event();
+    test_runaway_interpreted();
+    test_runaway_compiled();
+    test_option_errors();
+    test_describe_and_info();
+    test_request_and_outcome();
+    return CHECK_DONE();
+}

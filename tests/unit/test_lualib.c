@@ -1,0 +1,51 @@
+/* test_lualib.c - runs tests/unit/lua/test_lualib.lua: the shared Lua
+ * helpers (lua/lib) and the integration modules' pure parts, in a state set
+ * up as the host sets one up (lib/ on package.path; cjson, cjson.safe and
+ * siemrelay.crypto preloaded), with assignments to undeclared globals made
+ * errors so a module leaking one fails the test. */
+#include <stdio.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "check.h"
+#include "lua_crypto.h"
+
+int luaopen_cjson(lua_State *L);
+int luaopen_cjson_safe(lua_State *L);
+
+static const char strict[] = "setmetatable(_G, { __newindex = function(_, k) "
+                             "error('assignment to undeclared global ' .. tostring(k), 2) end })";
+
+int main(void) {
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    lua_getglobal(L, "package");
+    lua_pushstring(L, SR_SOURCE_DIR "/lua/lib/?.lua");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, luaopen_cjson_safe);
+    lua_setfield(L, -2, "cjson.safe");
+    lua_pushcfunction(L, luaopen_siemrelay_crypto);
+    lua_setfield(L, -2, "siemrelay.crypto");
+    lua_pop(L, 2);
+    CHECK_INT(luaL_dostring(L, strict), 0);
+
+    int rc = luaL_loadfile(L, SR_SOURCE_DIR "/tests/unit/lua/test_lualib.lua");
+    CHECK_INT(rc, 0);
+    if (rc == 0) {
+        lua_pushstring(L, SR_SOURCE_DIR);
+        rc = lua_pcall(L, 1, 1, 0);
+        CHECK_INT(rc, 0);
+    }
+    if (rc != 0)
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    else
+        CHECK_INT(lua_tointeger(L, -1), 0);
+    lua_close(L);
+    return CHECK_DONE();
+}
