@@ -191,9 +191,26 @@ static void summary_position(sr_buf *out, uint32_t line, int32_t index) {
         sr_buf_printf(out, "\"line\":%u,", line);
 }
 
+/* Events that went on past the global scripts: not dropped by one and not
+ * failed in one. (Per-integration drops and failures are counted in
+ * `dropped` and `failed`, but the event was still taken for the others.) */
+static size_t count_accepted(const sr_batch *b) {
+    const sr_emit *em = &b->emit;
+    size_t n = 0;
+    for (size_t i = 0; i < b->nevents; i++) {
+        if (b->events[i].flags & SR_EV_DROPPED)
+            continue;
+        int failed = 0;
+        for (size_t f = 0; f < em->nfails && !failed; f++)
+            failed = em->fails[f].integ < 0 && em->fails[f].ev == i;
+        n += !failed;
+    }
+    return n;
+}
+
 int sr_batch_summary(const sr_batch *b, sr_buf *out) {
     const sr_emit *em = &b->emit;
-    size_t accepted = b->failed ? 0 : b->nevents;
+    size_t accepted = b->failed ? 0 : count_accepted(b);
     sr_buf_printf(out, "{\"accepted\":%zu,\"rejected\":%zu,\"dropped\":%u,\"failed\":%zu,\"errors\":[",
                   accepted, b->nrejects + (b->failed ? b->nevents : 0), em->ndropped,
                   em->nfails);

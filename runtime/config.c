@@ -34,6 +34,8 @@ typedef struct loader {
     char *err;
     size_t errlen;
     size_t integrations_cap;
+    int inputs_seen;          /* some file has an `inputs:` section */
+    int http_seen, tcp_seen;  /* ... naming this input */
 } loader;
 
 /* One key of a map, as a handler sees it. */
@@ -438,10 +440,12 @@ static const key_spec tcp_keys[] = {
 };
 
 static int inputs_http(loader *ld, const item *it, void *target) {
+    ld->http_seen = 1;
     return apply_section(ld, it, http_keys, &((sr_config *)target)->http);
 }
 
 static int inputs_tcp(loader *ld, const item *it, void *target) {
+    ld->tcp_seen = 1;
     return apply_section(ld, it, tcp_keys, &((sr_config *)target)->tcp);
 }
 
@@ -452,6 +456,7 @@ static const key_spec inputs_keys[] = {
 };
 
 static int top_inputs(loader *ld, const item *it, void *target) {
+    ld->inputs_seen = 1;
     return apply_section(ld, it, inputs_keys, target);
 }
 
@@ -566,6 +571,7 @@ static int integ_type(loader *ld, const item *it, void *target) {
         return -1;
     for (char *c = ic->type; *c; c++)
         *c = (char)toupper((unsigned char)*c);
+    ic->type_line = v->line;
     return 0;
 }
 
@@ -855,6 +861,12 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
         }
         if (apply_document(&ld, doc) != 0)
             return -1;
+    }
+    /* An `inputs:` section lists the inputs wanted: one it leaves out is off
+     * (both are on only when no file says anything about inputs). */
+    if (ld.inputs_seen) {
+        cfg->http.enabled &= ld.http_seen;
+        cfg->tcp.enabled &= ld.tcp_seen;
     }
     return 0;
 }

@@ -42,6 +42,7 @@ typedef struct sr_integration_conf {
     long max_events, max_bytes, linger_ms; /* `batch:` overrides; -1 = type default */
     const char *file;     /* where it was defined */
     int line;
+    int type_line;        /* the `type:` line, for unknown-type errors */
 } sr_integration_conf;
 
 typedef struct sr_input_conf {

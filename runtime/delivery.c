@@ -228,8 +228,23 @@ static void on_sent(void *ud, const sr_sink_result *res) {
         o.kind = res->transport_ok ? SR_OUTCOME_OK : SR_OUTCOME_RETRY;
         snprintf(o.reason, sizeof o.reason, "%s", res->transport_ok ? "" : res->error);
     }
-    size_t left = apply_outcome(r, &o, res);
+    /* From here on the response only feeds logs, status and dead letters:
+     * mask any credential the platform echoed back. */
+    sr_sink_result safe = *res;
+    char *body = NULL;
+    if (res->body_len && (body = malloc(res->body_len))) {
+        memcpy(body, res->body, res->body_len);
+        sr_lua_host_redact(r->d->host, r->idx, body, res->body_len);
+        safe.body = body;
+    } else {
+        safe.body = NULL;
+        safe.body_len = 0;
+    }
+    sr_lua_host_redact(r->d->host, r->idx, safe.error, strlen(safe.error));
+    sr_lua_host_redact(r->d->host, r->idx, o.reason, strlen(o.reason));
+    size_t left = apply_outcome(r, &o, &safe);
     sr_outcome_free(&o);
+    free(body);
     if (left == 0) {
         r->attempt = 0;
         int recent = r->last_retry_ms && wall_ms() - r->last_retry_ms < 24LL * 3600 * 1000;
@@ -306,6 +321,17 @@ static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     return -1;
 }
 
+void sr_integration_batch_apply(const sr_integration_conf *ic, sr_integration_info *info) {
+    if (ic->max_events > 0)
+        info->max_events = ic->max_events;
+    if (ic->max_bytes > 0)
+        info->max_bytes = ic->max_bytes;
+    if (ic->linger_ms >= 0)
+        info->linger_ms = ic->linger_ms;
+    if (info->max_events_limit > 0 && info->max_events > info->max_events_limit)
+        info->max_events = info->max_events_limit;
+}
+
 sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
                              const sr_integration_conf *const *integrations, size_t n,
                              const sr_delivery_conf *conf, sr_deadletter *dl, char *err,
@@ -345,12 +371,7 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
                      r->conf->name);
             goto fail;
         }
-        if (r->conf->max_events > 0)
-            r->info.max_events = r->conf->max_events;
-        if (r->conf->max_bytes > 0)
-            r->info.max_bytes = r->conf->max_bytes;
-        if (r->conf->linger_ms >= 0)
-            r->info.linger_ms = r->conf->linger_ms;
+        sr_integration_batch_apply(r->conf, &r->info);
         if (open_sink(d, r, err, errlen) != 0)
             goto fail;
         r->st.status = SR_STATUS_NOT_CONNECTED;

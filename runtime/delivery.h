@@ -51,6 +51,10 @@ typedef struct sr_delivery sr_delivery;
 
 /* `integrations[i]` and `host` integration i are the same integration; the
  * host is the loop thread's own (for `request`/`outcome`). */
+/* Applies an integration's `batch:` overrides to the module's batch settings,
+ * keeping max_events within the module's hard limit. */
+void sr_integration_batch_apply(const sr_integration_conf *ic, sr_integration_info *info);
+
 sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
                              const sr_integration_conf *const *integrations, size_t n,
                              const sr_delivery_conf *conf, sr_deadletter *dl, char *err,

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "deadletter.h"
+#include "json.h"
 #include "delivery.h"
 #include "input_http.h"
 #include "input_tcp.h"
@@ -84,6 +85,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled) {
         s->min_severity = ic->min_severity;
         s->file = ic->file;
         s->line = ic->line;
+        s->type_line = ic->type_line;
         g->integ[g->ninteg] = ic;
         g->names[g->ninteg] = ic->name;
         g->ninteg++;
@@ -143,6 +145,19 @@ static void print_channels(sr_buf *out, unsigned mask) {
     sr_buf_putc(out, ']');
 }
 
+/* The module's describe document is the whole effective record; --check
+ * prints its own head (with enabled, batch, ...) and takes only the options. */
+static void append_configuration(sr_lua_host *h, size_t i, sr_buf *out) {
+    sr_buf d = SR_BUF_INIT;
+    sr_json_member m;
+    if (sr_lua_host_describe(h, i, &d) == 0 && d.len &&
+        sr_json_object_get(d.data, d.len, "configuration", 13, &m))
+        sr_buf_append(out, d.data + m.val_off, m.val_len);
+    else
+        sr_buf_puts(out, "null");
+    sr_buf_free(&d);
+}
+
 int sr_gateway_check(const char *const *paths, size_t npaths) {
     sr_gateway g;
     memset(&g, 0, sizeof g);
@@ -166,13 +181,11 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
         if (ic->min_severity >= 0)
             sr_buf_printf(&out, ",\"min_severity\":%d", ic->min_severity);
         sr_buf_printf(&out, ",\"transport\":\"%s\"", info.transport ? info.transport : "?");
+        sr_integration_batch_apply(ic, &info);
         sr_buf_printf(&out, ",\"batch\":{\"max_events\":%ld,\"max_bytes\":%ld,\"linger_ms\":%ld}",
-                      ic->max_events > 0 ? ic->max_events : info.max_events,
-                      ic->max_bytes > 0 ? ic->max_bytes : info.max_bytes,
-                      ic->linger_ms >= 0 ? ic->linger_ms : info.linger_ms);
+                      info.max_events, info.max_bytes, info.linger_ms);
         sr_buf_puts(&out, ",\"configuration\":");
-        if (sr_lua_host_describe(g.delivery_host, i, &out) != 0)
-            sr_buf_puts(&out, "null");
+        append_configuration(g.delivery_host, i, &out);
         sr_buf_putc(&out, '}');
     }
     sr_buf_puts(&out, "\n]}\n");

@@ -63,6 +63,7 @@ void sr_lua_host_free(sr_lua_host *h) {
         for (size_t k = 0; k < sizeof h->integs[i].owned / sizeof h->integs[i].owned[0]; k++)
             free(h->integs[i].owned[k]);
         sr_buf_free(&h->integs[i].describe);
+        sr_buf_free(&h->integs[i].secrets);
     }
     free(h->integs);
     graveyard_release(h);
@@ -197,6 +198,32 @@ int sr_lua_host_describe(sr_lua_host *h, size_t integ, sr_buf *out) {
         return -1;
     const sr_buf *d = &h->integs[integ].describe;
     return sr_buf_append(out, d->data, d->len);
+}
+
+/* Overwrites [p, p+n) in place wherever `secret` (or, for "user:password",
+ * the password) occurs. Short values are skipped: masking every "ab" in a
+ * response would hide more than it protects. */
+static void mask_occurrences(char *p, size_t n, const char *secret, size_t slen) {
+    if (slen < 4 || slen > n)
+        return;
+    for (char *at = memmem(p, n, secret, slen); at;
+         at = memmem(at + slen, n - (size_t)(at + slen - p), secret, slen))
+        memset(at, '*', slen);
+}
+
+void sr_lua_host_redact(sr_lua_host *h, size_t integ, char *text, size_t len) {
+    if (!text || integ >= h->conf->nintegrations)
+        return;
+    const sr_buf *s = &h->integs[integ].secrets;
+    for (size_t off = 0; off < s->len;) {
+        const char *v = s->data + off;
+        size_t vlen = strlen(v);
+        mask_occurrences(text, len, v, vlen);
+        const char *colon = memchr(v, ':', vlen);
+        if (colon)
+            mask_occurrences(text, len, colon + 1, vlen - (size_t)(colon + 1 - v));
+        off += vlen + 1;
+    }
 }
 
 /* Pushes the records joined as the integration's framing says. */

@@ -33,6 +33,7 @@ typedef struct sr_integration_spec {
     int min_severity;                    /* -1 = all */
     const char *file;                    /* for error messages */
     int line;
+    int type_line;                       /* the `type:` line; 0 = `line` */
 } sr_integration_spec;
 
 typedef struct sr_lua_host_conf {
@@ -103,6 +104,7 @@ typedef struct sr_integration_info {
     const char *transport;  /* "http", "file", ... (module's M.transport) */
     const char *framing;    /* how records join into a body: "ndjson", "concat", "json_array", "list" */
     long max_events, max_bytes, linger_ms; /* the module's M.batch defaults */
+    long max_events_limit;  /* a hard cap no `batch:` override may exceed; 0 = none */
     unsigned channels;      /* effective channel mask */
     sr_sink_settings sink;  /* from `setup`'s returned transport table; strings owned by the host */
 } sr_integration_info;
@@ -139,5 +141,10 @@ void sr_outcome_free(sr_outcome *o);
 /* The integration's effective configuration as JSON, secrets shown as
  * "******", for --check and (later) the admin API. */
 int sr_lua_host_describe(sr_lua_host *h, size_t integ, sr_buf *out);
+
+/* Masks, in place and keeping the length, every occurrence of the
+ * integration's secret option values in `text`: platforms echo credentials
+ * back in error bodies, and those bodies reach logs and dead letters. */
+void sr_lua_host_redact(sr_lua_host *h, size_t integ, char *text, size_t len);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct sr_lua_integ {
     sr_integration_info info;
     char *owned[6]; /* info's strings */
     sr_buf describe;
+    sr_buf secrets; /* secret option values, each NUL-terminated */
 } sr_lua_integ;
 
 typedef struct sr_lua_watchdog sr_lua_watchdog;
@@ -81,7 +82,10 @@ void sr_lua_raise(lua_State *L, const char *fmt, ...)
  * M.options and pushes the canonical conf table. Raises on invalid input,
  * naming file, line and key. If `describe` is not NULL, writes the conf as
  * JSON with secret options masked. */
-void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe);
+/* With `describe`, also writes the masked conf there and appends each secret
+ * option's string value, NUL-terminated, to `secrets` (for redaction). */
+void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
+                          sr_buf *secrets);
 
 /* ---- lua_watchdog.c ---- */
 

@@ -416,7 +416,7 @@ static void describe_value(lua_State *L, int idx, sr_buf *out, int depth) {
 }
 
 /* The conf as a JSON object, secret options replaced by "******". */
-static void describe_conf(check_ctx *c, sr_buf *out) {
+static void describe_conf(check_ctx *c, sr_buf *out, sr_buf *secrets) {
     lua_State *L = c->L;
     lua_newtable(L);
     int masked = lua_gettop(L);
@@ -424,9 +424,17 @@ static void describe_conf(check_ctx *c, sr_buf *out) {
     while (lua_next(L, c->conf)) {
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
-        if (opt_flag(c, lua_tostring(L, -1), "secret"))
+        if (opt_flag(c, lua_tostring(L, -1), "secret")) {
+            lua_getfield(L, c->conf, lua_tostring(L, -1));
+            size_t n;
+            const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+            if (v && n) {
+                sr_buf_append(secrets, v, n);
+                sr_buf_putc(secrets, '\0');
+            }
+            lua_pop(L, 1);
             lua_pushliteral(L, "******");
-        else
+        } else
             lua_getfield(L, c->conf, lua_tostring(L, -1));
         lua_settable(L, masked);
     }
@@ -435,7 +443,7 @@ static void describe_conf(check_ctx *c, sr_buf *out) {
 }
 
 void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec,
-                          sr_buf *describe) {
+                          sr_buf *describe, sr_buf *secrets) {
     check_ctx c = {.L = L, .spec = spec};
     const sr_node *cfg = spec->configuration;
 
@@ -460,7 +468,7 @@ void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec
             check_key(&c, cfg, k);
     fill_defaults(&c);
     if (describe)
-        describe_conf(&c, describe);
+        describe_conf(&c, describe, secrets);
 
     /* Leave only the conf, where the options table was. */
     lua_replace(L, c.options);

@@ -236,7 +236,8 @@ static void push_module_path(lua_State *L, const sr_lua_host_conf *c,
     const char *dirs = lua_tostring(L, -1);
     const char *near = sr_suggest(s->type, available_types(L, c));
     sr_lua_raise(L, "%s:%d: integration '%s': unknown type '%s' (no %s.lua in %s)%s%s%s",
-                 s->file ? s->file : "?", s->line, s->name, s->type, lower, dirs,
+                 s->file ? s->file : "?", s->type_line ? s->type_line : s->line, s->name, s->type,
+                 lower, dirs,
                  near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 }
 
@@ -392,6 +393,7 @@ static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
     info->max_events = field_num(L, ret, "max_events", info->max_events, s, "setup");
     info->max_bytes = field_num(L, ret, "max_bytes", info->max_bytes, s, "setup");
     info->linger_ms = field_num(L, ret, "linger_ms", info->linger_ms, s, "setup");
+    info->max_events_limit = field_num(L, ret, "max_events_limit", 0, s, "setup");
     info->channels = in->channels;
 
     k->timeout_ms = field_num(L, ret, "timeout_ms", 30000, s, "setup");
@@ -443,7 +445,7 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
         describe_head(&in->describe, s, lua_tostring(L, -1), channels);
         lua_pop(L, 1);
     }
-    sr_lua_options_check(L, mod, s, first ? &in->describe : NULL);
+    sr_lua_options_check(L, mod, s, first ? &in->describe : NULL, first ? &in->secrets : NULL);
     int conf = lua_gettop(L);
     if (first)
         sr_buf_putc(&in->describe, '}');

@@ -30,7 +30,9 @@ local M = {}
 M.type = "WEBHOOK"
 M.transport = "http"
 M.framing = "list" -- setup() picks ndjson for output: ndjson
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT" }
+-- Beyond Sysdig: a generic endpoint also takes the platform audit trail
+-- (siemrelay's own admin audit events) and monitor events.
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = {
     endpoint = { required = true, type = "string",
@@ -127,6 +129,7 @@ function M.setup(conf)
         -- json: a request holds one event, exactly as Sysdig sends it.
         framing = p.ndjson and "ndjson" or "list",
         max_events = (not p.ndjson) and 1 or nil,
+        max_events_limit = (not p.ndjson) and 1 or nil,
     }
 end
 
