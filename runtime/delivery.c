@@ -214,6 +214,28 @@ static size_t apply_outcome(sr_integ_rt *r, const sr_outcome *o, const sr_sink_r
     return keep;
 }
 
+/* A non-HTTP transport's per-record verdicts as an outcome; the reason is
+ * the first failed record's. */
+static void sink_items(sr_outcome *o, const sr_sink_result *res) {
+    o->kind = SR_OUTCOME_OK;
+    o->items = malloc(res->nitems);
+    if (!o->items) {
+        o->kind = SR_OUTCOME_RETRY;
+        snprintf(o->reason, sizeof o->reason, "out of memory");
+        return;
+    }
+    o->nitems = res->nitems;
+    for (size_t i = 0; i < res->nitems; i++) {
+        sr_sink_item it = (sr_sink_item)res->items[i];
+        o->items[i] = it == SR_SINK_ITEM_OK       ? SR_OUTCOME_OK
+                      : it == SR_SINK_ITEM_REJECT ? SR_OUTCOME_REJECT
+                                                  : SR_OUTCOME_RETRY;
+        if (it != SR_SINK_ITEM_OK && !o->reason[0])
+            snprintf(o->reason, sizeof o->reason, "%s",
+                     res->item_errors && res->item_errors[i] ? res->item_errors[i] : res->error);
+    }
+}
+
 static void on_sent(void *ud, const sr_sink_result *res) {
     sr_integ_rt *r = ud;
     r->in_flight = 0;
@@ -224,6 +246,8 @@ static void on_sent(void *ud, const sr_sink_result *res) {
             o.kind = SR_OUTCOME_RETRY;
             snprintf(o.reason, sizeof o.reason, "outcome() failed");
         }
+    } else if (res->items && res->nitems == r->nbatch) {
+        sink_items(&o, res);
     } else {
         o.kind = res->transport_ok ? SR_OUTCOME_OK : SR_OUTCOME_RETRY;
         snprintf(o.reason, sizeof o.reason, "%s", res->transport_ok ? "" : res->error);
@@ -308,12 +332,7 @@ static void arm_timer(sr_integ_rt *r, timer_purpose why, uint64_t ms) {
 
 static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     char why[256] = "";
-    if (strcmp(r->info.transport, "http") == 0)
-        r->sink = sr_http_sink_new(d->loop, &r->info.sink, why, sizeof why);
-    else if (strcmp(r->info.transport, "file") == 0)
-        r->sink = sr_file_sink_new(d->loop, &r->info.sink, why, sizeof why);
-    else
-        snprintf(why, sizeof why, "transport '%s' is not available", r->info.transport);
+    r->sink = sr_sink_open(d->loop, r->info.transport, &r->info.sink, why, sizeof why);
     if (r->sink)
         return 0;
     snprintf(err, errlen, "%s:%d: integration '%s' (%s): %s", r->conf->file, r->conf->line,

@@ -40,7 +40,9 @@ typedef struct sr_lua_integ {
     const sr_integration_spec *spec;
     unsigned channels; /* effective mask */
     sr_integration_info info;
-    char *owned[6]; /* info's strings */
+    char *owned[11]; /* info's strings */
+    sr_sink_prop *props; /* info.sink.props; names and values malloc'd */
+    size_t nprops;
     sr_buf describe;
     sr_buf secrets; /* secret option values, each NUL-terminated */
 } sr_lua_integ;
@@ -84,6 +86,9 @@ void sr_lua_raise(lua_State *L, const char *fmt, ...)
  * JSON with secret options masked. */
 /* With `describe`, also writes the masked conf there and appends each secret
  * option's string value, NUL-terminated, to `secrets` (for redaction). */
+/* Frees an integration's props (info.sink.props). */
+void sr_lua_free_props(sr_lua_integ *in);
+
 void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
                           sr_buf *secrets);
 

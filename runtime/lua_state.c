@@ -360,6 +360,57 @@ static int field_bool(lua_State *L, int t, const char *key) {
     return v;
 }
 
+/* setup's `props` table (string keys, string/number/boolean values) becomes
+ * the sink's name/value list, sorted by name so the order is stable. */
+static void fill_props(lua_State *L, sr_lua_integ *in, int ret) {
+    sr_lua_free_props(in);
+    if (!lua_istable(L, ret))
+        return;
+    lua_getfield(L, ret, "props");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        raise_integ(L, in->spec, "setup returned props as a %s, expected a table",
+                    luaL_typename(L, -1));
+    int t = lua_gettop(L);
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
+        n++;
+    sr_sink_prop *props = n ? calloc(n, sizeof *props) : NULL;
+    if (n && !props)
+        sr_lua_raise(L, "out of memory");
+    in->props = props;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            raise_integ(L, in->spec, "setup returned a props key that is not a string");
+        const char *v;
+        if (lua_type(L, -1) == LUA_TBOOLEAN)
+            v = lua_toboolean(L, -1) ? "true" : "false";
+        else if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+            v = lua_tostring(L, -1);
+        else
+            raise_integ(L, in->spec, "setup returned props.%s as a %s, expected a string",
+                        lua_tostring(L, -2), luaL_typename(L, -1));
+        size_t i = in->nprops;
+        props[i].name = strdup(lua_tostring(L, -2));
+        props[i].value = strdup(v);
+        in->nprops++;
+        if (!props[i].name || !props[i].value)
+            sr_lua_raise(L, "out of memory");
+    }
+    lua_pop(L, 1);
+    for (size_t i = 1; i < in->nprops; i++) /* insertion sort: a handful of props */
+        for (size_t j = i; j > 0 && strcmp(props[j - 1].name, props[j].name) > 0; j--) {
+            sr_sink_prop tmp = props[j];
+            props[j] = props[j - 1];
+            props[j - 1] = tmp;
+        }
+    in->info.sink.props = props;
+    in->info.sink.nprops = in->nprops;
+}
+
 static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
     const sr_integration_spec *s = in->spec;
     sr_integration_info *info = &in->info;
@@ -406,6 +457,13 @@ static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
     k->path = field_str(L, ret, "path", in, 5, "setup");
     k->rotate_bytes = (unsigned long long)field_num(L, ret, "rotate_bytes", 0, s, "setup");
     k->keep_files = (int)field_num(L, ret, "keep_files", 5, s, "setup");
+    k->host = field_str(L, ret, "host", in, 6, "setup");
+    k->port = (int)field_num(L, ret, "port", 0, s, "setup");
+    k->protocol = field_str(L, ret, "protocol", in, 7, "setup");
+    k->brokers = field_str(L, ret, "brokers", in, 8, "setup");
+    k->topic = field_str(L, ret, "topic", in, 9, "setup");
+    k->key_field = field_str(L, ret, "key_field", in, 10, "setup");
+    fill_props(L, in, ret);
 }
 
 static void describe_head(sr_buf *b, const sr_integration_spec *s, const char *transport,

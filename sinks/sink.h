@@ -54,7 +54,16 @@ typedef struct sr_sink_result {
     size_t body_len;
     long retry_after_ms;   /* from Retry-After, or -1 */
     double latency_ms;     /* send() to completion */
+    /* Non-HTTP transports that learn each record's fate (kafka delivery
+     * reports) set items[i] to an sr_sink_item per record, in payload order,
+     * and item_errors[i] to a reason (or NULL). NULL items: the whole batch
+     * shares transport_ok. */
+    const uint8_t *items;
+    const char *const *item_errors;
+    size_t nitems;
 } sr_sink_result;
+
+typedef enum { SR_SINK_ITEM_OK, SR_SINK_ITEM_RETRY, SR_SINK_ITEM_REJECT } sr_sink_item;
 
 typedef void (*sr_sink_done_cb)(void *ud, const sr_sink_result *res);
 
@@ -67,6 +76,11 @@ typedef struct sr_sink_ops {
 struct sr_sink {
     const sr_sink_ops *ops;
 };
+
+typedef struct sr_sink_prop {
+    const char *name;
+    const char *value;
+} sr_sink_prop;
 
 /* Transport settings, filled from what the integration's Lua `setup`
  * returned. Fields a transport does not use are ignored. Strings are copied. */
@@ -83,6 +97,18 @@ typedef struct sr_sink_settings {
     const char *path;
     unsigned long long rotate_bytes; /* rotate when the file would exceed it; 0 = never */
     int keep_files;                  /* rotated files kept: path.1 .. path.N; default 5 */
+    /* stream (syslog over tcp/udp/tls) and kafka */
+    const char *host;        /* stream: peer host name or address */
+    int port;                /* stream: peer port */
+    const char *protocol;    /* stream: "tcp", "udp" or "tls" */
+    const char *brokers;     /* kafka: bootstrap servers, "h1:9092,h2:9092" */
+    const char *topic;       /* kafka */
+    const char *key_field;   /* kafka: top-level record field used as the message key */
+    /* Further transport-specific settings from `setup`'s `props` table, as
+     * name/value strings (kafka: librdkafka properties, and "header.<Name>"
+     * for static message headers). */
+    const sr_sink_prop *props;
+    size_t nprops;
 } sr_sink_settings;
 
 /* HTTP(S) on libcurl's multi interface, driven by `loop`; keep-alive
@@ -98,6 +124,11 @@ sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
  * that cannot be opened fails creation (NULL, `err`); a later write error
  * fails that batch through the callback (transport_ok 0, `error`). */
 sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
+
+/* Opens the sink for a transport name ("http", "file", "stream", "kafka").
+ * Unknown names fail with a message listing the known ones. */
+sr_sink *sr_sink_open(uv_loop_t *loop, const char *transport, const sr_sink_settings *s, char *err,
+                      size_t errlen);
 
 static inline int sr_sink_send(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb,
                                void *ud) {
