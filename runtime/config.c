@@ -672,6 +672,157 @@ static int integ_batch(loader *ld, const item *it, void *target) {
     return apply_section(ld, it, batch_keys, target);
 }
 
+/* ---- queue / delivery / admin ------------------------------------------ */
+
+static int queue_type(loader *ld, const item *it, void *target) {
+    sr_queue_conf *q = target;
+    if (it->v->kind == SR_NODE_SCALAR && strcasecmp(it->v->text, "memory") == 0)
+        q->type = SR_QUEUE_MEMORY;
+    else if (it->v->kind == SR_NODE_SCALAR && strcasecmp(it->v->text, "disk") == 0)
+        q->type = SR_QUEUE_DISK;
+    else
+        return wrong_value(ld, it, "memory or disk", 0);
+    return 0;
+}
+
+static int queue_max_bytes(loader *ld, const item *it, void *target) {
+    if (get_size(ld, it, ULLONG_MAX, &((sr_queue_conf *)target)->max_bytes) != 0)
+        return -1;
+    if (((sr_queue_conf *)target)->max_bytes == 0)
+        return wrong_value(ld, it, "a size above zero such as 64MiB", 0);
+    return 0;
+}
+
+static int queue_segment_bytes(loader *ld, const item *it, void *target) {
+    if (get_size(ld, it, ULLONG_MAX, &((sr_queue_conf *)target)->segment_bytes) != 0)
+        return -1;
+    if (((sr_queue_conf *)target)->segment_bytes == 0)
+        return wrong_value(ld, it, "a size above zero such as 64MiB", 0);
+    return 0;
+}
+
+static int queue_overflow(loader *ld, const item *it, void *target) {
+    sr_queue_conf *q = target;
+    if (it->v->kind == SR_NODE_SCALAR && strcasecmp(it->v->text, "block") == 0)
+        q->overflow = SR_OVERFLOW_BLOCK;
+    else if (it->v->kind == SR_NODE_SCALAR && strcasecmp(it->v->text, "drop_oldest") == 0)
+        q->overflow = SR_OVERFLOW_DROP_OLDEST;
+    else
+        return wrong_value(ld, it, "block or drop_oldest", 0);
+    return 0;
+}
+
+static int queue_fsync(loader *ld, const item *it, void *target) {
+    static const char *const names[] = {"always", "interval", "never"};
+    sr_queue_conf *q = target;
+    for (int i = 0; i < 3 && it->v->kind == SR_NODE_SCALAR; i++)
+        if (strcasecmp(it->v->text, names[i]) == 0) {
+            q->fsync = (sr_fsync_conf)(SR_FSYNC_CONF_ALWAYS + i);
+            return 0;
+        }
+    return wrong_value(ld, it, "always, interval or never", 0);
+}
+
+static int queue_fsync_interval(loader *ld, const item *it, void *target) {
+    return get_duration(ld, it, 0, &((sr_queue_conf *)target)->fsync_interval_ms);
+}
+
+static const key_spec queue_keys[] = {
+    {"type", queue_type},
+    {"max_bytes", queue_max_bytes},
+    {"overflow", queue_overflow},
+    {"fsync", queue_fsync},
+    {"fsync_interval", queue_fsync_interval},
+    {"segment_bytes", queue_segment_bytes},
+    {NULL, NULL},
+};
+
+void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *integ,
+                           sr_queue_conf *out) {
+    *out = *integ;
+    if (!out->type)
+        out->type = global->type ? global->type : SR_QUEUE_MEMORY;
+    if (!out->max_bytes)
+        out->max_bytes = global->max_bytes ? global->max_bytes
+                         : out->type == SR_QUEUE_DISK ? (1ull << 30)
+                                                      : (64ull << 20);
+    if (!out->overflow)
+        out->overflow = global->overflow ? global->overflow : SR_OVERFLOW_BLOCK;
+    if (!out->fsync)
+        out->fsync = global->fsync ? global->fsync : SR_FSYNC_CONF_ALWAYS;
+    if (!out->fsync_interval_ms)
+        out->fsync_interval_ms = global->fsync_interval_ms ? global->fsync_interval_ms : 1000;
+    if (!out->segment_bytes)
+        out->segment_bytes = global->segment_bytes ? global->segment_bytes : (64ull << 20);
+}
+
+static int integ_queue(loader *ld, const item *it, void *target) {
+    return apply_section(ld, it, queue_keys, &((sr_integration_conf *)target)->queue);
+}
+
+static int top_queue(loader *ld, const item *it, void *target) {
+    return apply_section(ld, it, queue_keys, &((sr_config *)target)->queue);
+}
+
+static int delivery_max_attempts(loader *ld, const item *it, void *target) {
+    long long n;
+    if (get_int(ld, it, 1, 100, "an attempt count of at least 1", &n) != 0)
+        return -1;
+    ((sr_config *)target)->max_attempts = (unsigned)n;
+    return 0;
+}
+
+static int delivery_backoff(loader *ld, const item *it, void *target) {
+    return get_duration(ld, it, 0, &((sr_config *)target)->backoff_ms);
+}
+
+static int delivery_backoff_max(loader *ld, const item *it, void *target) {
+    return get_duration(ld, it, 0, &((sr_config *)target)->backoff_max_ms);
+}
+
+static int delivery_inhibit(loader *ld, const item *it, void *target) {
+    return get_duration(ld, it, 0, &((sr_config *)target)->inhibit_ms);
+}
+
+static int delivery_shutdown_timeout(loader *ld, const item *it, void *target) {
+    return get_duration(ld, it, 0, &((sr_config *)target)->shutdown_timeout_ms);
+}
+
+static const key_spec delivery_keys[] = {
+    {"max_attempts", delivery_max_attempts},
+    {"backoff", delivery_backoff},
+    {"backoff_max", delivery_backoff_max},
+    {"inhibit", delivery_inhibit},
+    {"shutdown_timeout", delivery_shutdown_timeout},
+    {NULL, NULL},
+};
+
+static int top_delivery(loader *ld, const item *it, void *target) {
+    return apply_section(ld, it, delivery_keys, target);
+}
+
+static int admin_enabled(loader *ld, const item *it, void *target) {
+    return get_bool(ld, it, &((sr_config *)target)->admin.enabled);
+}
+
+static int admin_listen(loader *ld, const item *it, void *target) {
+    sr_config *cfg = target;
+    if (it->v->kind != SR_NODE_SCALAR ||
+        parse_listen(it->v->text, &cfg->admin.host, &cfg->admin.port) != 0)
+        return wrong_value(ld, it, "host:port such as 127.0.0.1:9090 (port 1-65535)", 0);
+    return 0;
+}
+
+static const key_spec admin_keys[] = {
+    {"enabled", admin_enabled},
+    {"listen", admin_listen},
+    {NULL, NULL},
+};
+
+static int top_admin(loader *ld, const item *it, void *target) {
+    return apply_section(ld, it, admin_keys, target);
+}
+
 static const key_spec integration_keys[] = {
     {"name", integ_name},
     {"type", integ_type},
@@ -681,6 +832,7 @@ static const key_spec integration_keys[] = {
     {"min_severity", integ_min_severity},
     {"scripts", integ_scripts},
     {"batch", integ_batch},
+    {"queue", integ_queue},
     {NULL, NULL},
 };
 
@@ -776,6 +928,9 @@ static const key_spec top_keys[] = {
     {"scripts", top_scripts},
     {"script_timeout", top_script_timeout},
     {"inputs", top_inputs},
+    {"queue", top_queue},
+    {"delivery", top_delivery},
+    {"admin", top_admin},
     {"integrations", top_integrations},
     {"local_forwarder", top_local_forwarder},
     {"localForwarder", top_helm_forwarder},
@@ -836,10 +991,18 @@ static int set_defaults(sr_config *cfg) {
         .enabled = 1, .port = 8080, .max_body_bytes = 16ull << 20, .idle_timeout_ms = 60000};
     cfg->tcp = (sr_input_conf){
         .enabled = 1, .port = 5140, .max_line_bytes = 1ull << 20, .idle_timeout_ms = 60000};
+    cfg->max_attempts = 3;
+    cfg->backoff_ms = 1000;
+    cfg->backoff_max_ms = 30000;
+    cfg->inhibit_ms = 300000;
+    cfg->shutdown_timeout_ms = 10000;
+    cfg->admin.enabled = 1;
+    cfg->admin.port = 9090;
+    cfg->admin.host = strdup("127.0.0.1");
     cfg->data_dir = strdup("./data");
     cfg->http.host = strdup("127.0.0.1");
     cfg->tcp.host = strdup("127.0.0.1");
-    return cfg->data_dir && cfg->http.host && cfg->tcp.host ? 0 : -1;
+    return cfg->data_dir && cfg->http.host && cfg->tcp.host && cfg->admin.host ? 0 : -1;
 }
 
 int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char *err,
@@ -888,6 +1051,7 @@ void sr_config_free(sr_config *cfg) {
     free_strings(cfg->scripts, cfg->nscripts);
     free_input(&cfg->http);
     free_input(&cfg->tcp);
+    free(cfg->admin.host);
     for (size_t i = 0; i < cfg->nintegrations; i++)
         integration_free(&cfg->integrations[i]);
     free(cfg->integrations);

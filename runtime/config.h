@@ -30,6 +30,25 @@ typedef struct sr_tls_listen_conf {
     int require_client_cert; /* 1: handshake fails without a valid client cert */
 } sr_tls_listen_conf;
 
+/* `queue:`, globally (defaults for every integration) and per integration
+ * (overriding the global one key by key). Zero values mean "not set". */
+typedef enum { SR_QUEUE_UNSET, SR_QUEUE_MEMORY, SR_QUEUE_DISK } sr_queue_type;
+typedef enum { SR_OVERFLOW_UNSET, SR_OVERFLOW_BLOCK, SR_OVERFLOW_DROP_OLDEST } sr_overflow_policy;
+typedef enum { SR_FSYNC_UNSET, SR_FSYNC_CONF_ALWAYS, SR_FSYNC_CONF_INTERVAL, SR_FSYNC_CONF_NEVER } sr_fsync_conf;
+
+typedef struct sr_queue_conf {
+    sr_queue_type type;                   /* default memory */
+    unsigned long long max_bytes;         /* default 64 MiB (memory), 1 GiB (disk) */
+    sr_overflow_policy overflow;          /* default block */
+    sr_fsync_conf fsync;                  /* disk; default always */
+    unsigned long long fsync_interval_ms; /* disk, fsync interval; default 1000 */
+    unsigned long long segment_bytes;     /* disk; default 64 MiB */
+} sr_queue_conf;
+
+/* Fills what `integ` leaves unset from `global`, then the defaults. */
+void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *integ,
+                           sr_queue_conf *out);
+
 typedef struct sr_integration_conf {
     char *name;           /* `name:`, or "<type in lower case>-<n>" */
     char *type;           /* upper case, e.g. "WEBHOOK" */
@@ -40,6 +59,7 @@ typedef struct sr_integration_conf {
     char **scripts;       /* per-integration site scripts, run after the global ones */
     size_t nscripts;
     long max_events, max_bytes, linger_ms; /* `batch:` overrides; -1 = type default */
+    sr_queue_conf queue;                   /* `queue:` overrides */
     const char *file;     /* where it was defined */
     int line;
     int type_line;        /* the `type:` line, for unknown-type errors */
@@ -71,6 +91,19 @@ typedef struct sr_config {
     unsigned transmit_message_types;      /* SR_MT_* mask; default all */
     sr_input_conf http;
     sr_input_conf tcp;
+    sr_queue_conf queue; /* `queue:` defaults for every integration */
+    /* `delivery:` */
+    unsigned max_attempts;             /* default 3 */
+    unsigned long long backoff_ms;     /* default 1 s */
+    unsigned long long backoff_max_ms; /* default 30 s */
+    unsigned long long inhibit_ms;     /* default 5 min */
+    unsigned long long shutdown_timeout_ms; /* flush deadline on SIGTERM; default 10 s */
+    /* `admin:` the admin API listener */
+    struct {
+        int enabled; /* default 1 */
+        char *host;  /* default "127.0.0.1" */
+        int port;    /* default 9090 */
+    } admin;
     sr_integration_conf *integrations;
     size_t nintegrations;
     sr_node **docs; /* the parsed files, kept for their nodes */

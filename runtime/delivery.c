@@ -1,21 +1,34 @@
-/* delivery.c - queues, batches, retries and statuses per integration. */
+/* delivery.c - queues, batches, retries and statuses per integration.
+ *
+ * Each integration runs a small state machine on the loop thread:
+ *
+ *   idle --kick/linger--> sending --response--> (all done) --> idle
+ *                            ^  |               (some left, progress) --backoff-->
+ *                            |  +--failed attempt--> backoff --timer--> sending
+ *                            |  +--last attempt failed--> inhibited --timer--> sending
+ *                            +--step done / "again" / "split"--+
+ *
+ * The batch in flight (`cur`) is a prefix of what is queued, minus records
+ * already settled; the queue is acked up to the oldest record still in it,
+ * so a crash resends at most that batch (at least once). */
 #include "delivery.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "log.h"
+#include "queue.h"
 #include "sink.h"
 
-#define SR_HISTORY_MAX 32
-
-typedef struct sr_rec {
-    struct sr_rec *next;
-    uint32_t len;
-    char data[];
-} sr_rec;
+#define MAX_AGAIN 2  /* "again" verdicts in a row before one counts as a failure */
+#define MAX_STEPS 8  /* auxiliary requests per attempt: a loop guard */
+#define TICK_MS 1000 /* fsync interval, Warning decay */
+#define DROP_LOG_MS 10000
 
 typedef enum { TIMER_IDLE, TIMER_LINGER, TIMER_BACKOFF, TIMER_INHIBIT } timer_purpose;
 
@@ -24,18 +37,25 @@ typedef struct sr_integ_rt {
     size_t idx;
     const sr_integration_conf *conf;
     sr_integration_info info;
+    sr_queue_conf qconf;
     sr_sink *sink;
-    /* queue: records waiting, oldest first */
-    sr_rec *head, *tail;
-    /* the batch in flight (or waiting for its next attempt) */
-    sr_rec **batch;
-    size_t nbatch, batch_cap;
-    unsigned attempt;
+    sr_queue *queue;
+    sr_queue_batch rb;  /* the last read; `cur` points into it */
+    sr_queue_rec *cur;  /* the batch: records not settled yet, in order */
+    size_t ncur, cur_cap;
+    size_t send_n;      /* how many of cur the next request carries (split) */
+    uint64_t read_next; /* first sequence number not read into a batch */
+    unsigned attempt, again, steps;
+    int needed_retry; /* the current batch failed an attempt before */
     int in_flight;
+    char step[32]; /* the auxiliary request in flight, if any */
     uv_timer_t timer;
     timer_purpose timer_for;
-    int64_t last_retry_ms; /* wall clock of the last failed attempt */
+    int64_t inhibited_until_ms;
+    sr_status_state status;
     sr_integration_stats st;
+    uint64_t drops_unlogged;
+    uint64_t last_drop_log_ms;
 } sr_integ_rt;
 
 struct sr_delivery {
@@ -43,18 +63,15 @@ struct sr_delivery {
     sr_lua_host *host;
     sr_deadletter *dl;
     sr_delivery_conf conf;
+    char *data_dir;
     sr_integ_rt *rt;
     size_t n;
     int draining;
-    uv_timer_t drain_timer;
+    uv_timer_t drain_timer, tick;
     void (*drain_done)(void *ud);
     void *drain_ud;
     int open_handles;
 };
-
-static const char *status_names[] = {"Not Connected", "Connected", "Warning", "Error"};
-
-const char *sr_status_name(sr_status s) { return status_names[s]; }
 
 static int64_t wall_ms(void) {
     struct timeval tv;
@@ -63,52 +80,50 @@ static int64_t wall_ms(void) {
 }
 
 static void set_status(sr_integ_rt *r, sr_status s, const char *reason) {
-    if (r->st.status == s)
-        return;
-    sr_log(s == SR_STATUS_ERROR ? SR_LOG_ERROR : SR_LOG_INFO, "delivery",
-           "integration '%s': status %s -> %s%s%s", r->conf->name, status_names[r->st.status],
-           status_names[s], reason && *reason ? ": " : "", reason ? reason : "");
-    r->st.status = s;
-    r->st.status_since_ms = wall_ms();
+    sr_status_set(&r->status, r->conf->name, s, reason, wall_ms());
 }
 
-/* ---- sending ----------------------------------------------------------- */
+/* ---- the batch ---------------------------------------------------------- */
 
 static void flush(sr_integ_rt *r);
-
 static void arm_timer(sr_integ_rt *r, timer_purpose why, uint64_t ms);
+static void maybe_drained(sr_delivery *d);
 
-static int take_batch(sr_integ_rt *r) {
-    long max_events = r->info.max_events > 0 ? r->info.max_events : 500;
-    long max_bytes = r->info.max_bytes > 0 ? r->info.max_bytes : (1 << 20);
-    size_t bytes = 0;
-    r->nbatch = 0;
-    while (r->head && r->nbatch < (size_t)max_events) {
-        /* A record larger than max_bytes still goes, alone. */
-        if (r->nbatch && bytes + r->head->len > (size_t)max_bytes)
-            break;
-        if (r->nbatch == r->batch_cap) {
-            size_t cap = r->batch_cap ? r->batch_cap * 2 : 64;
-            sr_rec **b = realloc(r->batch, cap * sizeof *b);
-            if (!b)
-                break;
-            r->batch = b;
-            r->batch_cap = cap;
-        }
-        sr_rec *rec = r->head;
-        r->head = rec->next;
-        if (!r->head)
-            r->tail = NULL;
-        r->batch[r->nbatch++] = rec;
-        bytes += rec->len;
+/* Reads the next batch from the queue into `cur`. Returns its size. */
+static size_t take_batch(sr_integ_rt *r) {
+    char err[256];
+    size_t max_n = r->info.max_events > 0 ? (size_t)r->info.max_events : 500;
+    size_t max_b = r->info.max_bytes > 0 ? (size_t)r->info.max_bytes : (1u << 20);
+    if (sr_queue_read(r->queue, r->read_next, max_n, max_b, &r->rb, err, sizeof err) != 0) {
+        sr_error("delivery", "integration '%s': reading its queue: %s", r->conf->name, err);
+        return 0;
     }
-    return r->nbatch > 0;
+    if (r->rb.n > r->cur_cap) {
+        sr_queue_rec *c = realloc(r->cur, r->rb.n * sizeof *c);
+        if (!c)
+            return 0;
+        r->cur = c;
+        r->cur_cap = r->rb.n;
+    }
+    memcpy(r->cur, r->rb.recs, r->rb.n * sizeof *r->cur);
+    r->ncur = r->send_n = r->rb.n;
+    if (r->ncur)
+        r->read_next = r->cur[r->ncur - 1].seq + 1;
+    r->attempt = r->again = r->steps = 0;
+    r->needed_retry = 0;
+    return r->ncur;
 }
 
-static void on_sent(void *ud, const sr_sink_result *res);
+/* Acks the queue up to the oldest record still unsettled. */
+static void ack_settled(sr_integ_rt *r) {
+    char err[256];
+    uint64_t upto = r->ncur ? r->cur[0].seq : r->read_next;
+    if (sr_queue_ack(r->queue, upto, err, sizeof err) != 0)
+        sr_error("delivery", "integration '%s': %s", r->conf->name, err);
+}
 
-static void dead_letter(sr_integ_rt *r, sr_rec *rec, const char *stage, const char *reason,
-                        const sr_sink_result *res) {
+static void dead_letter(sr_integ_rt *r, const sr_queue_rec *rec, const char *stage,
+                        const char *reason, const sr_sink_result *res) {
     sr_deadletter_entry e = {
         .integration = r->conf->name,
         .stage = stage,
@@ -119,62 +134,71 @@ static void dead_letter(sr_integ_rt *r, sr_rec *rec, const char *stage, const ch
         .payload_len = rec->len,
         .payload_is_event = 0,
     };
-    sr_deadletter_write(r->d->dl, &e);
-    r->st.dead_lettered++;
+    if (sr_deadletter_write(r->d->dl, &e) == 0)
+        r->st.dead_lettered++;
 }
 
-static void release(sr_integ_rt *r, sr_rec *rec) {
-    r->st.queued_events--;
-    r->st.queued_bytes -= rec->len;
-    free(rec);
+/* Settles the first `n` records of cur as rejected. */
+static void reject_front(sr_integ_rt *r, size_t n, const char *stage, const char *reason,
+                         const sr_sink_result *res) {
+    for (size_t i = 0; i < n; i++) {
+        dead_letter(r, &r->cur[i], stage, reason, res);
+        r->st.rejected++;
+    }
+    memmove(r->cur, r->cur + n, (r->ncur - n) * sizeof *r->cur);
+    r->ncur -= n;
+    r->send_n = r->ncur;
 }
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void on_sent(void *ud, const sr_sink_result *res);
+static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_ms);
 
 static void send_batch(sr_integ_rt *r) {
-    const char **recs = malloc(r->nbatch * sizeof *recs);
-    uint32_t *lens = malloc(r->nbatch * sizeof *lens);
+    char err[256];
+    size_t n = r->send_n ? r->send_n : r->ncur;
+    const char **recs = malloc(n * sizeof *recs);
+    uint32_t *lens = malloc(n * sizeof *lens);
     sr_http_request_buf req;
     memset(&req, 0, sizeof req);
-    char err[256] = "";
     if (!recs || !lens) {
-        snprintf(err, sizeof err, "out of memory");
-        goto retry_later;
+        free(recs);
+        free(lens);
+        attempt_failed(r, "out of memory", -1);
+        return;
     }
-    for (size_t i = 0; i < r->nbatch; i++) {
-        recs[i] = r->batch[i]->data;
-        lens[i] = r->batch[i]->len;
+    for (size_t i = 0; i < n; i++) {
+        recs[i] = r->cur[i].data;
+        lens[i] = r->cur[i].len;
     }
-    sr_sink_payload p = {.recs = recs, .lens = lens, .n = r->nbatch};
+    sr_sink_payload p = {.recs = recs, .lens = lens, .n = n};
+    r->step[0] = '\0';
     if (strcmp(r->info.transport, "http") == 0) {
-        if (sr_lua_host_request(r->d->host, r->idx, recs, lens, r->nbatch, &req, err,
-                                sizeof err) != 0) {
-            /* The module could not build a request for these records: no
-             * attempt will ever succeed, so they are dead-lettered. */
+        if (sr_lua_host_request(r->d->host, r->idx, recs, lens, n, &req, err, sizeof err) != 0) {
+            /* The module cannot build a request for these records: no attempt
+             * would ever succeed, so they are dead-lettered. */
+            sr_lua_host_redact(r->d->host, r->idx, err, strlen(err));
             sr_warn("delivery", "integration '%s': request: %s", r->conf->name, err);
-            for (size_t i = 0; i < r->nbatch; i++) {
-                dead_letter(r, r->batch[i], "request", err, NULL);
-                r->st.rejected++;
-                release(r, r->batch[i]);
-            }
-            r->nbatch = 0;
+            reject_front(r, n, "request", err, NULL);
+            ack_settled(r);
             goto done;
         }
+        snprintf(r->step, sizeof r->step, "%s", req.step);
         p.http = &req.req;
     }
+    r->st.attempts++;
     if (sr_sink_send(r->sink, &p, on_sent, r) != 0) {
-        snprintf(err, sizeof err, "transport refused the batch");
-        goto retry_later;
+        r->step[0] = '\0';
+        attempt_failed(r, "transport refused the batch", -1);
+        goto done;
     }
     r->in_flight = 1;
-    goto done;
-
-retry_later:
-    sr_warn("delivery", "integration '%s': %s", r->conf->name, err);
-    arm_timer(r, TIMER_BACKOFF, r->d->conf.backoff_ms);
 done:
     sr_buf_free(&req.storage);
     free(recs);
     free(lens);
-    if (r->nbatch == 0)
+    if (!r->in_flight && r->timer_for == TIMER_IDLE)
         flush(r);
 }
 
@@ -187,31 +211,61 @@ static uint64_t backoff_ms(const sr_delivery *d, unsigned attempt, long retry_af
     if (retry_after_ms > 0 && (uint64_t)retry_after_ms > ms)
         ms = (uint64_t)retry_after_ms < d->conf.inhibit_ms ? (uint64_t)retry_after_ms
                                                            : d->conf.inhibit_ms;
-    return ms;
+    return ms ? ms : 1;
 }
 
-/* Applies a verdict to the batch: delivered records are freed, rejected ones
- * dead-lettered, and the ones to retry stay in r->batch, in order. */
-static size_t apply_outcome(sr_integ_rt *r, const sr_outcome *o, const sr_sink_result *res) {
-    size_t keep = 0;
-    for (size_t i = 0; i < r->nbatch; i++) {
+/* A whole attempt failed: back off, or give up for the inhibition. */
+static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_ms) {
+    int64_t now = wall_ms();
+    r->attempt++;
+    r->needed_retry = 1;
+    r->st.failed_attempts++;
+    sr_status_note_retry(&r->status, now);
+    snprintf(r->st.last_error, sizeof r->st.last_error, "%s", reason && *reason ? reason : "failed");
+    if (r->attempt >= r->d->conf.max_attempts) {
+        char why[320];
+        snprintf(why, sizeof why, "failed after %u attempts: %s", r->attempt, r->st.last_error);
+        set_status(r, SR_STATUS_ERROR, why);
+        sr_warn("delivery", "integration '%s': inhibited for %llu ms; %llu event(s) stay queued",
+                r->conf->name, (unsigned long long)r->d->conf.inhibit_ms,
+                (unsigned long long)sr_queue_events(r->queue));
+        r->attempt = 0;
+        r->inhibited_until_ms = now + (int64_t)r->d->conf.inhibit_ms;
+        arm_timer(r, TIMER_INHIBIT, r->d->conf.inhibit_ms);
+        return;
+    }
+    r->st.retried += r->ncur;
+    set_status(r, SR_STATUS_WARNING, r->st.last_error);
+    uint64_t ms = backoff_ms(r->d, r->attempt, retry_after_ms);
+    sr_warn("delivery", "integration '%s': attempt %u failed (%s); retrying %zu record(s) in %llu ms",
+            r->conf->name, r->attempt, r->st.last_error, r->ncur, (unsigned long long)ms);
+    arm_timer(r, TIMER_BACKOFF, ms);
+}
+
+/* Applies per-record verdicts to the first send_n records of cur: delivered
+ * and rejected ones leave, the ones to retry stay, in order. Returns how many
+ * were settled. */
+static size_t apply_items(sr_integ_rt *r, const sr_outcome *o, const sr_sink_result *res) {
+    size_t n = r->send_n, keep = 0, settled = 0;
+    for (size_t i = 0; i < n; i++) {
         sr_outcome_kind k = o->kind;
         if (o->items && i < o->nitems)
             k = (sr_outcome_kind)o->items[i];
-        sr_rec *rec = r->batch[i];
         if (k == SR_OUTCOME_OK) {
             r->st.delivered++;
-            release(r, rec);
+            settled++;
         } else if (k == SR_OUTCOME_REJECT) {
             r->st.rejected++;
-            dead_letter(r, rec, "rejected", o->reason, res);
-            release(r, rec);
+            dead_letter(r, &r->cur[i], "rejected", o->reason, res);
+            settled++;
         } else {
-            r->batch[keep++] = rec;
+            r->cur[keep++] = r->cur[i];
         }
     }
-    r->nbatch = keep;
-    return keep;
+    memmove(r->cur + keep, r->cur + n, (r->ncur - n) * sizeof *r->cur);
+    r->ncur = keep + (r->ncur - n);
+    r->send_n = r->ncur;
+    return settled;
 }
 
 /* A non-HTTP transport's per-record verdicts as an outcome; the reason is
@@ -236,22 +290,50 @@ static void sink_items(sr_outcome *o, const sr_sink_result *res) {
     }
 }
 
+static void classify(sr_integ_rt *r, const sr_sink_result *res, sr_outcome *o) {
+    memset(o, 0, sizeof *o);
+    if (strcmp(r->info.transport, "http") == 0) {
+        if (sr_lua_host_outcome(r->d->host, r->idx, res, r->send_n, o) != 0) {
+            o->kind = SR_OUTCOME_RETRY;
+            snprintf(o->reason, sizeof o->reason, "outcome() failed");
+        }
+    } else if (res->items && res->nitems == r->send_n) {
+        sink_items(o, res);
+    } else {
+        o->kind = res->transport_ok ? SR_OUTCOME_OK : SR_OUTCOME_RETRY;
+        snprintf(o->reason, sizeof o->reason, "%s", res->transport_ok ? "" : res->error);
+    }
+}
+
+/* The response to an auxiliary request (token, source, note...). */
+static void step_done(sr_integ_rt *r, const sr_sink_result *res) {
+    char reason[256];
+    int v = sr_lua_host_step(r->d->host, r->idx, r->step, res, reason, sizeof reason);
+    sr_lua_host_redact(r->d->host, r->idx, reason, strlen(reason));
+    r->step[0] = '\0';
+    if (v == 0 && ++r->steps <= MAX_STEPS) {
+        send_batch(r);
+        return;
+    }
+    if (v == 0)
+        snprintf(reason, sizeof reason, "more than %d auxiliary requests for one batch", MAX_STEPS);
+    if (v == 2) {
+        sr_warn("delivery", "integration '%s': %s; dead-lettering %zu record(s)", r->conf->name,
+                reason, r->send_n);
+        reject_front(r, r->send_n, "rejected", reason, res);
+        ack_settled(r);
+        flush(r);
+        return;
+    }
+    r->steps = 0;
+    attempt_failed(r, reason, res->retry_after_ms);
+}
+
 static void on_sent(void *ud, const sr_sink_result *res) {
     sr_integ_rt *r = ud;
     r->in_flight = 0;
-    sr_outcome o;
-    memset(&o, 0, sizeof o);
-    if (strcmp(r->info.transport, "http") == 0) {
-        if (sr_lua_host_outcome(r->d->host, r->idx, res, r->nbatch, &o) != 0) {
-            o.kind = SR_OUTCOME_RETRY;
-            snprintf(o.reason, sizeof o.reason, "outcome() failed");
-        }
-    } else if (res->items && res->nitems == r->nbatch) {
-        sink_items(&o, res);
-    } else {
-        o.kind = res->transport_ok ? SR_OUTCOME_OK : SR_OUTCOME_RETRY;
-        snprintf(o.reason, sizeof o.reason, "%s", res->transport_ok ? "" : res->error);
-    }
+    r->st.last_latency_ms = res->latency_ms;
+
     /* From here on the response only feeds logs, status and dead letters:
      * mask any credential the platform echoed back. */
     sr_sink_result safe = *res;
@@ -265,46 +347,91 @@ static void on_sent(void *ud, const sr_sink_result *res) {
         safe.body_len = 0;
     }
     sr_lua_host_redact(r->d->host, r->idx, safe.error, strlen(safe.error));
+
+    if (r->step[0]) {
+        step_done(r, &safe);
+        free(body);
+        return;
+    }
+    sr_outcome o;
+    classify(r, res, &o);
     sr_lua_host_redact(r->d->host, r->idx, o.reason, strlen(o.reason));
-    size_t left = apply_outcome(r, &o, &safe);
+
+    if (o.kind == SR_OUTCOME_AGAIN && ++r->again <= MAX_AGAIN) {
+        sr_info("delivery", "integration '%s': sending the batch again (%s)", r->conf->name,
+                o.reason);
+        send_batch(r);
+        goto done;
+    }
+    if (o.kind == SR_OUTCOME_AGAIN)
+        o.kind = SR_OUTCOME_RETRY;
+    if (o.kind == SR_OUTCOME_SPLIT) {
+        if (r->send_n > 1) {
+            r->send_n /= 2;
+            sr_info("delivery", "integration '%s': batch too large (%s); sending %zu record(s)",
+                    r->conf->name, o.reason, r->send_n);
+            send_batch(r);
+        } else {
+            reject_front(r, 1, "rejected", o.reason[0] ? o.reason : "too large", &safe);
+            ack_settled(r);
+            flush(r);
+        }
+        goto done;
+    }
+
+    size_t before = r->ncur, sent = r->send_n;
+    size_t settled = apply_items(r, &o, &safe);
+    int any_ok = o.kind == SR_OUTCOME_OK || o.items;
+    if (settled)
+        ack_settled(r);
+    if (r->ncur == 0 || (settled == sent && settled > 0)) {
+        /* Everything sent is settled (what remains was never sent: split). */
+        r->attempt = r->again = 0;
+        if (any_ok || o.kind == SR_OUTCOME_OK) {
+            int recent = r->needed_retry;
+            if (r->status.status == SR_STATUS_WARNING && r->status.last_retry_ms &&
+                wall_ms() - r->status.last_retry_ms < SR_STATUS_WARNING_WINDOW_MS)
+                recent = 1;
+            set_status(r, recent ? SR_STATUS_WARNING : SR_STATUS_CONNECTED,
+                       recent ? "delivered after a retry" : "delivered");
+        }
+        r->inhibited_until_ms = 0;
+        flush(r);
+        goto done;
+    }
+    if (settled > 0) {
+        /* Progress: some items went (or were refused for good); only the
+         * failed ones go again, after a pause, without spending an attempt. */
+        r->needed_retry = 1;
+        r->st.retried += r->ncur;
+        sr_status_note_retry(&r->status, wall_ms());
+        snprintf(r->st.last_error, sizeof r->st.last_error, "%s", o.reason);
+        set_status(r, SR_STATUS_WARNING, o.reason);
+        sr_info("delivery", "integration '%s': %zu of %zu record(s) settled; retrying %zu (%s)",
+                r->conf->name, settled, before, r->ncur, o.reason);
+        arm_timer(r, TIMER_BACKOFF, backoff_ms(r->d, 1, res->retry_after_ms));
+        goto done;
+    }
+    attempt_failed(r, o.reason, res->retry_after_ms);
+done:
     sr_outcome_free(&o);
     free(body);
-    if (left == 0) {
-        r->attempt = 0;
-        int recent = r->last_retry_ms && wall_ms() - r->last_retry_ms < 24LL * 3600 * 1000;
-        set_status(r, recent ? SR_STATUS_WARNING : SR_STATUS_CONNECTED, NULL);
-        flush(r);
-        return;
-    }
-    r->attempt++;
-    r->last_retry_ms = wall_ms();
-    snprintf(r->st.last_error, sizeof r->st.last_error, "%s", o.reason[0] ? o.reason : "failed");
-    if (r->attempt >= r->d->conf.max_attempts) {
-        char why[320];
-        snprintf(why, sizeof why, "failed after %u attempts: %s", r->attempt, r->st.last_error);
-        set_status(r, SR_STATUS_ERROR, why);
-        r->attempt = 0;
-        arm_timer(r, TIMER_INHIBIT, r->d->conf.inhibit_ms);
-        return;
-    }
-    r->st.retried += left;
-    set_status(r, SR_STATUS_WARNING, r->st.last_error);
-    uint64_t ms = backoff_ms(r->d, r->attempt, res->retry_after_ms);
-    sr_warn("delivery", "integration '%s': attempt %u failed (%s); retrying %zu record(s) in %llu ms",
-            r->conf->name, r->attempt, r->st.last_error, left, (unsigned long long)ms);
-    arm_timer(r, TIMER_BACKOFF, ms);
 }
-
-static void maybe_drained(sr_delivery *d);
 
 /* Starts the next batch if nothing is in flight or waiting. */
 static void flush(sr_integ_rt *r) {
-    if (r->in_flight || r->timer_for == TIMER_BACKOFF || r->timer_for == TIMER_INHIBIT) {
+    if (r->in_flight || r->timer_for == TIMER_BACKOFF || r->timer_for == TIMER_INHIBIT)
         return;
-    }
-    if (r->nbatch == 0 && !take_batch(r)) {
-        maybe_drained(r->d);
-        return;
+    if (r->ncur == 0) {
+        /* Draining a disk queue: what is not in flight persists; stop here. */
+        if (r->d->draining && r->qconf.type == SR_QUEUE_DISK) {
+            maybe_drained(r->d);
+            return;
+        }
+        if (!take_batch(r)) {
+            maybe_drained(r->d);
+            return;
+        }
     }
     if (r->timer_for == TIMER_LINGER) {
         uv_timer_stop(&r->timer);
@@ -317,9 +444,11 @@ static void on_timer(uv_timer_t *t) {
     sr_integ_rt *r = t->data;
     timer_purpose why = r->timer_for;
     r->timer_for = TIMER_IDLE;
-    if (why == TIMER_INHIBIT)
-        sr_info("delivery", "integration '%s': inhibition over, resuming delivery",
+    if (why == TIMER_INHIBIT) {
+        sr_info("delivery", "integration '%s': inhibition over, resuming with the oldest event",
                 r->conf->name);
+        r->inhibited_until_ms = 0;
+    }
     flush(r);
 }
 
@@ -328,7 +457,7 @@ static void arm_timer(sr_integ_rt *r, timer_purpose why, uint64_t ms) {
     uv_timer_start(&r->timer, on_timer, ms, 0);
 }
 
-/* ---- public ------------------------------------------------------------ */
+/* ---- public ------------------------------------------------------------- */
 
 static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     char why[256] = "";
@@ -340,6 +469,40 @@ static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     return -1;
 }
 
+/* Integration names become file names; keep them inside their directory. */
+static void file_name(const char *name, char *out, size_t outlen) {
+    size_t i = 0;
+    for (; name[i] && i + 1 < outlen; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || (c == '.' && i > 0);
+        out[i] = ok ? c : '_';
+    }
+    out[i] = '\0';
+}
+
+static int open_queue(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
+    char safe[200], dir[4096], state[4096], why[256];
+    file_name(r->conf->name, safe, sizeof safe);
+    snprintf(dir, sizeof dir, "%s/spool/%s", d->data_dir, safe);
+    snprintf(state, sizeof state, "%s/state/%s.json", d->data_dir, safe);
+    const sr_queue_conf *global = d->conf.queue_defaults;
+    sr_queue_conf none;
+    memset(&none, 0, sizeof none);
+    sr_queue_conf_resolve(global ? global : &none, &r->conf->queue, &r->qconf);
+    r->queue = sr_queue_open(&r->qconf, dir, r->conf->name, why, sizeof why);
+    if (!r->queue) {
+        snprintf(err, errlen, "integration '%s': queue: %s", r->conf->name, why);
+        return -1;
+    }
+    r->read_next = sr_queue_oldest_seq(r->queue);
+    if (sr_status_init(&r->status, state, r->conf->name) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 void sr_integration_batch_apply(const sr_integration_conf *ic, sr_integration_info *info) {
     if (ic->max_events > 0)
         info->max_events = ic->max_events;
@@ -349,6 +512,29 @@ void sr_integration_batch_apply(const sr_integration_conf *ic, sr_integration_in
         info->linger_ms = ic->linger_ms;
     if (info->max_events_limit > 0 && info->max_events > info->max_events_limit)
         info->max_events = info->max_events_limit;
+}
+
+static void on_tick(uv_timer_t *t) {
+    sr_delivery *d = t->data;
+    int64_t now = wall_ms();
+    for (size_t i = 0; i < d->n; i++) {
+        sr_integ_rt *r = &d->rt[i];
+        sr_queue_tick(r->queue, uv_now(d->loop));
+        sr_status_settle(&r->status, r->conf->name, now);
+    }
+}
+
+static int make_dir(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(tmp, 0750);
+        *p = '/';
+    }
+    return mkdir(tmp, 0750) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
@@ -363,19 +549,32 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
     d->loop = loop;
     d->host = host;
     d->dl = dl;
-    d->conf.max_attempts = conf && conf->max_attempts ? conf->max_attempts : 3;
-    d->conf.backoff_ms = conf && conf->backoff_ms ? conf->backoff_ms : 1000;
-    d->conf.backoff_max_ms = conf && conf->backoff_max_ms ? conf->backoff_max_ms : 30000;
-    d->conf.inhibit_ms = conf && conf->inhibit_ms ? conf->inhibit_ms : 300000;
+    d->conf = *conf;
+    if (!d->conf.max_attempts)
+        d->conf.max_attempts = 3;
+    if (!d->conf.backoff_ms)
+        d->conf.backoff_ms = 1000;
+    if (!d->conf.backoff_max_ms)
+        d->conf.backoff_max_ms = 30000;
+    if (!d->conf.inhibit_ms)
+        d->conf.inhibit_ms = 300000;
+    d->data_dir = strdup(conf->data_dir ? conf->data_dir : "./data");
     d->rt = calloc(n ? n : 1, sizeof *d->rt);
-    if (!d->rt) {
-        free(d);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
     uv_timer_init(loop, &d->drain_timer);
     d->drain_timer.data = d;
-    d->open_handles = 1;
+    d->open_handles++;
+    uv_timer_init(loop, &d->tick);
+    d->tick.data = d;
+    d->open_handles++;
+    if (!d->rt || !d->data_dir) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    char state_dir[4096];
+    snprintf(state_dir, sizeof state_dir, "%s/state", d->data_dir);
+    if (make_dir(state_dir) != 0)
+        sr_warn("delivery", "cannot create %s: %s; statuses will not survive a restart", state_dir,
+                strerror(errno));
     for (size_t i = 0; i < n; i++) {
         sr_integ_rt *r = &d->rt[i];
         r->d = d;
@@ -391,49 +590,89 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
             goto fail;
         }
         sr_integration_batch_apply(r->conf, &r->info);
-        if (open_sink(d, r, err, errlen) != 0)
+        if (open_queue(d, r, err, errlen) != 0 || open_sink(d, r, err, errlen) != 0)
             goto fail;
-        r->st.status = SR_STATUS_NOT_CONNECTED;
-        r->st.status_since_ms = wall_ms();
     }
+    uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
+    uv_unref((uv_handle_t *)&d->tick);
     return d;
 fail:
     sr_delivery_free(d);
     return NULL;
 }
 
-int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *data, size_t len) {
+/* Overflow drop_oldest: make room for `incoming` bytes by skipping the
+ * oldest records not yet in a batch. */
+static void make_room(sr_integ_rt *r, uint64_t incoming) {
+    uint64_t next;
+    uint64_t n = sr_queue_drop_oldest(r->queue, r->read_next, incoming, &next);
+    if (!n)
+        return;
+    r->read_next = next;
+    r->st.dropped += n;
+    r->drops_unlogged += n;
+    uint64_t now = uv_now(r->d->loop);
+    if (now - r->last_drop_log_ms >= DROP_LOG_MS || !r->last_drop_log_ms) {
+        sr_warn("delivery",
+                "integration '%s': queue full (%llu bytes); dropped the %llu oldest event(s) "
+                "(overflow: drop_oldest; %llu dropped in all)",
+                r->conf->name, (unsigned long long)sr_queue_limit(r->queue),
+                (unsigned long long)r->drops_unlogged, (unsigned long long)r->st.dropped);
+        r->drops_unlogged = 0;
+        r->last_drop_log_ms = now;
+    }
+    if (r->ncur == 0)
+        ack_settled(r);
+}
+
+int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *recs,
+                             const uint32_t *lens, size_t n, char *err, size_t errlen) {
     sr_integ_rt *r = &d->rt[integ];
-    sr_rec *rec = malloc(sizeof *rec + len + 1);
-    if (!rec)
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += lens[i];
+    if (r->qconf.overflow == SR_OVERFLOW_DROP_OLDEST &&
+        sr_queue_bytes(r->queue) + bytes > sr_queue_limit(r->queue))
+        make_room(r, bytes);
+    if (sr_queue_push(r->queue, recs, lens, n, err, errlen) != 0)
         return -1;
-    rec->next = NULL;
-    rec->len = (uint32_t)len;
-    memcpy(rec->data, data, len);
-    rec->data[len] = '\0';
-    if (r->tail)
-        r->tail->next = rec;
-    else
-        r->head = rec;
-    r->tail = rec;
-    r->st.received++;
-    r->st.queued_events++;
-    r->st.queued_bytes += len;
+    r->st.received += n;
+    return 0;
+}
+
+int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t len) {
+    char err[256];
+    uint32_t l = (uint32_t)len;
+    if (sr_delivery_enqueue_many(d, integ, &rec, &l, 1, err, sizeof err) != 0) {
+        sr_error("delivery", "integration '%s': %s", d->rt[integ].conf->name, err);
+        return -1;
+    }
     return 0;
 }
 
 void sr_delivery_kick(sr_delivery *d) {
     for (size_t i = 0; i < d->n; i++) {
         sr_integ_rt *r = &d->rt[i];
-        if (!r->head || r->in_flight || r->timer_for != TIMER_IDLE)
+        if (r->in_flight || r->timer_for != TIMER_IDLE)
             continue;
-        uint64_t waiting = r->st.queued_events - r->nbatch;
+        uint64_t waiting = sr_queue_next_seq(r->queue) - r->read_next;
+        if (!waiting && !r->ncur)
+            continue;
         int full = r->info.max_events > 0 && waiting >= (uint64_t)r->info.max_events;
-        if (full || r->info.linger_ms <= 0 || d->draining)
+        if (full || r->ncur || r->info.linger_ms <= 0 || d->draining)
             flush(r);
         else
             arm_timer(r, TIMER_LINGER, (uint64_t)r->info.linger_ms);
     }
+}
+
+long sr_delivery_busy(const sr_delivery *d) {
+    for (size_t i = 0; i < d->n; i++) {
+        const sr_integ_rt *r = &d->rt[i];
+        if (r->qconf.overflow != SR_OVERFLOW_DROP_OLDEST && sr_queue_full(r->queue))
+            return r->inhibited_until_ms ? 5 : 1;
+    }
+    return 0;
 }
 
 size_t sr_delivery_count(const sr_delivery *d) { return d->n; }
@@ -442,8 +681,40 @@ const char *sr_delivery_name(const sr_delivery *d, size_t integ) {
     return d->rt[integ].conf->name;
 }
 
+const char *sr_delivery_type(const sr_delivery *d, size_t integ) {
+    return d->rt[integ].conf->type;
+}
+
+long sr_delivery_find(const sr_delivery *d, const char *name) {
+    for (size_t i = 0; i < d->n; i++)
+        if (strcasecmp(d->rt[i].conf->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
 void sr_delivery_stats(const sr_delivery *d, size_t integ, sr_integration_stats *out) {
-    *out = d->rt[integ].st;
+    const sr_integ_rt *r = &d->rt[integ];
+    *out = r->st;
+    out->queued_events = sr_queue_events(r->queue);
+    out->queued_bytes = sr_queue_bytes(r->queue);
+    out->queue_limit_bytes = sr_queue_limit(r->queue);
+    out->queue_type = sr_queue_type_name(r->queue);
+    out->status = r->status.status;
+    out->status_since_ms = r->status.since_ms;
+    out->inhibited = r->timer_for == TIMER_INHIBIT;
+    out->inhibited_until_ms = out->inhibited ? r->inhibited_until_ms : 0;
+}
+
+const sr_status_history *sr_delivery_history(const sr_delivery *d, size_t integ) {
+    return &d->rt[integ].status.history;
+}
+
+static int integ_idle(const sr_integ_rt *r) {
+    if (r->in_flight)
+        return 0;
+    if (r->qconf.type == SR_QUEUE_DISK)
+        return 1; /* the rest persists */
+    return sr_queue_events(r->queue) == 0;
 }
 
 static void finish_drain(sr_delivery *d) {
@@ -454,11 +725,17 @@ static void finish_drain(sr_delivery *d) {
     uv_timer_stop(&d->drain_timer);
     for (size_t i = 0; i < d->n; i++) {
         const sr_integ_rt *r = &d->rt[i];
-        if (r->st.queued_events)
-            sr_warn("delivery",
-                    "integration '%s': %llu event(s) still queued at shutdown were not "
-                    "delivered (memory queue)",
-                    r->conf->name, (unsigned long long)r->st.queued_events);
+        uint64_t left = sr_queue_events(r->queue);
+        if (!left)
+            continue;
+        if (r->qconf.type == SR_QUEUE_DISK)
+            sr_info("delivery", "integration '%s': %llu event(s) stay in the disk spool",
+                    r->conf->name, (unsigned long long)left);
+        else
+            sr_error("delivery",
+                     "integration '%s': %llu event(s) still queued at shutdown were not "
+                     "delivered (memory queue)",
+                     r->conf->name, (unsigned long long)left);
     }
     done(d->drain_ud);
 }
@@ -467,7 +744,7 @@ static void maybe_drained(sr_delivery *d) {
     if (!d->draining)
         return;
     for (size_t i = 0; i < d->n; i++)
-        if (d->rt[i].st.queued_events || d->rt[i].in_flight)
+        if (!integ_idle(&d->rt[i]))
             return;
     finish_drain(d);
 }
@@ -492,26 +769,19 @@ void sr_delivery_drain(sr_delivery *d, uint64_t deadline_ms, void (*done)(void *
     maybe_drained(d);
 }
 
-static void free_records(sr_rec *rec) {
-    while (rec) {
-        sr_rec *next = rec->next;
-        free(rec);
-        rec = next;
-    }
-}
-
 static void on_handle_closed(uv_handle_t *h) {
     sr_delivery *d = h->data;
     if (--d->open_handles > 0)
         return;
     for (size_t i = 0; i < d->n; i++) {
         sr_integ_rt *r = &d->rt[i];
-        for (size_t j = 0; j < r->nbatch; j++)
-            free(r->batch[j]);
-        free(r->batch);
-        free_records(r->head);
+        free(r->cur);
+        sr_queue_batch_free(&r->rb);
+        sr_queue_close(r->queue);
+        sr_status_free(&r->status);
     }
     free(d->rt);
+    free(d->data_dir);
     free(d);
 }
 
@@ -529,4 +799,6 @@ void sr_delivery_free(sr_delivery *d) {
     }
     d->drain_timer.data = d;
     uv_close((uv_handle_t *)&d->drain_timer, on_handle_closed);
+    d->tick.data = d;
+    uv_close((uv_handle_t *)&d->tick, on_handle_closed);
 }

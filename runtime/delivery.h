@@ -1,17 +1,27 @@
 /* delivery.h - per-integration queues, batching, sending, retry and
  * inhibition, and the Sysdig status of each integration.
  *
- * Runs on the loop thread. Every integration has its own FIFO of encoded
- * records and at most one batch in flight, so a slow or failing destination
- * only ever delays itself, and records leave in the order they were queued.
+ * Runs on the loop thread. Every integration has its own queue (memory or
+ * disk spool, see queue.h), bounded in bytes, and at most one batch in
+ * flight, so a slow or failing destination only ever delays itself, and
+ * records leave in the order they were queued.
  *
  * Retry follows Sysdig's rule: a batch gets `max_attempts` (3) attempts with
  * exponential backoff and jitter (Retry-After honoured); after the last one
  * the integration's status is Error and it is inhibited for `inhibit_ms`
  * (five minutes). Its records stay queued and are sent, oldest first, when the
  * inhibition ends. Records the destination rejects for good go to the
- * integration's dead-letter file. Only failed items of a batch are re-sent
- * when the integration's `outcome` reports per-item results. */
+ * integration's dead-letter file. When the integration's `outcome` reports
+ * per-item results only the failed items are sent again; a response that
+ * delivered some items and asks to retry the rest is progress, not a failed
+ * attempt, and the rest goes again at once.
+ *
+ * Admission (back-pressure): sr_delivery_busy() tells the inputs to hold off
+ * while a queue with overflow `block` is at its bound; with `drop_oldest`
+ * the oldest queued records make room instead (counted and logged).
+ *
+ * Statuses and their history are kept in <data_dir>/state/<name>.json and
+ * survive restarts (status.h). */
 #ifndef SR_DELIVERY_H
 #define SR_DELIVERY_H
 
@@ -22,59 +32,80 @@
 #include "config.h"
 #include "deadletter.h"
 #include "lua_host.h"
-
-typedef enum {
-    SR_STATUS_NOT_CONNECTED, /* configured, nothing delivered yet */
-    SR_STATUS_CONNECTED,     /* no failed attempt in the last 24 h */
-    SR_STATUS_WARNING,       /* a delivery needed a retry in the last 24 h */
-    SR_STATUS_ERROR,         /* failed after max_attempts; inhibited */
-} sr_status;
-
-const char *sr_status_name(sr_status s); /* "Not Connected", "Connected", ... */
+#include "status.h"
 
 typedef struct sr_delivery_conf {
     unsigned max_attempts;    /* default 3 */
     uint64_t backoff_ms;      /* first retry delay; default 1000 */
     uint64_t backoff_max_ms;  /* default 30000 */
     uint64_t inhibit_ms;      /* default 300000 */
+    const char *data_dir;     /* spools under <data_dir>/spool/<name>, states under state/ */
+    const sr_queue_conf *queue_defaults; /* the global `queue:`; NULL = built-in defaults */
 } sr_delivery_conf;
 
 typedef struct sr_integration_stats {
-    uint64_t received, delivered, retried, rejected, dead_lettered;
+    uint64_t received;       /* records queued */
+    uint64_t delivered;      /* records the destination took */
+    uint64_t retried;        /* records sent again after a failed attempt */
+    uint64_t rejected;       /* records refused for good (dead-lettered) */
+    uint64_t dead_lettered;  /* records written to the dead-letter file */
+    uint64_t dropped;        /* records dropped by overflow drop_oldest */
+    uint64_t attempts;       /* requests sent */
+    uint64_t failed_attempts;
     uint64_t queued_events, queued_bytes;
+    uint64_t queue_limit_bytes;
+    const char *queue_type;  /* "memory" | "disk" */
     sr_status status;
     int64_t status_since_ms; /* wall clock, ms since epoch */
-    char last_error[256];
+    int inhibited;           /* waiting out an inhibition now */
+    int64_t inhibited_until_ms;
+    double last_latency_ms;  /* of the last completed request */
+    char last_error[256];    /* secrets masked */
 } sr_integration_stats;
 
 typedef struct sr_delivery sr_delivery;
 
-/* `integrations[i]` and `host` integration i are the same integration; the
- * host is the loop thread's own (for `request`/`outcome`). */
 /* Applies an integration's `batch:` overrides to the module's batch settings,
  * keeping max_events within the module's hard limit. */
 void sr_integration_batch_apply(const sr_integration_conf *ic, sr_integration_info *info);
 
+/* `integrations[i]` and `host` integration i are the same integration; the
+ * host is the loop thread's own (for `request`/`outcome`). Opens each
+ * integration's queue (recovering disk spools) and status file. */
 sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
                              const sr_integration_conf *const *integrations, size_t n,
                              const sr_delivery_conf *conf, sr_deadletter *dl, char *err,
                              size_t errlen);
 
-/* Copies the record onto integration `integ`'s queue. Batches go out when
- * kicked (see below), so callers enqueue a whole commit first. */
+/* Queues records for integration `integ` as one unit: all or none (-1, with
+ * `err`). With fsync `always` they are on disk when this returns. Batches go
+ * out when kicked, so callers enqueue a whole commit first. */
+int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *recs,
+                             const uint32_t *lens, size_t n, char *err, size_t errlen);
 int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t len);
 /* Sends full batches now and starts linger timers for partial ones. */
 void sr_delivery_kick(sr_delivery *d);
 
+/* 0 when ingest may go on; else the seconds a sender should wait (a queue
+ * with overflow `block` is at its bound). */
+long sr_delivery_busy(const sr_delivery *d);
+
 size_t sr_delivery_count(const sr_delivery *d);
 const char *sr_delivery_name(const sr_delivery *d, size_t integ);
+const char *sr_delivery_type(const sr_delivery *d, size_t integ);
+/* Index of the integration named `name` (case-insensitive), or -1. */
+long sr_delivery_find(const sr_delivery *d, const char *name);
 void sr_delivery_stats(const sr_delivery *d, size_t integ, sr_integration_stats *out);
+/* The integration's status history, oldest first (valid until the next
+ * transition on the loop). */
+const sr_status_history *sr_delivery_history(const sr_delivery *d, size_t integ);
 
 /* Shutdown: sends everything queued without lingering, then calls `done`
- * once nothing is queued or in flight, or when `deadline_ms` passes (what is
- * left is logged per integration). */
+ * once nothing is queued or in flight, or when `deadline_ms` passes. What is
+ * left stays in disk spools, and is logged as lost for memory queues. */
 void sr_delivery_drain(sr_delivery *d, uint64_t deadline_ms, void (*done)(void *ud), void *ud);
-/* Closes the sinks and timers; `d` is freed once every handle is closed. */
+/* Closes the sinks, timers and queues (spools persist their cursor); `d` is
+ * freed once every handle is closed. */
 void sr_delivery_free(sr_delivery *d);
 
 #endif

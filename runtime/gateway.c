@@ -22,7 +22,6 @@
 #include "worker_pool.h"
 
 /* Grace period for queued records on SIGTERM/SIGINT. */
-#define SR_DRAIN_DEADLINE_MS 10000
 
 typedef struct sr_gateway {
     uv_loop_t loop;
@@ -222,7 +221,7 @@ static void on_shutdown_tick(uv_timer_t *t) {
     sr_worker_pool_free(g->pool);
     g->pool = NULL;
     if (g->delivery)
-        sr_delivery_drain(g->delivery, SR_DRAIN_DEADLINE_MS, on_drained, g);
+        sr_delivery_drain(g->delivery, g->cfg.shutdown_timeout_ms, on_drained, g);
     else
         finish(g);
 }
@@ -231,8 +230,8 @@ static void begin_shutdown(sr_gateway *g, const char *why) {
     if (g->stopping)
         return;
     g->stopping = 1;
-    sr_info("gateway", "%s: stopping inputs, then delivering what is queued (up to %d s)", why,
-            SR_DRAIN_DEADLINE_MS / 1000);
+    sr_info("gateway", "%s: stopping inputs, then delivering what is queued (up to %u s)", why,
+            (unsigned)(g->cfg.shutdown_timeout_ms / 1000));
     sr_input_http_close(g->http);
     g->http = NULL;
     sr_input_tcp_close(g->tcp);
@@ -272,7 +271,15 @@ static int start(sr_gateway *g) {
     g->dl = sr_deadletter_new(g->cfg.data_dir);
     if (!g->dl)
         goto fail_hosts;
-    g->delivery = sr_delivery_new(&g->loop, g->delivery_host, g->integ, g->ninteg, NULL, g->dl,
+    sr_delivery_conf dconf = {
+        .max_attempts = g->cfg.max_attempts,
+        .backoff_ms = g->cfg.backoff_ms,
+        .backoff_max_ms = g->cfg.backoff_max_ms,
+        .inhibit_ms = g->cfg.inhibit_ms,
+        .data_dir = g->cfg.data_dir,
+        .queue_defaults = &g->cfg.queue,
+    };
+    g->delivery = sr_delivery_new(&g->loop, g->delivery_host, g->integ, g->ninteg, &dconf, g->dl,
                                   err, sizeof err);
     if (!g->delivery) {
         sr_error("gateway", "%s", err);

@@ -36,6 +36,10 @@ typedef struct sr_ingest {
      * memory): the input answers 503 itself. */
     int (*submit)(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
                   const char *origin, sr_ingest_cb cb, void *ud);
+    /* 0 when a submit would be taken now; else the seconds a sender should
+     * wait (a queue is at its bound, or the gateway is stopping). Inputs ask
+     * before reading on (TCP) or answer 503 with Retry-After (HTTP). */
+    long (*busy)(void *ctx);
     void *ctx;
 } sr_ingest;
 

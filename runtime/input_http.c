@@ -135,10 +135,21 @@ static void handle_events(sr_input_http *in, sr_http_request *req, sr_http_respo
     }
     pr->resp = resp;
     snprintf(pr->origin, olen, "http:%s", req->peer_ip);
-    if (in->ingest.submit(in->ingest.ctx, data, len, SR_BODY_AUTO, 1, pr->origin, on_ingest_reply,
-                          pr) != 0) {
+    long wait_s = in->ingest.busy ? in->ingest.busy(in->ingest.ctx) : 0;
+    if (wait_s > 0 || in->ingest.submit(in->ingest.ctx, data, len, SR_BODY_AUTO, 1, pr->origin,
+                                        on_ingest_reply, pr) != 0) {
+        /* Nothing of the body was kept: the sender must send it again. */
+        char seconds[24];
+        snprintf(seconds, sizeof seconds, "%ld", wait_s > 0 ? wait_s : 5);
+        sr_http_header retry = {"Retry-After", seconds};
+        if (wait_s > 0)
+            free(data);
         free(pr);
-        sr_http_respond_error(resp, 503, "shutting down", NULL, 0);
+        sr_http_respond_error(resp, 503,
+                              wait_s > 0 ? "queue full: an integration's queue is at its bound; "
+                                           "retry later"
+                                         : "not accepting events now (stopping or out of memory)",
+                              &retry, 1);
     }
 }
 

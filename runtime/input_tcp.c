@@ -18,6 +18,7 @@
 
 #define COMPONENT         "input.tcp"
 #define DEFAULT_BACKOFF_S 1
+#define BUSY_POLL_MS      100 /* how often a connection paused by a full queue looks again */
 
 typedef struct tcp_conn tcp_conn;
 
@@ -46,6 +47,7 @@ struct tcp_conn {
     int discarding;       /* inside an oversize line: drop up to its newline */
     unsigned inflight;
     int backoff; /* paused after a 503 */
+    int paused_busy; /* paused because ingest is busy (a queue is full) */
     int eof;     /* the peer is done: submit what is left, then close */
     int closing;
     int open_handles;
@@ -228,6 +230,21 @@ static void on_reply(void *ud, const sr_ingest_reply *r) {
 static int conn_flush(tcp_conn *c) {
     if (c->ready.len == 0 || c->backoff || c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT || !c->in)
         return 0;
+    const sr_ingest *ing = &c->in->ingest;
+    if (ing->busy && ing->busy(ing->ctx) > 0) {
+        /* A queue is full: keep the lines, stop reading (TCP flow control
+         * then slows the sender), and look again shortly. */
+        if (!c->paused_busy)
+            sr_info(COMPONENT, "%s: a queue is full; pausing reads", conn_peer(c));
+        c->paused_busy = 1;
+        c->backoff = 1;
+        sr_tls_stream_read_stop(c->stream);
+        uv_timer_start(&c->timer, on_conn_timer, BUSY_POLL_MS, 0);
+        return 0;
+    }
+    if (c->paused_busy)
+        sr_info(COMPONENT, "%s: reading again", conn_peer(c));
+    c->paused_busy = 0;
     chunk *ch = malloc(sizeof *ch);
     if (!ch)
         return -1;

@@ -366,6 +366,14 @@ static int take_request(lua_State *L, int body, sr_http_request_buf *out, char *
         out->headers[i] = (sr_http_header){s->data + lay.names[i], s->data + lay.values[i]};
     out->req.headers = out->headers;
     out->req.nheaders = lay.nheaders;
+    out->step[0] = '\0';
+    lua_getfield(L, t, "step");
+    if (lua_type(L, -1) == LUA_TSTRING)
+        snprintf(out->step, sizeof out->step, "%s", lua_tostring(L, -1));
+    else if (!lua_isnil(L, -1)) {
+        snprintf(err, errlen, "request(): step must be a string");
+        return -1;
+    }
     return 0;
 }
 
@@ -418,6 +426,10 @@ static int parse_kind(const char *s, sr_outcome_kind *k) {
         *k = SR_OUTCOME_RETRY;
     else if (strcmp(s, "reject") == 0)
         *k = SR_OUTCOME_REJECT;
+    else if (strcmp(s, "again") == 0)
+        *k = SR_OUTCOME_AGAIN;
+    else if (strcmp(s, "split") == 0)
+        *k = SR_OUTCOME_SPLIT;
     else
         return -1;
     return 0;
@@ -440,7 +452,9 @@ static void default_outcome(const sr_sink_result *res, sr_outcome *out) {
 static int take_outcome(lua_State *L, size_t n, sr_outcome *out, char *err, size_t errlen) {
     int kind = lua_gettop(L) - 2;
     if (parse_kind(lua_tostring(L, kind), &out->kind) != 0) {
-        snprintf(err, errlen, "outcome() returned %s, expected \"ok\", \"retry\" or \"reject\"",
+        snprintf(err, errlen,
+                 "outcome() returned %s, expected \"ok\", \"retry\", \"reject\", \"again\" or "
+                 "\"split\"",
                  lua_isstring(L, kind) ? lua_tostring(L, kind) : luaL_typename(L, kind));
         return -1;
     }
@@ -457,7 +471,8 @@ static int take_outcome(lua_State *L, size_t n, sr_outcome *out, char *err, size
     for (size_t i = 0; i < n; i++) {
         sr_outcome_kind k = out->kind; /* an item not given shares the batch's fate */
         lua_rawgeti(L, kind + 2, (int)i + 1);
-        if (!lua_isnil(L, -1) && parse_kind(lua_tostring(L, -1), &k) != 0) {
+        if (!lua_isnil(L, -1) &&
+            (parse_kind(lua_tostring(L, -1), &k) != 0 || k > SR_OUTCOME_REJECT)) {
             snprintf(err, errlen, "outcome(): item %zu is not \"ok\", \"retry\" or \"reject\"",
                      i + 1);
             lua_pop(L, 1);
@@ -516,6 +531,50 @@ int sr_lua_host_outcome(sr_lua_host *h, size_t integ, const sr_sink_result *res,
     }
     lua_settop(L, top);
     return 0;
+}
+
+int sr_lua_host_step(sr_lua_host *h, size_t integ, const char *step, const sr_sink_result *res,
+                     char *reason, size_t reasonlen) {
+    lua_State *L = h->L;
+    reason[0] = '\0';
+    if (!res->transport_ok) {
+        snprintf(reason, reasonlen, "%s: %s", step, res->error);
+        return 1;
+    }
+    if (!L || integ >= h->conf->nintegrations)
+        return 1;
+    int top = lua_gettop(L);
+    int rc = 1;
+    if (push_method(h, integ, "step") != 0) {
+        snprintf(reason, reasonlen, "request() returned step '%s' but there is no step()", step);
+        goto done;
+    }
+    lua_insert(L, -2); /* fn, conf */
+    int conf = lua_gettop(L);
+    lua_pushstring(L, step);
+    lua_insert(L, conf);
+    lua_pushnumber(L, (lua_Number)res->status);
+    lua_insert(L, conf + 1);
+    lua_pushlstring(L, res->body ? res->body : "", res->body ? res->body_len : 0);
+    lua_insert(L, conf + 2); /* fn, step, status, body, conf */
+    push_response_headers(L, res);
+    if (lua_pcall(L, 5, 2, 0) != 0) {
+        snprintf(reason, reasonlen, "step(%s): %s", step, lua_tostring(L, -1));
+        sr_error("lua", "integration '%s': %s", h->integs[integ].spec->name, reason);
+        goto done;
+    }
+    int v = lua_gettop(L) - 1;
+    if (lua_isstring(L, v + 1))
+        snprintf(reason, reasonlen, "%s", lua_tostring(L, v + 1));
+    if (lua_toboolean(L, v) && !(lua_isstring(L, v) && strcmp(lua_tostring(L, v), "reject") == 0))
+        rc = 0;
+    else if (lua_isstring(L, v) && strcmp(lua_tostring(L, v), "reject") == 0)
+        rc = 2;
+    if (rc != 0 && !reason[0])
+        snprintf(reason, reasonlen, "%s: HTTP %ld", step, res->status);
+done:
+    lua_settop(L, top);
+    return rc;
 }
 
 void sr_outcome_free(sr_outcome *o) {

@@ -117,6 +117,7 @@ typedef struct sr_http_request_buf {
     sr_http_request req;
     sr_http_header headers[64];
     sr_buf storage;
+    char step[32]; /* non-empty: an auxiliary request (token, setup) for step() */
 } sr_http_request_buf;
 
 int sr_lua_host_request(sr_lua_host *h, size_t integ, const char *const *recs,
@@ -124,7 +125,13 @@ int sr_lua_host_request(sr_lua_host *h, size_t integ, const char *const *recs,
                         size_t errlen);
 
 /* A response's meaning, from the module's `outcome`. */
-typedef enum { SR_OUTCOME_OK, SR_OUTCOME_RETRY, SR_OUTCOME_REJECT } sr_outcome_kind;
+typedef enum {
+    SR_OUTCOME_OK,
+    SR_OUTCOME_RETRY,
+    SR_OUTCOME_REJECT,
+    SR_OUTCOME_AGAIN, /* batch only: send it again now, not a failed attempt (fresh token) */
+    SR_OUTCOME_SPLIT, /* batch only: too large; send it again in halves */
+} sr_outcome_kind;
 
 typedef struct sr_outcome {
     sr_outcome_kind kind;  /* the batch as a whole */
@@ -137,6 +144,14 @@ typedef struct sr_outcome {
 int sr_lua_host_outcome(sr_lua_host *h, size_t integ, const sr_sink_result *res, size_t n,
                         sr_outcome *out);
 void sr_outcome_free(sr_outcome *o);
+
+/* Classifies the response to an auxiliary request (`step` set by request())
+ * with the module's step(name, status, body, conf, headers): it returns true
+ * to go on (request() is called again for the same batch), or false/"reject"
+ * and a reason. Returns 0 (go on), 1 (a failed attempt: retry) or 2 (the
+ * batch can never be sent: reject it); `reason` says why. */
+int sr_lua_host_step(sr_lua_host *h, size_t integ, const char *step, const sr_sink_result *res,
+                     char *reason, size_t reasonlen);
 
 /* The integration's effective configuration as JSON, secrets shown as
  * "******", for --check and (later) the admin API. */

@@ -40,7 +40,7 @@ void sr_pipeline_set_workers(sr_pipeline *p, sr_worker_pool *pool) { p->pool = p
 static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
                   const char *origin, sr_ingest_cb cb, void *ud) {
     sr_pipeline *p = ctx;
-    if (!p->accepting || !p->pool) {
+    if (!p->accepting || !p->pool || sr_delivery_busy(p->delivery)) {
         free(data);
         return -1;
     }
@@ -62,8 +62,16 @@ static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_
     return 0;
 }
 
+static long busy(void *ctx) {
+    sr_pipeline *p = ctx;
+    long s = p->accepting ? sr_delivery_busy(p->delivery) : 5;
+    if (s > 0)
+        p->st.busy++;
+    return s;
+}
+
 sr_ingest sr_pipeline_ingest(sr_pipeline *p) {
-    sr_ingest ing = {.submit = submit, .ctx = p};
+    sr_ingest ing = {.submit = submit, .busy = busy, .ctx = p};
     return ing;
 }
 
@@ -110,18 +118,49 @@ static void dead_letter_failures(sr_pipeline *p, const sr_batch *b) {
     sr_buf_free(&ev);
 }
 
+/* Queues a batch's records, each integration's as one unit (one spool
+ * append, one fsync). Returns -1 if any integration could not take them:
+ * the sender is then told to retry, and integrations that did take theirs
+ * will see those again (at least once). */
+static int queue_records(sr_pipeline *p, const sr_batch *b) {
+    size_t n = b->emit.nrecs;
+    if (n == 0)
+        return 0;
+    const char **recs = malloc(n * sizeof *recs);
+    uint32_t *lens = malloc(n * sizeof *lens);
+    int rc = 0;
+    if (!recs || !lens) {
+        sr_error("pipeline", "out of memory queueing %zu record(s)", n);
+        rc = -1;
+        goto done;
+    }
+    for (size_t integ = 0, left = n; left > 0 && integ < sr_delivery_count(p->delivery); integ++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const sr_emit_rec *r = &b->emit.recs[i];
+            if (r->integ != integ)
+                continue;
+            recs[k] = b->emit.data.data + r->off;
+            lens[k++] = r->len;
+        }
+        left -= k;
+        char err[256];
+        if (k && sr_delivery_enqueue_many(p->delivery, integ, recs, lens, k, err, sizeof err) != 0) {
+            sr_error("pipeline", "integration '%s': cannot queue %zu record(s): %s",
+                     p->names[integ], k, err);
+            rc = -1;
+        }
+    }
+done:
+    free(recs);
+    free(lens);
+    return rc;
+}
+
 static void commit(sr_pipeline *p, sr_batch *b) {
     if (!b->failed) {
-        for (size_t i = 0; i < b->emit.nrecs; i++) {
-            const sr_emit_rec *r = &b->emit.recs[i];
-            if (sr_delivery_enqueue(p->delivery, r->integ, b->emit.data.data + r->off,
-                                    r->len) != 0) {
-                sr_error("pipeline", "out of memory queueing for integration '%s'",
-                         p->names[r->integ]);
-                b->failed = 1; /* the sender is told to retry */
-                break;
-            }
-        }
+        if (queue_records(p, b) != 0)
+            b->failed = 1; /* the sender is told to retry */
         dead_letter_failures(p, b);
     }
     log_rejects(b);

@@ -22,6 +22,7 @@ typedef struct sr_pipeline_stats {
     uint64_t dropped;   /* events a script dropped */
     uint64_t failed;    /* script/encode failures (dead-lettered) */
     uint64_t records;   /* records queued, all integrations */
+    uint64_t busy;      /* times ingest was told to wait (queue full, stopping) */
 } sr_pipeline_stats;
 
 typedef struct sr_pipeline sr_pipeline;

@@ -287,7 +287,7 @@ static sr_input_conf base_conf(void) {
 static void start_inputs(void *arg) {
     fixture *fx = arg;
     char err[512];
-    sr_ingest ingest = {fake_submit, &fx->fake};
+    sr_ingest ingest = {.submit = fake_submit, .ctx = &fx->fake};
     sr_input_conf c = base_conf();
 
     fx->http = sr_input_http_start(&fx->lt.loop, &c, &ingest, err, sizeof err);
