@@ -63,8 +63,9 @@ struct sr_delivery {
     sr_lua_host *host;
     sr_deadletter *dl;
     sr_delivery_conf conf;
+    sr_queue_conf queue_defaults;
     char *data_dir;
-    sr_integ_rt *rt;
+    sr_integ_rt **rt; /* each integration stays put: timers and sinks point at it */
     size_t n;
     int draining;
     uv_timer_t drain_timer, tick;
@@ -518,7 +519,7 @@ static void on_tick(uv_timer_t *t) {
     sr_delivery *d = t->data;
     int64_t now = wall_ms();
     for (size_t i = 0; i < d->n; i++) {
-        sr_integ_rt *r = &d->rt[i];
+        sr_integ_rt *r = d->rt[i];
         sr_queue_tick(r->queue, uv_now(d->loop));
         sr_status_settle(&r->status, r->conf->name, now);
     }
@@ -535,6 +536,44 @@ static int make_dir(const char *path) {
         *p = '/';
     }
     return mkdir(tmp, 0750) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static void on_rt_closed(uv_handle_t *h);
+
+/* Creates integration i's runtime: info, queue (recovered), status, sink. */
+static sr_integ_rt *rt_new(sr_delivery *d, size_t i, const sr_integration_conf *conf, char *err,
+                           size_t errlen) {
+    sr_integ_rt *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->d = d;
+    r->idx = i;
+    r->conf = conf;
+    uv_timer_init(d->loop, &r->timer);
+    r->timer.data = r;
+    d->open_handles++;
+    if (sr_lua_host_info(d->host, i, &r->info) != 0) {
+        snprintf(err, errlen, "integration '%s': cannot read its transport settings", conf->name);
+        goto fail;
+    }
+    sr_integration_batch_apply(conf, &r->info);
+    if (open_queue(d, r, err, errlen) != 0 || open_sink(d, r, err, errlen) != 0)
+        goto fail;
+    return r;
+fail:
+    uv_close((uv_handle_t *)&r->timer, on_rt_closed);
+    return NULL;
+}
+
+/* Closes the sink (an in-flight callback will not fire) and the timer; the
+ * runtime is freed when the timer is closed. */
+static void rt_close(sr_integ_rt *r) {
+    if (r->sink)
+        sr_sink_close(r->sink);
+    r->sink = NULL;
+    uv_close((uv_handle_t *)&r->timer, on_rt_closed);
 }
 
 sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
@@ -558,7 +597,11 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
         d->conf.backoff_max_ms = 30000;
     if (!d->conf.inhibit_ms)
         d->conf.inhibit_ms = 300000;
+    if (conf->queue_defaults)
+        d->queue_defaults = *conf->queue_defaults;
+    d->conf.queue_defaults = &d->queue_defaults;
     d->data_dir = strdup(conf->data_dir ? conf->data_dir : "./data");
+    d->conf.data_dir = d->data_dir;
     d->rt = calloc(n ? n : 1, sizeof *d->rt);
     uv_timer_init(loop, &d->drain_timer);
     d->drain_timer.data = d;
@@ -576,22 +619,9 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
         sr_warn("delivery", "cannot create %s: %s; statuses will not survive a restart", state_dir,
                 strerror(errno));
     for (size_t i = 0; i < n; i++) {
-        sr_integ_rt *r = &d->rt[i];
-        r->d = d;
-        r->idx = i;
-        r->conf = integrations[i];
-        uv_timer_init(loop, &r->timer);
-        r->timer.data = r;
-        d->open_handles++;
+        if (!(d->rt[i] = rt_new(d, i, integrations[i], err, errlen)))
+            goto fail;
         d->n = i + 1;
-        if (sr_lua_host_info(host, i, &r->info) != 0) {
-            snprintf(err, errlen, "integration '%s': cannot read its transport settings",
-                     r->conf->name);
-            goto fail;
-        }
-        sr_integration_batch_apply(r->conf, &r->info);
-        if (open_queue(d, r, err, errlen) != 0 || open_sink(d, r, err, errlen) != 0)
-            goto fail;
     }
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&d->tick);
@@ -599,6 +629,95 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
 fail:
     sr_delivery_free(d);
     return NULL;
+}
+
+int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
+                       const sr_integration_conf *const *integrations, size_t n,
+                       const sr_delivery_conf *conf, char *err, size_t errlen) {
+    sr_integ_rt **rt = calloc(n ? n : 1, sizeof *rt);
+    char *used = calloc(d->n ? d->n : 1, 1);
+    if (!rt || !used) {
+        free(rt);
+        free(used);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sr_lua_host *old_host = d->host;
+    d->host = host;
+    /* New integrations first: a failure leaves everything as it was. */
+    for (size_t i = 0; i < n; i++) {
+        long old = sr_delivery_find(d, integrations[i]->name);
+        if (old >= 0 && !used[old]) {
+            used[old] = 1;
+            continue;
+        }
+        if (!(rt[i] = rt_new(d, i, integrations[i], err, errlen))) {
+            for (size_t j = 0; j < i; j++)
+                if (rt[j])
+                    rt_close(rt[j]);
+            d->host = old_host;
+            free(rt);
+            free(used);
+            return -1;
+        }
+    }
+    /* Kept integrations keep their queue, batch and status; they get the
+     * new settings and a new sink. A batch in flight is sent again. */
+    for (size_t i = 0; i < n; i++) {
+        if (rt[i])
+            continue;
+        sr_integ_rt *r = d->rt[sr_delivery_find(d, integrations[i]->name)];
+        rt[i] = r;
+        r->idx = i;
+        r->conf = integrations[i];
+        sr_lua_host_info(host, i, &r->info);
+        sr_integration_batch_apply(r->conf, &r->info);
+        if (r->sink)
+            sr_sink_close(r->sink);
+        r->sink = NULL;
+        r->in_flight = 0;
+        r->step[0] = '\0';
+        r->send_n = r->ncur;
+        if (open_sink(d, r, err, errlen) != 0) {
+            /* Keep it queued: it retries (and reports) until the next reload. */
+            sr_error("delivery", "%s", err);
+            r->sink = sr_sink_open(d->loop, "file", &(sr_sink_settings){.path = "/dev/null"}, err,
+                                   errlen);
+        }
+        if (r->timer_for == TIMER_LINGER || r->timer_for == TIMER_IDLE) {
+            uv_timer_stop(&r->timer);
+            r->timer_for = TIMER_IDLE;
+        }
+    }
+    /* Removed integrations: a disk spool stays on disk (and comes back with
+     * the name); a memory queue's events are gone, and said so. */
+    for (size_t i = 0; i < d->n; i++) {
+        if (used[i])
+            continue;
+        sr_integ_rt *r = d->rt[i];
+        uint64_t left = sr_queue_events(r->queue);
+        if (left && r->qconf.type == SR_QUEUE_DISK)
+            sr_warn("delivery", "integration '%s' removed; its %llu queued event(s) stay in its "
+                                "spool until an integration of that name returns",
+                    r->conf->name, (unsigned long long)left);
+        else if (left)
+            sr_error("delivery", "integration '%s' removed; its %llu queued event(s) (memory "
+                                 "queue) are discarded",
+                     r->conf->name, (unsigned long long)left);
+        rt_close(r);
+    }
+    free(used);
+    free(d->rt);
+    d->rt = rt;
+    d->n = n;
+    d->conf.max_attempts = conf->max_attempts ? conf->max_attempts : 3;
+    d->conf.backoff_ms = conf->backoff_ms ? conf->backoff_ms : 1000;
+    d->conf.backoff_max_ms = conf->backoff_max_ms ? conf->backoff_max_ms : 30000;
+    d->conf.inhibit_ms = conf->inhibit_ms ? conf->inhibit_ms : 300000;
+    if (conf->queue_defaults)
+        d->queue_defaults = *conf->queue_defaults;
+    sr_delivery_kick(d);
+    return 0;
 }
 
 /* Overflow drop_oldest: make room for `incoming` bytes by skipping the
@@ -627,7 +746,7 @@ static void make_room(sr_integ_rt *r, uint64_t incoming) {
 
 int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *recs,
                              const uint32_t *lens, size_t n, char *err, size_t errlen) {
-    sr_integ_rt *r = &d->rt[integ];
+    sr_integ_rt *r = d->rt[integ];
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += lens[i];
@@ -644,7 +763,7 @@ int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t le
     char err[256];
     uint32_t l = (uint32_t)len;
     if (sr_delivery_enqueue_many(d, integ, &rec, &l, 1, err, sizeof err) != 0) {
-        sr_error("delivery", "integration '%s': %s", d->rt[integ].conf->name, err);
+        sr_error("delivery", "integration '%s': %s", d->rt[integ]->conf->name, err);
         return -1;
     }
     return 0;
@@ -652,7 +771,7 @@ int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t le
 
 void sr_delivery_kick(sr_delivery *d) {
     for (size_t i = 0; i < d->n; i++) {
-        sr_integ_rt *r = &d->rt[i];
+        sr_integ_rt *r = d->rt[i];
         if (r->in_flight || r->timer_for != TIMER_IDLE)
             continue;
         uint64_t waiting = sr_queue_next_seq(r->queue) - r->read_next;
@@ -668,7 +787,7 @@ void sr_delivery_kick(sr_delivery *d) {
 
 long sr_delivery_busy(const sr_delivery *d) {
     for (size_t i = 0; i < d->n; i++) {
-        const sr_integ_rt *r = &d->rt[i];
+        const sr_integ_rt *r = d->rt[i];
         if (r->qconf.overflow != SR_OVERFLOW_DROP_OLDEST && sr_queue_full(r->queue))
             return r->inhibited_until_ms ? 5 : 1;
     }
@@ -678,22 +797,22 @@ long sr_delivery_busy(const sr_delivery *d) {
 size_t sr_delivery_count(const sr_delivery *d) { return d->n; }
 
 const char *sr_delivery_name(const sr_delivery *d, size_t integ) {
-    return d->rt[integ].conf->name;
+    return d->rt[integ]->conf->name;
 }
 
 const char *sr_delivery_type(const sr_delivery *d, size_t integ) {
-    return d->rt[integ].conf->type;
+    return d->rt[integ]->conf->type;
 }
 
 long sr_delivery_find(const sr_delivery *d, const char *name) {
     for (size_t i = 0; i < d->n; i++)
-        if (strcasecmp(d->rt[i].conf->name, name) == 0)
+        if (strcasecmp(d->rt[i]->conf->name, name) == 0)
             return (long)i;
     return -1;
 }
 
 void sr_delivery_stats(const sr_delivery *d, size_t integ, sr_integration_stats *out) {
-    const sr_integ_rt *r = &d->rt[integ];
+    const sr_integ_rt *r = d->rt[integ];
     *out = r->st;
     out->queued_events = sr_queue_events(r->queue);
     out->queued_bytes = sr_queue_bytes(r->queue);
@@ -706,7 +825,7 @@ void sr_delivery_stats(const sr_delivery *d, size_t integ, sr_integration_stats 
 }
 
 const sr_status_history *sr_delivery_history(const sr_delivery *d, size_t integ) {
-    return &d->rt[integ].status.history;
+    return &d->rt[integ]->status.history;
 }
 
 static int integ_idle(const sr_integ_rt *r) {
@@ -724,7 +843,7 @@ static void finish_drain(sr_delivery *d) {
     d->drain_done = NULL;
     uv_timer_stop(&d->drain_timer);
     for (size_t i = 0; i < d->n; i++) {
-        const sr_integ_rt *r = &d->rt[i];
+        const sr_integ_rt *r = d->rt[i];
         uint64_t left = sr_queue_events(r->queue);
         if (!left)
             continue;
@@ -744,7 +863,7 @@ static void maybe_drained(sr_delivery *d) {
     if (!d->draining)
         return;
     for (size_t i = 0; i < d->n; i++)
-        if (!integ_idle(&d->rt[i]))
+        if (!integ_idle(d->rt[i]))
             return;
     finish_drain(d);
 }
@@ -757,7 +876,7 @@ void sr_delivery_drain(sr_delivery *d, uint64_t deadline_ms, void (*done)(void *
     d->drain_ud = ud;
     uv_timer_start(&d->drain_timer, on_drain_deadline, deadline_ms, 0);
     for (size_t i = 0; i < d->n; i++) {
-        sr_integ_rt *r = &d->rt[i];
+        sr_integ_rt *r = d->rt[i];
         /* Lingering is pointless now; backoff and inhibition are kept, so a
          * failing destination is not hammered on the way out. */
         if (r->timer_for == TIMER_LINGER) {
@@ -769,36 +888,34 @@ void sr_delivery_drain(sr_delivery *d, uint64_t deadline_ms, void (*done)(void *
     maybe_drained(d);
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-    sr_delivery *d = h->data;
+static void delivery_release(sr_delivery *d) {
     if (--d->open_handles > 0)
         return;
-    for (size_t i = 0; i < d->n; i++) {
-        sr_integ_rt *r = &d->rt[i];
-        free(r->cur);
-        sr_queue_batch_free(&r->rb);
-        sr_queue_close(r->queue);
-        sr_status_free(&r->status);
-    }
     free(d->rt);
     free(d->data_dir);
     free(d);
 }
 
+static void on_rt_closed(uv_handle_t *h) {
+    sr_integ_rt *r = h->data;
+    sr_delivery *d = r->d;
+    free(r->cur);
+    sr_queue_batch_free(&r->rb);
+    sr_queue_close(r->queue);
+    sr_status_free(&r->status);
+    free(r);
+    delivery_release(d);
+}
+
+static void on_handle_closed(uv_handle_t *h) { delivery_release(h->data); }
+
 void sr_delivery_free(sr_delivery *d) {
     if (!d)
         return;
     d->drain_done = NULL;
-    for (size_t i = 0; i < d->n; i++) {
-        sr_integ_rt *r = &d->rt[i];
-        if (r->sink)
-            sr_sink_close(r->sink); /* in-flight callbacks will not fire */
-        r->sink = NULL;
-        r->timer.data = d;
-        uv_close((uv_handle_t *)&r->timer, on_handle_closed);
-    }
-    d->drain_timer.data = d;
+    for (size_t i = 0; i < d->n; i++)
+        rt_close(d->rt[i]);
+    d->n = 0;
     uv_close((uv_handle_t *)&d->drain_timer, on_handle_closed);
-    d->tick.data = d;
     uv_close((uv_handle_t *)&d->tick, on_handle_closed);
 }

@@ -77,6 +77,18 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
                              const sr_delivery_conf *conf, sr_deadletter *dl, char *err,
                              size_t errlen);
 
+/* Applies a reloaded configuration (SIGHUP). `host` (the new delivery host)
+ * and `integrations` replace the old ones, which the caller frees after this
+ * returns 0. An integration whose name stays keeps its queue, its batch and
+ * its status, and gets the new settings (a batch in flight is sent again:
+ * at least once); a queue's type and bound change only on restart. New ones
+ * start; removed ones close (a disk spool stays on disk; a memory queue's
+ * events are discarded, and logged). Ingest must be paused and the pipeline
+ * empty. On -1 nothing changed. */
+int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
+                       const sr_integration_conf *const *integrations, size_t n,
+                       const sr_delivery_conf *conf, char *err, size_t errlen);
+
 /* Queues records for integration `integ` as one unit: all or none (-1, with
  * `err`). With fsync `always` they are on disk when this returns. Batches go
  * out when kicked, so callers enqueue a whole commit first. */

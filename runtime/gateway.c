@@ -31,7 +31,7 @@ typedef struct sr_gateway {
     const sr_integration_conf **integ;
     const char **names;
     size_t ninteg;
-    sr_lua_host_conf host_conf;
+    sr_lua_host_conf *host_conf; /* heap: hosts keep a pointer to it */
     sr_lua_host *delivery_host;
     sr_deadletter *dl;
     sr_delivery *delivery;
@@ -39,8 +39,15 @@ typedef struct sr_gateway {
     sr_worker_pool *pool;
     sr_input_http *http;
     sr_input_tcp *tcp;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     uv_timer_t shutdown_timer;
+    /* SIGHUP: the configuration being switched to, and its workers */
+    const char *const *paths;
+    size_t npaths;
+    struct sr_gateway *next;
+    sr_lua_host **next_hosts;
+    size_t next_nhosts;
+    uv_timer_t reload_timer;
     int stopping;
     int exit_code;
 } sr_gateway;
@@ -67,7 +74,8 @@ static int build_host_conf(sr_gateway *g, int only_enabled) {
     g->specs = calloc(n ? n : 1, sizeof *g->specs);
     g->integ = calloc(n ? n : 1, sizeof *g->integ);
     g->names = calloc(n ? n : 1, sizeof *g->names);
-    if (!g->specs || !g->integ || !g->names)
+    g->host_conf = calloc(1, sizeof *g->host_conf);
+    if (!g->specs || !g->integ || !g->names || !g->host_conf)
         return -1;
     g->ninteg = 0;
     for (size_t i = 0; i < n; i++) {
@@ -89,7 +97,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled) {
         g->names[g->ninteg] = ic->name;
         g->ninteg++;
     }
-    sr_lua_host_conf *hc = &g->host_conf;
+    sr_lua_host_conf *hc = g->host_conf;
     hc->lua_dir = lua_dir(cfg);
     hc->integration_paths = (const char *const *)cfg->integration_paths;
     hc->nintegration_paths = cfg->nintegration_paths;
@@ -108,26 +116,22 @@ static void gateway_release(sr_gateway *g) {
     free(g->specs);
     free(g->integ);
     free(g->names);
+    free(g->host_conf);
     sr_config_free(&g->cfg);
 }
 
-static int load(sr_gateway *g, const char *const *paths, size_t npaths, int only_enabled) {
-    char err[1024] = "";
-    if (sr_config_load(&g->cfg, paths, npaths, err, sizeof err) != 0) {
-        fprintf(stderr, "siemrelay: %s\n", err);
+/* Loads the configuration and builds the delivery host from it; on -1
+ * `err` says why (FILE:LINE: ...). The caller releases `g` either way. */
+static int load(sr_gateway *g, const char *const *paths, size_t npaths, int only_enabled,
+                char *err, size_t errlen) {
+    if (sr_config_load(&g->cfg, paths, npaths, err, errlen) != 0)
         return -1;
-    }
-    sr_log_configure(g->cfg.log_level, g->cfg.log_format);
     if (build_host_conf(g, only_enabled) != 0) {
-        fprintf(stderr, "siemrelay: out of memory\n");
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    g->delivery_host = sr_lua_host_new(&g->host_conf, err, sizeof err);
-    if (!g->delivery_host) {
-        fprintf(stderr, "siemrelay: %s\n", err);
-        return -1;
-    }
-    return 0;
+    g->delivery_host = sr_lua_host_new(g->host_conf, err, errlen);
+    return g->delivery_host ? 0 : -1;
 }
 
 /* ---- --check ------------------------------------------------------------ */
@@ -160,7 +164,9 @@ static void append_configuration(sr_lua_host *h, size_t i, sr_buf *out) {
 int sr_gateway_check(const char *const *paths, size_t npaths) {
     sr_gateway g;
     memset(&g, 0, sizeof g);
-    if (load(&g, paths, npaths, 0) != 0) {
+    char err[1024] = "";
+    if (load(&g, paths, npaths, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "siemrelay: %s\n", err);
         gateway_release(&g);
         return 1;
     }
@@ -206,6 +212,8 @@ static void finish(sr_gateway *g) {
     uv_close((uv_handle_t *)&g->shutdown_timer, on_closed_handle);
     uv_close((uv_handle_t *)&g->sigterm, on_closed_handle);
     uv_close((uv_handle_t *)&g->sigint, on_closed_handle);
+    uv_close((uv_handle_t *)&g->sighup, on_closed_handle);
+    uv_close((uv_handle_t *)&g->reload_timer, on_closed_handle);
     sr_info("gateway", "stopped");
 }
 
@@ -241,6 +249,156 @@ static void begin_shutdown(sr_gateway *g, const char *why) {
     uv_timer_start(&g->shutdown_timer, on_shutdown_tick, 0, 10);
 }
 
+/* ---- reload (SIGHUP) --------------------------------------------------- */
+
+static size_t worker_count(const sr_config *cfg);
+
+static void free_hosts(sr_lua_host **hosts, size_t n) {
+    for (size_t i = 0; hosts && i < n; i++)
+        sr_lua_host_free(hosts[i]);
+    free(hosts);
+}
+
+/* Builds one Lua host per worker for `conf`; NULL (logged) on failure. */
+static sr_lua_host **new_worker_hosts(const sr_lua_host_conf *conf, size_t n) {
+    char err[1024] = "";
+    sr_lua_host **hosts = calloc(n, sizeof *hosts);
+    if (!hosts)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(hosts[i] = sr_lua_host_new(conf, err, sizeof err))) {
+            sr_error("gateway", "%s", err);
+            free_hosts(hosts, i);
+            return NULL;
+        }
+    }
+    return hosts;
+}
+
+static sr_delivery_conf delivery_conf(const sr_config *cfg) {
+    sr_delivery_conf c = {
+        .max_attempts = cfg->max_attempts,
+        .backoff_ms = cfg->backoff_ms,
+        .backoff_max_ms = cfg->backoff_max_ms,
+        .inhibit_ms = cfg->inhibit_ms,
+        .data_dir = cfg->data_dir,
+        .queue_defaults = &cfg->queue,
+    };
+    return c;
+}
+
+/* Swaps what a configuration owns between two gateways. */
+static void swap_generation(sr_gateway *a, sr_gateway *b) {
+    sr_gateway t = *a;
+    a->cfg = b->cfg;
+    a->specs = b->specs;
+    a->integ = b->integ;
+    a->names = b->names;
+    a->ninteg = b->ninteg;
+    a->host_conf = b->host_conf;
+    a->delivery_host = b->delivery_host;
+    b->cfg = t.cfg;
+    b->specs = t.specs;
+    b->integ = t.integ;
+    b->names = t.names;
+    b->ninteg = t.ninteg;
+    b->host_conf = t.host_conf;
+    b->delivery_host = t.delivery_host;
+}
+
+static void reload_abandon(sr_gateway *g, const char *why) {
+    sr_error("gateway", "configuration reload failed: %s; still running the previous one", why);
+    free_hosts(g->next_hosts, g->next_nhosts);
+    g->next_hosts = NULL;
+    if (g->next) {
+        gateway_release(g->next);
+        free(g->next);
+        g->next = NULL;
+    }
+    if (g->pipeline)
+        sr_pipeline_pause(g->pipeline, 0);
+}
+
+/* Runs once the pipeline is empty: new workers, delivery remapped by name,
+ * the old generation freed. */
+static void reload_swap(sr_gateway *g) {
+    char err[1024] = "";
+    sr_gateway *next = g->next;
+    sr_event_limits limits = {.max_depth = SR_JSON_DEFAULT_MAX_DEPTH, .max_fields = 1024};
+    sr_worker_pool *pool = sr_worker_pool_new(&g->loop, g->next_hosts, g->next_nhosts, &limits,
+                                              sr_pipeline_batch_done, g->pipeline);
+    if (!pool) {
+        reload_abandon(g, "cannot start the workers");
+        return;
+    }
+    g->next_hosts = NULL; /* the pool owns them now */
+    sr_delivery_conf dconf = delivery_conf(&next->cfg);
+    if (sr_delivery_reload(g->delivery, next->delivery_host, next->integ, next->ninteg, &dconf,
+                           err, sizeof err) != 0) {
+        sr_worker_pool_free(pool);
+        reload_abandon(g, err);
+        return;
+    }
+    sr_worker_pool_free(g->pool);
+    g->pool = pool;
+    sr_pipeline_set_workers(g->pipeline, pool);
+    sr_pipeline_set_names(g->pipeline, next->names);
+    swap_generation(g, next);
+    sr_log_configure(g->cfg.log_level, g->cfg.log_format);
+    gateway_release(next); /* the previous generation */
+    free(next);
+    g->next = NULL;
+    sr_pipeline_pause(g->pipeline, 0);
+    sr_info("gateway",
+            "configuration reloaded: %zu integration(s), %zu worker(s) (inputs, admin and "
+            "data_dir change only on restart)",
+            g->ninteg, g->next_nhosts);
+}
+
+static void on_reload_tick(uv_timer_t *t) {
+    sr_gateway *g = t->data;
+    if (g->stopping) {
+        uv_timer_stop(t);
+        reload_abandon(g, "shutting down");
+        return;
+    }
+    if (sr_pipeline_pending(g->pipeline) > 0)
+        return;
+    uv_timer_stop(t);
+    reload_swap(g);
+}
+
+static void reload(sr_gateway *g) {
+    char err[1024] = "";
+    if (g->next || g->stopping || !g->pipeline)
+        return;
+    sr_info("gateway", "SIGHUP: reloading the configuration");
+    g->next = calloc(1, sizeof *g->next);
+    if (!g->next) {
+        reload_abandon(g, "out of memory");
+        return;
+    }
+    if (load(g->next, g->paths, g->npaths, 1, err, sizeof err) != 0) {
+        reload_abandon(g, err);
+        return;
+    }
+    g->next_nhosts = worker_count(&g->next->cfg);
+    g->next_hosts = new_worker_hosts(g->next->host_conf, g->next_nhosts);
+    if (!g->next_hosts) {
+        reload_abandon(g, "cannot build the workers' Lua states");
+        return;
+    }
+    /* Batches in progress were parsed for the old integrations: let them
+     * commit, holding new ingest back for that moment. */
+    sr_pipeline_pause(g->pipeline, 1);
+    uv_timer_start(&g->reload_timer, on_reload_tick, 0, 5);
+}
+
+static void on_sighup(uv_signal_t *s, int signum) {
+    (void)signum;
+    reload(s->data);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
     begin_shutdown(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
@@ -255,30 +413,13 @@ static size_t worker_count(const sr_config *cfg) {
 static int start(sr_gateway *g) {
     char err[1024] = "";
     size_t nworkers = worker_count(&g->cfg);
-    sr_lua_host **hosts = calloc(nworkers, sizeof *hosts);
+    sr_lua_host **hosts = new_worker_hosts(g->host_conf, nworkers);
     if (!hosts)
         return -1;
-    for (size_t i = 0; i < nworkers; i++) {
-        hosts[i] = sr_lua_host_new(&g->host_conf, err, sizeof err);
-        if (!hosts[i]) {
-            sr_error("gateway", "%s", err);
-            for (size_t j = 0; j < i; j++)
-                sr_lua_host_free(hosts[j]);
-            free(hosts);
-            return -1;
-        }
-    }
     g->dl = sr_deadletter_new(g->cfg.data_dir);
     if (!g->dl)
         goto fail_hosts;
-    sr_delivery_conf dconf = {
-        .max_attempts = g->cfg.max_attempts,
-        .backoff_ms = g->cfg.backoff_ms,
-        .backoff_max_ms = g->cfg.backoff_max_ms,
-        .inhibit_ms = g->cfg.inhibit_ms,
-        .data_dir = g->cfg.data_dir,
-        .queue_defaults = &g->cfg.queue,
-    };
+    sr_delivery_conf dconf = delivery_conf(&g->cfg);
     g->delivery = sr_delivery_new(&g->loop, g->delivery_host, g->integ, g->ninteg, &dconf, g->dl,
                                   err, sizeof err);
     if (!g->delivery) {
@@ -319,11 +460,7 @@ static int start(sr_gateway *g) {
     return 0;
 
 fail_hosts:
-    if (hosts) {
-        for (size_t i = 0; i < nworkers; i++)
-            sr_lua_host_free(hosts[i]);
-        free(hosts);
-    }
+    free_hosts(hosts, nworkers);
     return -1;
 }
 
@@ -331,7 +468,11 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     sr_gateway g;
     memset(&g, 0, sizeof g);
     signal(SIGPIPE, SIG_IGN);
-    if (load(&g, paths, npaths, 1) != 0) {
+    char err[1024] = "";
+    int loaded = load(&g, paths, npaths, 1, err, sizeof err);
+    sr_log_configure(g.cfg.log_level, g.cfg.log_format);
+    if (loaded != 0) {
+        fprintf(stderr, "siemrelay: %s\n", err);
         gateway_release(&g);
         return 1;
     }
@@ -343,6 +484,13 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     g.sigterm.data = g.sigint.data = &g;
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g.sigint, on_signal, SIGINT);
+    uv_signal_init(&g.loop, &g.sighup);
+    g.sighup.data = &g;
+    uv_signal_start(&g.sighup, on_sighup, SIGHUP);
+    uv_timer_init(&g.loop, &g.reload_timer);
+    g.reload_timer.data = &g;
+    g.paths = paths;
+    g.npaths = npaths;
 
     if (start(&g) != 0) {
         g.exit_code = 1;

@@ -363,7 +363,7 @@ static int take_request(lua_State *L, int body, sr_http_request_buf *out, char *
     out->req.body = s->data + lay.body;
     out->req.body_len = lay.body_len;
     for (size_t i = 0; i < lay.nheaders; i++)
-        out->headers[i] = (sr_http_header){s->data + lay.names[i], s->data + lay.values[i]};
+        out->headers[i] = (sr_sink_header){s->data + lay.names[i], s->data + lay.values[i]};
     out->req.headers = out->headers;
     out->req.nheaders = lay.nheaders;
     out->step[0] = '\0';

@@ -114,8 +114,8 @@ int sr_lua_host_info(sr_lua_host *h, size_t integ, sr_integration_info *out);
 /* Builds the request for a batch by calling the module's `request`. The
  * result's strings live in `storage` and stay valid until it is reset. */
 typedef struct sr_http_request_buf {
-    sr_http_request req;
-    sr_http_header headers[64];
+    sr_sink_request req;
+    sr_sink_header headers[64];
     sr_buf storage;
     char step[32]; /* non-empty: an auxiliary request (token, setup) for step() */
 } sr_http_request_buf;

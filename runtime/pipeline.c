@@ -19,6 +19,7 @@ struct sr_pipeline {
     sr_batch *head, *tail; /* submitted, in order, until committed */
     uint64_t next_seq, pending;
     int accepting;
+    int paused; /* a reload is swapping configurations: ingest waits */
     sr_pipeline_stats st;
 };
 
@@ -40,7 +41,7 @@ void sr_pipeline_set_workers(sr_pipeline *p, sr_worker_pool *pool) { p->pool = p
 static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
                   const char *origin, sr_ingest_cb cb, void *ud) {
     sr_pipeline *p = ctx;
-    if (!p->accepting || !p->pool || sr_delivery_busy(p->delivery)) {
+    if (!p->accepting || p->paused || !p->pool || sr_delivery_busy(p->delivery)) {
         free(data);
         return -1;
     }
@@ -64,7 +65,7 @@ static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_
 
 static long busy(void *ctx) {
     sr_pipeline *p = ctx;
-    long s = p->accepting ? sr_delivery_busy(p->delivery) : 5;
+    long s = !p->accepting ? 5 : p->paused ? 1 : sr_delivery_busy(p->delivery);
     if (s > 0)
         p->st.busy++;
     return s;
@@ -204,6 +205,12 @@ void sr_pipeline_batch_done(void *pipeline, sr_batch *b) {
 }
 
 void sr_pipeline_stop_accepting(sr_pipeline *p) { p->accepting = 0; }
+
+void sr_pipeline_pause(sr_pipeline *p, int paused) { p->paused = paused; }
+
+void sr_pipeline_set_names(sr_pipeline *p, const char *const *integration_names) {
+    p->names = integration_names;
+}
 
 uint64_t sr_pipeline_pending(const sr_pipeline *p) { return p->pending; }
 

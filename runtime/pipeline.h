@@ -38,6 +38,11 @@ void sr_pipeline_batch_done(void *pipeline, sr_batch *b);
 sr_ingest sr_pipeline_ingest(sr_pipeline *p);
 /* Refuses new submissions (they get 503); what is in progress completes. */
 void sr_pipeline_stop_accepting(sr_pipeline *p);
+/* While paused (a configuration reload), ingest is told to wait a second
+ * (busy) and submissions are refused; batches in progress complete. */
+void sr_pipeline_pause(sr_pipeline *p, int paused);
+/* After a reload: the names of the new integrations, by index. */
+void sr_pipeline_set_names(sr_pipeline *p, const char *const *integration_names);
 /* Batches submitted but not yet committed. */
 uint64_t sr_pipeline_pending(const sr_pipeline *p);
 void sr_pipeline_stats_get(const sr_pipeline *p, sr_pipeline_stats *out);

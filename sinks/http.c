@@ -323,7 +323,7 @@ static void busy_unlink(http_sink *hs, xfer *x) {
     x->prev = x->next = NULL;
 }
 
-static int has_header(const sr_http_request *req, const char *name) {
+static int has_header(const sr_sink_request *req, const char *name) {
     for (size_t i = 0; i < req->nheaders; i++)
         if (strcasecmp(req->headers[i].name, name) == 0)
             return 1;
@@ -342,11 +342,11 @@ static int add_header(struct curl_slist **list, const char *line) {
  * adding its own: "Expect: 100-continue" would stall large bodies for a
  * round trip, and its default Accept and form Content-Type are not what the
  * integration asked for. */
-static int build_headers(xfer *x, const sr_http_request *req) {
+static int build_headers(xfer *x, const sr_sink_request *req) {
     sr_buf line = SR_BUF_INIT;
     int rc = -1;
     for (size_t i = 0; i < req->nheaders; i++) {
-        const sr_http_header *h = &req->headers[i];
+        const sr_sink_header *h = &req->headers[i];
         if (!h->name || !*h->name || strpbrk(h->name, ":\r\n") ||
             (h->value && strpbrk(h->value, "\r\n"))) {
             /* Never log the value: it may be a credential. */
@@ -373,7 +373,7 @@ done:
     return rc;
 }
 
-static int set_method(xfer *x, const sr_http_request *req) {
+static int set_method(xfer *x, const sr_sink_request *req) {
     const char *method = req->method && *req->method ? req->method : "POST";
     CURL *e = x->easy;
     if (strcmp(method, "GET") == 0 && req->body_len == 0)
@@ -409,7 +409,7 @@ static int set_tls(http_sink *hs, CURL *e) {
 }
 
 /* Sets every option: a pooled easy handle was reset to defaults. */
-static int xfer_prepare(http_sink *hs, xfer *x, const sr_http_request *req) {
+static int xfer_prepare(http_sink *hs, xfer *x, const sr_sink_request *req) {
     CURL *e = x->easy;
     x->errbuf[0] = '\0';
     x->retry_after_ms = -1;

@@ -21,26 +21,26 @@
 
 typedef struct sr_sink sr_sink;
 
-typedef struct sr_http_header {
+typedef struct sr_sink_header {
     const char *name;
     const char *value;
-} sr_http_header;
+} sr_sink_header;
 
 /* An HTTP request as an integration's Lua `request` builds it. */
-typedef struct sr_http_request {
+typedef struct sr_sink_request {
     const char *method; /* "POST" if NULL */
     const char *url;
-    const sr_http_header *headers;
+    const sr_sink_header *headers;
     size_t nheaders;
     const char *body;
     size_t body_len;
-} sr_http_request;
+} sr_sink_request;
 
 typedef struct sr_sink_payload {
     const char *const *recs; /* the encoded records, in order */
     const uint32_t *lens;
     size_t n;
-    const sr_http_request *http; /* http transport only */
+    const sr_sink_request *http; /* http transport only */
 } sr_sink_payload;
 
 #define SR_SINK_BODY_EXCERPT 65536
@@ -124,6 +124,19 @@ sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
  * that cannot be opened fails creation (NULL, `err`); a later write error
  * fails that batch through the callback (transport_ok 0, `error`). */
 sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
+/* Records written as-is, in order, to settings->host:port over
+ * settings->protocol: "tcp" or "tls" (one persistent connection; TLS verifies
+ * the server against ca_file or the system store and its host name unless
+ * `insecure`, with an optional client certificate cert_file/key_file), or
+ * "udp" (one datagram per record). The Lua module frames the records. A
+ * tcp/tls batch succeeds once the peer's TCP acknowledged all of it and the
+ * connection stayed healthy for a short settle time; until timeout_ms it is
+ * rewritten on reconnect (backoff 100 ms to 5 s; connect_timeout_ms per
+ * attempt), then fails. TLS refusals fail at once. Creation fails (NULL,
+ * `err`) for a missing host, a bad port or protocol, or unreadable TLS files.
+ * Details in sinks/stream_tcp.c and sinks/stream_udp.c. */
+sr_sink *sr_stream_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
+                            size_t errlen);
 
 /* Opens the sink for a transport name ("http", "file", "stream", "kafka").
  * Unknown names fail with a message listing the known ones. */

@@ -346,14 +346,14 @@ static void finish(uv_loop_t *loop, sr_sink *s) {
     CHECK_INT(uv_loop_close(loop), 0);
 }
 
-static const sr_http_header secret_headers[] = {
+static const sr_sink_header secret_headers[] = {
     {"Content-Type", "application/json"},
     {"Authorization", "Bearer s3cr3t-t0ken"},
     {"X-Empty", ""},
 };
 
 static int send_req(sr_sink *s, const char *method, const char *url, const char *body, outcome *o) {
-    sr_http_request req = {
+    sr_sink_request req = {
         .method = method,
         .url = url,
         .headers = secret_headers,
@@ -652,8 +652,8 @@ static void test_refused_requests(void) {
     uv_loop_init(&loop);
     sr_sink *s = new_sink(&loop, 5000, 0);
     outcome o = {0};
-    static const sr_http_header injected[] = {{"X-Evil", "a\r\nHost: elsewhere"}};
-    sr_http_request req = {.url = "http://127.0.0.1:1/", .headers = injected, .nheaders = 1};
+    static const sr_sink_header injected[] = {{"X-Evil", "a\r\nHost: elsewhere"}};
+    sr_sink_request req = {.url = "http://127.0.0.1:1/", .headers = injected, .nheaders = 1};
     sr_sink_payload p = {.http = &req};
     CHECK_INT(sr_sink_send(s, &p, on_done, &o), -1);
     sr_sink_payload no_http = {0};

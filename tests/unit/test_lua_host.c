@@ -530,7 +530,7 @@ done:
     sr_node_free(file);
 }
 
-static const char *header(const sr_http_request *r, const char *name) {
+static const char *header(const sr_sink_request *r, const char *name) {
     for (size_t i = 0; i < r->nheaders; i++)
         if (strcmp(r->headers[i].name, name) == 0)
             return r->headers[i].value;
