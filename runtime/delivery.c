@@ -625,6 +625,7 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
     }
     uv_timer_start(&d->tick, on_tick, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&d->tick);
+    sr_delivery_kick(d); /* what the spools recovered goes out now */
     return d;
 fail:
     sr_delivery_free(d);
