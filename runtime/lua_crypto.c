@@ -13,6 +13,8 @@
  *   rfc3339(ns [, digits])    -> "2020-11-25T16:49:08.648718268Z"
  *   rfc1123(seconds)          -> "Wed, 25 Nov 2020 16:49:08 GMT"
  *   now_ns()                  -> current time, ns since the epoch, as a decimal string
+ *   gzip(data [, level])      -> one gzip member (RFC 1952) of data; level 1..9,
+ *                                default 6 (zlib's own default)
  *
  * Nanosecond times do not fit a double, so rfc3339 takes them as a decimal
  * string (what now_ns returns and what a JSON integer's text is), an int64_t
@@ -41,6 +43,8 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+
+#include <zlib.h>
 
 #include "lua_crypto.h"
 
@@ -267,6 +271,42 @@ static int l_random_bytes(lua_State *L) {
     return push_result(L, out, (size_t)n);
 }
 
+/* ---- Compression -------------------------------------------------------- */
+
+#define GZIP_WINDOW (16 + MAX_WBITS) /* a gzip header and trailer, not raw zlib */
+
+/* Request bodies are compressed in one call. compressBound (zlib's bound
+ * for its own 6-byte wrapper) plus room for gzip's 18-byte header and
+ * trailer is the most the output can take, so one deflate(Z_FINISH) always
+ * completes. The output buffer is GC-owned scratch allocated before the
+ * z_stream exists, and the stream is ended before any Lua error, so nothing
+ * leaks whichever way this returns. */
+static int l_gzip(lua_State *L) {
+    size_t n;
+    const char *data = luaL_checklstring(L, 1, &n);
+    lua_Number lv = luaL_optnumber(L, 2, 6);
+    if (!(lv >= 1 && lv <= 9) || lv != (lua_Number)(int)lv)
+        return luaL_error(L, "gzip: level must be an integer from 1 to 9");
+    if (n > UINT_MAX / 2)
+        return luaL_error(L, "gzip: input too large");
+    uLong cap = compressBound((uLong)n) + 32;
+    char *out = scratch(L, cap);
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, (int)lv, Z_DEFLATED, GZIP_WINDOW, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return luaL_error(L, "gzip: out of memory");
+    zs.next_in = (Bytef *)(uintptr_t)data; /* zlib's API is not const-correct */
+    zs.avail_in = (uInt)n;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    int rc = deflate(&zs, Z_FINISH);
+    size_t len = (size_t)zs.total_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END)
+        return luaL_error(L, "gzip: deflate failed");
+    return push_result(L, out, len);
+}
+
 /* ---- Time --------------------------------------------------------------- */
 
 /* Parses a decimal integer, optionally signed, optionally followed by the
@@ -412,6 +452,7 @@ int luaopen_siemrelay_crypto(lua_State *L) {
         {"rfc3339", l_rfc3339},
         {"rfc1123", l_rfc1123},
         {"now_ns", l_now_ns},
+        {"gzip", l_gzip},
         {NULL, NULL},
     };
     lua_createtable(L, 0, (int)(sizeof fns / sizeof fns[0]) - 1);

@@ -2,7 +2,7 @@
 --
 -- Keys: Sysdig's local-forwarder names (ServiceURL, ServiceToken, Index) and
 -- the API names (endpoint, token, index, sourceType, isInsecure), matched
--- case-insensitively.
+-- case-insensitively, plus host, source, compress, caFile and timeout.
 --
 -- URL: ServiceURL may be the Splunk base URL (https://splunk:8088) or a full
 -- collector path; /services/collector/event is appended unless the path
@@ -16,26 +16,37 @@
 -- computed on the integer's text (exact). host is `host`, else the event's
 -- "hostname", else its label host.hostName, else left to HEC. index is only
 -- sent when configured. Every envelope carries every key: HEC does not carry
--- them over from one object to the next.
+-- them over from one object to the next. compress: true gzips the body
+-- (Content-Encoding: gzip, which HEC accepts).
 --
--- sourcetype, unless `sourceType` overrides it, by the event's data type:
---   policy events (and Falco output)            sysdig:secure:policy
---   activity audit (command, connection,
---                   fileaccess, kubernetes)     sysdig:secure:activity
---   platform audit (audittrail)                 sysdig:platform:audit
---   monitor events                              sysdig:monitor:event
+-- sourcetype, unless `sourceType` overrides it (see M.sourcetypes):
+--   policy events (and Falco output)    sysdig:secure:policy
+--   activity audit, by event type       sysdig:secure:activity:<type>
+--                                       (command, connection, fileaccess, kubernetes)
+--   platform audit (audittrail)         sysdig:platform:audit
+--   monitor events                      sysdig:monitor:event
 --
 -- Authorization: Splunk <token>.
 --
--- Outcomes (HEC status and code):
---   2xx                       ok
---   400 invalid-event-number k (0-based): events 1..k were indexed (ok),
---                             event k+1 is rejected, the rest are retried
---   400 otherwise, 401, 403   reject (bad data, token, index: retrying will
---                             not help)
---   413                       reject, "request too large"
---   408, 429, 5xx             retry
---   other                     reject
+-- Outcomes (HTTP status and HEC code). The principle: a problem with an
+-- event dead-letters that event; a problem with the integration's
+-- configuration (token, index, URL) keeps the events queued and retries, so
+-- the engine's three attempts end in the Error status and a five-minute
+-- inhibition, and nothing a corrected configuration would deliver is lost.
+--   2xx                          ok
+--   400 invalid-event-number j   events before j (0-based) were indexed (ok);
+--                                event j is rejected, or retried when the
+--                                code is 7 (incorrect index: configuration);
+--                                the ones after it are retried
+--   400 otherwise                reject; codes 7, 10, 11 (index, ack channel:
+--                                configuration) retry
+--   401, 403 (token), 404 (URL)  retry
+--   413                          split: the engine sends the batch again in
+--                                halves; a lone event too large is rejected
+--   408, 429, 5xx                retry
+--   other                        reject
+local bulk = require "bulk"
+local crypto = require "siemrelay.crypto"
 local http = require "http"
 local json = require "json"
 local time = require "time"
@@ -58,6 +69,8 @@ M.options = {
     sourceType = { type = "string", description = "sourcetype for every event (overrides the mapping)" },
     host = { type = "string", description = "host field; the event's hostname when unset" },
     source = { type = "string", default = "siemrelay", description = "source field" },
+    compress = { type = "boolean", default = false,
+        description = "gzip request bodies (Content-Encoding: gzip)" },
     isInsecure = { type = "boolean", default = false,
         description = "skip TLS certificate and host name verification" },
     caFile = { type = "string", description = "PEM bundle to verify Splunk's certificate" },
@@ -68,33 +81,34 @@ M.options = {
 -- HEC's request limit is 1 MB on Splunk Cloud (and older Enterprise).
 M.batch = { max_events = 500, max_bytes = 900000, linger_ms = 500 }
 
--- By the event's data type (ev:data_type(), sr_data_type_name's names).
-local sourcetypes = {
+-- Activity audit events get their event type in the sourcetype: command,
+-- connection, file and kube exec records have different fields, and
+-- Splunk's field extraction is per sourcetype.
+local activity = "sysdig:secure:activity"
+local by_type = {
     policy = "sysdig:secure:policy",
-    activity_audit = "sysdig:secure:activity",
+    command = activity .. ":command",
+    connection = activity .. ":connection",
+    fileaccess = activity .. ":fileaccess",
+    kubernetes = activity .. ":kubernetes",
+    audittrail = "sysdig:platform:audit",
+}
+-- By the event's data type (ev:data_type()), for types not listed above.
+local by_data_type = {
+    policy = "sysdig:secure:policy",
+    activity_audit = activity,
     platform_audit = "sysdig:platform:audit",
     monitor = "sysdig:monitor:event",
 }
-M.sourcetypes = sourcetypes
-
--- The same mapping from the "type" string, should the data type be unknown.
-local by_type = {
-    policy = "policy", command = "activity_audit", connection = "activity_audit",
-    fileaccess = "activity_audit", kubernetes = "activity_audit", audittrail = "platform_audit",
-    monitor = "monitor",
-}
-
-local function data_type(ev)
-    local dt = ev:data_type()
-    if sourcetypes[dt] then
-        return dt
-    end
-    return by_type[ev:get("type")]
-end
+M.sourcetypes = { by_type = by_type, by_data_type = by_data_type, default = "sysdig:event" }
 
 --- The sourcetype of an event under conf.
 function M.sourcetype(ev, conf)
-    return conf.sourceType or sourcetypes[data_type(ev)] or "sysdig:event"
+    if conf.sourceType then
+        return conf.sourceType
+    end
+    local t = ev:get("type")
+    return (type(t) == "string" and by_type[t]) or by_data_type[ev:data_type()] or "sysdig:event"
 end
 
 --- The collector URL for a configured ServiceURL.
@@ -109,6 +123,8 @@ function M.collector_url(url)
     return http.join(origin .. path, "/services/collector/event") .. query
 end
 
+local q = json.encode_string
+local concat = table.concat
 local prepared = setmetatable({}, { __mode = "k" })
 
 local function prepare(conf)
@@ -118,18 +134,25 @@ local function prepare(conf)
     end
     local url = M.collector_url(conf.ServiceURL)
     local token = conf.ServiceToken
-    if type(token) ~= "string" or token == "" or token:find("[\r\n]") then
+    if type(token) ~= "string" or token == "" or token:find("[%c]") then
         error("'ServiceToken' must be a non-empty token", 0)
     end
     if conf.timeout and conf.timeout <= 0 then
         error("'timeout' must be a positive number of milliseconds", 0)
     end
-    local q = json.encode_string
+    if conf.sourceType == "" then
+        error("'sourceType' must not be empty", 0)
+    end
+    local headers = { Authorization = "Splunk " .. token, ["Content-Type"] = "application/json" }
+    if conf.compress then
+        headers["Content-Encoding"] = "gzip"
+    end
     p = {
         url = url,
-        headers = { Authorization = "Splunk " .. token, ["Content-Type"] = "application/json" },
+        headers = headers,
+        compress = conf.compress == true,
         -- Envelope pieces that do not change per event.
-        host = conf.host and q(conf.host),
+        host = conf.host and conf.host ~= "" and q(conf.host),
         source = q(conf.source or "siemrelay"),
         index = conf.Index and conf.Index ~= "" and q(conf.Index),
         sourcetype = conf.sourceType and q(conf.sourceType),
@@ -139,17 +162,13 @@ local function prepare(conf)
 end
 
 function M.setup(conf)
-    local p = prepare(conf)
+    prepare(conf)
     return {
-        url = p.url,
         timeout_ms = conf.timeout,
         insecure = conf.isInsecure == true,
         ca_file = conf.caFile,
     }
 end
-
-local q = json.encode_string
-local concat = table.concat
 
 local function event_host(ev)
     local h = ev:get("hostname")
@@ -190,8 +209,19 @@ end
 
 function M.request(body, n, conf)
     local p = prepare(conf)
+    bulk.note_size(conf, body)
+    if p.compress then
+        body = crypto.gzip(body)
+    end
     return { method = "POST", url = p.url, headers = p.headers, body = body }
 end
+
+-- HEC codes that mean the integration is misconfigured rather than an event
+-- bad: 1-4 token disabled, missing, malformed or invalid; 7 index not
+-- allowed for the token; 10, 11 the token wants indexer acknowledgement
+-- (a data channel), which siemrelay does not use.
+local config_codes = { [1] = true, [2] = true, [3] = true, [4] = true, [7] = true, [10] = true,
+    [11] = true }
 
 local function hec_reason(status, doc, body)
     if type(doc) == "table" and doc.text then
@@ -203,30 +233,32 @@ end
 
 function M.outcome(status, body, n, conf)
     status = tonumber(status) or 0
+    n = tonumber(n) or 0
     if status >= 200 and status < 300 then
         return "ok", "HTTP " .. status
     end
-    local doc = (type(body) == "string" and body:find("^%s*{")) and json.decode(body) or nil
     if status == 413 then
-        return "reject", "request too large (HTTP 413)"
+        return bulk.too_large(conf, n)
     end
+    local doc = (type(body) == "string" and body:find("^%s*{")) and json.decode(body) or nil
+    local code = type(doc) == "table" and tonumber(doc.code) or nil
+    local reason = hec_reason(status, doc, body)
+    local config = code and config_codes[code]
     if status == 400 and type(doc) == "table" then
-        local k = tonumber(doc["invalid-event-number"])
-        n = tonumber(n) or 0
-        if k and k >= 0 and k < n and k == math.floor(k) then
-            local items = {}
-            for i = 1, n do
-                items[i] = i <= k and "ok" or (i == k + 1 and "reject" or "retry")
-            end
-            local reason = string.format("%s (event %d of %d; %d before it were indexed)",
-                hec_reason(status, doc, body), k + 1, n, k)
-            return k + 1 < n and "retry" or "reject", reason, items
+        local j = tonumber(doc["invalid-event-number"])
+        if j and j >= 0 and j < n and j == math.floor(j) then
+            -- HEC indexed the events before j and stopped at j.
+            local items = bulk.fill("ok", j, "retry", n)
+            items[j + 1] = config and "retry" or "reject"
+            return bulk.verdict(items, n, string.format("%s (event %d of %d; %d before it were indexed)",
+                reason, j + 1, n, j))
         end
     end
-    if status == 408 or status == 429 or status >= 500 then
-        return "retry", hec_reason(status, doc, body)
+    if config or status == 401 or status == 403 or status == 404 or status == 408
+        or status == 429 or status >= 500 then
+        return "retry", reason
     end
-    return "reject", hec_reason(status, doc, body)
+    return "reject", reason
 end
 
 return M

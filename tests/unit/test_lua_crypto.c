@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 
 #include "check.h"
+#include "gzip.h"
 #include "lua_crypto.h"
 
 static lua_State *new_state(void) {
@@ -228,8 +229,43 @@ static void test_time(lua_State *L) {
     CHECK_STR(eval(L, "math.abs(tonumber(c.now_ns()) / 1e9 - os.time()) < 5 and 'y' or 'n'"), "y");
 }
 
+/* gzip output inflates (with the gateway's own inflater) to the input, for
+ * empty, small and incompressible data. */
+static void test_gzip(lua_State *L) {
+    static const char *const inputs[] = {
+        "''",
+        "'{\"event\":1}'",
+        "string.rep('{\"time\":1606322948.648718268,\"event\":{}}', 2000)",
+        "(function() local t = {} for i = 1, 70000 do t[i] = string.char((i * 7919) % 251) end "
+        "return table.concat(t) end)()",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        char code[512];
+        snprintf(code, sizeof code, "local c = require 'siemrelay.crypto'; local s = %s; "
+                 "return s, c.gzip(s), c.gzip(s, 9)", inputs[i]);
+        CHECK_INT(luaL_dostring(L, code), 0);
+        size_t n, zn, z9n;
+        const char *s = lua_tolstring(L, -3, &n);
+        const char *z = lua_tolstring(L, -2, &zn);
+        const char *z9 = lua_tolstring(L, -1, &z9n);
+        CHECK(s && z && z9 && zn >= 18 && (unsigned char)z[0] == 0x1f && (unsigned char)z[1] == 0x8b);
+        for (int k = 0; k < 2 && s && z && z9; k++) {
+            char *back = NULL, err[128] = "";
+            size_t blen = 0;
+            CHECK_INT(sr_gzip_inflate(k ? z9 : z, k ? z9n : zn, n + 1, &back, &blen, err, sizeof err),
+                      SR_GZIP_OK);
+            CHECK(back && blen == n && memcmp(back, s, n) == 0);
+            free(back);
+        }
+        lua_pop(L, 3);
+    }
+    CHECK(strstr(error_of(L, "c.gzip('x', 0)", NULL), "level must be") != NULL);
+    CHECK(strstr(error_of(L, "c.gzip()", NULL), "bad argument #1") != NULL);
+}
+
 int main(void) {
     lua_State *L = new_state();
+    test_gzip(L);
     test_digests(L);
     test_base64(L);
     test_rs256(L);

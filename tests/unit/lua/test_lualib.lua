@@ -247,101 +247,12 @@ outcome_is(http, 404, "", 1, "reject", "404")
 outcome_is(http, 301, "", 1, "reject", "301")
 eq(select(2, http.outcome(400, "")), "HTTP 400", "reason without body")
 
--- ---- splunk ---------------------------------------------------------------
+-- ---- splunk, elastic: tests/unit/lua/test_splunk_elastic.lua -------------
 
-local splunk = load_module("integrations/splunk.lua")
-eq(splunk.type, "SPLUNK", "splunk type")
-eq(splunk.framing, "concat", "splunk framing")
-eq(splunk.batch.max_bytes, 900000, "splunk max_bytes")
-eq(splunk.options.endpoint.alias_of, "ServiceURL", "endpoint alias")
-eq(splunk.options.token.alias_of, "ServiceToken", "token alias")
-eq(splunk.options.ServiceToken.secret, true, "token is secret")
-
-eq(splunk.collector_url("https://s.example:8088"), "https://s.example:8088/services/collector/event",
-    "base URL")
-eq(splunk.collector_url("https://s.example:8088/"), "https://s.example:8088/services/collector/event",
-    "base URL slash")
-eq(splunk.collector_url("https://s.example/splunk/"),
-    "https://s.example/splunk/services/collector/event", "base URL with a prefix")
-eq(splunk.collector_url("https://s.example:8088/services/collector"),
-    "https://s.example:8088/services/collector", "collector path kept")
-eq(splunk.collector_url("https://s.example:8088/services/collector/raw?channel=x"),
-    "https://s.example:8088/services/collector/raw?channel=x", "full path kept")
-eq(splunk.collector_url("https://s.example?x=1"), "https://s.example/services/collector/event?x=1",
-    "query kept")
-raises("must be an http", "bad URL", splunk.collector_url, "splunk.example:8088")
-
-local sconf = with_defaults(splunk, { ServiceURL = "https://s.example:8088", ServiceToken = "tok",
-    Index = "security" })
-local st = splunk.setup(sconf)
-eq(st.url, "https://s.example:8088/services/collector/event", "setup url")
-eq(st.insecure, false, "setup insecure")
-eq(st.timeout_ms, 30000, "setup timeout")
-local req = splunk.request("{}{}", 2, sconf)
-eq(req.url, st.url, "request url")
-eq(req.headers.Authorization, "Splunk tok", "HEC auth")
-eq(req.body, "{}{}", "request body")
-eq(req.method, "POST", "request method")
-
-local policy = fake_event({
-    { "id", '"164ace360cc3cfbc26ec22d61b439500"' },
-    { "type", '"policy"' },
-    { "timestamp", "1606322948648718268" },
-    { "severity", "0" },
-    { "labels", '{"host.hostName":"ardbox","kubernetes.cluster.name":"prod"}' },
-}, { severity = 0, data_type = "policy" })
-local policy_json = policy:json()
-eq(splunk.encode(policy, sconf),
-    '{"time":1606322948.648718268,"host":"ardbox","source":"siemrelay",' ..
-    '"sourcetype":"sysdig:secure:policy","index":"security","event":' .. policy_json .. "}",
-    "splunk envelope")
-local audit = fake_event({
-    { "type", '"command"' }, { "hostname", '"qa-k8smetrics"' }, { "timestamp", "1606322948648718268" },
+assert(loadfile(src .. "/tests/unit/lua/test_splunk_elastic.lua"))({
+    eq = eq, raises = raises, load_module = load_module, fake_event = fake_event,
+    with_defaults = with_defaults, outcome_is = outcome_is,
 })
-eq(splunk.encode(audit, with_defaults(splunk, { ServiceURL = "https://s", ServiceToken = "t",
-    source = "edge", host = 'h"1' })),
-    '{"time":1606322948.648718268,"host":"h\\"1","source":"edge","sourcetype":"sysdig:secure:activity",'
-    .. '"event":' .. audit:json() .. "}", "configured host and source, no index, type fallback")
-local platform = fake_event({ { "type", '"audittrail"' } }, { data_type = "platform_audit" })
-eq(splunk.encode(platform, with_defaults(splunk, { ServiceURL = "https://s", ServiceToken = "t" })),
-    '{"source":"siemrelay","sourcetype":"sysdig:platform:audit","event":{"type":"audittrail"}}',
-    "no timestamp, no host")
-eq(splunk.sourcetype(fake_event({ { "type", '"monitor"' } }, { data_type = "monitor" }), {}),
-    "sysdig:monitor:event", "monitor sourcetype")
-eq(splunk.encode(policy, with_defaults(splunk, { ServiceURL = "https://s", ServiceToken = "t",
-    sourceType = "my:type" })):match('"sourcetype":"([^"]*)"'), "my:type", "sourceType overrides")
-
-outcome_is(splunk, 200, '{"text":"Success","code":0}', 3, "ok", "HEC 200")
-local reason, items = outcome_is(splunk, 400,
-    '{"text":"Invalid data format","code":6,"invalid-event-number":2}', 5, "retry", "HEC partial")
-eq(table.concat(items or {}, ","), "ok,ok,reject,retry,retry", "HEC partial items")
-eq(reason, "HTTP 400: HEC code 6: Invalid data format (event 3 of 5; 2 before it were indexed)",
-    "HEC partial reason")
-local _
-_, items = outcome_is(splunk, 400, '{"text":"Invalid data format","code":6,"invalid-event-number":0}',
-    3, "retry", "HEC first bad")
-eq(table.concat(items or {}, ","), "reject,retry,retry", "HEC first bad items")
-_, items = outcome_is(splunk, 400, '{"text":"Invalid data format","code":6,"invalid-event-number":2}',
-    3, "reject", "HEC last bad")
-eq(table.concat(items or {}, ","), "ok,ok,reject", "HEC last bad items")
-_, items = outcome_is(splunk, 400, '{"text":"Invalid data format","code":6,"invalid-event-number":7}',
-    3, "reject", "HEC number out of range")
-eq(items, nil, "HEC number out of range: no items")
-_, items = outcome_is(splunk, 400, '{"text":"Invalid data format","code":6}', 3, "reject", "HEC code 6")
-eq(items, nil, "HEC code 6 without number: no items")
-outcome_is(splunk, 400, '{"text":"Incorrect index","code":7}', 1, "reject", "HEC code 7")
-outcome_is(splunk, 400, '{"text":"No data","code":5}', 1, "reject", "HEC code 5")
-outcome_is(splunk, 401, '{"text":"Token is required","code":2}', 1, "reject", "HEC 401")
-eq(outcome_is(splunk, 403, '{"text":"Invalid token","code":4}', 1, "reject", "HEC 403"),
-    "HTTP 403: HEC code 4: Invalid token", "HEC 403 reason")
-outcome_is(splunk, 429, "", 1, "retry", "HEC 429")
-outcome_is(splunk, 500, '{"text":"Internal server error","code":8}', 1, "retry", "HEC 500")
-eq(outcome_is(splunk, 503, '{"text":"Server is busy","code":9}', 1, "retry", "HEC 503"),
-    "HTTP 503: HEC code 9: Server is busy", "HEC 503 reason")
-outcome_is(splunk, 502, "<html>bad gateway</html>", 1, "retry", "HEC 502 from a proxy")
-eq(outcome_is(splunk, 413, "<html>too large</html>", 1, "reject", "HEC 413"),
-    "request too large (HTTP 413)", "413 reason")
-outcome_is(splunk, 404, "not found", 1, "reject", "HEC 404")
 
 -- ---- webhook --------------------------------------------------------------
 
