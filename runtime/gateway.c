@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "config.h"
 #include "deadletter.h"
 #include "json.h"
@@ -39,6 +41,9 @@ typedef struct sr_gateway {
     sr_worker_pool *pool;
     sr_input_http *http;
     sr_input_tcp *tcp;
+    sr_admin *admin;       /* NULL when admin.enabled is off */
+    int64_t start_time_ms; /* wall clock, for process_start_time_seconds */
+    int ready;             /* the inputs listen (GET /readyz) */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t shutdown_timer;
     /* SIGHUP: the configuration being switched to, and its workers */
@@ -206,7 +211,48 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
 
 static void on_closed_handle(uv_handle_t *h) { (void)h; }
 
+/* ---- admin API ---------------------------------------------------------- */
+
+/* For GET /readyz: ready once the inputs listen, until shutdown begins;
+ * not while a reload holds ingest back. */
+static const char *gateway_not_ready(void *ud) {
+    const sr_gateway *g = ud;
+    if (g->stopping)
+        return "shutting down";
+    if (g->next)
+        return "reloading";
+    return g->ready ? NULL : "starting";
+}
+
+/* What the admin API reports on; handed to it again whenever one changes. */
+static sr_admin_sources admin_sources(sr_gateway *g) {
+    sr_admin_sources src = {
+        .delivery = g->delivery,
+        .pipeline = g->pipeline,
+        .tcp = g->tcp,
+        .deadletter = g->dl,
+        .start_time_ms = g->start_time_ms,
+        .not_ready = gateway_not_ready,
+        .ud = g,
+    };
+    return src;
+}
+
+static int start_admin(sr_gateway *g) {
+    char err[1024] = "";
+    sr_admin_sources src = admin_sources(g);
+    g->admin = sr_admin_new(&g->loop, g->cfg.admin.host, g->cfg.admin.port, &src, err, sizeof err);
+    if (!g->admin) {
+        sr_error("gateway", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static void finish(sr_gateway *g) {
+    /* Before delivery goes: the admin API reads it until closed. */
+    sr_admin_close(g->admin, NULL, NULL);
+    g->admin = NULL;
     sr_delivery_free(g->delivery);
     g->delivery = NULL;
     uv_close((uv_handle_t *)&g->shutdown_timer, on_closed_handle);
@@ -244,6 +290,12 @@ static void begin_shutdown(sr_gateway *g, const char *why) {
     g->http = NULL;
     sr_input_tcp_close(g->tcp);
     g->tcp = NULL;
+    /* The admin API stays up while queues drain (readyz says why it is
+     * 503), but must forget the closed TCP input. */
+    if (g->admin) {
+        sr_admin_sources src = admin_sources(g);
+        sr_admin_set_sources(g->admin, &src);
+    }
     if (g->pipeline)
         sr_pipeline_stop_accepting(g->pipeline);
     uv_timer_start(&g->shutdown_timer, on_shutdown_tick, 0, 10);
@@ -412,6 +464,9 @@ static size_t worker_count(const sr_config *cfg) {
 
 static int start(sr_gateway *g) {
     char err[1024] = "";
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    g->start_time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     size_t nworkers = worker_count(&g->cfg);
     sr_lua_host **hosts = new_worker_hosts(g->host_conf, nworkers);
     if (!hosts)
@@ -453,6 +508,9 @@ static int start(sr_gateway *g) {
             return -1;
         }
     }
+    if (g->cfg.admin.enabled && start_admin(g) != 0)
+        return -1;
+    g->ready = 1;
     sr_info("gateway",
             "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s",
             g->ninteg, nworkers, g->cfg.http.enabled ? "on" : "off",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "status_cli.h"
 
 #define SR_MAX_CONFIGS 16
 
@@ -14,6 +15,8 @@ static void usage(FILE *out) {
             "usage: siemrelay -c FILE [-c FILE ...]          run the gateway\n"
             "       siemrelay --check -c FILE [-c FILE ...]  validate and print the effective\n"
             "                                                configuration (secrets masked)\n"
+            "       siemrelay status [-c FILE ...] [--admin HOST:PORT] [--json]\n"
+            "                                                the running gateway's integrations\n"
             "       siemrelay --version | --help\n"
             "\n"
             "Several -c files are merged in order: later files override settings, and\n"
@@ -31,6 +34,9 @@ int main(int argc, char **argv) {
     const char *paths[SR_MAX_CONFIGS];
     size_t npaths = 0;
     int check = 0, c;
+    /* A subcommand with options of its own. */
+    if (argc > 1 && strcmp(argv[1], "status") == 0)
+        return sr_status_cli(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

@@ -8,7 +8,8 @@ What lives here:
   - yaml_text(): a config dict as YAML (PyYAML, block style);
   - Gateway: writes a config into a temp dir, starts the binary, waits until
     GET /healthz answers, posts bodies, stops it with SIGTERM and checks the
-    exit code and the sanitizers' verdict;
+    exit code and the sanitizers' verdict; its admin API listens on a free
+    port of its own (admin_port, admin_url(), admin_get());
   - small polling helpers (wait_until) so no test sleeps for fixed times.
 
 Nothing here asserts the gateway's behaviour beyond "it started and stopped
@@ -158,7 +159,9 @@ class Gateway:
 
     conf: extra top-level config (merged over the defaults below); `inputs`
     is filled in with the allocated ports (keys given in conf["inputs"]
-    are merged into them). extra_files: [(file name, text)] written next to
+    are merged into them), and so is `admin` (admin.listen on a free port,
+    so gateways never fight over the default 9090; keys in conf["admin"]
+    are merged over it). extra_files: [(file name, text)] written next to
     the config and passed with further -c options after it.
     """
 
@@ -176,6 +179,7 @@ class Gateway:
         self.proc = None
         self.http_port = None
         self.tcp_port = None
+        self.admin_port = None
         self.config_path = os.path.join(self.workdir, "siemrelay.yaml")
         self.stderr_path = os.path.join(self.workdir, "gateway.stderr")
         self.stdout_path = os.path.join(self.workdir, "gateway.stdout")
@@ -204,6 +208,9 @@ class Gateway:
             inputs["tcp"] = {"listen": "127.0.0.1:%d" % self.tcp_port, "max_line": "64KiB"}
             inputs["tcp"].update(user_inputs.get("tcp", {}) or {})
         conf["inputs"] = inputs
+        admin = {"listen": "127.0.0.1:%d" % self.admin_port}
+        admin.update(user.pop("admin", {}) or {})
+        conf["admin"] = admin
         conf.update(user)
         if self.integrations:
             conf["integrations"] = self.integrations
@@ -230,6 +237,9 @@ class Gateway:
             self.tcp_port = free_port()
             while self.tcp_port == self.http_port:
                 self.tcp_port = free_port()
+            self.admin_port = free_port()
+            while self.admin_port in (self.http_port, self.tcp_port):
+                self.admin_port = free_port()
             paths = self.write_config()
             args = [binary]
             for p in paths:
@@ -410,6 +420,14 @@ class Gateway:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.05)
+
+    # ---- admin API ------------------------------------------------------
+
+    def admin_url(self, path="/api/integrations"):
+        return "http://127.0.0.1:%d%s" % (self.admin_port, path)
+
+    def admin_get(self, path="/api/integrations", timeout=10, **kw):
+        return requests.get(self.admin_url(path), timeout=timeout, **kw)
 
     # ---- dead letters ---------------------------------------------------
 

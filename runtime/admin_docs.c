@@ -1,0 +1,97 @@
+/* admin_docs.c - snapshots of the live sources, rendered for the admin API. */
+#include "admin_docs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin_json.h"
+#include "admin_metrics.h"
+#include "admin_view.h"
+#include "deadletter.h"
+#include "delivery.h"
+#include "input_tcp.h"
+#include "pipeline.h"
+
+static void fill_integration(const sr_delivery *d, size_t i, sr_admin_integration *out) {
+    memset(out, 0, sizeof *out);
+    out->name = sr_delivery_name(d, i);
+    out->type = sr_delivery_type(d, i);
+    sr_delivery_stats(d, i, &out->stats);
+    out->history = sr_delivery_history(d, i);
+}
+
+/* Everything but the integrations. */
+static void fill_view(const sr_admin_sources *src, int ready, sr_admin_view *v) {
+    memset(v, 0, sizeof *v);
+    v->version = SR_VERSION;
+    v->ready = ready;
+    if (src->pipeline) {
+        v->have_pipeline = 1;
+        sr_pipeline_stats_get(src->pipeline, &v->pipeline);
+        v->pipeline_pending = sr_pipeline_pending(src->pipeline);
+    }
+    if (src->tcp) {
+        v->have_tcp = 1;
+        v->tcp = *sr_input_tcp_get_stats(src->tcp);
+    }
+    if (src->deadletter) {
+        v->have_deadletter = 1;
+        v->deadletter_records = sr_deadletter_count(src->deadletter);
+    }
+    sr_admin_process_read(src->start_time_ms, &v->process);
+}
+
+/* Sets v->integrations to every integration; the caller frees *items. */
+static int fill_all(const sr_admin_sources *src, sr_admin_view *v, sr_admin_integration **items) {
+    size_t n = src->delivery ? sr_delivery_count(src->delivery) : 0;
+    *items = calloc(n ? n : 1, sizeof **items);
+    if (!*items)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        fill_integration(src->delivery, i, &(*items)[i]);
+    v->integrations = *items;
+    v->nintegrations = n;
+    return 0;
+}
+
+int sr_admin_doc_integrations(const sr_admin_sources *src, sr_buf *body) {
+    sr_admin_view v;
+    sr_admin_integration *items = NULL;
+    fill_view(src, 1, &v);
+    int rc = fill_all(src, &v, &items) == 0 && sr_admin_json_integrations(body, &v) == 0 ? 200 : -1;
+    free(items);
+    return rc;
+}
+
+int sr_admin_doc_integration(const sr_admin_sources *src, const char *name, sr_buf *body) {
+    long i = src->delivery ? sr_delivery_find(src->delivery, name) : -1;
+    if (i < 0) {
+        sr_buf msg = SR_BUF_INIT;
+        int oom = sr_buf_puts(&msg, "no integration named '") != 0 ||
+                  sr_admin_put_utf8(&msg, name, strlen(name)) != 0 || sr_buf_putc(&msg, '\'') != 0;
+        oom = oom || sr_buf_puts(body, "{\"error\":") != 0 ||
+              sr_admin_json_text(body, msg.data) != 0 || sr_buf_putc(body, '}') != 0;
+        sr_buf_free(&msg);
+        return oom ? -1 : 404;
+    }
+    sr_admin_integration item;
+    fill_integration(src->delivery, (size_t)i, &item);
+    return sr_admin_json_integration(body, &item, 1) == 0 ? 200 : -1;
+}
+
+int sr_admin_doc_metrics(const sr_admin_sources *src, int ready, sr_buf *body) {
+    sr_admin_view v;
+    sr_admin_integration *items = NULL;
+    fill_view(src, ready, &v);
+    int rc = fill_all(src, &v, &items) == 0 && sr_admin_metrics(body, &v) == 0 ? 200 : -1;
+    free(items);
+    return rc;
+}
+
+int sr_admin_doc_ready(const char *not_ready, sr_buf *body) {
+    if (!not_ready)
+        return sr_buf_puts(body, "{\"status\":\"ready\"}") == 0 ? 200 : -1;
+    int oom = sr_buf_puts(body, "{\"status\":\"not ready\",\"reason\":") != 0 ||
+              sr_admin_json_text(body, not_ready) != 0 || sr_buf_putc(body, '}') != 0;
+    return oom ? -1 : 503;
+}

@@ -1,0 +1,235 @@
+/* admin_metrics.c - the Prometheus text exposition of an admin view. */
+#include "admin_metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A metric read straight from a uint64_t field of a stats struct, so the
+ * families below are tables rather than a page of near-identical calls. */
+typedef struct field_metric {
+    const char *name;
+    const char *type; /* "counter" | "gauge" */
+    const char *help;
+    size_t offset;
+} field_metric;
+
+#define INTEG(f) offsetof(sr_integration_stats, f)
+
+static const field_metric integration_metrics[] = {
+    {"siemrelay_integration_events_received_total", "counter",
+     "Records queued for the integration.", INTEG(received)},
+    {"siemrelay_integration_events_delivered_total", "counter", "Records the destination accepted.",
+     INTEG(delivered)},
+    {"siemrelay_integration_events_retried_total", "counter",
+     "Records sent again after a failed attempt.", INTEG(retried)},
+    {"siemrelay_integration_events_rejected_total", "counter",
+     "Records the destination refused for good.", INTEG(rejected)},
+    {"siemrelay_integration_events_dead_lettered_total", "counter",
+     "Records written to the integration's dead-letter file.", INTEG(dead_lettered)},
+    {"siemrelay_integration_events_dropped_total", "counter",
+     "Records dropped to make room (queue overflow drop_oldest).", INTEG(dropped)},
+    {"siemrelay_integration_attempts_total", "counter", "Requests sent to the destination.",
+     INTEG(attempts)},
+    {"siemrelay_integration_failed_attempts_total", "counter",
+     "Requests that failed (transport error or retryable answer).", INTEG(failed_attempts)},
+    {"siemrelay_integration_queue_events", "gauge", "Records waiting in the integration's queue.",
+     INTEG(queued_events)},
+    {"siemrelay_integration_queue_bytes", "gauge", "Bytes waiting in the integration's queue.",
+     INTEG(queued_bytes)},
+    {"siemrelay_integration_queue_limit_bytes", "gauge", "The bound of the integration's queue.",
+     INTEG(queue_limit_bytes)},
+};
+
+#define PIPE(f) offsetof(sr_pipeline_stats, f)
+
+static const field_metric pipeline_metrics[] = {
+    {"siemrelay_pipeline_batches_total", "counter", "Submissions (bodies, chunks) processed.",
+     PIPE(batches)},
+    {"siemrelay_pipeline_events_accepted_total", "counter",
+     "Events parsed and taken past the global site scripts.", PIPE(accepted)},
+    {"siemrelay_pipeline_events_rejected_total", "counter",
+     "Events refused at parse time (malformed).", PIPE(rejected)},
+    {"siemrelay_pipeline_events_dropped_total", "counter", "Events a site script dropped.",
+     PIPE(dropped)},
+    {"siemrelay_pipeline_events_failed_total", "counter",
+     "Events whose script or encoder failed (dead-lettered).", PIPE(failed)},
+    {"siemrelay_pipeline_records_queued_total", "counter",
+     "Records queued, all integrations together.", PIPE(records)},
+};
+
+#define TCP(f)  offsetof(sr_input_tcp_stats, f)
+#define TCPT(f) (offsetof(sr_input_tcp_stats, totals) + offsetof(sr_input_tcp_counters, f))
+
+static const field_metric input_metrics[] = {
+    {"siemrelay_input_connections_total", "counter", "Connections accepted.",
+     TCP(connections_total)},
+    {"siemrelay_input_connections_open", "gauge", "Connections open now.", TCP(connections_open)},
+    {"siemrelay_input_connections_refused_total", "counter",
+     "Connections closed at once because too many were open.", TCP(connections_refused)},
+    {"siemrelay_input_bytes_received_total", "counter", "Bytes received (after TLS).", TCPT(bytes)},
+    {"siemrelay_input_events_accepted_total", "counter", "Events the pipeline accepted.",
+     TCPT(accepted)},
+    {"siemrelay_input_events_rejected_total", "counter", "Events the pipeline rejected.",
+     TCPT(rejected)},
+    {"siemrelay_input_oversize_lines_total", "counter", "Lines longer than max_line, discarded.",
+     TCPT(oversize_lines)},
+    {"siemrelay_input_refused_chunks_total", "counter",
+     "Chunks the pipeline could not take (answered 503).", TCPT(refused_chunks)},
+};
+
+static uint64_t field_at(const void *base, size_t offset) {
+    uint64_t v;
+    memcpy(&v, (const char *)base + offset, sizeof v);
+    return v;
+}
+
+static int family(sr_buf *out, const char *name, const char *type, const char *help) {
+    /* Help texts are constants here, free of backslashes and newlines, so
+     * they need no escaping. */
+    return sr_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int sr_admin_metrics_label_value(sr_buf *out, const char *s) {
+    sr_buf clean = SR_BUF_INIT;
+    int rc = sr_admin_put_utf8(&clean, s ? s : "", s ? strlen(s) : 0);
+    for (size_t i = 0; rc == 0 && i < clean.len; i++) {
+        char c = clean.data[i];
+        if (c == '\\')
+            rc = sr_buf_puts(out, "\\\\");
+        else if (c == '"')
+            rc = sr_buf_puts(out, "\\\"");
+        else if (c == '\n')
+            rc = sr_buf_puts(out, "\\n");
+        else
+            rc = sr_buf_putc(out, c);
+    }
+    sr_buf_free(&clean);
+    return rc;
+}
+
+static int integration_labels(sr_buf *out, const sr_admin_integration *ai) {
+    int rc = sr_buf_puts(out, "integration=\"");
+    rc |= sr_admin_metrics_label_value(out, ai->name);
+    rc |= sr_buf_puts(out, "\",type=\"");
+    rc |= sr_admin_metrics_label_value(out, ai->type);
+    rc |= sr_buf_putc(out, '"');
+    return rc ? -1 : 0;
+}
+
+/* Prometheus parses values as Go floats: plain decimals are safest. */
+static int integration_sample(sr_buf *out, const char *name, const sr_admin_integration *ai,
+                              const char *value) {
+    int rc = sr_buf_printf(out, "%s{", name);
+    rc |= integration_labels(out, ai);
+    rc |= sr_buf_printf(out, "} %s\n", value);
+    return rc ? -1 : 0;
+}
+
+static int put_integrations(sr_buf *out, const sr_admin_view *v) {
+    int rc = 0;
+    char value[64];
+    if (v->nintegrations == 0)
+        return 0;
+    for (size_t m = 0; m < sizeof integration_metrics / sizeof integration_metrics[0]; m++) {
+        const field_metric *fm = &integration_metrics[m];
+        rc |= family(out, fm->name, fm->type, fm->help);
+        for (size_t i = 0; i < v->nintegrations; i++) {
+            snprintf(value, sizeof value, "%" PRIu64,
+                     field_at(&v->integrations[i].stats, fm->offset));
+            rc |= integration_sample(out, fm->name, &v->integrations[i], value);
+        }
+    }
+
+    rc |= family(out, "siemrelay_integration_status", "gauge",
+                 "1 for the integration's current Sysdig status, 0 for the others.");
+    for (size_t i = 0; i < v->nintegrations; i++) {
+        const sr_admin_integration *ai = &v->integrations[i];
+        for (int st = SR_STATUS_NOT_CONNECTED; st <= SR_STATUS_ERROR; st++) {
+            rc |= sr_buf_puts(out, "siemrelay_integration_status{");
+            rc |= integration_labels(out, ai);
+            rc |= sr_buf_printf(out, ",status=\"%s\"} %d\n", sr_status_name((sr_status)st),
+                                ai->stats.status == (sr_status)st);
+        }
+    }
+
+    rc |= family(out, "siemrelay_integration_status_since_seconds", "gauge",
+                 "When the current status began (seconds since the epoch).");
+    for (size_t i = 0; i < v->nintegrations; i++) {
+        int64_t since = v->integrations[i].stats.status_since_ms;
+        snprintf(value, sizeof value, "%.3f", since > 0 ? (double)since / 1000.0 : 0.0);
+        rc |= integration_sample(out, "siemrelay_integration_status_since_seconds",
+                                 &v->integrations[i], value);
+    }
+
+    rc |= family(out, "siemrelay_integration_inhibited", "gauge",
+                 "1 while the integration waits out an inhibition after failing.");
+    for (size_t i = 0; i < v->nintegrations; i++)
+        rc |= integration_sample(out, "siemrelay_integration_inhibited", &v->integrations[i],
+                                 v->integrations[i].stats.inhibited ? "1" : "0");
+
+    rc |= family(out, "siemrelay_integration_last_latency_seconds", "gauge",
+                 "Duration of the integration's last completed request.");
+    for (size_t i = 0; i < v->nintegrations; i++) {
+        double ms = v->integrations[i].stats.last_latency_ms;
+        snprintf(value, sizeof value, "%.6f", isfinite(ms) && ms > 0 ? ms / 1000.0 : 0.0);
+        rc |= integration_sample(out, "siemrelay_integration_last_latency_seconds",
+                                 &v->integrations[i], value);
+    }
+    return rc ? -1 : 0;
+}
+
+static int put_fields(sr_buf *out, const field_metric *fms, size_t n, const void *stats,
+                      const char *labels) {
+    int rc = 0;
+    for (size_t m = 0; m < n; m++) {
+        rc |= family(out, fms[m].name, fms[m].type, fms[m].help);
+        rc |= sr_buf_printf(out, "%s%s %" PRIu64 "\n", fms[m].name, labels,
+                            field_at(stats, fms[m].offset));
+    }
+    return rc ? -1 : 0;
+}
+
+int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
+    int rc = put_integrations(out, v);
+    if (v->have_pipeline) {
+        rc |= put_fields(out, pipeline_metrics,
+                         sizeof pipeline_metrics / sizeof pipeline_metrics[0], &v->pipeline, "");
+        rc |= family(out, "siemrelay_pipeline_pending_batches", "gauge",
+                     "Submissions being processed, not yet committed to the queues.");
+        rc |= sr_buf_printf(out, "siemrelay_pipeline_pending_batches %" PRIu64 "\n",
+                            v->pipeline_pending);
+    }
+    if (v->have_tcp)
+        rc |= put_fields(out, input_metrics, sizeof input_metrics / sizeof input_metrics[0],
+                         &v->tcp, "{input=\"tcp\"}");
+    if (v->have_deadletter) {
+        rc |= family(out, "siemrelay_deadletter_records_total", "counter",
+                     "Dead-letter lines written, all files together.");
+        rc |= sr_buf_printf(out, "siemrelay_deadletter_records_total %" PRIu64 "\n",
+                            v->deadletter_records);
+    }
+    rc |= family(out, "siemrelay_ready", "gauge",
+                 "1 when the gateway takes events (as GET /readyz), else 0.");
+    rc |= sr_buf_printf(out, "siemrelay_ready %d\n", v->ready ? 1 : 0);
+    rc |= family(out, "siemrelay_build_info", "gauge", "Always 1; the version is a label.");
+    rc |= sr_buf_puts(out, "siemrelay_build_info{version=\"");
+    rc |= sr_admin_metrics_label_value(out, v->version ? v->version : "unknown");
+    rc |= sr_buf_puts(out, "\"} 1\n");
+
+    rc |= family(out, "process_start_time_seconds", "gauge",
+                 "Start time of the process since unix epoch in seconds.");
+    rc |= sr_buf_printf(out, "process_start_time_seconds %.3f\n", v->process.start_time_s);
+    if (v->process.resident_bytes) {
+        rc |=
+            family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        rc |= sr_buf_printf(out, "process_resident_memory_bytes %" PRIu64 "\n",
+                            v->process.resident_bytes);
+    }
+    rc |= family(out, "process_cpu_seconds_total", "counter",
+                 "Total user and system CPU time spent in seconds.");
+    rc |= sr_buf_printf(out, "process_cpu_seconds_total %.6f\n", v->process.cpu_seconds);
+    return rc ? -1 : 0;
+}
