@@ -14,6 +14,13 @@
 int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
 
+/* Another driver may run another script with this state set-up: it defines
+ * SR_LUA_TEST_SCRIPT (relative to the source directory) and includes this
+ * file. */
+#ifndef SR_LUA_TEST_SCRIPT
+#define SR_LUA_TEST_SCRIPT "/tests/unit/lua/test_lualib.lua"
+#endif
+
 static const char strict[] = "setmetatable(_G, { __newindex = function(_, k) "
                              "error('assignment to undeclared global ' .. tostring(k), 2) end })";
 
@@ -35,7 +42,7 @@ int main(void) {
     lua_pop(L, 2);
     CHECK_INT(luaL_dostring(L, strict), 0);
 
-    int rc = luaL_loadfile(L, SR_SOURCE_DIR "/tests/unit/lua/test_lualib.lua");
+    int rc = luaL_loadfile(L, SR_SOURCE_DIR SR_LUA_TEST_SCRIPT);
     CHECK_INT(rc, 0);
     if (rc == 0) {
         lua_pushstring(L, SR_SOURCE_DIR);
