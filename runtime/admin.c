@@ -1,5 +1,5 @@
-/* admin.c - the admin API's listener and routes; the documents themselves
- * come from admin_json.c and admin_metrics.c. */
+/* admin.c - the admin API's listener and routes; the documents come from
+ * admin_docs.c. */
 #include "admin.h"
 
 #include <stdio.h>
@@ -127,7 +127,7 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     }
 }
 
-/* ---- Lifecycle ----------------------------------------------------------- */
+/* ---- Paths --------------------------------------------------------------- */
 
 static int hex_value(char c) {
     if (c >= '0' && c <= '9')
@@ -163,6 +163,8 @@ long sr_admin_percent_decode(const char *in, size_t inlen, char *out, size_t out
     out[o] = '\0';
     return (long)o;
 }
+
+/* ---- Lifecycle ----------------------------------------------------------- */
 
 static void format_address(char *out, size_t n, const char *host, int port) {
     if (strchr(host, ':')) /* IPv6 */

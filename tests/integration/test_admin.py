@@ -14,7 +14,7 @@ import urllib.parse
 
 import requests
 
-from harness import (Gateway, compact, free_port, gateway_bin, run_cli, sample_bytes, strict_loads,
+from harness import (SANITIZER_MARKERS, Gateway, compact, free_port, gateway_bin, run_cli, sample_bytes, strict_loads,
                      summary_of, wait_until, webhook, yaml_text)
 
 INPUT_TOKEN = "ingest-tok-a41f9e"
@@ -87,6 +87,14 @@ def check_shape(o):
         assert isinstance(o["counters"][k], int) and o["counters"][k] >= 0, o["counters"]
     assert o["last_error"] is None or isinstance(o["last_error"], str)
     assert o["last_latency_ms"] is None or isinstance(o["last_latency_ms"], (int, float))
+
+
+def status_cli(args):
+    """`siemrelay status ARGS`, checked for sanitizer reports."""
+    p = run_cli(["status"] + list(args))
+    for m in SANITIZER_MARKERS:
+        assert m not in p.stderr, "sanitizer report:\n" + p.stderr
+    return p
 
 
 def wait_delivered(gw, name, n, timeout=10):
@@ -445,9 +453,9 @@ def test_no_secret_in_any_admin_answer(gateway_factory, receiver_factory):
                  "/api/integrations/" + HOOK_SECRET, "/nope"):
         r = gw.admin_get(path)
         bodies.append(r.text + "\n" + "\n".join("%s: %s" % kv for kv in r.headers.items()))
-    status = run_cli(["status", "--admin", "127.0.0.1:%d" % gw.admin_port])
+    status = status_cli(["--admin", "127.0.0.1:%d" % gw.admin_port])
     bodies += [status.stdout, status.stderr]
-    as_json = run_cli(["status", "--json", "-c", gw.config_path])
+    as_json = status_cli(["--json", "-c", gw.config_path])
     bodies += [as_json.stdout, as_json.stderr]
     for secret in SECRETS:
         for i, body in enumerate(bodies):
@@ -465,7 +473,7 @@ def test_status_command(gateway_factory, receiver_factory):
     rcv.wait_for(4)
     wait_delivered(gw, "siem", 4)
 
-    p = run_cli(["status", "-c", gw.config_path])
+    p = status_cli(["-c", gw.config_path])
     assert p.returncode == 0, p.stderr
     lines = p.stdout.rstrip("\n").split("\n")
     assert lines[0].split() == ["NAME", "TYPE", "STATUS", "SINCE", "QUEUED", "DELIVERED", "RETRIED",
@@ -479,7 +487,7 @@ def test_status_command(gateway_factory, receiver_factory):
     col = lines[0].index("DELIVERED")
     assert rows["siem"][col:].split()[0] == "4"
 
-    p = run_cli(["status", "--admin", "127.0.0.1:%d" % gw.admin_port, "--json"])
+    p = status_cli(["--admin", "127.0.0.1:%d" % gw.admin_port, "--json"])
     assert p.returncode == 0, p.stderr
     doc = strict_loads(p.stdout)
     assert {o["name"] for o in doc} == {"siem", "idle"}
@@ -487,7 +495,7 @@ def test_status_command(gateway_factory, receiver_factory):
 
 def test_status_command_fails_cleanly(tmp_path):
     port = free_port()
-    p = run_cli(["status", "--admin", "127.0.0.1:%d" % port])
+    p = status_cli(["--admin", "127.0.0.1:%d" % port])
     assert p.returncode == 1
     assert p.stdout == ""
     assert "cannot reach the gateway's admin API at 127.0.0.1:%d" % port in p.stderr
@@ -495,14 +503,17 @@ def test_status_command_fails_cleanly(tmp_path):
 
     cfg = tmp_path / "off.yaml"
     cfg.write_text(yaml_text({"admin": {"enabled": False}}), encoding="utf-8")
-    p = run_cli(["status", "-c", str(cfg)])
+    p = status_cli(["-c", str(cfg)])
     assert p.returncode == 1 and "disabled" in p.stderr
 
-    p = run_cli(["status", "--admin", "nonsense"])
+    p = status_cli(["--admin", "[::1]:%d" % port])
+    assert p.returncode == 1 and "admin API at [::1]:%d" % port in p.stderr, p.stderr
+
+    p = status_cli(["--admin", "nonsense"])
     assert p.returncode == 2 and "HOST:PORT" in p.stderr
-    p = run_cli(["status", "-c", str(tmp_path / "missing.yaml")])
+    p = status_cli(["-c", str(tmp_path / "missing.yaml")])
     assert p.returncode == 2 and "missing.yaml" in p.stderr
-    p = run_cli(["status", "--help"])
+    p = status_cli(["--help"])
     assert p.returncode == 0 and "usage: siemrelay status" in p.stdout
 
 
