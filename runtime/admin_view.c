@@ -1,5 +1,6 @@
 /* admin_view.c - process figures and UTF-8 repair for the admin renderers. */
 #include "admin_view.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <sys/resource.h>
@@ -27,33 +28,7 @@ void sr_admin_process_read(int64_t start_time_ms, sr_admin_process *out) {
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
+    return s[0] < 0x80 ? 1 : sr_utf8_seq_len(s, n);
 }
 
 int sr_admin_put_utf8(sr_buf *out, const char *s, size_t n) {

@@ -292,8 +292,7 @@ static int top_script_timeout(loader *ld, const item *it, void *target) {
 
 /* ---- inputs ------------------------------------------------------------- */
 
-/* Splits "host:port" or "[v6 address]:port". Returns 0 or -1. */
-static int parse_listen(const char *s, char **host, int *port) {
+int sr_parse_listen(const char *s, char **host, int *port) {
     const char *host_start = s, *host_end, *p;
     if (*s == '[') {
         host_start = s + 1;
@@ -332,7 +331,7 @@ static int input_enabled(loader *ld, const item *it, void *target) {
 
 static int input_listen(loader *ld, const item *it, void *target) {
     sr_input_conf *in = target;
-    if (it->v->kind != SR_NODE_SCALAR || parse_listen(it->v->text, &in->host, &in->port) != 0)
+    if (it->v->kind != SR_NODE_SCALAR || sr_parse_listen(it->v->text, &in->host, &in->port) != 0)
         return wrong_value(ld, it, "host:port such as 127.0.0.1:8080 or [::1]:8080 (port 1-65535)",
                            0);
     return 0;
@@ -808,7 +807,7 @@ static int admin_enabled(loader *ld, const item *it, void *target) {
 static int admin_listen(loader *ld, const item *it, void *target) {
     sr_config *cfg = target;
     if (it->v->kind != SR_NODE_SCALAR ||
-        parse_listen(it->v->text, &cfg->admin.host, &cfg->admin.port) != 0)
+        sr_parse_listen(it->v->text, &cfg->admin.host, &cfg->admin.port) != 0)
         return wrong_value(ld, it, "host:port such as 127.0.0.1:9090 (port 1-65535)", 0);
     return 0;
 }

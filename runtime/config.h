@@ -110,6 +110,10 @@ typedef struct sr_config {
     size_t ndocs;
 } sr_config;
 
+/* Splits "host:port" or "[v6 address]:port" (port 1-65535); *host is
+ * replaced by a malloc'd copy. Returns 0 or -1. */
+int sr_parse_listen(const char *s, char **host, int *port);
+
 /* Loads and merges `paths` in order. On error returns -1 and writes a
  * message of the form "FILE:LINE: key 'x': what is wrong" into err. The
  * config is zeroed first and must be freed with sr_config_free either way. */

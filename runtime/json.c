@@ -69,9 +69,7 @@ static inline int word_has_quote_or_esc(uint64_t w) {
     return ((((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t avail) {
+size_t sr_utf8_seq_len(const unsigned char *p, size_t avail) {
     unsigned c = p[0], lo = 0x80, hi = 0xbf;
     size_t len;
     if (c >= 0xc2 && c <= 0xdf) {
@@ -222,7 +220,7 @@ static int scan_string(scanner *s, uint8_t *escaped) {
             break;
         case C_CTRL: return fail(s, i, "unescaped control character in string");
         default: {
-            size_t len = utf8_len(p + i, n - i);
+            size_t len = sr_utf8_seq_len(p + i, n - i);
             if (!len)
                 return fail(s, i, "invalid UTF-8 in string");
             i += len;

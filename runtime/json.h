@@ -46,6 +46,11 @@ typedef struct sr_json_member {
 
 #define SR_JSON_DEFAULT_MAX_DEPTH 64
 
+/* Length of the well-formed multi-byte UTF-8 sequence at p (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF), or 0 (also for ASCII,
+ * which callers handle themselves). */
+size_t sr_utf8_seq_len(const unsigned char *p, size_t avail);
+
 /* Validates that [p, p+n) is exactly one JSON value, optionally surrounded by
  * whitespace. Returns 0, or -1 with `err` filled. */
 int sr_json_validate(const char *p, size_t n, int max_depth, sr_json_error *err);

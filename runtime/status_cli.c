@@ -191,28 +191,17 @@ typedef struct address {
     char port[8];
 } address;
 
-/* "host:port" or "[v6]:port". */
+/* "host:port" or "[v6]:port", parsed as the configuration does. */
 static int parse_address(const char *s, address *a) {
-    const char *host = s, *end, *port;
-    if (*s == '[') {
-        host = s + 1;
-        end = strchr(host, ']');
-        if (!end || end[1] != ':')
-            return -1;
-        port = end + 2;
-    } else {
-        end = strrchr(s, ':');
-        if (!end || memchr(s, ':', (size_t)(end - s)))
-            return -1;
-        port = end + 1;
-    }
-    size_t hl = (size_t)(end - host), pl = strlen(port);
-    if (hl == 0 || hl >= sizeof a->host || pl == 0 || pl > 5 || strspn(port, "0123456789") != pl ||
-        atoi(port) < 1 || atoi(port) > 65535)
+    char *host = NULL;
+    int port;
+    if (sr_parse_listen(s, &host, &port) != 0 || strlen(host) >= sizeof a->host) {
+        free(host);
         return -1;
-    memcpy(a->host, host, hl);
-    a->host[hl] = '\0';
-    snprintf(a->port, sizeof a->port, "%d", atoi(port));
+    }
+    snprintf(a->host, sizeof a->host, "%s", host);
+    snprintf(a->port, sizeof a->port, "%d", port);
+    free(host);
     return 0;
 }
 
