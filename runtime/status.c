@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -137,6 +138,9 @@ static int load(sr_status_state *s, const char *text, size_t n) {
 int sr_status_init(sr_status_state *s, const char *path, const char *name) {
     memset(s, 0, sizeof *s);
     s->status = SR_STATUS_NOT_CONNECTED;
+    struct timespec now; /* configured now, unless the state file knows better */
+    clock_gettime(CLOCK_REALTIME, &now);
+    s->since_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     if (!path)
         return 0;
     if (!(s->path = strdup(path)))
