@@ -42,5 +42,7 @@ test: test-deps
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
+bench: deps ; /usr/bin/python3 tests/bench/run $(BENCH_ARGS)
+
 clean:
 	rm -rf build build-asan

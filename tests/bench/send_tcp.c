@@ -1,0 +1,183 @@
+/* send_tcp.c - sends an NDJSON file over one TCP connection.
+ *
+ *   send_tcp --connect HOST:PORT --file F [--count N] [--rate EVENTS_PER_S]
+ *
+ * Without --rate it writes as fast as the peer takes the bytes, in large
+ * writes, so TCP flow control (the gateway's back-pressure) sets the pace.
+ * With --rate it sends on a fixed schedule (event k is due at k/rate
+ * seconds), writing whatever is due in one go, for latency runs.
+ *
+ * Lines that look like W1 events (w1.h) get their bench_ts_ns overwritten
+ * with the CLOCK_MONOTONIC time at which they are handed to write(): the
+ * receiver subtracts it from its own clock for the latency. The file is
+ * mapped read-only and copied into the write buffer, where the stamping
+ * happens. At the end it prints one JSON line: events, bytes, start_ns,
+ * end_ns, seconds, events_per_s. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "w1.h"
+
+#define CHUNK (1u << 20)
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void stamp(char *line, size_t n, uint64_t t) {
+    static const char head[] = "{\"id\":\"";
+    if (n < W1_TS_POS + W1_TS_DIGITS || memcmp(line, head, sizeof head - 1) != 0)
+        return;
+    char *d = line + W1_TS_POS + W1_TS_DIGITS;
+    for (int i = 0; i < W1_TS_DIGITS; i++, t /= 10)
+        *--d = (char)('0' + t % 10);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Copies up to `max_events` whole lines (at most CHUNK bytes, but always at
+ * least one line) from src into buf, stamping each; returns the bytes
+ * copied and the lines through *lines. */
+static size_t fill(const char *src, size_t avail, uint64_t max_events, char *buf, size_t cap,
+                   uint64_t t, uint64_t *lines) {
+    size_t off = 0;
+    uint64_t k = 0;
+    while (k < max_events && off < avail) {
+        const char *nl = memchr(src + off, '\n', avail - off);
+        size_t len = nl ? (size_t)(nl - (src + off)) + 1 : avail - off;
+        if (off + len > cap && k > 0)
+            break;
+        if (off + len > cap) {
+            fprintf(stderr, "send_tcp: line longer than %zu bytes\n", cap);
+            exit(1);
+        }
+        memcpy(buf + off, src + off, len);
+        stamp(buf + off, len, t);
+        off += len;
+        k++;
+    }
+    *lines = k;
+    return off;
+}
+
+static int connect_to(const char *spec) {
+    char host[64] = "127.0.0.1";
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= sizeof host)
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        perror("send_tcp: connect");
+        return -1;
+    }
+    return fd;
+}
+
+int main(int argc, char **argv) {
+    const char *spec = NULL, *path = NULL;
+    uint64_t count = UINT64_MAX;
+    double rate = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--connect") && i + 1 < argc)
+            spec = argv[++i];
+        else if (!strcmp(argv[i], "--file") && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+            count = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+            rate = strtod(argv[++i], NULL);
+        else
+            spec = NULL, i = argc;
+    }
+    if (!spec || !path) {
+        fputs("usage: send_tcp --connect HOST:PORT --file F [--count N] [--rate EVENTS_PER_S]\n",
+              stderr);
+        return 2;
+    }
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) != 0) {
+        perror(path);
+        return 1;
+    }
+    size_t size = (size_t)st.st_size;
+    const char *data = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, in, 0) : "";
+    if (data == MAP_FAILED) {
+        perror("send_tcp: mmap");
+        return 1;
+    }
+    madvise((void *)data, size, MADV_SEQUENTIAL);
+    int fd = connect_to(spec);
+    if (fd < 0)
+        return 1;
+    char *buf = malloc(CHUNK);
+    if (!buf)
+        return 1;
+
+    uint64_t sent = 0, bytes = 0, start = now_ns();
+    size_t off = 0;
+    while (off < size && sent < count) {
+        uint64_t t = now_ns(), due = count - sent;
+        if (rate > 0) {
+            uint64_t should = (uint64_t)((double)(t - start) * rate / 1e9) + 1;
+            if (should <= sent) {
+                /* Sleep until the next event is due, but at least 1 ms:
+                 * waking for every event would burn the CPU the gateway
+                 * is measured on. What is due then goes in one write, and
+                 * each event is stamped when it is written. */
+                uint64_t at = start + (uint64_t)((double)sent * 1e9 / rate);
+                if (at < t + 1000000)
+                    at = t + 1000000;
+                struct timespec ts = {(time_t)(at / 1000000000ull), (long)(at % 1000000000ull)};
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+                continue;
+            }
+            due = should - sent < due ? should - sent : due;
+        }
+        uint64_t lines;
+        size_t n = fill(data + off, size - off, due, buf, CHUNK, t, &lines);
+        if (write_all(fd, buf, n) != 0) {
+            perror("send_tcp: write");
+            return 1;
+        }
+        off += n;
+        sent += lines;
+        bytes += n;
+    }
+    uint64_t end = now_ns();
+    close(fd);
+    double secs = (double)(end - start) / 1e9;
+    printf("{\"events\":%llu,\"bytes\":%llu,\"start_ns\":%llu,\"end_ns\":%llu,\"seconds\":%.3f,"
+           "\"events_per_s\":%.0f}\n",
+           (unsigned long long)sent, (unsigned long long)bytes, (unsigned long long)start,
+           (unsigned long long)end, secs, secs > 0 ? (double)sent / secs : 0.0);
+    return 0;
+}
