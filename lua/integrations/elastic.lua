@@ -304,8 +304,9 @@ end
 
 local prepared = setmetatable({}, { __mode = "k" })
 
--- Only what outcome() reads: the status, and the error's type and reason.
-local FILTER = "filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
+-- Only what outcome() reads: each item's status and error type and reason,
+-- and a whole-request error (filter_path applies to error answers too).
+local FILTER = "filter_path=errors,error,items.*.status,items.*.error.type,items.*.error.reason"
 
 --- The _bulk URL for an endpoint: /_bulk appended unless the path already
 --- ends in it, and the filter_path parameter added.

@@ -14,17 +14,15 @@
 """
 
 import json
-import os
 
 import pytest
 
+from dest_util import FORWARDER, Peers, command_events, fast_conf, post_all, reached, state
 from harness import repo_path, run_cli, samples, strict_loads, summary_of, wait_until
 from receivers.splunk import HecReceiver, split_envelopes
 from test_fidelity import SYNTHETIC, assert_same
 
 TOKEN = "5a4bfc2e-8d0d-4b0e-9c52-3a1d6f0e7c11"
-FORWARDER = {"local_forwarder": {"enabled": True, "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT"]}}
-FAST = {"delivery": {"backoff": "100ms", "backoff_max": "300ms", "inhibit": "1500ms"}}
 
 SOURCETYPES = {
     "policy": "sysdig:secure:policy",
@@ -42,70 +40,22 @@ def splunk(name, url, token=TOKEN, batch=None, **configuration):
             "batch": batch or {"max_events": 100, "linger": "50ms"}, "configuration": conf}
 
 
-class _Hecs:
-    def __init__(self):
-        self.made = []
-
-    def __call__(self, **kw):
-        r = HecReceiver(**kw).start()
-        self.made.append(r)
-        return r
-
-
-# Requested before the gateway factories, so receivers outlive the gateways
-# (fixtures are torn down in reverse order).
 @pytest.fixture(scope="module")
 def module_hecs():
-    hecs = _Hecs()
+    hecs = Peers(HecReceiver)
     yield hecs
-    for r in hecs.made:
-        r.stop()
+    hecs.close()
 
 
 @pytest.fixture
 def hecs():
-    hecs = _Hecs()
+    hecs = Peers(HecReceiver)
     yield hecs
-    for r in hecs.made:
-        r.stop()
+    hecs.close()
 
 
 def seconds_text(ns):
     return "%d.%09d" % (ns // 10 ** 9, ns % 10 ** 9)
-
-
-def command_events(prefix, n, pad=0):
-    base = json.loads(dict((name, raw) for name, raw, _ in samples())["audit_command.json"])
-    out = []
-    for i in range(n):
-        e = dict(base)
-        e["id"] = "%s-%04d" % (prefix, i)
-        e["timestamp"] = base["timestamp"] + i
-        if pad:
-            e["pad"] = "p" * pad
-        out.append(e)
-    return out
-
-
-def post_all(gw, evs):
-    r = gw.post_ndjson(evs)
-    assert r.status_code == 200, r.text
-    s = summary_of(r)
-    assert (s["accepted"], s["failed"]) == (len(evs), 0), s
-
-
-def state(gw, name):
-    path = os.path.join(gw.data_dir, "state", name + ".json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def reached(gw, name, status):
-    st = state(gw, name)
-    return st is not None and any(h["to"] == status for h in st.get("history", []))
 
 
 def by_id(envelopes):
@@ -228,9 +178,7 @@ def test_configuration_error_ends_in_error_status_and_keeps_events(hecs, gateway
         hec.disable_token(TOKEN)
     elif problem == "invalid token":
         token = "not-" + TOKEN
-    conf = dict(FORWARDER)
-    conf.update(FAST)
-    gw = gateway_factory([splunk("hec", hec.url(), token=token, Index="security")], conf=conf)
+    gw = gateway_factory([splunk("hec", hec.url(), token=token, Index="security")], conf=fast_conf())
     evs = command_events("cfg", 3)
     post_all(gw, evs)
     want = {"token disabled": 403, "invalid token": 403, "index not allowed": 400}[problem]
@@ -256,9 +204,7 @@ def test_configuration_error_ends_in_error_status_and_keeps_events(hecs, gateway
 
 def test_invalid_event_number_indexes_before_dead_letters_it_and_resends_after(hecs, gateway_factory):
     hec = hecs(tokens={TOKEN: None})
-    conf = dict(FORWARDER)
-    conf.update(FAST)
-    gw = gateway_factory([splunk("hec", hec.url(), batch={"max_events": 100, "linger": "300ms"})], conf=conf)
+    gw = gateway_factory([splunk("hec", hec.url(), batch={"max_events": 100, "linger": "300ms"})], conf=fast_conf())
     evs = command_events("part", 6)
     bad = evs[2]["id"]
     hec.invalid_when(lambda ev: ev.get("id") == bad)
@@ -284,9 +230,7 @@ def test_invalid_event_number_indexes_before_dead_letters_it_and_resends_after(h
 def test_server_busy_is_retried_and_delivered_once(hecs, gateway_factory):
     hec = hecs(tokens={TOKEN: None})
     hec.respond_with(503, {"text": "Server is busy", "code": 9}, count=2)
-    conf = dict(FORWARDER)
-    conf.update(FAST)
-    gw = gateway_factory([splunk("hec", hec.url())], conf=conf)
+    gw = gateway_factory([splunk("hec", hec.url())], conf=fast_conf())
     evs = command_events("busy", 4)
     post_all(gw, evs)
     got = by_id(hec.wait_for(4))
@@ -300,9 +244,7 @@ def test_request_too_large_is_split_and_a_lone_oversize_event_dead_lettered(hecs
     evs = command_events("big", 8, pad=600)
     one = len(json.dumps(evs[0])) + 250  # an envelope, roughly
     hec = hecs(tokens={TOKEN: None}, max_content_length=int(one * 2.5))
-    conf = dict(FORWARDER)
-    conf.update(FAST)
-    gw = gateway_factory([splunk("hec", hec.url(), batch={"max_events": 100, "linger": "300ms"})], conf=conf)
+    gw = gateway_factory([splunk("hec", hec.url(), batch={"max_events": 100, "linger": "300ms"})], conf=fast_conf())
     post_all(gw, evs)
     got = by_id(hec.wait_for(8))
     assert set(got) == {e["id"] for e in evs}

@@ -144,6 +144,8 @@ outcome_is(splunk, 401, '{"text":"Token is required","code":2}', 1, "retry", "HE
 eq(outcome_is(splunk, 403, '{"text":"Invalid token","code":4}', 1, "retry", "HEC 403"),
     "HTTP 403: HEC code 4: Invalid token", "HEC 403 reason")
 outcome_is(splunk, 403, '{"text":"Token disabled","code":1}', 1, "retry", "HEC token disabled")
+outcome_is(splunk, 403, "<html>Forbidden</html>", 1, "retry", "403 from a proxy")
+outcome_is(splunk, 401, "", 1, "retry", "401 without a body")
 outcome_is(splunk, 404, '{"text":"The requested URL was not found on this server.","code":404}', 1,
     "retry", "HEC 404")
 outcome_is(splunk, 429, "", 1, "retry", "HEC 429")
@@ -166,7 +168,7 @@ eq(elastic.framing, "concat", "elastic framing")
 eq(elastic.options.secret.secret, true, "elastic secret is secret")
 eq(elastic.options.index.required, true, "index required")
 
-local FILTER = "filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
+local FILTER = "filter_path=errors,error,items.*.status,items.*.error.type,items.*.error.reason"
 eq(elastic.bulk_url("https://es:9200"), "https://es:9200/_bulk?" .. FILTER, "bulk url")
 eq(elastic.bulk_url("https://es:9200/"), "https://es:9200/_bulk?" .. FILTER, "bulk url slash")
 eq(elastic.bulk_url("https://es/prefix"), "https://es/prefix/_bulk?" .. FILTER, "bulk url prefix")
