@@ -15,8 +15,8 @@
 -- The timestamp is the event's nanosecond "timestamp" (its integer text, so
 -- nothing is rounded), or the current time when it has none. HOSTNAME is
 -- the event's "hostname", else its label host.hostName, else the gateway's
--- own host name; bytes outside printable ASCII become "_" (both RFCs allow
--- only those) and it is cut at 255. PROCID and STRUCTURED-DATA are "-";
+-- own host name. Bytes other than letters, digits, ".", "-" and "_" become
+-- "_", leading and trailing punctuation is dropped, and it is cut at 255. PROCID and STRUCTURED-DATA are "-";
 -- MSGID is the event's "type".
 --
 -- Framing: "octet" is RFC 6587 octet counting ("LEN SP MSG", mandatory over
@@ -107,6 +107,19 @@ local function printable(s, max)
 end
 M.printable = printable
 
+-- A host name both RFCs and their parsers accept: letters, digits, ".",
+-- "-" and "_", not starting or ending with a punctuation mark (rsyslog's
+-- RFC 3164 parser refuses a name that ends in "-" or "_"). nil if nothing
+-- is left.
+local function clean_host(h)
+    h = gsub(h, "[^%w%.%-_]", "_")
+    if #h > 255 then
+        h = sub(h, 1, 255)
+    end
+    h = match(h, "^[%.%-_]*(.-)[%.%-_]*$")
+    return h ~= "" and h or nil
+end
+
 local own_host
 --- The gateway's host name (read once), for events that carry none.
 function M.own_hostname()
@@ -118,21 +131,18 @@ function M.own_hostname()
     if f then
         f:close()
     end
-    h = h or os.getenv("HOSTNAME") or "siemrelay"
-    own_host = printable(h, 255)
+    own_host = clean_host(h or os.getenv("HOSTNAME") or "") or "siemrelay"
     return own_host
 end
 
---- The event's host name, cleaned for a syslog header.
+--- The event's host name ("hostname", else the label host.hostName), cleaned
+--- for a syslog header; the gateway's own when the event has none.
 function M.hostname(ev)
     local h = ev:get("hostname")
     if type(h) ~= "string" or h == "" then
         h = ev:label("host.hostName")
     end
-    if type(h) ~= "string" or h == "" then
-        return M.own_hostname()
-    end
-    return printable(h, 255)
+    return type(h) == "string" and clean_host(h) or M.own_hostname()
 end
 
 --- Checks an APP-NAME / TAG: letters, digits and ._-/ only, 1..32 bytes
