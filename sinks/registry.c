@@ -17,6 +17,7 @@ static const struct {
     {"http", sr_http_sink_new},
     {"file", sr_file_sink_new},
     {"stream", sr_stream_sink_new},
+    {"kafka", sr_kafka_sink_new},
 };
 
 sr_sink *sr_sink_open(uv_loop_t *loop, const char *transport, const sr_sink_settings *s, char *err,

@@ -137,6 +137,20 @@ sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
  * Details in sinks/stream_tcp.c and sinks/stream_udp.c. */
 sr_sink *sr_stream_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
                             size_t errlen);
+/* Records produced as messages of settings->topic on settings->brokers by an
+ * idempotent librdkafka producer (acks=all) on its own threads, woken into
+ * the loop through its queue's I/O event. A message's key is the record's
+ * top-level member settings->key_field (none if unset or absent); props are
+ * librdkafka properties, plus "header.<Name>" (static headers) and
+ * "keytab.base64" (a Kerberos keytab the sink writes to a private 0600 file
+ * for sasl.kerberos.keytab). timeout_ms is message.timeout.ms; insecure,
+ * ca_file, cert_file and key_file configure TLS. Every batch reports
+ * per-record items from the delivery reports: failures of the record itself
+ * (too large, malformed) are SR_SINK_ITEM_REJECT, all others (brokers,
+ * timeouts, authorization, topic) SR_SINK_ITEM_RETRY. Creation fails (NULL,
+ * `err`) for missing brokers or topic, an unknown librdkafka property or bad
+ * value, or a bad keytab. Details in sinks/kafka.c and sinks/kafka_errors.c. */
+sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
 
 /* Opens the sink for a transport name ("http", "file", "stream", "kafka").
  * Unknown names fail with a message listing the known ones. */
