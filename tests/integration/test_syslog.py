@@ -16,14 +16,13 @@ least once).
 
 import json
 import os
-import socket
-import ssl
 import threading
 import time
 
 import pytest
 
 from harness import compact, repo_path, run_cli, samples, strict_loads, wait_until
+from peers.capture import Capture
 from peers.rsyslog import Rsyslog, make_syslog_pki, rsyslog_available, rsyslog_tls_available
 from siem_formats import (bsd_time, expected_cef, expected_leef, lf_frames, octet_frames, parse_3164,
                           parse_5424, parse_cef, parse_leef, rfc3339_micro, syslog_severity)
@@ -247,54 +246,6 @@ def test_delimiters_are_escaped(env):
 
 
 # ---- the exact bytes on the wire ------------------------------------------------
-
-class Capture:
-    """A one-shot TCP or TLS listener that records every byte it receives."""
-
-    def __init__(self, pki=None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.data = b""
-        self.lock = threading.Lock()
-        self.ctx = None
-        if pki is not None:
-            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self.ctx.load_cert_chain(pki.server_cert, pki.server_key)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            if self.ctx is not None:
-                conn = self.ctx.wrap_socket(conn, server_side=True)
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                with self.lock:
-                    self.data += chunk
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            conn.close()
-
-    def bytes(self):
-        with self.lock:
-            return self.data
-
-    def close(self):
-        self.sock.close()
-
 
 @pytest.mark.parametrize("kind", ["tls-octet", "tcp-octet", "tcp-lf"])
 def test_framing_on_the_wire(gateway_factory, pki, kind):
