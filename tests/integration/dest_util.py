@@ -9,13 +9,15 @@
                        reverse order)
   command_events()     distinct activity-audit events from the command sample
   post_all()           posts NDJSON and checks every event was accepted
+  post_samples()       posts every sample and test_fidelity's synthetic event
   state(), reached()   an integration's persisted status and its history
 """
 
 import json
 import os
 
-from harness import sample_bytes, summary_of
+from harness import sample_bytes, samples, strict_loads, summary_of
+from test_fidelity import SYNTHETIC
 
 FORWARDER = {"local_forwarder": {"enabled": True, "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT"]}}
 FAST = {"delivery": {"backoff": "100ms", "backoff_max": "300ms", "inhibit": "1500ms"}}
@@ -80,3 +82,21 @@ def reached(gw, name, status):
     """Whether the integration's status history ever went to `status`."""
     st = state(gw, name)
     return st is not None and any(h["to"] == status for h in st.get("history", []))
+
+
+def post_samples(gw):
+    """Posts every sample, then test_fidelity's synthetic event (64-bit
+    integers, escapes, UTF-8), one per request; returns those the SPLUNK and
+    ELASTIC channels take (all but platform audit), parsed, in order."""
+    sent = []
+    for name, raw, parsed in samples():
+        r = gw.post(raw, content_type="application/json")
+        assert r.status_code == 200, (name, r.text)
+        assert summary_of(r)["accepted"] == 1
+        if parsed["type"] != "audittrail":
+            sent.append(parsed)
+    syn = SYNTHETIC.encode("utf-8")
+    r = gw.post(syn, content_type="application/json")
+    assert r.status_code == 200, r.text
+    sent.append(strict_loads(syn))
+    return sent

@@ -18,10 +18,10 @@ import json
 
 import pytest
 
-from dest_util import FORWARDER, Peers, command_events, fast_conf, post_all, reached, state
-from harness import run_cli, samples, strict_loads, summary_of, wait_until, yaml_text
+from dest_util import FORWARDER, Peers, command_events, fast_conf, post_all, post_samples, reached, state
+from harness import run_cli, strict_loads, wait_until, yaml_text
 from receivers.elastic import ElasticReceiver
-from test_fidelity import SYNTHETIC, assert_same
+from test_fidelity import assert_same
 
 USER, PASSWORD = "elastic", "s3cr3t-pw"
 FILTER = "filter_path=errors,error,items.*.status,items.*.error.type,items.*.error.reason"
@@ -69,16 +69,7 @@ def env(module_clusters, module_gateway_factory):
          "configuration": {"ENDPOINT": es.url("/"), "Index": "kv-%Y", "AUTH": "basic_auth",
                            "Secret": "%s:%s" % (USER, PASSWORD), "format": "kv_pairs"}},
     ], conf=FORWARDER)
-    sent = []
-    for name, raw, parsed in samples():
-        r = gw.post(raw, content_type="application/json")
-        assert r.status_code == 200, (name, r.text)
-        assert summary_of(r)["accepted"] == 1
-        if parsed["type"] != "audittrail":  # platform audit is not an ELASTIC channel
-            sent.append(parsed)
-    r = gw.post(SYNTHETIC.encode("utf-8"), content_type="application/json")
-    assert r.status_code == 200, r.text
-    sent.append(strict_loads(SYNTHETIC.encode("utf-8")))
+    sent = post_samples(gw)
     es.wait_for(2 * len(sent))
     return {"gw": gw, "es": es, "sent": sent}
 
@@ -170,7 +161,7 @@ def test_wrong_credentials_end_in_error_status_and_keep_events(clusters, gateway
     gw = gateway_factory([elastic("es", es.url())], conf=fast_conf())
     evs = command_events("cred", 3)
     post_all(gw, evs)
-    got = es.wait_requests(lambda r: r.status == 401, n=3)
+    got = es.wait_matching(lambda r: r.status == 401, n=3)
     assert got[0].response["error"]["type"] == "security_exception"
     wait_until(lambda: reached(gw, "es", "Error"), 10, message="never Error: %r" % (state(gw, "es"),))
     assert gw.deadletters() == [] and es.docs == {}
@@ -227,7 +218,7 @@ def test_answer_lost_after_storing_costs_no_duplicate(clusters, gateway_factory)
     gw = gateway_factory([elastic("es", es.url())], conf=fast_conf())
     evs = command_events("lost", 3)
     post_all(gw, evs)
-    es.wait_requests(lambda r: r.status == 200, n=1)
+    es.wait_matching(lambda r: r.status == 200, n=1)
     reqs = es.requests
     assert reqs[0].status == 503 and reqs[1].status == 200
     assert [it["create"]["status"] for it in reqs[1].response["items"]] == [409, 409, 409]
@@ -284,8 +275,28 @@ def test_event_without_id_gets_a_stable_id(clusters, gateway_factory):
     ev = command_events("noid", 1)[0]
     del ev["id"]
     post_all(gw, [ev])
-    es.wait_requests(lambda r: r.status == 200, n=1)
+    es.wait_matching(lambda r: r.status == 200, n=1)
     (key, doc), = es.docs.items()
     assert len(key[1]) == 64 and all(c in "0123456789abcdef" for c in key[1]), key
     assert_same(ev, doc)
     assert [it["create"]["status"] for it in es.requests[1].response["items"]] == [409]
+
+
+def test_answer_longer_than_the_gateway_reads(clusters, gateway_factory):
+    """400 items each refused with a long reason: the answer passes the 64 KiB
+    the gateway reads; the items it shows are settled, the rest sent again,
+    until every one is dead-lettered exactly once."""
+    es = clusters()
+    es.reject_when(lambda d: True, reason="failed to parse field [pid] of type [long]: " + "x" * 300)
+    gw = gateway_factory([elastic("es", es.url(), batch={"max_events": 500, "linger": "300ms"})],
+                         conf=fast_conf())
+    evs = command_events("long", 400)
+    post_all(gw, evs)
+    got = wait_until(lambda: (lambda d: d if len(d) >= 400 else None)(gw.deadletters()), 20,
+                     message="not every item was dead-lettered")
+    ids = [bulk_pairs(d["record"].encode("utf-8"))[0][0]["create"]["_id"] for d in got]
+    assert sorted(ids) == sorted(e["id"] for e in evs), "each item dead-lettered once"
+    reqs = es.requests
+    assert len(reqs[0].actions) == 400 and len(json.dumps(reqs[0].response)) > 65536
+    assert len(reqs) >= 2 and len(reqs[1].actions) < 400, "only the items not yet settled go again"
+    assert es.docs == {}

@@ -17,10 +17,10 @@ import json
 
 import pytest
 
-from dest_util import FORWARDER, Peers, command_events, fast_conf, post_all, reached, state
-from harness import repo_path, run_cli, samples, strict_loads, summary_of, wait_until
+from dest_util import FORWARDER, Peers, command_events, fast_conf, post_all, post_samples, reached, state
+from harness import repo_path, run_cli, strict_loads, wait_until
 from receivers.splunk import HecReceiver, split_envelopes
-from test_fidelity import SYNTHETIC, assert_same
+from test_fidelity import assert_same
 
 TOKEN = "5a4bfc2e-8d0d-4b0e-9c52-3a1d6f0e7c11"
 
@@ -84,16 +84,7 @@ def env(module_hecs, module_gateway_factory):
                            "Source": "lab-gw"}},
         splunk("gz", hecz.url(), compress=True),
     ], conf=FORWARDER)
-    sent = []
-    for name, raw, parsed in samples():
-        r = gw.post(raw, content_type="application/json")
-        assert r.status_code == 200, (name, r.text)
-        assert summary_of(r)["accepted"] == 1
-        if parsed["type"] != "audittrail":  # platform audit is not a SPLUNK channel
-            sent.append(parsed)
-    r = gw.post(SYNTHETIC.encode("utf-8"), content_type="application/json")
-    assert r.status_code == 200, r.text
-    sent.append(strict_loads(SYNTHETIC.encode("utf-8")))
+    sent = post_samples(gw)
     return {"gw": gw, "hec": hec, "hecz": hecz, "sent": sent}
 
 
@@ -182,7 +173,7 @@ def test_configuration_error_ends_in_error_status_and_keeps_events(hecs, gateway
     evs = command_events("cfg", 3)
     post_all(gw, evs)
     want = {"token disabled": 403, "invalid token": 403, "index not allowed": 400}[problem]
-    hec.wait_requests(lambda r: r.status == want, n=3)
+    hec.wait_matching(lambda r: r.status == want, n=3)
     wait_until(lambda: reached(gw, "hec", "Error"), 10, message="status never became Error: %r"
                % (state(gw, "hec"),))
     assert gw.deadletters() == [], "a configuration error must not dead-letter events"

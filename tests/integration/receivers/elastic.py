@@ -45,10 +45,13 @@ import fnmatch
 import hmac
 import json
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    from receivers.base import Handler, Receiver, Request as BaseRequest, log_forever
+except ImportError:  # run as a script from this directory
+    from base import Handler, Receiver, Request as BaseRequest, log_forever
 
 BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
 
@@ -115,57 +118,28 @@ def filter_doc(doc, patterns):
 _DROP = object()
 
 
-class Request:
+class Request(BaseRequest):
     def __init__(self, method, path, headers, body):
-        self.method = method
-        self.path = path
-        self.header_items = list(headers.items())
-        self.headers = {k.lower(): v for k, v in self.header_items}
-        self.body = body
-        self.status = None
-        self.response = None      # parsed answer, as sent (filtered)
+        super().__init__(method, path, headers, body)
+        self.response = None       # parsed answer, as sent (filtered)
         self.full_response = None  # before filter_path
-        self.actions = []         # [(index, id)] of the request, in order
-        self.time = time.monotonic()
-
-    def header(self, name, default=None):
-        return self.headers.get(name.lower(), default)
+        self.actions = []          # [(index, id)] of the request, in order
 
     def __repr__(self):
         return "<ES %s %s -> %s, %d bytes, %d action(s)>" % (self.method, self.path, self.status,
                                                              len(self.body), len(self.actions))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     server_version = "elasticsearch-test"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            chunks = []
-            while True:
-                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(3)
-            return b"".join(chunks)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     def _handle(self):
         rcv = self.server.receiver
-        body = self._read_body()
-        req = Request(self.command, self.path, self.headers, body)
+        req = Request(self.command, self.path, self.headers, self._read_body())
         status, doc, headers = rcv._handle(req)
         req.status = status
         payload = b""
+        headers = dict(headers or {}, **{"X-elastic-product": "Elasticsearch"})
         if doc is not None:
             req.full_response = doc
             query = self.path.partition("?")[2]
@@ -175,66 +149,25 @@ class _Handler(BaseHTTPRequestHandler):
             req.response = doc
             payload = json.dumps(doc, separators=(",", ":")).encode()
         rcv._record(req)
-        self.send_response(status)
-        if doc is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("X-elastic-product", "Elasticsearch")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._answer(status, payload, headers)
 
-    do_POST = _handle
-    do_PUT = _handle
-    do_GET = _handle
+    do_POST = do_PUT = do_GET = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class ElasticReceiver(Receiver):
+    handler = _Handler
+    name = "es-receiver"
 
-
-class ElasticReceiver:
     def __init__(self, auth=None, host="127.0.0.1", port=0, max_content_length=None):
+        super().__init__(host=host, port=port)
         self.auth = auth
-        self.host = host
-        self.port = port
         self.max_content_length = max_content_length
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._requests = []
         self._docs = {}           # (index, id) -> source
         self._created = []
         self._seq = 0
         self._rejects = []        # (pred, status, type, reason)
         self._failures = []       # [pred, times left, status, type, reason]
         self._script = []         # (status, store)
-        self._server = None
-        self._thread = None
-
-    # ---- lifecycle ------------------------------------------------------
-
-    def start(self):
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.receiver = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="es-receiver-%d" % self.port)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def url(self, path=""):
-        return "http://%s:%d%s" % (self.host, self.port, path)
 
     # ---- behaviour ------------------------------------------------------
 
@@ -409,17 +342,7 @@ class ElasticReceiver:
                      "_seq_no": seq - 1, "_primary_term": 1, "status": 201})
         return item
 
-    def _record(self, req):
-        with self._cond:
-            self._requests.append(req)
-            self._cond.notify_all()
-
     # ---- what arrived ---------------------------------------------------
-
-    @property
-    def requests(self):
-        with self._lock:
-            return list(self._requests)
 
     @property
     def docs(self):
@@ -433,29 +356,8 @@ class ElasticReceiver:
 
     def wait_for(self, n, timeout=15.0):
         """Waits until at least n documents were created; returns the store."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self._created) < n:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("Elasticsearch stored %d document(s), expected %d within %.1fs; "
-                                         "last requests: %r" % (len(self._created), n, timeout,
-                                                                self._requests[-10:]))
-                self._cond.wait(min(left, 0.05))
-            return dict(self._docs)
-
-    def wait_requests(self, predicate, n=1, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                got = [r for r in self._requests if predicate(r)]
-                if len(got) >= n:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("Elasticsearch saw %d matching request(s), expected %d within %.1fs: %r"
-                                         % (len(got), n, timeout, self._requests[-10:]))
-                self._cond.wait(min(left, 0.05))
+        return self.wait_value(lambda: dict(self._docs) if len(self._created) >= n else None, timeout,
+                               lambda: "Elasticsearch stored %d document(s), expected %d" % (len(self._created), n))
 
 
 def main():
@@ -471,19 +373,7 @@ def main():
         auth = ("basic", user, pw)
     r = ElasticReceiver(auth=auth, host=a.host, port=a.port, max_content_length=a.max_content_length).start()
     print("Elasticsearch _bulk listening on %s" % r.url(), flush=True)
-    seen = 0
-    try:
-        while True:
-            rs = r.requests
-            for req in rs[seen:]:
-                print("%r %s" % (req, json.dumps(req.response)[:500]), flush=True)
-            seen = len(rs)
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        r.stop()
-    return 0
+    return log_forever(r, lambda req: "%r %s" % (req, json.dumps(req.response)[:500]))
 
 
 if __name__ == "__main__":

@@ -45,10 +45,12 @@ import gzip
 import json
 import re
 import sys
-import threading
-import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    from receivers.base import Handler, Receiver, Request as BaseRequest, log_forever
+except ImportError:  # run as a script from this directory
+    from base import Handler, Receiver, Request as BaseRequest, log_forever
 
 COLLECTOR_PATHS = ("/services/collector", "/services/collector/event", "/services/collector/event/1.0")
 ENVELOPE_KEYS = {"time", "host", "source", "sourcetype", "index", "event", "fields"}
@@ -90,22 +92,13 @@ class Envelope:
         return "<Envelope %r>" % (self.raw[:200],)
 
 
-class Request:
+class Request(BaseRequest):
     def __init__(self, method, path, headers, body):
-        self.method = method
-        self.path = path
-        self.header_items = list(headers.items())
-        self.headers = {k.lower(): v for k, v in self.header_items}
-        self.body = body              # as received (maybe gzip)
+        super().__init__(method, path, headers, body)  # body as received (maybe gzip)
         self.data = None              # inflated
-        self.status = None
-        self.reply = None
+        self.reply = None             # HEC's answer
         self.envelopes = []           # what this request got indexed
         self.objects = 0              # envelopes the body held
-        self.time = time.monotonic()
-
-    def header(self, name, default=None):
-        return self.headers.get(name.lower(), default)
 
     def __repr__(self):
         return "<HEC %s %s -> %s %s, %d bytes, %d object(s)>" % (
@@ -129,108 +122,44 @@ def split_envelopes(text):
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     server_version = "Splunkd"
 
-    def log_message(self, fmt, *args):
-        pass
-
-    def _read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            chunks = []
-            while True:
-                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(3)
-            return b"".join(chunks)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def _answer(self, status, doc):
+    def _reply(self, req, status, doc):
+        req.status, req.reply = status, doc
+        self.server.receiver._record(req)
         if isinstance(doc, bytes):
-            body, ctype = doc, "text/plain; charset=UTF-8"
+            self._answer(status, doc, {"Content-Type": "text/plain; charset=UTF-8"})
         else:
-            body, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json; charset=UTF-8"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            self._answer(status, json.dumps(doc, separators=(",", ":")).encode(),
+                         {"Content-Type": "application/json; charset=UTF-8", "X-Content-Type-Options": "nosniff"})
 
     def do_GET(self):
-        rcv = self.server.receiver
         req = Request("GET", self.path, self.headers, b"")
         if self.path.split("?")[0] == "/services/collector/health":
-            status, doc = 200, HEALTHY
+            self._reply(req, 200, HEALTHY)
         else:
-            status, doc = NOT_FOUND
-        req.status, req.reply = status, doc
-        rcv._record(req)
-        self._answer(status, doc)
+            self._reply(req, *NOT_FOUND)
 
     def do_POST(self):
-        rcv = self.server.receiver
-        body = self._read_body()
-        req = Request("POST", self.path, self.headers, body)
-        status, doc = rcv._handle(req)
-        req.status, req.reply = status, doc
-        rcv._record(req)
-        self._answer(status, doc)
+        req = Request("POST", self.path, self.headers, self._read_body())
+        self._reply(req, *self.server.receiver._handle(req))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class HecReceiver(Receiver):
+    handler = _Handler
+    name = "hec-receiver"
 
-
-class HecReceiver:
     def __init__(self, tokens=None, host="127.0.0.1", port=0, max_content_length=None,
                  default_index="main"):
+        super().__init__(host=host, port=port)
         # token -> indexes it may write (None: any)
         self.tokens = dict(tokens if tokens is not None else {"00000000-0000-0000-0000-000000000000": None})
         self.disabled = set()
         self.default_index = default_index
         self.max_content_length = max_content_length
-        self.host = host
-        self.port = port
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._requests = []
         self._indexed = []
-        self._script = []
         self._invalid = None
-        self._server = None
-        self._thread = None
-
-    # ---- lifecycle ------------------------------------------------------
-
-    def start(self):
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.receiver = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="hec-receiver-%d" % self.port)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def url(self, path=""):
-        return "http://%s:%d%s" % (self.host, self.port, path)
 
     # ---- behaviour ------------------------------------------------------
 
@@ -343,17 +272,7 @@ class HecReceiver:
             return 7, "Incorrect index"
         return None
 
-    def _record(self, req):
-        with self._cond:
-            self._requests.append(req)
-            self._cond.notify_all()
-
     # ---- what arrived ---------------------------------------------------
-
-    @property
-    def requests(self):
-        with self._lock:
-            return list(self._requests)
 
     @property
     def indexed(self):
@@ -362,29 +281,8 @@ class HecReceiver:
 
     def wait_for(self, n, timeout=15.0):
         """Waits until at least n envelopes were indexed; returns them all."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self._indexed) < n:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("HEC indexed %d event(s), expected %d within %.1fs; last requests: %r"
-                                         % (len(self._indexed), n, timeout, self._requests[-10:]))
-                self._cond.wait(min(left, 0.05))
-            return list(self._indexed)
-
-    def wait_requests(self, predicate, n=1, timeout=15.0):
-        """Waits until n requests satisfy predicate(request); returns them."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                got = [r for r in self._requests if predicate(r)]
-                if len(got) >= n:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("HEC saw %d matching request(s), expected %d within %.1fs: %r"
-                                         % (len(got), n, timeout, self._requests[-10:]))
-                self._cond.wait(min(left, 0.05))
+        return self.wait_value(lambda: list(self._indexed) if len(self._indexed) >= n else None, timeout,
+                               lambda: "HEC indexed %d event(s), expected %d" % (len(self._indexed), n))
 
 
 def main():
@@ -397,19 +295,7 @@ def main():
     r = HecReceiver(tokens={a.token: None}, host=a.host, port=a.port,
                     max_content_length=a.max_content_length).start()
     print("HEC listening on %s" % r.url(), flush=True)
-    seen = 0
-    try:
-        while True:
-            rs = r.requests
-            for req in rs[seen:]:
-                print("%r" % req, flush=True)
-            seen = len(rs)
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        r.stop()
-    return 0
+    return log_forever(r)
 
 
 if __name__ == "__main__":
