@@ -10,13 +10,13 @@ nothing; isInsecure skips verification).
 """
 
 import json
-import os
 
 import pytest
 
-from harness import compact, repo_path, run_cli, samples, strict_loads, wait_until
+from harness import compact, repo_path, run_cli, samples, strict_loads
 from peers.capture import Capture
-from peers.rsyslog import Rsyslog, make_syslog_pki, rsyslog_available, rsyslog_tls_available
+from peers.rsyslog import rsyslog_available, rsyslog_tls_available
+from syslog_common import assert_refused, pki, rsyslog, wait_frames  # noqa: F401 (fixtures)
 from siem_formats import (bsd_time, expected_leef, lf_frames, octet_frames, parse_3164, parse_leef,
                           syslog_severity)
 
@@ -39,18 +39,6 @@ def qradar(name, port, **conf):
     c.update(conf)
     return {"name": name, "type": "QRADAR", "channels": CHANNELS, "batch": dict(FAST_BATCH),
             "configuration": c}
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_syslog_pki(tmp_path_factory.mktemp("qradar-pki"))
-
-
-@pytest.fixture(scope="module")
-def rsyslog(tmp_path_factory, pki):
-    rs = Rsyslog(tmp_path_factory.mktemp("qradar-rsyslog"), pki).start()
-    yield rs
-    rs.stop()
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +108,7 @@ def test_framing_on_the_wire(gateway_factory, pki, kind):
         events = [p for _, _, p in samples() if p["type"] != "audittrail"]
         for ev in events:
             assert gw.post_json(ev).status_code == 200
-        split = lf_frames if kind == "tcp-lf" else octet_frames
-
-        def complete():
-            try:
-                frames = split(cap.bytes())
-            except ValueError:
-                return None
-            return frames if len(frames) >= len(events) else None
-
-        frames = wait_until(complete, 10, message="frames never complete: %r" % cap.bytes()[-300:])
+        frames = wait_frames(cap, lf_frames if kind == "tcp-lf" else octet_frames, len(events))
         ids = sorted(parse_leef(parse_3164(f.decode("utf-8"), tag=False)["msg"])[2]["externalId"]
                      for f in frames)
         assert ids == sorted(e["id"] for e in events)
@@ -168,11 +147,4 @@ def test_example_config_is_accepted():
     ({"isTls": "maybe"}, "must be true or false"),
 ])
 def test_bad_configurations_are_refused(tmp_path, conf, message):
-    c = {"address": "127.0.0.1"}
-    c.update(conf)
-    path = os.path.join(str(tmp_path), "bad.yaml")
-    with open(path, "w") as f:
-        f.write(json.dumps({"integrations": [{"name": "q", "type": "QRADAR", "configuration": c}]}))
-    r = run_cli(["--check", "-c", path])
-    assert r.returncode != 0
-    assert message in r.stderr, r.stderr
+    assert_refused(tmp_path, "QRADAR", conf, message)

@@ -15,7 +15,6 @@ least once).
 """
 
 import json
-import os
 import threading
 import time
 
@@ -23,7 +22,8 @@ import pytest
 
 from harness import compact, repo_path, run_cli, samples, strict_loads, wait_until
 from peers.capture import Capture
-from peers.rsyslog import Rsyslog, make_syslog_pki, rsyslog_available, rsyslog_tls_available
+from peers.rsyslog import Rsyslog, rsyslog_available, rsyslog_tls_available
+from syslog_common import assert_refused, pki, rsyslog, wait_frames  # noqa: F401 (fixtures)
 from siem_formats import (bsd_time, expected_cef, expected_leef, lf_frames, octet_frames, parse_3164,
                           parse_5424, parse_cef, parse_leef, rfc3339_micro, syslog_severity)
 
@@ -60,18 +60,6 @@ def syslog_integration(name, rs, kind, **conf):
     base.update(conf)
     return {"name": name, "type": "SYSLOG", "channels": CHANNELS, "batch": dict(FAST_BATCH),
             "configuration": base}
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_syslog_pki(tmp_path_factory.mktemp("syslog-pki"))
-
-
-@pytest.fixture(scope="module")
-def rsyslog(tmp_path_factory, pki):
-    rs = Rsyslog(tmp_path_factory.mktemp("rsyslog"), pki).start()
-    yield rs
-    rs.stop()
 
 
 @pytest.fixture(scope="module")
@@ -261,17 +249,7 @@ def test_framing_on_the_wire(gateway_factory, pki, kind):
         events = [p for _, _, p in samples() if p["type"] != "audittrail"]
         for ev in events:
             assert gw.post_json(ev).status_code == 200
-        split = lf_frames if kind == "tcp-lf" else octet_frames
-
-        def complete():
-            try:
-                frames = split(cap.bytes())
-            except ValueError:
-                return None
-            return frames if len(frames) >= len(events) else None
-
-        frames = wait_until(complete, 10, message="frames never complete: %r" % cap.bytes()[-300:])
-        assert len(frames) == len(events)
+        frames = wait_frames(cap, lf_frames if kind == "tcp-lf" else octet_frames, len(events))
         ids = [strict_loads(parse_5424(f.decode("utf-8"))["msg"])["id"] for f in frames]
         assert sorted(ids) == sorted(e["id"] for e in events)
     finally:
@@ -395,11 +373,4 @@ def test_example_config_is_accepted():
     ({"type": "TCP", "formatter": "xml"}, "must be one of 'JSON', 'CEF', 'LEEF'"),
 ])
 def test_bad_configurations_are_refused(tmp_path, conf, message):
-    c = {"address": "127.0.0.1"}
-    c.update(conf)
-    path = os.path.join(str(tmp_path), "bad.yaml")
-    with open(path, "w") as f:
-        f.write(json.dumps({"integrations": [{"name": "s", "type": "SYSLOG", "configuration": c}]}))
-    r = run_cli(["--check", "-c", path])
-    assert r.returncode != 0
-    assert message in r.stderr, r.stderr
+    assert_refused(tmp_path, "SYSLOG", conf, message)
