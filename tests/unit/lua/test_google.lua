@@ -39,11 +39,11 @@ end
 local helpers = { eq = eq, raises = raises, check = check, pem = new_key(), src = src }
 for _, name in ipairs({ "test_oauth.lua", "test_google_modules.lua" }) do
     local path = src .. "/tests/unit/lua/" .. name
-    local chunk = loadfile(path)
+    local chunk, err = loadfile(path)
+    check(chunk ~= nil, "cannot load " .. path .. ": " .. tostring(err))
     if chunk then
-        chunk(helpers)
-    elseif name == "test_oauth.lua" then
-        check(false, "cannot load " .. path)
+        local ok, e = pcall(chunk, helpers)
+        check(ok, name .. " raised: " .. tostring(e))
     end
 end
 
