@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batch.h"
+#include "bench_net.h"
 #include "lua_host.h"
 #include "node.h"
 #include "w1.h"
@@ -40,12 +40,6 @@ typedef struct {
     double parse_ns, process_ns;
     uint64_t events, records, dropped, fails;
 } job;
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void make_workload(workload *w, uint64_t seed, uint64_t k, size_t per_batch) {
     memset(w, 0, sizeof *w);
@@ -83,9 +77,9 @@ static void *run(void *arg) {
             memcpy(copy, w->data[b], w->len[b]);
             sr_batch *bt =
                 sr_batch_new(copy, w->len[b], SR_BODY_NDJSON, 1, "bench", ingest_noop, NULL);
-            double t0 = now_ns();
+            double t0 = (double)bench_now_ns();
             sr_batch_parse(bt, &limits);
-            double t1 = now_ns();
+            double t1 = (double)bench_now_ns();
             for (size_t s = 0; s < bt->nevents; s += LUA_CHUNK) {
                 size_t k = bt->nevents - s < LUA_CHUNK ? bt->nevents - s : LUA_CHUNK;
                 if (sr_lua_host_process(j->host, bt->events + s, k, &bt->emit) != 0) {
@@ -93,7 +87,7 @@ static void *run(void *arg) {
                     exit(1);
                 }
             }
-            double t2 = now_ns();
+            double t2 = (double)bench_now_ns();
             j->parse_ns += t1 - t0;
             j->process_ns += t2 - t1;
             j->events += bt->nevents;
@@ -174,10 +168,10 @@ int main(int argc, char **argv) {
         pthread_create(&tids[t], NULL, run, &jobs[t]);
     }
     pthread_barrier_wait(&start);
-    double t0 = now_ns();
+    double t0 = (double)bench_now_ns();
     for (int t = 0; t < threads; t++)
         pthread_join(tids[t], NULL);
-    double wall = now_ns() - t0;
+    double wall = (double)bench_now_ns() - t0;
 
     job sum = {0};
     for (int t = 0; t < threads; t++) {

@@ -15,31 +15,21 @@
  * (from GET /bench/stats): events per receiver CPU-second is its ceiling on
  * a core of its own, which is the figure to compare with the gateway's
  * throughput. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_net.h"
 #include "w1.h"
 
 typedef struct {
     char *data;
     size_t len;
-    size_t *stamps; /* offsets of each event's bench_ts_ns digits */
+    size_t *events; /* offset of each event */
     size_t nevents;
 } request;
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void *xmalloc(size_t n) {
     void *p = malloc(n);
@@ -48,39 +38,6 @@ static void *xmalloc(size_t n) {
         exit(1);
     }
     return p;
-}
-
-static int connect_to(const char *spec) {
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= sizeof host)
-        return -1;
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
-        return -1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        perror("hec_load: connect");
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Reads one response; returns its status, its body in `body` (NUL-ended). */
@@ -112,7 +69,8 @@ static int read_response(int fd, char *body, size_t cap) {
 }
 
 static int http(int fd, const char *head, const char *body, size_t blen, char *out, size_t cap) {
-    if (write_all(fd, head, strlen(head)) != 0 || (blen && write_all(fd, body, blen) != 0))
+    if (bench_write_all(fd, head, strlen(head)) != 0 ||
+        (blen && bench_write_all(fd, body, blen) != 0))
         return -1;
     return read_response(fd, out, cap);
 }
@@ -126,7 +84,7 @@ static request *build(uint64_t seed, uint64_t k, size_t per, int transformed, co
     size_t body_cap = per * (W1_MAX_EVENT + 512);
     char *body = xmalloc(body_cap);
     size_t n = 0, blen = 0, nev = 0;
-    size_t *stamps = xmalloc(per * sizeof *stamps);
+    size_t *starts = xmalloc(per * sizeof *starts);
     for (uint64_t i = 0; i <= k; i++) {
         if (i < k) {
             w1_info info;
@@ -143,7 +101,7 @@ static request *build(uint64_t seed, uint64_t k, size_t per, int transformed, co
                                      info.kind == W1_POLICY ? "sysdig:secure:policy"
                                                             : "sysdig:secure:activity:",
                                      info.kind == W1_POLICY ? "" : w1_kind_name(info.kind));
-            stamps[nev++] = blen + W1_TS_POS;
+            starts[nev++] = blen;
             memcpy(body + blen, want, wl);
             blen += wl;
             body[blen++] = '}';
@@ -161,14 +119,14 @@ static request *build(uint64_t seed, uint64_t k, size_t per, int transformed, co
             memcpy(r->data, head, (size_t)hl);
             memcpy(r->data + hl, body, blen);
             r->nevents = nev;
-            r->stamps = xmalloc(nev * sizeof *r->stamps);
+            r->events = xmalloc(nev * sizeof *r->events);
             for (size_t e = 0; e < nev; e++)
-                r->stamps[e] = stamps[e] + (size_t)hl;
+                r->events[e] = starts[e] + (size_t)hl;
             blen = nev = 0;
         }
     }
     free(body);
-    free(stamps);
+    free(starts);
     *nreq = n;
     return reqs;
 }
@@ -211,7 +169,7 @@ int main(int argc, char **argv) {
     }
     size_t nreq;
     request *reqs = build(seed, distinct, per, transformed, token, &nreq);
-    int fd = connect_to(spec);
+    int fd = bench_connect(spec, "hec_load");
     if (fd < 0)
         return 1;
     char resp[4096];
@@ -227,17 +185,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     double cpu0 = json_number(resp, "cpu_s");
-    uint64_t sent = 0, bytes = 0, start = now_ns();
+    uint64_t sent = 0, bytes = 0, start = bench_now_ns();
     for (size_t i = 0; sent < total; i = (i + 1) % nreq) {
         request *r = &reqs[i];
-        uint64_t t = now_ns();
-        for (size_t e = 0; e < r->nevents; e++) {
-            char *d = r->data + r->stamps[e] + W1_TS_DIGITS;
-            uint64_t v = t;
-            for (int k = 0; k < W1_TS_DIGITS; k++, v /= 10)
-                *--d = (char)('0' + v % 10);
-        }
-        if (write_all(fd, r->data, r->len) != 0) {
+        uint64_t t = bench_now_ns();
+        for (size_t e = 0; e < r->nevents; e++)
+            w1_stamp(r->data + r->events[e], r->len - r->events[e], t);
+        if (bench_write_all(fd, r->data, r->len) != 0) {
             perror("hec_load: write");
             return 1;
         }
@@ -249,7 +203,7 @@ int main(int argc, char **argv) {
         sent += r->nevents;
         bytes += r->len;
     }
-    double secs = (double)(now_ns() - start) / 1e9;
+    double secs = (double)(bench_now_ns() - start) / 1e9;
     if (http(fd, "GET /bench/stats HTTP/1.1\r\nHost: bench\r\n\r\n", NULL, 0, resp, sizeof resp) !=
         200) {
         fputs("hec_load: no stats from the receiver\n", stderr);
@@ -268,7 +222,7 @@ int main(int argc, char **argv) {
     close(fd);
     for (size_t i = 0; i < nreq; i++) {
         free(reqs[i].data);
-        free(reqs[i].stamps);
+        free(reqs[i].events);
     }
     free(reqs);
     return mism == 0 ? 0 : 1;

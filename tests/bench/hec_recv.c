@@ -29,9 +29,9 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_net.h"
 #include "hec_check.h"
 
 #define MAX_BODY (64u << 20)
@@ -44,8 +44,10 @@ typedef struct conn {
     size_t head_len; /* 0 until the request head is complete */
     size_t body_len; /* Content-Length */
     int chunked, continue_sent, close_after;
-    int closing; /* close once the pending response is written */
-    char *out;   /* response bytes not yet written */
+    int closing;            /* close once the pending response is written */
+    uint64_t first_byte_ns; /* the current request's first bytes arrived */
+    uint64_t answered_ns;   /* the previous response was queued */
+    char *out;              /* response bytes not yet written */
     size_t out_len, out_cap;
 } conn;
 
@@ -54,19 +56,18 @@ typedef struct server {
     const char *token;
     hec_checker chk;
     uint64_t requests, bytes, bad_auth, bad_requests;
-    char *dechunk; /* decoded chunked body */
+    /* Where a HEC request's time goes, summed (ns): from its first byte to
+     * its last (the client uploading), handling it here, and from the
+     * previous answer to its first byte (the client's turnaround). */
+    uint64_t upload_ns, handle_ns, turnaround_ns;
+    uint64_t turnaround_max_ns, long_turnarounds; /* the longest; how many over 100 ms */
+    char *dechunk;                                /* decoded chunked body */
     size_t dechunk_cap;
 } server;
 
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig) { stop = sig; }
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double cpu_seconds(void) {
     struct rusage ru;
@@ -258,13 +259,18 @@ static void handle_stats(server *s, conn *c) {
                           "{\"requests\":%llu,\"bytes\":%llu,\"events\":%llu,\"unique\":%llu,"
                           "\"duplicates\":%llu,\"verified\":%llu,\"mismatches\":%llu,"
                           "\"bad_auth\":%llu,\"bad_requests\":%llu,\"first_ns\":%llu,"
-                          "\"last_ns\":%llu,\"cpu_s\":%.3f,\"first_error\":\"",
+                          "\"last_ns\":%llu,\"cpu_s\":%.3f,\"upload_ms\":%.1f,\"handle_ms\":%.1f,"
+                          "\"turnaround_ms\":%.1f,\"turnaround_max_ms\":%.1f,"
+                          "\"long_turnarounds\":%llu,\"first_error\":\"",
                           (unsigned long long)s->requests, (unsigned long long)s->bytes,
                           (unsigned long long)k->events, (unsigned long long)k->unique,
                           (unsigned long long)k->duplicates, (unsigned long long)k->verified,
                           (unsigned long long)k->mismatches, (unsigned long long)s->bad_auth,
                           (unsigned long long)s->bad_requests, (unsigned long long)k->first_ns,
-                          (unsigned long long)k->last_ns, cpu_seconds());
+                          (unsigned long long)k->last_ns, cpu_seconds(), (double)s->upload_ns / 1e6,
+                          (double)s->handle_ns / 1e6, (double)s->turnaround_ns / 1e6,
+                          (double)s->turnaround_max_ns / 1e6,
+                          (unsigned long long)s->long_turnarounds);
     /* The error quotes received bytes: escape what JSON needs. */
     for (const char *q = k->first_error; *q && o < sizeof body - 16; q++) {
         unsigned char ch = (unsigned char)*q;
@@ -322,7 +328,7 @@ static void handle_hec(server *s, conn *c, const request *r, const char *body, s
         return;
     }
     size_t bad = 0;
-    if (hec_check_body(&s->chk, body, n, now_ns(), &bad) < 0) {
+    if (hec_check_body(&s->chk, body, n, bench_now_ns(), &bad) < 0) {
         char msg[128];
         s->bad_requests++;
         snprintf(msg, sizeof msg,
@@ -348,6 +354,8 @@ static void dispatch(server *s, conn *c, const request *r, const char *body, siz
     else if (post && name_is(r->path, r->path_len, "/bench/reset")) {
         hec_checker_reset(&s->chk);
         s->requests = s->bytes = s->bad_auth = s->bad_requests = 0;
+        s->upload_ns = s->handle_ns = s->turnaround_ns = 0;
+        s->turnaround_max_ns = s->long_turnarounds = 0;
         respond(c, 200, "{\"reset\":true}");
     } else
         respond(c, 404,
@@ -399,11 +407,28 @@ static int process(server *s, conn *c) {
             }
             return 0;
         }
+        uint64_t t0 = bench_now_ns();
         dispatch(s, c, &r, body, n);
+        uint64_t t1 = bench_now_ns();
+        if (name_is(r.method, r.method_len, "POST") && r.path_len > 9 &&
+            !memcmp(r.path, "/services", 9)) {
+            s->upload_ns += t0 - c->first_byte_ns;
+            s->handle_ns += t1 - t0;
+            if (c->answered_ns) {
+                uint64_t gap = c->first_byte_ns - c->answered_ns;
+                s->turnaround_ns += gap;
+                s->long_turnarounds += gap > 100000000u;
+                if (gap > s->turnaround_max_ns)
+                    s->turnaround_max_ns = gap;
+            }
+            c->answered_ns = t1;
+        }
         size_t consumed = c->head_len + used;
         memmove(c->buf, c->buf + consumed, c->len - consumed);
         c->len -= consumed;
         c->head_len = 0;
+        /* A pipelined request already started arriving. */
+        c->first_byte_ns = c->len ? t1 : 0;
         if (c->close_after)
             return 1;
     }
@@ -424,6 +449,8 @@ static void on_readable(server *s, conn *c) {
             conn_close(s, c);
             return;
         }
+        if (!c->first_byte_ns)
+            c->first_byte_ns = bench_now_ns();
         c->len += (size_t)r;
     }
     int rc = process(s, c);
@@ -453,15 +480,8 @@ static void on_accept(server *s) {
 }
 
 static int listen_on(const char *spec) {
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr(spec, ':');
-    int port = atoi(colon ? colon + 1 : spec);
-    if (colon && (size_t)(colon - spec) < sizeof host) {
-        memcpy(host, spec, (size_t)(colon - spec));
-        host[colon - spec] = 0;
-    }
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+    struct sockaddr_in a;
+    if (bench_addr(spec, &a) != 0) {
         fprintf(stderr, "hec_recv: bad address %s\n", spec);
         exit(2);
     }
@@ -474,6 +494,8 @@ static int listen_on(const char *spec) {
         die("hec_recv: listen");
     socklen_t al = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &al);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
     printf("listening on %s:%d\n", host, ntohs(a.sin_port));
     fflush(stdout);
     return fd;

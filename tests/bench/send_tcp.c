@@ -13,50 +13,19 @@
  * mapped read-only and copied into the write buffer, where the stamping
  * happens. At the end it prints one JSON line: events, bytes, start_ns,
  * end_ns, seconds, events_per_s. */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_net.h"
 #include "w1.h"
 
 #define CHUNK (1u << 20)
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void stamp(char *line, size_t n, uint64_t t) {
-    static const char head[] = "{\"id\":\"";
-    if (n < W1_TS_POS + W1_TS_DIGITS || memcmp(line, head, sizeof head - 1) != 0)
-        return;
-    char *d = line + W1_TS_POS + W1_TS_DIGITS;
-    for (int i = 0; i < W1_TS_DIGITS; i++, t /= 10)
-        *--d = (char)('0' + t % 10);
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Copies up to `max_events` whole lines (at most CHUNK bytes, but always at
  * least one line) from src into buf, stamping each; returns the bytes
@@ -75,30 +44,12 @@ static size_t fill(const char *src, size_t avail, uint64_t max_events, char *buf
             exit(1);
         }
         memcpy(buf + off, src + off, len);
-        stamp(buf + off, len, t);
+        w1_stamp(buf + off, len, t);
         off += len;
         k++;
     }
     *lines = k;
     return off;
-}
-
-static int connect_to(const char *spec) {
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= sizeof host)
-        return -1;
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
-        return -1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        perror("send_tcp: connect");
-        return -1;
-    }
-    return fd;
 }
 
 int main(int argc, char **argv) {
@@ -135,17 +86,17 @@ int main(int argc, char **argv) {
         return 1;
     }
     madvise((void *)data, size, MADV_SEQUENTIAL);
-    int fd = connect_to(spec);
+    int fd = bench_connect(spec, "send_tcp");
     if (fd < 0)
         return 1;
     char *buf = malloc(CHUNK);
     if (!buf)
         return 1;
 
-    uint64_t sent = 0, bytes = 0, start = now_ns();
+    uint64_t sent = 0, bytes = 0, start = bench_now_ns();
     size_t off = 0;
     while (off < size && sent < count) {
-        uint64_t t = now_ns(), due = count - sent;
+        uint64_t t = bench_now_ns(), due = count - sent;
         if (rate > 0) {
             uint64_t should = (uint64_t)((double)(t - start) * rate / 1e9) + 1;
             if (should <= sent) {
@@ -164,7 +115,7 @@ int main(int argc, char **argv) {
         }
         uint64_t lines;
         size_t n = fill(data + off, size - off, due, buf, CHUNK, t, &lines);
-        if (write_all(fd, buf, n) != 0) {
+        if (bench_write_all(fd, buf, n) != 0) {
             perror("send_tcp: write");
             return 1;
         }
@@ -172,7 +123,7 @@ int main(int argc, char **argv) {
         sent += lines;
         bytes += n;
     }
-    uint64_t end = now_ns();
+    uint64_t end = bench_now_ns();
     close(fd);
     double secs = (double)(end - start) / 1e9;
     printf("{\"events\":%llu,\"bytes\":%llu,\"start_ns\":%llu,\"end_ns\":%llu,\"seconds\":%.3f,"

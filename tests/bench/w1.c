@@ -473,6 +473,15 @@ size_t w1_expected(const char *ev, size_t n, const w1_info *info, int transforme
     return len;
 }
 
+void w1_stamp(char *ev, size_t n, uint64_t t) {
+    static const char head[] = "{\"id\":\"";
+    if (n < W1_TS_POS + W1_TS_DIGITS || memcmp(ev, head, sizeof head - 1) != 0)
+        return;
+    char *d = ev + W1_TS_POS + W1_TS_DIGITS;
+    for (int i = 0; i < W1_TS_DIGITS; i++, t /= 10)
+        *--d = (char)('0' + t % 10);
+}
+
 size_t w1_time_text(uint64_t timestamp, char out[32]) {
     return (size_t)snprintf(out, 32, "%llu.%09llu", (unsigned long long)(timestamp / 1000000000ull),
                             (unsigned long long)(timestamp % 1000000000ull));

@@ -67,6 +67,10 @@ static inline int w1_kept(const w1_info *info) { return info->severity != 7; }
  * length. */
 size_t w1_expected(const char *ev, size_t n, const w1_info *info, int transformed, char *out);
 
+/* Writes `t` as the event's bench_ts_ns (20 digits, zero-padded) into the
+ * event starting at `ev`, if it looks like a W1 event of length n. */
+void w1_stamp(char *ev, size_t n, uint64_t t);
+
 /* The SPLUNK envelope's "time": the timestamp as seconds with 9 decimals. */
 size_t w1_time_text(uint64_t timestamp, char out[32]);
 
