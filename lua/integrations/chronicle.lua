@@ -178,45 +178,18 @@ function M.encode(ev, conf)
     return entry .. "}"
 end
 
-local json_headers = { ["Content-Type"] = "application/json" }
-
 function M.request(body, n, conf)
     local p = prepare(conf)
-    local headers = json_headers
-    if p.v2 then
-        headers = google.auth_headers(conf, json_headers)
-        if not headers then
-            return google.fetch_request(conf)
-        end
-    end
     local text = p.prefix .. concat(body, ",") .. "]}"
     p.last_bytes = #text -- request() and outcome() of a conf never interleave
-    return { method = "POST", url = p.url, headers = headers, body = text }
+    return google.post_json(conf, p.url, text, p.v2)
 end
 
-function M.step(name, status, body, conf)
-    if name ~= "token" then
-        return false, "unknown step " .. tostring(name)
-    end
-    return google.take_token(conf, status, body)
-end
+M.step = google.step
 
 function M.outcome(status, body, n, conf)
     local p = prepare(conf)
-    status = tonumber(status) or 0
-    if status >= 200 and status < 300 then
-        if p.v2 then
-            google.authorized(conf)
-        end
-        return "ok", "HTTP " .. status
-    end
-    if status == 401 and p.v2 then
-        return google.unauthorized(conf, status, body)
-    end
-    if google.too_large(status, body) then
-        return google.split(status, body, n, p.last_bytes)
-    end
-    return google.classify(status, body)
+    return google.outcome(status, body, n, conf, p.last_bytes, p.v2)
 end
 
 return M

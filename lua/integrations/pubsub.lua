@@ -157,45 +157,26 @@ function M.encode(ev, conf)
     return '{"data":"' .. crypto.base64(ev:json()) .. '"' .. p.tail
 end
 
-local json_headers = { ["Content-Type"] = "application/json" }
-
 function M.request(body, n, conf)
     local p = prepare(conf)
-    local headers = google.auth_headers(conf, json_headers)
-    if not headers then
-        return google.fetch_request(conf)
-    end
     local text = '{"messages":[' .. concat(body, ",") .. "]}"
     p.last_bytes = #text -- request() and outcome() of a conf never interleave
-    return { method = "POST", url = p.url, headers = headers, body = text }
+    return google.post_json(conf, p.url, text, true)
 end
 
-function M.step(name, status, body, conf)
-    if name ~= "token" then
-        return false, "unknown step " .. tostring(name)
-    end
-    return google.take_token(conf, status, body)
-end
+M.step = google.step
 
 function M.outcome(status, body, n, conf)
-    local p = prepare(conf)
-    status = tonumber(status) or 0
-    if status >= 200 and status < 300 then
-        google.authorized(conf)
+    local kind, reason = google.outcome(status, body, n, conf, prepare(conf).last_bytes, true)
+    if kind == "ok" then
+        -- Pub/Sub answers one id per message stored.
         local doc = json.decode(body)
         local ids = type(doc) == "table" and doc.messageIds
         if type(ids) == "table" and #ids ~= n then
-            return "ok", format("HTTP %d: %d message id(s) for %d message(s)", status, #ids, n)
+            reason = format("%s: %d message id(s) for %d message(s)", reason, #ids, n)
         end
-        return "ok", "HTTP " .. status
     end
-    if status == 401 then
-        return google.unauthorized(conf, status, body)
-    end
-    if google.too_large(status, body) then
-        return google.split(status, body, n, p.last_bytes)
-    end
-    return google.classify(status, body)
+    return kind, reason
 end
 
 return M

@@ -156,6 +156,49 @@ function M.authorized(conf)
     oauth.cache(conf, "main").refused_after_refresh = nil
 end
 
+local json_headers = { ["Content-Type"] = "application/json" }
+
+--- A POST of JSON text to url, with conf's bearer token when with_token;
+--- the token request instead when there is no token yet.
+function M.post_json(conf, url, text, with_token)
+    local headers = json_headers
+    if with_token then
+        headers = M.auth_headers(conf, json_headers)
+        if not headers then
+            return M.fetch_request(conf)
+        end
+    end
+    return { method = "POST", url = url, headers = headers, body = text }
+end
+
+--- step() of a module whose only step is the token.
+function M.step(name, status, body, conf)
+    if name ~= "token" then
+        return false, "unknown step " .. tostring(name)
+    end
+    return M.take_token(conf, status, body)
+end
+
+--- outcome() of a batch request: 2xx ok; 401 a new token (with_token) or
+--- the rule below; too large: split (`bytes`, the size sent, for the
+--- reason); else classify().
+function M.outcome(status, body, n, conf, bytes, with_token)
+    status = tonumber(status) or 0
+    if status >= 200 and status < 300 then
+        if with_token then
+            M.authorized(conf)
+        end
+        return "ok", "HTTP " .. status
+    end
+    if status == 401 and with_token then
+        return M.unauthorized(conf, status, body)
+    end
+    if M.too_large(status, body) then
+        return M.split(status, body, n, bytes)
+    end
+    return M.classify(status, body)
+end
+
 --- Base URL of an API: `endpoint` (an override, for tests and private
 --- endpoints) or the default, without a trailing slash.
 function M.base_url(endpoint, default, what)

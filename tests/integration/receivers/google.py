@@ -38,14 +38,17 @@ import binascii
 import json
 import re
 import secrets
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+try:
+    from receivers.base import Handler, Receiver, Request
+except ImportError:  # run from this directory
+    from base import Handler, Receiver, Request
 
 SCOPE_PUBSUB = "https://www.googleapis.com/auth/pubsub"
 SCOPE_CLOUD = "https://www.googleapis.com/auth/cloud-platform"
@@ -149,60 +152,41 @@ class ServiceAccount:
         return json.dumps(self.info(token_uri))
 
 
-class Rec:
-    """One request as received, and the answer."""
+class Rec(Request):
+    """One request as received (path without the query, query parsed),
+    what it was taken for (kind) and the answer."""
 
-    def __init__(self, kind, method, path, query, headers, body):
+    def __init__(self, kind, method, target, headers, body):
+        super().__init__(method, target, headers, body)
+        url = urllib.parse.urlsplit(target)
         self.kind = kind
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.status = None
+        self.path = url.path
+        self.query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         self.answer = b""
-        self.time = time.monotonic()
 
     def __repr__(self):
         return "<%s %s %s -> %s %r>" % (self.kind, self.method, self.path, self.status, self.answer[:160])
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     server_version = "ESF"
 
-    def log_message(self, fmt, *args):
-        pass
-
     def _handle(self):
-        g = self.server.google
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else b""
-        url = urllib.parse.urlsplit(self.path)
-        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, answer = g.dispatch(self.command, url.path, query, headers, body)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        req = self.server.receiver.dispatch(self.command, self.path, self.headers, self._read_body())
+        self._answer(req.status, req.answer, {"Content-Type": "application/json; charset=UTF-8"})
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class GoogleReceiver(Receiver):
+    handler = _Handler
+    name = "google-receiver"
 
-
-class GoogleReceiver:
     def __init__(self, token_lifetime=3599):
-        self.lock = threading.Lock()
+        super().__init__()
         self.token_lifetime = token_lifetime
         self.accounts = {}       # email -> ServiceAccount
         self.tokens = {}         # token -> {"email", "scopes", "exp"}
-        self.requests = []       # every Rec
         self.script = {}         # kind -> [(status, body)]
         self.topics = set()      # (project, topic)
         self.messages = []       # {"project", "topic", "data", "attributes", "ordering_key", "id", "request"}
@@ -214,32 +198,10 @@ class GoogleReceiver:
         self.findings = {}       # name -> finding dict as stored
         self.marks = {}          # finding name -> {key: value}
         self._next_id = 1000
-        self._server = None
-        self._thread = None
-        self.port = None
 
-    # ---- lifecycle --------------------------------------------------------
-
-    def start(self):
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.google = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="google-receiver-%d" % self.port)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def url(self, path=""):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+    @property
+    def lock(self):
+        return self._lock
 
     @property
     def token_url(self):
@@ -291,8 +253,7 @@ class GoogleReceiver:
     # ---- what arrived ------------------------------------------------------
 
     def of(self, kind, status=None):
-        with self.lock:
-            return [r for r in self.requests if r.kind == kind and (status is None or r.status == status)]
+        return [r for r in self.requests if r.kind == kind and (status is None or r.status == status)]
 
     def wait(self, predicate, timeout=10.0, message=None):
         deadline = time.monotonic() + timeout
@@ -301,8 +262,7 @@ class GoogleReceiver:
             if v:
                 return v
             if time.monotonic() >= deadline:
-                with self.lock:
-                    last = self.requests[-12:]
+                last = self.requests[-12:]
                 raise AssertionError((message or "condition not met within %.1fs" % timeout)
                                      + "; last requests: %r" % last)
             time.sleep(0.02)
@@ -321,14 +281,16 @@ class GoogleReceiver:
          "marks"),
     ]
 
-    def dispatch(self, method, path, query, headers, body):
+    def dispatch(self, method, target, headers, body):
+        """Answers one request; returns its Rec (status and answer set)."""
+        path = urllib.parse.urlsplit(target).path
         kind, args = None, ()
         for m, rx, k in self.ROUTES:
             mt = rx.match(path)
             if mt and m == method:
                 kind, args = k, tuple(urllib.parse.unquote(a) for a in mt.groups())
                 break
-        rec = Rec(kind or "unknown", method, path, query, headers, body)
+        rec = Rec(kind or "unknown", method, target, headers, body)
         try:
             if kind is None:
                 raise refuse(404, "NOT_FOUND", "The requested URL %s was not found on this server." % path)
@@ -346,9 +308,8 @@ class GoogleReceiver:
         except Refuse as e:
             status, answer = e.status, e.body
         rec.status, rec.answer = status, answer
-        with self.lock:
-            self.requests.append(rec)
-        return status, answer
+        self._record(rec)
+        return rec
 
     def _scripted(self, kind):
         with self.lock:
