@@ -3,7 +3,7 @@
 --
 --   oauth.google_jwt(c, sa_json, scope [, token_uri])
 --       Google service account, JWT bearer grant (RFC 7523): an RS256 JWT
---       {iss = client_email, scope, aud = token URI, iat, exp = iat + 3600}
+--       {iss = client_email, scope, aud = token URI, iat = now - 10 s, exp = iat + 3600}
 --       signed with the account's private_key, POSTed as
 --       grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=JWT
 --   oauth.ibm_iam(c, apikey [, url])
@@ -54,6 +54,8 @@ M.MARGIN = 60
 M.DEFAULT_LIFETIME = 3600
 -- Lifetime of the JWT assertion: Google accepts at most one hour.
 M.JWT_LIFETIME = 3600
+-- Seconds the assertion's iat is set back.
+M.JWT_BACKDATE = 10
 
 M.GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 M.IBM_IAM_URL = "https://iam.cloud.ibm.com/identity/token"
@@ -347,7 +349,9 @@ function M.google_jwt(c, sa_json, scope, token_uri)
     local email = sa.client_email
     return set_flow(c, concat({ "google", email, scope, uri, key }, "\0"), { key },
         function(self)
-            local iat = floor(self.requested_at or M.now())
+            -- Issued a little in the past: Google refuses a JWT whose iat
+            -- is ahead of its own clock, and hosts' clocks drift.
+            local iat = floor(self.requested_at or M.now()) - M.JWT_BACKDATE
             local claims = crypto.base64url(json.encode({
                 iss = email, scope = scope, aud = uri, iat = iat, exp = iat + M.JWT_LIFETIME,
             }))
