@@ -329,6 +329,7 @@ static uint64_t settle_for(conn *c) {
 static void conn_ready(tcp_sink *ts, conn *c) {
     c->state = C_READY;
     c->settle_ns = settle_for(c);
+    ts->last_error[0] = '\0'; /* a later timeout must not blame an old failure */
     sr_info("sink.stream", "connected to %s%s", ts->endpoint,
             !c->tls                          ? ""
             : sr_tls_client_is_tls13(c->tls) ? " (TLS 1.3)"
