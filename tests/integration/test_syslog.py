@@ -15,6 +15,7 @@ least once).
 """
 
 import json
+import socket
 import threading
 import time
 
@@ -271,7 +272,12 @@ def test_tls_wrong_ca_fails_and_delivers_nothing(gateway_factory, rsyslog, pki):
 
 
 def test_tls_by_host_name(gateway_factory, rsyslog, pki):
-    # The certificate names "localhost" (a DNS name) besides 127.0.0.1.
+    # The certificate names "localhost" (a DNS name) besides 127.0.0.1; the
+    # sink uses the first address a name resolves to, and rsyslog listens on
+    # 127.0.0.1 only.
+    first = socket.getaddrinfo("localhost", None, 0, socket.SOCK_STREAM)[0]
+    if first[4][0] != "127.0.0.1":
+        pytest.skip("localhost resolves to %s first" % first[4][0])
     gw = gateway_factory([syslog_integration("byname", rsyslog, "tls", type="tls", caFile=pki.ca_cert,
                                              address="localhost")])
     assert gw.post(samples()[0][1], content_type="application/json").status_code == 200
