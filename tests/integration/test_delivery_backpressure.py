@@ -247,8 +247,10 @@ def pct(xs, p):
 
 def test_isolation_healthy_integration_unaffected_by_a_down_or_slow_one(launch, receivers):
     good, bad = receivers(), receivers()
-    integ = [hook("good", good, max_events=50, linger="20ms"),
-             webhook("bad", bad.url("/bad"), batch={"max_events": 50, "linger": "20ms"}, timeout=20000)]
+    # The sick one first: an engine that walks its integrations in order and
+    # stops at a busy one would show here.
+    integ = [webhook("bad", bad.url("/bad"), batch={"max_events": 50, "linger": "20ms"}, timeout=20000),
+             hook("good", good, max_events=50, linger="20ms")]
     gw = launch.start(launch.workdir("iso"), integ)
 
     base_lat, base_dur, got, want = run_load(gw, good, "base")
@@ -262,7 +264,11 @@ def test_isolation_healthy_integration_unaffected_by_a_down_or_slow_one(launch, 
     results["bad down"] = (lat, dur)
 
     # Slow: the bad receiver holds every request for 1.5 s (a hanging SIEM).
+    # Measure once `bad` is out of its inhibition and hangs on a request.
+    n_bad = len(bad.requests)
     bad.slow(1.5).up()
+    post_ok(gw, events("wake", 1))
+    bad.wait(lambda r: len(r.requests) > n_bad, timeout=20, message="bad never tried again")
     lat, dur, got, want = run_load(gw, good, "slow")
     missing, dups, in_order = order_check(got, want)
     assert not missing and not dups and in_order
