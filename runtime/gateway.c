@@ -383,7 +383,8 @@ static void reload_swap(sr_gateway *g) {
         reload_abandon(g, "cannot start the workers");
         return;
     }
-    g->next_hosts = NULL; /* the pool owns them now */
+    free(g->next_hosts); /* the pool owns the hosts now, not the array */
+    g->next_hosts = NULL;
     sr_delivery_conf dconf = delivery_conf(&next->cfg);
     if (sr_delivery_reload(g->delivery, next->delivery_host, next->integ, next->ninteg, &dconf,
                            err, sizeof err) != 0) {
