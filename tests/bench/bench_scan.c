@@ -1,9 +1,8 @@
 /* bench_scan.c - nanoseconds per event for the scanner and the event model.
  *
- * Not a ctest. Build and run from the repository root, e.g.
- *   gcc -O2 -std=c11 -D_GNU_SOURCE -Iruntime tests/bench/bench_scan.c \
- *       runtime/event.c runtime/falco.c runtime/json.c runtime/buf.c \
- *       runtime/arena.c -lcrypto -lm -o /tmp/bench_scan && /tmp/bench_scan
+ * Not a ctest. `make bench` builds it (target bench_scan, see
+ * tests/bench/README.md); run it from the repository root:
+ *   build-bench/tests/bench/bench_scan [FILE]
  * It times the policy sample (tests/data/policy_event.json) compacted and
  * as published (pretty-printed). */
 #include <stdio.h>
