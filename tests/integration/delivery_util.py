@@ -28,7 +28,8 @@ import pytest
 import requests
 
 from receivers.controlled import ControlledReceiver
-from harness import Gateway, GatewayError, compact, sample_bytes, summary_of
+from conftest import _Factory
+from harness import Gateway, compact, sample_bytes, summary_of
 
 # Timings used by the delivery tests: fast retries, a short inhibition.
 FAST_DELIVERY = {"backoff": "100ms", "backoff_max": "300ms", "inhibit": "2s",
@@ -221,7 +222,7 @@ class Ingest:
 
 # ---- gateways the test may crash and restart --------------------------------
 
-class Launcher:
+class Launcher(_Factory):
     """Starts gateways on a directory of the test's choosing, so a restart
     (a new process on the same data_dir) finds the spool and state files.
 
@@ -231,8 +232,7 @@ class Launcher:
     """
 
     def __init__(self, tmp_factory):
-        self.tmp_factory = tmp_factory
-        self.gateways = []
+        super().__init__(tmp_factory, "dgw")
         self.n = 0
 
     def workdir(self, prefix="dgw"):
@@ -262,17 +262,6 @@ class Launcher:
     def forget(self, gw):
         """The test handled this gateway's end itself."""
         gw.stopped = True
-
-    def close(self):
-        problems = []
-        for gw in self.gateways:
-            try:
-                gw.stop(check=True)
-            except GatewayError as e:
-                problems.append(str(e))
-            finally:
-                gw.kill()
-        return problems
 
 
 @pytest.fixture

@@ -23,9 +23,10 @@ import time
 
 import pytest
 
-from delivery_util import (FAST_DELIVERY, admin_integration, wait_counters, events, history_of, launch, order_check,
-                           post_ok, receivers, state_file, status_of, wait_status)
+from delivery_util import (Launcher, admin_integration, events, history_of, launch, order_check,
+                           post_ok, receivers, state_file, status_of, wait_counters, wait_status)
 from harness import webhook
+from receivers.controlled import ControlledReceiver
 
 __all__ = ["launch", "receivers"]  # fixtures
 
@@ -50,9 +51,6 @@ def outage(tmp_path_factory):
     times again, is inhibited again; the receiver is healthy from the
     sixth failed request on, so after the second inhibition both batches go.
     """
-    from delivery_util import Launcher
-    from receivers.controlled import ControlledReceiver
-
     la = Launcher(tmp_path_factory)
     rcv = ControlledReceiver().start()
     res = {}

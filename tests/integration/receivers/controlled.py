@@ -33,7 +33,7 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from receivers import webhook
 
 
 class Request:
@@ -73,37 +73,14 @@ class Request:
             self.method, self.path, self.status, len(self.events()), self.time)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(webhook._Handler):
+    """webhook.py's handler (body reading, chunked included, and answers)
+    with this receiver's behaviour."""
     server_version = "siemrelay-controlled-receiver"
     # Headers and body go in separate writes: without TCP_NODELAY the body
     # waits for the gateway's delayed ACK (40 ms on Linux) and every request
     # would take that long, which hides latency and scheduling effects.
     disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            chunks = []
-            while True:
-                line = self.rfile.readline(65537)
-                if not line:
-                    break
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while True:
-                        t = self.rfile.readline(65537)
-                        if not t or t in (b"\r\n", b"\n"):
-                            break
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(3)
-            return b"".join(chunks)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     def _handle(self):
         rcv = self.server.receiver
@@ -125,26 +102,18 @@ class _Handler(BaseHTTPRequestHandler):
         req.status = status
         rcv._record(req)
         try:
-            self.send_response(status)
-            hdrs = {"Content-Type": "application/json"}
-            hdrs.update(headers or {})
-            for k, v in hdrs.items():
-                self.send_header(k, str(v))
-            self.send_header("Content-Length", str(len(resp)))
-            self.end_headers()
-            if resp:
-                self.wfile.write(resp)
+            self._answer(status, resp, headers)
         except OSError:
             pass  # the gateway gave up on the request (timeout): fine
 
     do_POST = _handle
     do_PUT = _handle
     do_GET = _handle
+    do_DELETE = _handle
+    do_PATCH = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(webhook._Server):
     request_queue_size = 64
 
     def __init__(self, *a, **kw):
@@ -172,18 +141,16 @@ class _Server(ThreadingHTTPServer):
                 pass
 
 
-class ControlledReceiver:
+class ControlledReceiver(webhook.WebhookReceiver):
+    """A WebhookReceiver (no auth) whose behaviour the test changes; the
+    recording and its queries (requests, events(), wait_requests) are the
+    parent's."""
+
     def __init__(self, host="127.0.0.1", port=0):
-        self.host = host
-        self.port = port
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._requests = []
-        self._fail = None  # (status, headers, body, count or None)
+        super().__init__(auth=None, host=host, port=port)
+        self._fail = None  # [status, headers, body, count or None]
         self._delay = 0.0
         self.handler = None
-        self._server = None
-        self._thread = None
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -233,15 +200,6 @@ class ControlledReceiver:
 
     stop = down
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.down()
-
-    def url(self, path="/hook"):
-        return "http://%s:%d%s" % (self.host, self.port, path)
-
     # ---- behaviour ------------------------------------------------------
 
     def ok(self):
@@ -280,24 +238,9 @@ class ControlledReceiver:
                 return status, headers, body
         return 200, {}, b'{"ok":true}'
 
-    def _record(self, req):
-        with self._cond:
-            self._requests.append(req)
-            self._cond.notify_all()
-
-    # ---- what arrived ---------------------------------------------------
-
-    @property
-    def requests(self):
-        with self._lock:
-            return list(self._requests)
-
     def accepted_events(self):
-        out = []
-        for r in self.requests:
-            if r.status is not None and 200 <= r.status < 300:
-                out.extend(r.events())
-        return out
+        """Events of the requests answered 2xx, in arrival order."""
+        return self.events()
 
     def accepted_ids(self):
         return [e.get("id") for e in self.accepted_events()]
@@ -320,20 +263,3 @@ class ControlledReceiver:
     def wait_events(self, n, timeout=20.0):
         return self.wait(lambda r: len(r.accepted_events()) >= n and r.accepted_events(), timeout,
                          "receiver accepted fewer than %d event(s)" % n)
-
-    def wait_requests(self, n, timeout=20.0):
-        return self.wait(lambda r: len(r.requests) >= n and r.requests, timeout,
-                         "receiver got fewer than %d request(s)" % n)
-
-
-def port_refuses(host, port):
-    """True when nothing listens on host:port."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(1)
-    try:
-        s.connect((host, port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
