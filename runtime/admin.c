@@ -1,12 +1,18 @@
-/* admin.c - the admin API's listener and routes; the documents come from
- * admin_docs.c. */
+/* admin.c - the admin API's listener, routes and access checks; the
+ * documents come from admin_docs.c, the changes from admin_write.c and the
+ * page from admin_ui.c. */
 #include "admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_auth.h"
 #include "admin_docs.h"
+#include "admin_json.h"
+#include "admin_ui.h"
+#include "admin_write.h"
+#include "audit.h"
 #include "buf.h"
 #include "http_server.h"
 #include "log.h"
@@ -24,12 +30,12 @@
 struct sr_admin {
     sr_http_server *srv;
     sr_admin_sources src;
+    sr_admin_writer *writer;
     int closing;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
 
-static const sr_http_header allow_get[] = {{"Allow", "GET, HEAD"}};
 static const sr_http_header no_store[] = {{"Cache-Control", "no-store"}};
 
 /* ---- Answers ------------------------------------------------------------- */
@@ -49,56 +55,225 @@ static void respond_doc(sr_http_response *resp, int status, const char *ctype, s
     sr_buf_free(body);
 }
 
-static void get_one(sr_admin *a, const char *escaped, sr_http_response *resp) {
-    char name[ADMIN_MAX_NAME + 1];
-    sr_buf body = SR_BUF_INIT;
-    if (sr_admin_percent_decode(escaped, strlen(escaped), name, sizeof name) < 0) {
-        sr_http_respond_error(resp, 400, "malformed or too long integration name in the path", NULL,
-                              0);
-        return;
-    }
-    int status = sr_admin_doc_integration(&a->src, name, &body);
-    respond_doc(resp, status, "application/json", &body);
+static void respond_json(sr_http_response *resp, int status, sr_buf *body, int oom) {
+    respond_doc(resp, oom ? -1 : status, "application/json", body);
 }
 
 /* ---- Routing ------------------------------------------------------------- */
 
-typedef enum { R_NONE, R_HEALTH, R_READY, R_METRICS, R_LIST, R_ONE } route;
+typedef enum {
+    R_NONE,
+    R_UI,
+    R_HEALTH,
+    R_READY,
+    R_METRICS,
+    R_LIST,
+    R_ONE,
+    R_TEST,
+    R_RELOAD,
+    R_TYPES,
+    R_AUDIT,
+    R_WHOAMI,
+} route;
 
-static route route_of(const char *path, const char **name) {
+/* Methods a route takes, and what each needs. */
+typedef struct route_info {
+    const char *allow; /* for 405 */
+} route_info;
+
+static const route_info routes[] = {
+    [R_NONE] = {""},
+    [R_UI] = {"GET, HEAD"},
+    [R_HEALTH] = {"GET, HEAD"},
+    [R_READY] = {"GET, HEAD"},
+    [R_METRICS] = {"GET, HEAD"},
+    [R_LIST] = {"GET, HEAD, POST"},
+    [R_ONE] = {"GET, HEAD, PUT, DELETE"},
+    [R_TEST] = {"POST"},
+    [R_RELOAD] = {"POST"},
+    [R_TYPES] = {"GET, HEAD"},
+    [R_AUDIT] = {"GET, HEAD"},
+    [R_WHOAMI] = {"GET, HEAD"},
+};
+
+static route route_of(const char *path, char *name, size_t namelen, int *bad_name) {
     static const char one_prefix[] = INTEGRATIONS_PATH "/";
-    if (strcmp(path, "/healthz") == 0)
-        return R_HEALTH;
-    if (strcmp(path, "/readyz") == 0)
-        return R_READY;
-    if (strcmp(path, "/metrics") == 0)
-        return R_METRICS;
-    if (strcmp(path, INTEGRATIONS_PATH) == 0)
-        return R_LIST;
-    if (strncmp(path, one_prefix, sizeof one_prefix - 1) == 0) {
-        *name = path + sizeof one_prefix - 1;
-        /* A name is one segment; "/api/integrations/" names nothing. */
-        if (**name && !strchr(*name, '/'))
-            return R_ONE;
+    static const char test_suffix[] = "/test";
+    static const struct {
+        const char *path;
+        route r;
+    } fixed[] = {
+        {"/healthz", R_HEALTH},      {"/readyz", R_READY},      {"/metrics", R_METRICS},
+        {INTEGRATIONS_PATH, R_LIST}, {"/api/reload", R_RELOAD}, {"/api/types", R_TYPES},
+        {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(path, fixed[i].path) == 0)
+            return fixed[i].r;
+    if (sr_admin_ui_path(path))
+        return R_UI;
+    if (strncmp(path, one_prefix, sizeof one_prefix - 1) != 0)
+        return R_NONE;
+    const char *seg = path + sizeof one_prefix - 1;
+    const char *slash = strchr(seg, '/');
+    route r = R_ONE;
+    size_t n = strlen(seg);
+    if (slash) {
+        /* "{name}/test" is the only deeper path. */
+        if (strcmp(slash, test_suffix) != 0)
+            return R_NONE;
+        n = (size_t)(slash - seg);
+        r = R_TEST;
     }
-    return R_NONE;
+    if (n == 0) /* "/api/integrations/" names nothing */
+        return R_NONE;
+    *bad_name = sr_admin_percent_decode(seg, n, name, namelen) < 0;
+    return r;
+}
+
+static int is_read(const char *method) {
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* Whether `method` is one route `r` takes. */
+static int allowed(route r, const char *method) {
+    const char *allow = routes[r].allow;
+    size_t n = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+static sr_admin_role role_needed(route r, const char *method) {
+    switch (r) {
+    case R_UI:
+    case R_HEALTH:
+    case R_READY: return SR_ROLE_NONE;
+    case R_AUDIT:
+    case R_TEST:
+    case R_RELOAD: return SR_ROLE_ADMIN;
+    default: return is_read(method) ? SR_ROLE_VIEWER : SR_ROLE_ADMIN;
+    }
+}
+
+static void audit_refusal(sr_admin *a, const sr_http_request *req, const sr_admin_decision *d,
+                          route r, const char *name) {
+    sr_audit_entry e = {
+        .action = d->status == 401 ? "authenticate" : "authorize",
+        .method = req->method,
+        .uri = req->path,
+        .query = req->query,
+        .status = d->status,
+        .entity_type = r == R_LIST || r == R_ONE || r == R_TEST ? "integration"
+                       : r == R_RELOAD                          ? "configuration"
+                                                                : "api",
+        .entity_id = name && *name ? name : NULL,
+        .user = d->who.name,
+        .origin_ip = req->peer_ip,
+        .description = d->message,
+    };
+    sr_audit_record(a->src.audit, &e);
+}
+
+static void whoami(sr_admin *a, const sr_admin_identity *who, sr_http_response *resp) {
+    sr_buf b = SR_BUF_INIT;
+    int oom = sr_buf_puts(&b, "{\"name\":") || sr_admin_json_text(&b, who->name) ||
+              sr_buf_printf(&b, ",\"role\":\"%s\",\"tokens\":%s,\"writable\":%s}",
+                            sr_admin_role_name(who->role), a->src.ntokens ? "true" : "false",
+                            a->src.control && who->role == SR_ROLE_ADMIN ? "true" : "false");
+    respond_json(resp, 200, &b, oom);
+}
+
+static void audit_list(sr_admin *a, const char *query, sr_http_response *resp) {
+    sr_buf b = SR_BUF_INIT;
+    long limit = 100;
+    const char *p = strstr(query ? query : "", "limit=");
+    if (p && (p == query || p[-1] == '&')) {
+        char *end;
+        limit = strtol(p + 6, &end, 10);
+        if (end == p + 6 || (*end && *end != '&') || limit < 1 || limit > SR_AUDIT_RECENT) {
+            sr_http_respond_error(resp, 400, "limit must be a number from 1 to 1000", NULL, 0);
+            return;
+        }
+    }
+    respond_json(resp, 200, &b, sr_audit_recent(a->src.audit, (size_t)limit, &b) != 0);
+}
+
+static void types(sr_admin *a, sr_http_response *resp) {
+    char err[1024] = "";
+    sr_buf b = SR_BUF_INIT;
+    const sr_admin_control *c = a->src.control;
+    if (!c || !c->types) {
+        sr_http_respond_error(resp, 503, "integration types are not available", NULL, 0);
+        return;
+    }
+    if (c->types(c->ud, &b, err, sizeof err) != 0) {
+        sr_buf_free(&b);
+        sr_http_respond_error(resp, 500, err, NULL, 0);
+        return;
+    }
+    respond_json(resp, 200, &b, 0);
+}
+
+static void write_route(sr_admin *a, route r, const char *name, sr_http_request *req,
+                        sr_http_response *resp, const sr_admin_identity *who) {
+    sr_write_op op = r == R_LIST                       ? SR_WRITE_CREATE
+                     : r == R_TEST                     ? SR_WRITE_TEST
+                     : r == R_RELOAD                   ? SR_WRITE_RELOAD
+                     : strcmp(req->method, "PUT") == 0 ? SR_WRITE_UPDATE
+                                                       : SR_WRITE_DELETE;
+    if (!a->writer) {
+        sr_http_respond_error(resp, 503, "the admin API cannot make changes", no_store, 1);
+        return;
+    }
+    sr_admin_writer_handle(a->writer, op, r == R_LIST || r == R_RELOAD ? NULL : name, req, resp,
+                           who);
 }
 
 static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_admin *a = ud;
-    const char *name = NULL;
+    char name[ADMIN_MAX_NAME + 1] = "";
+    int bad_name = 0;
     sr_buf body = SR_BUF_INIT;
-    route r = route_of(req->path, &name);
+    route r = route_of(req->path, name, sizeof name, &bad_name);
     if (r == R_NONE) {
         sr_http_respond_error(resp, 404, "not found", NULL, 0);
         return;
     }
-    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-        sr_http_respond_error(resp, 405, "method not allowed", allow_get, 1);
+    if (!allowed(r, req->method)) {
+        sr_http_header allow = {"Allow", routes[r].allow};
+        sr_http_respond_error(resp, 405, "method not allowed", &allow, 1);
         return;
     }
     if (a->closing) { /* the sources may already be gone */
         sr_http_respond_error(resp, 503, "shutting down", NULL, 0);
+        return;
+    }
+    if (r == R_UI) {
+        sr_admin_ui_serve(req, resp);
+        return;
+    }
+    sr_admin_role need = role_needed(r, req->method);
+    sr_admin_decision d = {0};
+    if (need != SR_ROLE_NONE) {
+        d = sr_admin_authorize(a->src.tokens, a->src.ntokens,
+                               sr_http_request_header(req, "Authorization"), need);
+        if (d.status) {
+            sr_http_header h[2] = {{"Cache-Control", "no-store"},
+                                   {"WWW-Authenticate", d.www_authenticate}};
+            sr_http_respond_error(resp, d.status, d.message, h, d.www_authenticate ? 2 : 1);
+            audit_refusal(a, req, &d, r, name);
+            return;
+        }
+    }
+    if (bad_name) {
+        sr_http_respond_error(resp, 400, "malformed or too long integration name in the path", NULL,
+                              0);
+        return;
+    }
+    if (!is_read(req->method)) {
+        write_route(a, r, name, req, resp, &d.who);
         return;
     }
     switch (r) {
@@ -122,8 +297,15 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
         respond_doc(resp, status, "application/json", &body);
         break;
     }
-    case R_ONE: get_one(a, name, resp); break;
-    case R_NONE: break;
+    case R_ONE: {
+        int status = sr_admin_doc_integration(&a->src, name, &body);
+        respond_doc(resp, status, "application/json", &body);
+        break;
+    }
+    case R_TYPES: types(a, resp); break;
+    case R_AUDIT: audit_list(a, req->query, resp); break;
+    case R_WHOAMI: whoami(a, &d.who, resp); break;
+    default: sr_http_respond_error(resp, 404, "not found", NULL, 0); break;
     }
 }
 
@@ -196,9 +378,12 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         free(a);
         return NULL;
     }
+    if (a->src.control)
+        a->writer = sr_admin_writer_new(loop, &a->src);
     char addr[300];
     format_address(addr, sizeof addr, host, sr_http_server_port(a->srv));
-    sr_info("admin", "admin API listening on %s", addr);
+    sr_info("admin", "admin API listening on %s%s", addr,
+            a->src.ntokens ? "" : " (no admin.tokens: reads open, changes refused)");
     return a;
 }
 
@@ -219,6 +404,8 @@ void sr_admin_close(sr_admin *a, void (*cb)(void *ud), void *ud) {
     a->closing = 1;
     a->close_cb = cb;
     a->close_ud = ud;
+    sr_admin_writer_close(a->writer);
+    a->writer = NULL;
     memset(&a->src, 0, sizeof a->src);
     sr_http_server_close(a->srv, on_server_closed, a);
 }

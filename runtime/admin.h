@@ -1,21 +1,29 @@
 /* admin.h - the admin HTTP API, on its own listener (127.0.0.1:9090 by
  * default; `admin:` in the configuration).
  *
- *   GET /api/integrations         every integration: status, queue, counters
- *   GET /api/integrations/{name}  one integration (name percent-decoded,
+ *   GET /api/integrations         every integration: status, queue, counters  viewer
+ *   GET /api/integrations/{name}  one integration (name percent-decoded,      viewer
  *                                 case-insensitive) with its status history;
  *                                 404 {"error":"no integration named 'x'"}
- *   GET /metrics                  Prometheus text format (admin_metrics.h)
- *   GET /healthz                  200 {"status":"ok"} while the process runs
- *   GET /readyz                   200 {"status":"ready"} when the gateway takes
- *                                 events; 503 {"status":"not ready","reason":...}
- *                                 while starting, reloading or shutting down
- * HEAD works wherever GET does; any other method is 405 with
- * `Allow: GET, HEAD`; any other path 404. docs/admin.md has the documents.
+ *   POST /api/integrations        create (admin_write.h)                      admin
+ *   PUT /api/integrations/{name}  replace an API-defined integration           admin
+ *   DELETE /api/integrations/{name}?queued=deliver|discard                     admin
+ *   POST /api/integrations/{name}/test  a test event (admin_probe.h)           admin
+ *   POST /api/reload              reload the configuration, as SIGHUP does     admin
+ *   GET /api/types                integration types and option schemas        viewer
+ *   GET /api/audit?limit=N        the newest audit events (audit.h)           admin
+ *   GET /api/whoami               {"name","role","tokens"}                    viewer
+ *   GET /metrics                  Prometheus text format (admin_metrics.h)    viewer
+ *   GET /healthz, GET /readyz     liveness; readiness (503 while starting,    open
+ *                                 reloading or shutting down)
+ *   GET /, GET /ui/...            the integrations page (admin_ui.h)          open
+ * HEAD works wherever GET does; another method on a known path is 405 with
+ * `Allow`; any other path 404. docs/admin.md has the documents.
  *
- * The API reads only counters, statuses and names; it never reads
- * configuration values, so no secret can appear in an answer (error texts
- * are masked by delivery before they are stored).
+ * Who may do what is admin_auth.h's decision; every write, and every failed
+ * authentication, is recorded in the audit trail (audit.h). Secrets are
+ * write-only: configurations are shown as the Lua host describes them,
+ * secret options as "******".
  *
  * Everything runs on the loop thread, and every answer is built from one
  * snapshot taken while handling the request. */
@@ -33,6 +41,43 @@ typedef struct sr_delivery sr_delivery;
 typedef struct sr_pipeline sr_pipeline;
 typedef struct sr_input_tcp sr_input_tcp;
 typedef struct sr_deadletter sr_deadletter;
+typedef struct sr_audit sr_audit;
+typedef struct sr_admin_token_conf sr_admin_token_conf;
+typedef struct sr_buf sr_buf;
+typedef struct sr_probe_result sr_probe_result;
+
+/* Called once an asynchronous change finished: `err` NULL on success. */
+typedef void (*sr_admin_done_cb)(void *cbud, const char *err);
+
+/* What the gateway does for the API beyond reading statistics: the write
+ * routes, test events and type schemas. Every function is called on the
+ * loop thread with `ud`. */
+typedef struct sr_admin_control {
+    void *ud;
+    const char *api_path; /* <data_dir>/api-integrations.yaml */
+    const char *data_dir;
+    /* Appends `,"channels":[...],"source":"file"|"api","defined_at":"FILE:LINE",
+     * "deleting":bool,"configuration":{...}` (secrets masked) for delivery's
+     * integration i. */
+    int (*describe)(void *ud, size_t integ, sr_buf *out);
+    /* GET /api/types (lua_schema.h). */
+    int (*types)(void *ud, sr_buf *out, char *err, size_t errlen);
+    /* Where an integration called `name` is configured, enabled or not: 0
+     * nowhere, 1 in a -c file, 2 in the API file. */
+    int (*defined)(void *ud, const char *name);
+    /* Loads the -c files plus `api_file` in place of the API file, and
+     * checks them as --check does. 0, or -1 with FILE:LINE: ... in err. */
+    int (*validate)(void *ud, const char *api_file, char *err, size_t errlen);
+    /* Reloads as SIGHUP does; `done` runs once the new configuration runs
+     * (err NULL) or was refused. -1 when no reload can start (shutdown). */
+    int (*reload)(void *ud, sr_admin_done_cb done, void *cbud);
+    /* While on, `name` gets no new events (from the next reload on). */
+    void (*pause)(void *ud, const char *name, int on);
+    /* Starts a test event (admin_probe.h); -1 when no integration called
+     * `name` runs. `cb` gets the result, possibly before this returns. */
+    int (*test)(void *ud, const char *name, void (*cb)(void *cbud, const sr_probe_result *r),
+                void *cbud);
+} sr_admin_control;
 
 /* What the API reports on. All borrowed; any pointer may be NULL (its
  * figures are then left out). The owner keeps them valid until it replaces
@@ -47,6 +92,11 @@ typedef struct sr_admin_sources {
      * "shutting down", ...). A NULL callback means always ready. */
     const char *(*not_ready)(void *ud);
     void *ud;
+    /* Who may use the API (admin_auth.h); none: reads open, writes refused. */
+    const sr_admin_token_conf *tokens;
+    size_t ntokens;
+    sr_audit *audit;                 /* NULL: actions are not recorded */
+    const sr_admin_control *control; /* NULL: a read-only API */
 } sr_admin_sources;
 
 typedef struct sr_admin sr_admin;

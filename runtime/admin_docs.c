@@ -12,12 +12,20 @@
 #include "input_tcp.h"
 #include "pipeline.h"
 
-static void fill_integration(const sr_delivery *d, size_t i, sr_admin_integration *out) {
+/* `extra` (may be NULL) receives the control's description of it. */
+static void fill_integration(const sr_admin_sources *src, size_t i, sr_admin_integration *out,
+                             sr_buf *extra) {
+    const sr_delivery *d = src->delivery;
     memset(out, 0, sizeof *out);
     out->name = sr_delivery_name(d, i);
     out->type = sr_delivery_type(d, i);
     sr_delivery_stats(d, i, &out->stats);
     out->history = sr_delivery_history(d, i);
+    if (extra && src->control && src->control->describe &&
+        src->control->describe(src->control->ud, i, extra) == 0) {
+        out->extra = extra->data;
+        out->extra_len = extra->len;
+    }
 }
 
 /* Everything but the integrations. */
@@ -41,14 +49,18 @@ static void fill_view(const sr_admin_sources *src, int ready, sr_admin_view *v) 
     sr_admin_process_read(src->start_time_ms, &v->process);
 }
 
-/* Sets v->integrations to every integration; the caller frees *items. */
-static int fill_all(const sr_admin_sources *src, sr_admin_view *v, sr_admin_integration **items) {
+/* Sets v->integrations to every integration; the caller frees *items and
+ * (when `extras` is not NULL) the n buffers of *extras. */
+static int fill_all(const sr_admin_sources *src, sr_admin_view *v, sr_admin_integration **items,
+                    sr_buf **extras) {
     size_t n = src->delivery ? sr_delivery_count(src->delivery) : 0;
     *items = calloc(n ? n : 1, sizeof **items);
-    if (!*items)
+    if (extras)
+        *extras = calloc(n ? n : 1, sizeof **extras);
+    if (!*items || (extras && !*extras))
         return -1;
     for (size_t i = 0; i < n; i++)
-        fill_integration(src->delivery, i, &(*items)[i]);
+        fill_integration(src, i, &(*items)[i], extras ? &(*extras)[i] : NULL);
     v->integrations = *items;
     v->nintegrations = n;
     return 0;
@@ -57,8 +69,14 @@ static int fill_all(const sr_admin_sources *src, sr_admin_view *v, sr_admin_inte
 int sr_admin_doc_integrations(const sr_admin_sources *src, sr_buf *body) {
     sr_admin_view v;
     sr_admin_integration *items = NULL;
+    sr_buf *extras = NULL;
     fill_view(src, 1, &v);
-    int rc = fill_all(src, &v, &items) == 0 && sr_admin_json_integrations(body, &v) == 0 ? 200 : -1;
+    int rc = fill_all(src, &v, &items, &extras) == 0 && sr_admin_json_integrations(body, &v) == 0
+                 ? 200
+                 : -1;
+    for (size_t i = 0; extras && i < v.nintegrations; i++)
+        sr_buf_free(&extras[i]);
+    free(extras);
     free(items);
     return rc;
 }
@@ -75,15 +93,18 @@ int sr_admin_doc_integration(const sr_admin_sources *src, const char *name, sr_b
         return oom ? -1 : 404;
     }
     sr_admin_integration item;
-    fill_integration(src->delivery, (size_t)i, &item);
-    return sr_admin_json_integration(body, &item, 1) == 0 ? 200 : -1;
+    sr_buf extra = SR_BUF_INIT;
+    fill_integration(src, (size_t)i, &item, &extra);
+    int rc = sr_admin_json_integration(body, &item, 1) == 0 ? 200 : -1;
+    sr_buf_free(&extra);
+    return rc;
 }
 
 int sr_admin_doc_metrics(const sr_admin_sources *src, int ready, sr_buf *body) {
     sr_admin_view v;
     sr_admin_integration *items = NULL;
     fill_view(src, ready, &v);
-    int rc = fill_all(src, &v, &items) == 0 && sr_admin_metrics(body, &v) == 0 ? 200 : -1;
+    int rc = fill_all(src, &v, &items, NULL) == 0 && sr_admin_metrics(body, &v) == 0 ? 200 : -1;
     free(items);
     return rc;
 }

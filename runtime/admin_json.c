@@ -81,6 +81,8 @@ int sr_admin_json_integration(sr_buf *out, const sr_admin_integration *ai, int w
             isfinite(s->last_latency_ms) && s->last_latency_ms > 0 ? s->last_latency_ms : 0.0);
     else
         rc |= sr_buf_puts(out, "null");
+    if (ai->extra_len)
+        rc |= sr_buf_append(out, ai->extra, ai->extra_len);
     if (with_history)
         rc |= put_history(out, ai->history);
     rc |= sr_buf_putc(out, '}');

@@ -25,6 +25,10 @@ typedef struct sr_admin_integration {
     const char *type;
     sr_integration_stats stats;
     const sr_status_history *history; /* NULL: none known */
+    /* Further members, as JSON text starting with ',' (channels, source,
+     * configuration with secrets masked: admin.h's describe); may be NULL. */
+    const char *extra;
+    size_t extra_len;
 } sr_admin_integration;
 
 typedef struct sr_admin_process {

@@ -812,9 +812,108 @@ static int admin_listen(loader *ld, const item *it, void *target) {
     return 0;
 }
 
+static void free_tokens(sr_admin_token_conf *t, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(t[i].name);
+    free(t);
+}
+
+static int token_name(loader *ld, const item *it, void *target) {
+    return set_string(ld, it, 0, &((sr_admin_token_conf *)target)->name);
+}
+
+static int token_role(loader *ld, const item *it, void *target) {
+    sr_admin_token_conf *t = target;
+    if (it->v->kind == SR_NODE_SCALAR && strcasecmp(it->v->text, "admin") == 0)
+        t->role = SR_ROLE_ADMIN;
+    else if (it->v->kind == SR_NODE_SCALAR && strcasecmp(it->v->text, "viewer") == 0)
+        t->role = SR_ROLE_VIEWER;
+    else
+        return wrong_value(ld, it, "admin or viewer", 0);
+    return 0;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The hash is not a secret, but a token pasted here by mistake is: a value
+ * that is not a hash is never echoed. */
+static int token_sha256(loader *ld, const item *it, void *target) {
+    sr_admin_token_conf *t = target;
+    const char *s = it->v->kind == SR_NODE_SCALAR ? it->v->text : "";
+    if (strlen(s) != 64)
+        goto bad;
+    for (int i = 0; i < 32; i++) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            goto bad;
+        t->sha256[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+bad:
+    return wrong_value(ld, it,
+                       "the token's SHA-256 as 64 hex digits (printf %s TOKEN | sha256sum, or "
+                       "siemrelay hash-token); never the token itself",
+                       1);
+}
+
+static const key_spec token_keys[] = {
+    {"name", token_name},
+    {"role", token_role},
+    {"sha256", token_sha256},
+    {NULL, NULL},
+};
+
+/* `tokens:` replaces an earlier file's list as a whole. */
+static int admin_tokens(loader *ld, const item *it, void *target) {
+    sr_config *cfg = target;
+    const sr_node *v = it->v;
+    if (v->kind != SR_NODE_SEQ)
+        return wrong_value(ld, it, "a list of {name, role, sha256}", 0);
+    sr_admin_token_conf *list = calloc(v->n ? v->n : 1, sizeof *list);
+    if (!list)
+        return out_of_memory(ld, it);
+    for (size_t i = 0; i < v->n; i++) {
+        const sr_node *el = v->items[i];
+        if (el->kind != SR_NODE_MAP) {
+            wrong_element(ld, it, el, "a token (a map with name, role and sha256)");
+            goto fail;
+        }
+        if (apply_map(ld, el, token_keys, &list[i]) != 0)
+            goto fail;
+        const char *missing = !list[i].name ? "name" : !list[i].role ? "role" : NULL;
+        const sr_node *hash = sr_node_get(el, "sha256");
+        if (!missing && (!hash || is_unset(hash)))
+            missing = "sha256";
+        if (missing) {
+            fail(ld, el->file, el->line, "key '%s': a token is missing required key '%s'", it->key,
+                 missing);
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(list[j].name, list[i].name) == 0) {
+                fail(ld, el->file, el->line, "key '%s': token name '%s' is used twice", it->key,
+                     list[i].name);
+                goto fail;
+            }
+    }
+    free_tokens(cfg->admin.tokens, cfg->admin.ntokens);
+    cfg->admin.tokens = list;
+    cfg->admin.ntokens = v->n;
+    return 0;
+fail:
+    free_tokens(list, v->n);
+    return -1;
+}
+
 static const key_spec admin_keys[] = {
     {"enabled", admin_enabled},
     {"listen", admin_listen},
+    {"tokens", admin_tokens},
     {NULL, NULL},
 };
 
@@ -1051,6 +1150,7 @@ void sr_config_free(sr_config *cfg) {
     free_input(&cfg->http);
     free_input(&cfg->tcp);
     free(cfg->admin.host);
+    free_tokens(cfg->admin.tokens, cfg->admin.ntokens);
     for (size_t i = 0; i < cfg->nintegrations; i++)
         integration_free(&cfg->integrations[i]);
     free(cfg->integrations);

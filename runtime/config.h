@@ -49,6 +49,16 @@ typedef struct sr_queue_conf {
 void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *integ,
                            sr_queue_conf *out);
 
+/* One `admin.tokens` entry: who presents a bearer token, with what role.
+ * Only the token's SHA-256 is configured (and kept). */
+typedef enum { SR_ROLE_NONE, SR_ROLE_VIEWER, SR_ROLE_ADMIN } sr_admin_role;
+
+typedef struct sr_admin_token_conf {
+    char *name;              /* who, for logs and the audit trail */
+    sr_admin_role role;      /* viewer: reads; admin: reads and writes */
+    unsigned char sha256[32]; /* of the token */
+} sr_admin_token_conf;
+
 typedef struct sr_integration_conf {
     char *name;           /* `name:`, or "<type in lower case>-<n>" */
     char *type;           /* upper case, e.g. "WEBHOOK" */
@@ -103,6 +113,8 @@ typedef struct sr_config {
         int enabled; /* default 1 */
         char *host;  /* default "127.0.0.1" */
         int port;    /* default 9090 */
+        sr_admin_token_conf *tokens; /* `tokens:` (replaced as a whole by a later file) */
+        size_t ntokens;
     } admin;
     sr_integration_conf *integrations;
     size_t nintegrations;

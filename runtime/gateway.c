@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "admin.h"
+#include "admin_probe.h"
+#include "audit.h"
 #include "config.h"
 #include "deadletter.h"
 #include "json.h"
@@ -20,10 +23,11 @@
 #include "input_tcp.h"
 #include "log.h"
 #include "lua_host.h"
+#include "lua_schema.h"
 #include "pipeline.h"
 #include "worker_pool.h"
 
-/* Grace period for queued records on SIGTERM/SIGINT. */
+#define SR_GATEWAY_MAX_PATHS 32
 
 typedef struct sr_gateway {
     uv_loop_t loop;
@@ -55,6 +59,21 @@ typedef struct sr_gateway {
     uv_timer_t reload_timer;
     int stopping;
     int exit_code;
+    /* The admin API's changes (admin.h's control): the API file, deletes
+     * waiting for their queue (paused), test events, the audit trail, and
+     * who waits for a reload. */
+    char *api_path;   /* <data_dir>/api-integrations.yaml, fixed at start */
+    char *data_dir;   /* as at start (it changes only on restart) */
+    sr_ingest ingest; /* the pipeline's, for the audit trail */
+    char **paused;
+    size_t npaused;
+    sr_probe_list probes;
+    sr_audit *audit;
+    sr_admin_control control;
+    sr_admin_done_cb reload_done; /* the API's reload waiter */
+    void *reload_done_ud;
+    int reload_attached; /* reload_done belongs to the reload running */
+    int reload_by_signal;
 } sr_gateway;
 
 /* The lua/ tree: the configured one, else $SIEMRELAY_LUA_DIR, else the
@@ -71,9 +90,18 @@ static const char *lua_dir(const sr_config *cfg) {
     return SR_INSTALL_LUA_DIR;
 }
 
+static int is_paused(const char *const *paused, size_t npaused, const char *name) {
+    for (size_t i = 0; i < npaused; i++)
+        if (strcasecmp(paused[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Fills the Lua host configuration with the integrations for which
- * `include` holds. One function serves --check (all) and a run (enabled). */
-static int build_host_conf(sr_gateway *g, int only_enabled) {
+ * `include` holds. One function serves --check (all) and a run (enabled).
+ * `paused` integrations get no events (a delete waiting for its queue). */
+static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *paused,
+                           size_t npaused) {
     const sr_config *cfg = &g->cfg;
     size_t n = cfg->nintegrations;
     g->specs = calloc(n ? n : 1, sizeof *g->specs);
@@ -98,6 +126,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled) {
         s->file = ic->file;
         s->line = ic->line;
         s->type_line = ic->type_line;
+        s->paused = is_paused(paused, npaused, ic->name);
         g->integ[g->ninteg] = ic;
         g->names[g->ninteg] = ic->name;
         g->ninteg++;
@@ -122,16 +151,69 @@ static void gateway_release(sr_gateway *g) {
     free(g->integ);
     free(g->names);
     free(g->host_conf);
+    free(g->api_path);
+    g->api_path = NULL;
     sr_config_free(&g->cfg);
+}
+
+/* <data_dir>/api-integrations.yaml (malloc'd). */
+static char *api_file_path(const char *data_dir) {
+    size_t n = strlen(data_dir) + sizeof "/api-integrations.yaml";
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/api-integrations.yaml", data_dir);
+    return p;
+}
+
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Loads the -c files, then `api_file` (the API-defined integrations) when
+ * it exists and is not among them; `api_path` is the API file proper,
+ * which a -c option may name too. NULL `api_path`: the data_dir's. */
+static int load_config(sr_gateway *g, const char *const *paths, size_t npaths, const char *api_path,
+                       const char *api_file, char *err, size_t errlen) {
+    const char *all[SR_GATEWAY_MAX_PATHS + 1];
+    char *own = NULL;
+    size_t n = 0;
+    if (sr_config_load(&g->cfg, paths, npaths, err, errlen) != 0)
+        return -1;
+    if (!api_path && !(api_path = own = api_file_path(g->cfg.data_dir))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!api_file)
+        api_file = api_path;
+    int extra = access(api_file, F_OK) == 0;
+    for (size_t i = 0; i < npaths && n < SR_GATEWAY_MAX_PATHS; i++)
+        if (!same_file(paths[i], api_path))
+            all[n++] = paths[i];
+        else
+            extra = 1; /* named with -c: read once, and in its place at the end */
+    int rc = 0;
+    if (extra && access(api_file, F_OK) == 0) {
+        all[n++] = api_file;
+        sr_config_free(&g->cfg);
+        rc = sr_config_load(&g->cfg, all, n, err, errlen);
+    }
+    if (!g->api_path && rc == 0)
+        g->api_path = own ? own : strdup(api_path);
+    else
+        free(own);
+    return rc;
 }
 
 /* Loads the configuration and builds the delivery host from it; on -1
  * `err` says why (FILE:LINE: ...). The caller releases `g` either way. */
-static int load(sr_gateway *g, const char *const *paths, size_t npaths, int only_enabled,
+static int load(sr_gateway *g, const char *const *paths, size_t npaths, const char *api_path,
+                const char *api_file, int only_enabled, const char *const *paused, size_t npaused,
                 char *err, size_t errlen) {
-    if (sr_config_load(&g->cfg, paths, npaths, err, errlen) != 0)
+    if (load_config(g, paths, npaths, api_path, api_file, err, errlen) != 0)
         return -1;
-    if (build_host_conf(g, only_enabled) != 0) {
+    if (build_host_conf(g, only_enabled, paused, npaused) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -170,7 +252,7 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
     sr_gateway g;
     memset(&g, 0, sizeof g);
     char err[1024] = "";
-    if (load(&g, paths, npaths, 0, err, sizeof err) != 0) {
+    if (load(&g, paths, npaths, NULL, NULL, 0, NULL, 0, err, sizeof err) != 0) {
         fprintf(stderr, "siemrelay: %s\n", err);
         gateway_release(&g);
         return 1;
@@ -200,8 +282,9 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
     }
     sr_buf_puts(&out, "\n]}\n");
     fwrite(out.data, 1, out.len, stdout);
-    fprintf(stderr, "siemrelay: configuration OK (%zu integration%s)\n", g.ninteg,
-            g.ninteg == 1 ? "" : "s");
+    fprintf(stderr, "siemrelay: configuration OK (%zu integration%s%s%s)\n", g.ninteg,
+            g.ninteg == 1 ? "" : "s", access(g.api_path, F_OK) == 0 ? "; with " : "",
+            access(g.api_path, F_OK) == 0 ? g.api_path : "");
     sr_buf_free(&out);
     gateway_release(&g);
     return 0;
@@ -234,12 +317,127 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
         .start_time_ms = g->start_time_ms,
         .not_ready = gateway_not_ready,
         .ud = g,
+        .tokens = g->cfg.admin.tokens,
+        .ntokens = g->cfg.admin.ntokens,
+        .audit = g->audit,
+        .control = &g->control,
     };
     return src;
 }
 
+/* ---- the admin API's changes (admin.h's sr_admin_control) --------------- */
+
+static void reload(sr_gateway *g);
+
+static long running_index(const sr_gateway *g, const char *name) {
+    for (size_t i = 0; i < g->ninteg; i++)
+        if (strcasecmp(g->names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int control_describe(void *ud, size_t i, sr_buf *out) {
+    sr_gateway *g = ud;
+    sr_integration_info info;
+    if (i >= g->ninteg || sr_lua_host_info(g->delivery_host, i, &info) != 0)
+        return -1;
+    const sr_integration_conf *ic = g->integ[i];
+    sr_buf_puts(out, ",\"channels\":");
+    print_channels(out, info.channels ? info.channels : ic->channels);
+    sr_buf_printf(out, ",\"source\":\"%s\",\"defined_at\":",
+                  strcmp(ic->file, g->api_path) == 0 ? "api" : "file");
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%d", ic->file, ic->line);
+    sr_buf_json_string(out, where, strlen(where));
+    sr_buf_printf(out, ",\"enabled\":true,\"deleting\":%s,\"configuration\":",
+                  is_paused((const char *const *)g->paused, g->npaused, ic->name) ? "true"
+                                                                                  : "false");
+    append_configuration(g->delivery_host, i, out);
+    return 0;
+}
+
+static int control_types(void *ud, sr_buf *out, char *err, size_t errlen) {
+    sr_gateway *g = ud;
+    return sr_lua_schema_catalog(g->host_conf, out, err, errlen);
+}
+
+static int control_defined(void *ud, const char *name) {
+    sr_gateway *g = ud;
+    for (size_t i = 0; i < g->cfg.nintegrations; i++) {
+        const sr_integration_conf *ic = &g->cfg.integrations[i];
+        if (strcasecmp(ic->name, name) == 0)
+            return strcmp(ic->file, g->api_path) == 0 ? 2 : 1;
+    }
+    return 0;
+}
+
+static int control_validate(void *ud, const char *api_file, char *err, size_t errlen) {
+    sr_gateway *g = ud, check;
+    memset(&check, 0, sizeof check);
+    int rc = load(&check, g->paths, g->npaths, g->api_path, api_file, 0, NULL, 0, err, errlen);
+    gateway_release(&check);
+    return rc;
+}
+
+static int control_reload(void *ud, sr_admin_done_cb done, void *cbud) {
+    sr_gateway *g = ud;
+    if (g->stopping || !g->pipeline || g->reload_done)
+        return -1;
+    g->reload_done = done;
+    g->reload_done_ud = cbud;
+    g->reload_attached = 0;
+    if (!g->next)
+        reload(g); /* else it starts when the one running ends */
+    return 0;
+}
+
+static void control_pause(void *ud, const char *name, int on) {
+    sr_gateway *g = ud;
+    for (size_t i = 0; i < g->npaused; i++) {
+        if (strcasecmp(g->paused[i], name) != 0)
+            continue;
+        if (!on) {
+            free(g->paused[i]);
+            g->paused[i] = g->paused[--g->npaused];
+        }
+        return;
+    }
+    char **v = on ? realloc(g->paused, (g->npaused + 1) * sizeof *v) : NULL;
+    if (v && (v[g->npaused] = strdup(name)) != NULL)
+        g->npaused++;
+    if (v)
+        g->paused = v;
+}
+
+static int control_test(void *ud, const char *name,
+                        void (*cb)(void *cbud, const sr_probe_result *r), void *cbud) {
+    sr_gateway *g = ud;
+    long i = running_index(g, name);
+    if (i < 0 || g->stopping)
+        return -1;
+    sr_probe_start(&g->probes, &g->loop, g->delivery_host, (size_t)i, g->integ[i]->name,
+                   g->integ[i]->min_severity, cb, cbud);
+    return 0;
+}
+
+static void init_control(sr_gateway *g) {
+    g->control = (sr_admin_control){
+        .ud = g,
+        .api_path = g->api_path,
+        .data_dir = g->data_dir,
+        .describe = control_describe,
+        .types = control_types,
+        .defined = control_defined,
+        .validate = control_validate,
+        .reload = control_reload,
+        .pause = control_pause,
+        .test = control_test,
+    };
+}
+
 static int start_admin(sr_gateway *g) {
     char err[1024] = "";
+    init_control(g);
     sr_admin_sources src = admin_sources(g);
     g->admin = sr_admin_new(&g->loop, g->cfg.admin.host, g->cfg.admin.port, &src, err, sizeof err);
     if (!g->admin) {
@@ -251,8 +449,11 @@ static int start_admin(sr_gateway *g) {
 
 static void finish(sr_gateway *g) {
     /* Before delivery goes: the admin API reads it until closed. */
+    sr_probe_cancel_all(&g->probes, "shutting down");
     sr_admin_close(g->admin, NULL, NULL);
     g->admin = NULL;
+    sr_audit_free(g->audit);
+    g->audit = NULL;
     sr_delivery_free(g->delivery);
     g->delivery = NULL;
     uv_close((uv_handle_t *)&g->shutdown_timer, on_closed_handle);
@@ -358,6 +559,32 @@ static void swap_generation(sr_gateway *a, sr_gateway *b) {
     b->delivery_host = t.delivery_host;
 }
 
+/* A reload ended (why NULL: it worked): tell the API if it waits for this
+ * one, record a signal's reload, and start the one the API waits for. */
+static void reload_finished(sr_gateway *g, const char *why) {
+    if (g->reload_by_signal) {
+        sr_audit_entry e = {
+            .action = "reload",
+            .method = "SIGHUP",
+            .uri = "",
+            .status = why ? 400 : 200,
+            .entity_type = "configuration",
+            .user = "signal",
+            .description = why ? why : "reloaded the configuration (SIGHUP)",
+        };
+        sr_audit_record(g->audit, &e);
+        g->reload_by_signal = 0;
+    }
+    if (g->reload_done && g->reload_attached) {
+        sr_admin_done_cb done = g->reload_done;
+        g->reload_done = NULL;
+        g->reload_attached = 0;
+        done(g->reload_done_ud, why);
+    } else if (g->reload_done) {
+        reload(g);
+    }
+}
+
 static void reload_abandon(sr_gateway *g, const char *why) {
     sr_error("gateway", "configuration reload failed: %s; still running the previous one", why);
     free_hosts(g->next_hosts, g->next_nhosts);
@@ -369,6 +596,7 @@ static void reload_abandon(sr_gateway *g, const char *why) {
     }
     if (g->pipeline)
         sr_pipeline_pause(g->pipeline, 0);
+    reload_finished(g, why);
 }
 
 /* Runs once the pipeline is empty: new workers, delivery remapped by name,
@@ -396,6 +624,8 @@ static void reload_swap(sr_gateway *g) {
     g->pool = pool;
     sr_pipeline_set_workers(g->pipeline, pool);
     sr_pipeline_set_names(g->pipeline, next->names);
+    /* Test events use the delivery host, which goes with the old generation. */
+    sr_probe_cancel_all(&g->probes, "the configuration was reloaded while the test ran");
     swap_generation(g, next);
     sr_log_configure(g->cfg.log_level, g->cfg.log_format);
     gateway_release(next); /* the previous generation */
@@ -406,6 +636,11 @@ static void reload_swap(sr_gateway *g) {
             "configuration reloaded: %zu integration(s), %zu worker(s) (inputs, admin and "
             "data_dir change only on restart)",
             g->ninteg, g->next_nhosts);
+    if (g->admin) { /* admin tokens come from the new configuration */
+        sr_admin_sources src = admin_sources(g);
+        sr_admin_set_sources(g->admin, &src);
+    }
+    reload_finished(g, NULL);
 }
 
 static void on_reload_tick(uv_timer_t *t) {
@@ -425,13 +660,17 @@ static void reload(sr_gateway *g) {
     char err[1024] = "";
     if (g->next || g->stopping || !g->pipeline)
         return;
-    sr_info("gateway", "SIGHUP: reloading the configuration");
+    if (g->reload_done)
+        g->reload_attached = 1;
+    sr_info("gateway", "%s: reloading the configuration",
+            g->reload_by_signal ? "SIGHUP" : "admin API");
     g->next = calloc(1, sizeof *g->next);
     if (!g->next) {
         reload_abandon(g, "out of memory");
         return;
     }
-    if (load(g->next, g->paths, g->npaths, 1, err, sizeof err) != 0) {
+    if (load(g->next, g->paths, g->npaths, g->api_path, NULL, 1,
+             (const char *const *)g->paused, g->npaused, err, sizeof err) != 0) {
         reload_abandon(g, err);
         return;
     }
@@ -448,8 +687,12 @@ static void reload(sr_gateway *g) {
 }
 
 static void on_sighup(uv_signal_t *s, int signum) {
+    sr_gateway *g = s->data;
     (void)signum;
-    reload(s->data);
+    if (g->next || g->stopping)
+        return; /* one reload at a time, as before */
+    g->reload_by_signal = 1;
+    reload(g);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -495,6 +738,13 @@ static int start(sr_gateway *g) {
     sr_pipeline_set_workers(g->pipeline, g->pool);
 
     sr_ingest ingest = sr_pipeline_ingest(g->pipeline);
+    g->ingest = ingest;
+    if (!(g->data_dir = strdup(g->cfg.data_dir)) ||
+        !(g->audit = sr_audit_new(&g->loop, g->cfg.data_dir, err, sizeof err))) {
+        sr_error("gateway", "%s", g->data_dir ? err : "out of memory");
+        return -1;
+    }
+    sr_audit_set_ingest(g->audit, &g->ingest);
     if (g->cfg.http.enabled) {
         g->http = sr_input_http_start(&g->loop, &g->cfg.http, &ingest, err, sizeof err);
         if (!g->http) {
@@ -528,7 +778,7 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     memset(&g, 0, sizeof g);
     signal(SIGPIPE, SIG_IGN);
     char err[1024] = "";
-    int loaded = load(&g, paths, npaths, 1, err, sizeof err);
+    int loaded = load(&g, paths, npaths, NULL, NULL, 1, NULL, 0, err, sizeof err);
     sr_log_configure(g.cfg.log_level, g.cfg.log_format);
     if (loaded != 0) {
         fprintf(stderr, "siemrelay: %s\n", err);
@@ -560,6 +810,10 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     sr_deadletter_free(g.dl);
     if (uv_loop_close(&g.loop) != 0)
         sr_warn("gateway", "event loop closed with handles still open");
+    for (size_t i = 0; i < g.npaused; i++)
+        free(g.paused[i]);
+    free(g.paused);
+    free(g.data_dir);
     gateway_release(&g);
     return g.exit_code;
 }

@@ -34,6 +34,8 @@ typedef struct sr_integration_spec {
     const char *file;                    /* for error messages */
     int line;
     int type_line;                       /* the `type:` line; 0 = `line` */
+    int paused;                          /* 1: routed no events (being deleted, its
+                                            queue draining); still set up */
 } sr_integration_spec;
 
 typedef struct sr_lua_host_conf {

@@ -73,6 +73,11 @@ struct sr_lua_host {
  * NULL. */
 int sr_lua_state_build(sr_lua_host *h, char *err, size_t errlen);
 
+/* Runs a Lua file in its own environment (globals read through to _G) and
+ * pushes what it returned; raises "<what>: <error>" on failure. Also used
+ * by lua_schema.c to read integration modules' option schemas. */
+void sr_lua_run_file(lua_State *L, const char *path, const char *what);
+
 /* Raises a Lua error with a printf-style message (full printf, unlike
  * luaL_error). */
 void sr_lua_raise(lua_State *L, const char *fmt, ...)

@@ -104,7 +104,7 @@ static void require(lua_State *L, const char *name) {
 /* Runs a file in its own environment (reads fall through to the globals),
  * so scripts and modules cannot trample each other's globals. Pushes what
  * the chunk returned. `what` prefixes errors. */
-static void run_file(lua_State *L, const char *path, const char *what) {
+void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
     if (luaL_loadfile(L, path) != 0)
         sr_lua_raise(L, "%s: %s", what, lua_tostring(L, -1));
     lua_newtable(L);
@@ -121,7 +121,7 @@ static void run_file(lua_State *L, const char *path, const char *what) {
 static void push_script(lua_State *L, const char *path, const char *where) {
     char what[1024];
     snprintf(what, sizeof what, "%ssite script %s", where, path);
-    run_file(L, path, what);
+    sr_lua_run_file(L, path, what);
     if (lua_istable(L, -1)) {
         lua_getfield(L, -1, "process");
         lua_remove(L, -2);
@@ -253,7 +253,7 @@ static void push_module(lua_State *L, const sr_lua_host_conf *c, const sr_integr
     const char *path = lua_tostring(L, -1);
     char what[1024];
     snprintf(what, sizeof what, "integration type %s (%s)", s->type, path);
-    run_file(L, path, what);
+    sr_lua_run_file(L, path, what);
     if (!lua_istable(L, -1))
         sr_lua_raise(L, "%s: the module must return a table", what);
     lua_getfield(L, -1, "encode");
@@ -549,7 +549,7 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     lua_setfield(L, -2, "setup");
     lua_pushvalue(L, scripts);
     lua_setfield(L, -2, "scripts");
-    lua_pushnumber(L, channels);
+    lua_pushnumber(L, s->paused ? 0 : channels); /* paused: no channel routes to it */
     lua_setfield(L, -2, "mask");
     lua_pushinteger(L, s->min_severity);
     lua_setfield(L, -2, "min_severity");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_auth.h"
 #include "gateway.h"
 #include "status_cli.h"
 
@@ -17,12 +18,41 @@ static void usage(FILE *out) {
             "                                                configuration (secrets masked)\n"
             "       siemrelay status [-c FILE ...] [--admin HOST:PORT] [--json]\n"
             "                                                the running gateway's integrations\n"
+            "       siemrelay hash-token                     read an admin token on stdin,\n"
+            "                                                print its SHA-256 for admin.tokens\n"
             "       siemrelay --version | --help\n"
             "\n"
             "Several -c files are merged in order: later files override settings, and\n"
             "their integration lists are concatenated. Sysdig's local_forwarder_config.yaml,\n"
             "dragent.yaml and Helm values.yaml are accepted as they are.\n"
             "See README.md and docs/configuration.md.\n");
+}
+
+/* The token comes on stdin, not argv, so it never shows in `ps`. One
+ * trailing newline (from echo or a terminal) is not part of it. */
+static int hash_token(int argc) {
+    char token[4096], hex[65];
+    if (argc != 2) {
+        fprintf(stderr, "usage: siemrelay hash-token < token-file\n");
+        return 2;
+    }
+    size_t n = fread(token, 1, sizeof token, stdin);
+    if (n == sizeof token) {
+        fprintf(stderr, "siemrelay: a token is at most %zu bytes\n", sizeof token - 1);
+        return 2;
+    }
+    if (n && token[n - 1] == '\n')
+        n--;
+    if (n && token[n - 1] == '\r')
+        n--;
+    if (n == 0) {
+        fprintf(stderr, "siemrelay: no token on stdin\n");
+        return 2;
+    }
+    sr_admin_hash_token(token, n, hex);
+    memset(token, 0, sizeof token);
+    printf("%s\n", hex);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -37,6 +67,8 @@ int main(int argc, char **argv) {
     /* A subcommand with options of its own. */
     if (argc > 1 && strcmp(argv[1], "status") == 0)
         return sr_status_cli(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "hash-token") == 0)
+        return hash_token(argc);
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

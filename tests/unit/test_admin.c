@@ -460,7 +460,11 @@ static void test_listener(void) {
     CHECK_INT(request(port, REQ("GET", "/nope"), &b), 404);
     CHECK_INT(request(port, REQ("POST", "/metrics"), &b), 405);
     CHECK(contains(&b, "Allow: GET, HEAD\r\n"));
-    CHECK_INT(request(port, REQ("DELETE", "/api/integrations/x"), &b), 405);
+    /* No tokens configured: changes are refused, and say how to allow them. */
+    CHECK_INT(request(port, REQ("DELETE", "/api/integrations/x"), &b), 403);
+    CHECK(contains(&b, "admin.tokens"));
+    CHECK_INT(request(port, REQ("PATCH", "/api/integrations/x"), &b), 405);
+    CHECK(contains(&b, "Allow: GET, HEAD, PUT, DELETE\r\n"));
     CHECK_INT(request(port, REQ("HEAD", "/healthz"), &b), 200);
     CHECK(b.data && b.len >= 4 && memcmp(b.data + b.len - 4, "\r\n\r\n", 4) == 0);
 
