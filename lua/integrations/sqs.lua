@@ -79,7 +79,7 @@ M.MAX_ATTRIBUTES = 10
 M.batch = { max_events = M.MAX_ENTRIES, max_bytes = M.MAX_PAYLOAD, linger_ms = 500 }
 
 local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
-local floor = math.floor
+local floor, min = math.floor, math.min
 local format, find, match, lower, sub = string.format, string.find, string.match, string.lower,
     string.sub
 local concat, sort = table.concat, table.sort
@@ -302,7 +302,9 @@ local function decode(body)
     return type(doc) == "table" and doc or nil
 end
 
--- Per-message verdicts of a 200 answer.
+-- Per-message verdicts of a 200 answer. The reason names up to three
+-- failures, sender faults first: it is what the dead letters of the
+-- rejected messages say.
 local function per_message(doc, n)
     local items = {}
     local ok = doc.Successful
@@ -314,21 +316,19 @@ local function per_message(doc, n)
             end
         end
     end
-    local first, nfailed, nrejected = nil, 0, 0
+    local notes, nfailed, nrejected = {}, 0, 0
     local failed = doc.Failed
     if type(failed) == "table" then
         for _, f in ipairs(failed) do
             local i = type(f) == "table" and tonumber(f.Id)
             if i and i >= 0 and i < n and i == floor(i) then
-                local kind = f.SenderFault == true and "reject" or "retry"
-                items[i + 1] = kind
+                local sender = f.SenderFault == true
+                items[i + 1] = sender and "reject" or "retry"
                 nfailed = nfailed + 1
-                if kind == "reject" then
+                notes[#notes + 1] = { sender, i, format("message %d: %s%s: %s", i, tostring(f.Code or "?"),
+                    sender and " (sender fault)" or "", http.excerpt(tostring(f.Message or ""), 120) or "") }
+                if sender then
                     nrejected = nrejected + 1
-                end
-                if not first then
-                    first = format("message %d: %s: %s", i, tostring(f.Code or "?"),
-                        http.excerpt(tostring(f.Message or ""), 160) or "")
                 end
             end
         end
@@ -342,8 +342,18 @@ local function per_message(doc, n)
     end
     local reason = "HTTP 200"
     if nfailed > 0 then
-        reason = format("HTTP 200: %d of %d message(s) failed (%d sender fault); first %s",
-            nfailed, n, nrejected, first)
+        sort(notes, function(a, b)
+            if a[1] ~= b[1] then
+                return a[1]
+            end
+            return a[2] < b[2]
+        end)
+        local shown = {}
+        for i = 1, min(3, #notes) do
+            shown[i] = notes[i][3]
+        end
+        reason = format("HTTP 200: %d of %d message(s) failed, %d for good: %s", nfailed, n, nrejected,
+            concat(shown, "; "))
     end
     if missing > 0 then
         reason = reason .. format("; %d message(s) in neither Successful nor Failed", missing)

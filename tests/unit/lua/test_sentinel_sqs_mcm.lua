@@ -249,7 +249,7 @@ k, r, items = outcome(sqs, 200, '{"Successful":[{"Id":"0","MessageId":"m"},{"Id"
     .. '{"Id":"2","SenderFault":true,"Code":"InvalidMessageContents","Message":"bad char"}]}', 4, sc)
 eq(k, "retry", "partial failure")
 eq(items, "ok,retry,reject,ok", "per-message verdicts")
-check(r:find("2 of 4", 1, true) and r:find("InternalError", 1, true), "partial reason: " .. r)
+check(r:find("2 of 4", 1, true) and r:find("message 2: InvalidMessageContents (sender fault): bad char; message 1: InternalError", 1, true), "partial reason: " .. r)
 k, r, items = outcome(sqs, 200, '{"Successful":[{"Id":"0","MessageId":"m"}],"Failed":[]}', 2, sc)
 eq(items, "ok,retry", "an Id in neither list is retried")
 eq(select(1, outcome(sqs, 200, "", 1, sc)), "retry", "200 without a result")
