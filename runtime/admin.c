@@ -262,8 +262,8 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
         if (d.status) {
             sr_http_header h[2] = {{"Cache-Control", "no-store"},
                                    {"WWW-Authenticate", d.www_authenticate}};
+            audit_refusal(a, req, &d, r, name); /* before answering frees `req` */
             sr_http_respond_error(resp, d.status, d.message, h, d.www_authenticate ? 2 : 1);
-            audit_refusal(a, req, &d, r, name);
             return;
         }
     }

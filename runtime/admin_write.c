@@ -168,23 +168,25 @@ static void enqueue(sr_admin_writer *w, job *j);
 static void on_drain_poll(uv_timer_t *t) {
     sr_admin_writer *w = t->data;
     for (size_t i = 0; i < w->ndraining;) {
-        const char *name = w->draining[i];
+        char name[NAME_MAX_LEN];
+        snprintf(name, sizeof name, "%s", w->draining[i]);
         if (running_index(w, name) >= 0 && queued_events(w, name) > 0) {
             i++;
             continue;
         }
+        draining_remove(w, (long)i); /* before the job runs: it may start at once */
         job *j = calloc(1, sizeof *j);
-        if (j) {
-            j->op = SR_WRITE_DELETE;
-            snprintf(j->name, sizeof j->name, "%s", name);
-            snprintf(j->method, sizeof j->method, "DELETE");
-            snprintf(j->uri, sizeof j->uri, "/api/integrations/%s", name);
-            snprintf(j->query, sizeof j->query, "queued=deliver");
-            snprintf(j->user, sizeof j->user, "siemrelay");
-            j->deliver = 1;
-            enqueue(w, j);
-        }
-        draining_remove(w, (long)i);
+        if (!j)
+            continue;
+        j->op = SR_WRITE_DELETE;
+        j->entry = -1;
+        j->deliver = 1;
+        snprintf(j->name, sizeof j->name, "%s", name);
+        snprintf(j->method, sizeof j->method, "DELETE");
+        snprintf(j->uri, sizeof j->uri, "/api/integrations/%s", name);
+        snprintf(j->query, sizeof j->query, "queued=deliver");
+        snprintf(j->user, sizeof j->user, "siemrelay");
+        enqueue(w, j);
     }
     if (!w->ndraining)
         uv_timer_stop(t);
