@@ -20,7 +20,7 @@
 --           gateway (and again after a 404 on an occurrence).
 --   event   POST <endpoint>/v1/<accountId>/providers/<providerId>/occurrences, one per event
 --           {"note_name":"<accountId>/providers/<providerId>/notes/<noteName>",
---            "kind":"FINDING","id":<event id>,
+--            "kind":"FINDING","id":"<event id>-<noteName>",
 --            "context":{"resource_name","resource_type","resource_id","service_name",
 --                       "environment_name","component_name"},
 --            "finding":{"severity":"HIGH|MEDIUM|LOW","next_steps":[{"title":..}]},
@@ -29,8 +29,8 @@
 -- Severity: Sysdig's High (0-3) HIGH, Medium (4-5) MEDIUM, Low and Info
 -- (6-7) LOW; no severity MEDIUM.
 --
--- Outcomes of an occurrence: 2xx ok; 409 ok (the occurrence id is the event
--- id: it was created by an earlier attempt); 401 new token, sent again at
+-- Outcomes of an occurrence: 2xx ok; 409 ok (the occurrence id comes from
+-- the event id: an earlier attempt created it); 401 new token, sent again at
 -- once; 404 (the note is gone) the note is checked again and the event sent
 -- again at once; 403 (the API key lacks the role), 408, 429, 5xx retry; 400
 -- and anything else reject. A note that cannot be read or created is a failed
@@ -113,6 +113,7 @@ local function prepare(conf)
         notes_url = provider_url .. "/notes",
         note_url = provider_url .. "/notes/" .. note,
         occurrences_url = provider_url .. "/occurrences",
+        note = note,
         note_name = format("%s/providers/%s/notes/%s", account, provider, note),
         note_body = json.encode({
             kind = "FINDING",
@@ -145,14 +146,17 @@ end
 
 -- ---- the occurrence -------------------------------------------------------------------
 
--- The occurrence id: the event's id (the same event always makes the same
--- occurrence, so a resend is a 409, not a duplicate), else a digest of it.
-local function occurrence_id(ev, text)
+-- The occurrence id: "<event id>-<noteName>". The same event always makes
+-- the same id, so a resend after a lost answer is a 409, not a duplicate;
+-- the note's name keeps two integrations that write one event under
+-- different notes of one provider from colliding (occurrence ids are unique
+-- per provider). An event without a usable id gets a digest of itself.
+local function occurrence_id(ev, text, note)
     local id = ev:get("id")
-    if type(id) == "string" and find(id, "^[%w_%-%.]+$") and #id <= 256 then
-        return id
+    if type(id) ~= "string" or not find(id, "^[%w_%-%.]+$") or #id > 128 then
+        id = sub(crypto.hex(crypto.sha256(text)), 1, 32)
     end
-    return sub(crypto.hex(crypto.sha256(text)), 1, 32)
+    return id .. "-" .. note
 end
 
 -- Context from the event's host, container and Kubernetes fields.
@@ -190,7 +194,7 @@ function M.encode(ev, conf)
     local head = json.encode({
         note_name = p.note_name,
         kind = "FINDING",
-        id = occurrence_id(ev, text),
+        id = occurrence_id(ev, text, p.note),
         context = context(ev, f),
         finding = { severity = M.severity(ev.severity), next_steps = { { title = step } } },
     })
