@@ -744,7 +744,7 @@ void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *int
     if (!out->max_bytes)
         out->max_bytes = global->max_bytes ? global->max_bytes
                          : out->type == SR_QUEUE_DISK ? (1ull << 30)
-                                                      : (64ull << 20);
+                                                      : (16ull << 20);
     if (!out->overflow)
         out->overflow = global->overflow ? global->overflow : SR_OVERFLOW_BLOCK;
     if (!out->fsync)

@@ -18,7 +18,7 @@
 
 #define COMPONENT         "input.tcp"
 #define DEFAULT_BACKOFF_S 1
-#define BUSY_POLL_MS      100 /* how often a connection paused by a full queue looks again */
+#define BUSY_POLL_MS      10 /* how often a connection paused by a full queue looks again */
 
 typedef struct tcp_conn tcp_conn;
 

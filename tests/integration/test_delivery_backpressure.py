@@ -175,7 +175,9 @@ def test_drop_oldest_keeps_accepting_and_counts_what_it_drops(launch, receivers)
     assert all(len(r) <= 5 for r in runs[:-1]), "older events kept beyond the batch in flight: %r" % runs
     dropped = [i for i in posted if i not in set(got)]
     assert dropped, "nothing was dropped: the bound was not applied"
-    assert posted[0] in dropped, "the oldest event survived"
+    # The oldest events are dropped unless a batch of them was already in
+    # flight (a full batch goes out at once, before the queue fills).
+    assert posted[0] in dropped or runs[0][0] == 0 and len(runs[0]) <= 5, "the oldest event survived"
     kept_bytes = sum(len(ndjson_bytes(events("d", 1))) for _ in got)
     assert kept_bytes < 16384 + 2 * 5 * 1200, "far more delivered than the bound holds: %d" % len(got)
 
