@@ -7,7 +7,8 @@ BUILD_DEPS := cmake gcc make pkg-config libluajit2-5.1-dev libuv1-dev \
 	libcurl4-openssl-dev librdkafka-dev lua-cjson-dev libssl-dev libyaml-dev \
 	libhttp-parser-dev zlib1g-dev
 TEST_DEPS := python3 python3-pytest python3-requests python3-cryptography \
-	python3-jwt python3-botocore nginx rsyslog rsyslog-openssl kcat openssl curl
+	python3-jwt python3-botocore nginx rsyslog rsyslog-openssl kcat openssl curl \
+	chromium chromium-driver python3-selenium
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)

@@ -25,16 +25,20 @@ function el(tag, attrs, ...children) {
     else if (v === true) e.setAttribute(k, "");
     else e.setAttribute(k, String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return e;
 }
 
+// replaceChildren() would print null as "null": keep only real children.
+function fill(parent, ...children) {
+  parent.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function show(...nodes) {
-  const main = document.getElementById("main");
-  main.replaceChildren(...nodes);
+  fill(document.getElementById("main"), ...nodes);
 }
 
 function notice(text) {
@@ -191,7 +195,7 @@ async function viewList() {
   const refresh = async () => {
     try {
       const items = await api("GET", "/api/integrations");
-      body.replaceChildren(...items.map(listRow));
+      fill(body, items.map(listRow));
       empty.hidden = items.length > 0;
     } catch (e) {
       if (e.status !== 401) notice("Cannot read the integrations: " + e.message);
@@ -282,7 +286,7 @@ async function viewAdd() {
   const formBox = el("div", { id: "type-form" });
   select.addEventListener("change", () => {
     const t = usable.find((x) => x.type === select.value);
-    formBox.replaceChildren(t ? typeForm(t) : "");
+    fill(formBox, t ? typeForm(t) : null);
   });
   show(el("h1", {}, "Add Integration"),
        el("div", { class: "field" }, el("label", { for: "type" }, "Integration type"), select),
@@ -434,11 +438,11 @@ async function viewDetail(name, wantTest) {
 
   const testButton = el("button", { type: "button", class: "primary", id: "send-test", onclick: async () => {
     testButton.disabled = true;
-    resultBox.replaceChildren(el("p", { class: "muted" }, "Sending a test event…"));
+    fill(resultBox, el("p", { class: "muted" }, "Sending a test event…"));
     try {
-      resultBox.replaceChildren(testResult(await api("POST", "/api/integrations/" + enc(name) + "/test")));
+      fill(resultBox, testResult(await api("POST", "/api/integrations/" + enc(name) + "/test")));
     } catch (e) {
-      resultBox.replaceChildren(el("p", { class: "form-error", id: "test-result" }, e.message));
+      fill(resultBox, el("p", { class: "form-error", id: "test-result" }, e.message));
     } finally {
       testButton.disabled = false;
     }
@@ -453,14 +457,14 @@ async function viewDetail(name, wantTest) {
   const render = (it) => {
     current = it;
     const writable = canWrite() && !it.deleting;
-    head.replaceChildren(
+    fill(head, 
       el("div", {}, el("h1", {}, it.name, " ", statusBadge(it.status)),
          el("div", { class: "muted" }, it.type, " · since ", when(it.since),
             it.inhibited ? el("span", {}, " · inhibited until ", when(it.inhibited_until)) : null,
             it.deleting ? " · being deleted, delivering its queue" : null)),
       el("div", { class: "actions" }, writable ? testButton : null,
          writable && it.source === "api" ? deleteButton : null));
-    sections.replaceChildren(
+    fill(sections, 
       it.source === "file" ? el("p", { class: "muted" }, "Defined in ", it.defined_at,
                                 ": change it there and reload.") : null,
       el("h2", {}, "Counters"), counters(it),
