@@ -20,6 +20,7 @@
 -- sends. The secret key never leaves this module: only the derived signature
 -- goes into a header, and no error quotes a credential.
 local crypto = require "siemrelay.crypto"
+local http = require "http"
 
 local M = {}
 
@@ -219,16 +220,6 @@ end
 
 -- ---- Signing a request --------------------------------------------------------------
 
--- Drops every spelling of `name` from h.
-local function drop(h, name)
-    local ln = lower(name)
-    for k in pairs(h) do
-        if lower(k) == ln then
-            h[k] = nil
-        end
-    end
-end
-
 local function check_creds(creds)
     if type(creds) ~= "table" or type(creds.access_key) ~= "string" or creds.access_key == ""
         or type(creds.secret_key) ~= "string" or creds.secret_key == "" then
@@ -253,7 +244,7 @@ function M.sign(req, creds, region, service, t)
     local h = req.headers or {}
     req.headers = h
     for _, name in ipairs({ "Host", "X-Amz-Date", "X-Amz-Security-Token", "Authorization" }) do
-        drop(h, name)
+        http.remove_header(h, name)
     end
     h.Host = host
     h["X-Amz-Date"] = amz_date
