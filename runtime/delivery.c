@@ -89,6 +89,7 @@ static void set_status(sr_integ_rt *r, sr_status s, const char *reason) {
 static void flush(sr_integ_rt *r);
 static void arm_timer(sr_integ_rt *r, timer_purpose why, uint64_t ms);
 static void maybe_drained(sr_delivery *d);
+static void log_drops(sr_integ_rt *r, int force);
 
 /* Reads the next batch from the queue into `cur`. Returns its size. */
 static size_t take_batch(sr_integ_rt *r) {
@@ -236,7 +237,10 @@ static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_
         return;
     }
     r->st.retried += r->ncur;
-    set_status(r, SR_STATUS_WARNING, r->st.last_error);
+    /* Still failing after an inhibition: the integration stays in Error
+     * until something is delivered. */
+    if (r->status.status != SR_STATUS_ERROR)
+        set_status(r, SR_STATUS_WARNING, r->st.last_error);
     uint64_t ms = backoff_ms(r->d, r->attempt, retry_after_ms);
     sr_warn("delivery", "integration '%s': attempt %u failed (%s); retrying %zu record(s) in %llu ms",
             r->conf->name, r->attempt, r->st.last_error, r->ncur, (unsigned long long)ms);
@@ -306,8 +310,9 @@ static void classify(sr_integ_rt *r, const sr_sink_result *res, sr_outcome *o) {
     }
 }
 
-/* The response to an auxiliary request (token, source, note...). */
-static void step_done(sr_integ_rt *r, const sr_sink_result *res) {
+/* The response to an auxiliary request (token, source, note...). The module
+ * parses the response as sent (`res`); dead letters get the masked copy. */
+static void step_done(sr_integ_rt *r, const sr_sink_result *res, const sr_sink_result *safe) {
     char reason[256];
     int v = sr_lua_host_step(r->d->host, r->idx, r->step, res, reason, sizeof reason);
     sr_lua_host_redact(r->d->host, r->idx, reason, strlen(reason));
@@ -321,7 +326,7 @@ static void step_done(sr_integ_rt *r, const sr_sink_result *res) {
     if (v == 2) {
         sr_warn("delivery", "integration '%s': %s; dead-lettering %zu record(s)", r->conf->name,
                 reason, r->send_n);
-        reject_front(r, r->send_n, "rejected", reason, res);
+        reject_front(r, r->send_n, "rejected", reason, safe);
         ack_settled(r);
         flush(r);
         return;
@@ -350,10 +355,11 @@ static void on_sent(void *ud, const sr_sink_result *res) {
     sr_lua_host_redact(r->d->host, r->idx, safe.error, strlen(safe.error));
 
     if (r->step[0]) {
-        step_done(r, &safe);
+        step_done(r, res, &safe);
         free(body);
         return;
     }
+    r->steps = 0; /* the limit is per attempt: the batch's own request ends one */
     sr_outcome o;
     classify(r, res, &o);
     sr_lua_host_redact(r->d->host, r->idx, o.reason, strlen(o.reason));
@@ -449,6 +455,8 @@ static void on_timer(uv_timer_t *t) {
         sr_info("delivery", "integration '%s': inhibition over, resuming with the oldest event",
                 r->conf->name);
         r->inhibited_until_ms = 0;
+        /* A fresh start: delivered at the first attempt now means Connected. */
+        r->needed_retry = 0;
     }
     flush(r);
 }
@@ -522,6 +530,7 @@ static void on_tick(uv_timer_t *t) {
         sr_integ_rt *r = d->rt[i];
         sr_queue_tick(r->queue, uv_now(d->loop));
         sr_status_settle(&r->status, r->conf->name, now);
+        log_drops(r, uv_now(d->loop) - r->last_drop_log_ms >= DROP_LOG_MS);
     }
 }
 
@@ -570,6 +579,7 @@ fail:
 /* Closes the sink (an in-flight callback will not fire) and the timer; the
  * runtime is freed when the timer is closed. */
 static void rt_close(sr_integ_rt *r) {
+    log_drops(r, 1);
     if (r->sink)
         sr_sink_close(r->sink);
     r->sink = NULL;
@@ -721,6 +731,24 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
     return 0;
 }
 
+/* Logs drops not logged yet: at most every DROP_LOG_MS while they go on
+ * (`force` at the periodic tick after that, and at close), so every drop
+ * is eventually in the log. */
+static void log_drops(sr_integ_rt *r, int force) {
+    if (!r->drops_unlogged)
+        return;
+    uint64_t now = uv_now(r->d->loop);
+    if (!force && r->last_drop_log_ms && now - r->last_drop_log_ms < DROP_LOG_MS)
+        return;
+    sr_warn("delivery",
+            "integration '%s': queue full (%llu bytes); dropped the %llu oldest event(s) "
+            "(overflow: drop_oldest; %llu dropped in all)",
+            r->conf->name, (unsigned long long)sr_queue_limit(r->queue),
+            (unsigned long long)r->drops_unlogged, (unsigned long long)r->st.dropped);
+    r->drops_unlogged = 0;
+    r->last_drop_log_ms = now;
+}
+
 /* Overflow drop_oldest: make room for `incoming` bytes by skipping the
  * oldest records not yet in a batch. */
 static void make_room(sr_integ_rt *r, uint64_t incoming) {
@@ -731,16 +759,7 @@ static void make_room(sr_integ_rt *r, uint64_t incoming) {
     r->read_next = next;
     r->st.dropped += n;
     r->drops_unlogged += n;
-    uint64_t now = uv_now(r->d->loop);
-    if (now - r->last_drop_log_ms >= DROP_LOG_MS || !r->last_drop_log_ms) {
-        sr_warn("delivery",
-                "integration '%s': queue full (%llu bytes); dropped the %llu oldest event(s) "
-                "(overflow: drop_oldest; %llu dropped in all)",
-                r->conf->name, (unsigned long long)sr_queue_limit(r->queue),
-                (unsigned long long)r->drops_unlogged, (unsigned long long)r->st.dropped);
-        r->drops_unlogged = 0;
-        r->last_drop_log_ms = now;
-    }
+    log_drops(r, 0);
     if (r->ncur == 0)
         ack_settled(r);
 }

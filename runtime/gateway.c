@@ -608,6 +608,8 @@ static void reload_swap(sr_gateway *g) {
     sr_worker_pool *pool = sr_worker_pool_new(&g->loop, g->next_hosts, g->next_nhosts, &limits,
                                               sr_pipeline_batch_done, g->pipeline);
     if (!pool) {
+        free(g->next_hosts); /* the failed pool has freed the hosts */
+        g->next_hosts = NULL;
         reload_abandon(g, "cannot start the workers");
         return;
     }

@@ -314,7 +314,12 @@ static int take_request(lua_State *L, int body, sr_http_request_buf *out, char *
     lua_getfield(L, t, "body");
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
-        lua_pushvalue(L, body);
+        /* The framed batch; with "list" framing there is none to default to
+         * (a GET or a step then sends an empty body). */
+        if (lua_type(L, body) == LUA_TSTRING)
+            lua_pushvalue(L, body);
+        else
+            lua_pushliteral(L, "");
     }
     if (lua_type(L, t + 1) != LUA_TSTRING || lua_type(L, t + 2) != LUA_TSTRING ||
         lua_type(L, t + 3) != LUA_TSTRING) {

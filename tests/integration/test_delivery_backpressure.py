@@ -191,11 +191,6 @@ def test_drop_oldest_keeps_accepting_and_counts_what_it_drops(launch, receivers)
           % (len(posted), len(got), len(dropped), lines))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: drop_oldest logs at most one line per 10 s (delivery.c make_room(), DROP_LOG_MS) "
-    "and only when another drop happens later; drops after the last line are never logged, not "
-    "even at shutdown, so the log under-counts (issue 3: 'counted and logged', 'nothing is ever "
-    "dropped silently')"))
 def test_drop_oldest_every_drop_is_eventually_logged(launch, receivers):
     gw, posted, got = overflow_while_down(launch, receivers, "droplog")
     got = set(got)

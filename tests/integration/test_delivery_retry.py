@@ -8,7 +8,7 @@ inhibit: 2s}` so an outage longer than the inhibition takes seconds.
     before each inhibition, spaced by the backoff, nothing sent while
     inhibited, every event delivered afterwards, once, in order; statuses
     Connected -> Warning -> Error recorded with reasons;
-  - the same outage's status sequence as issue 3 words it (xfail: see there);
+  - the same outage's status sequence as issue 3 words it;
   - a partial batch failure: only the failed items are sent again; an item
     the platform refuses for good is dead-lettered, not resent;
   - a permanent rejection (HTTP 400) is dead-lettered with the event, the
@@ -174,12 +174,6 @@ def test_outage_statuses_and_history(outage):
     assert a["counters"]["received"] == 16 and a["queue"]["events"] == 0, a
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: docs/delivery.md says 'A batch delivered at its first attempt after an inhibition "
-    "moves Error to Connected', but the engine moves it to Warning ('delivered after a retry'): "
-    "attempt_failed() sets needed_retry=1 and neither the inhibition (attempt_failed's last-attempt "
-    "branch, on_timer TIMER_INHIBIT) nor anything before the next attempt clears it, so on_sent() "
-    "picks Warning"))
 def test_outage_first_attempt_after_inhibition_delivers_to_connected(outage):
     # The outage's last request (the first after the second inhibition)
     # delivered at its first attempt.
@@ -188,11 +182,6 @@ def test_outage_first_attempt_after_inhibition_delivers_to_connected(outage):
     assert outage["status_after"] == "Connected"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 3 item 8 expects an outage longer than the inhibition to read Connected -> Warning -> "
-    "Error -> Connected; while the outage lasts, the engine turns Error back into Warning at the "
-    "first failed attempt after each inhibition (attempt_failed() sets Warning whenever attempts "
-    "are left), so the status flaps Error/Warning every inhibition period during one outage"))
 def test_outage_status_sequence_as_issue_3_words_it(outage):
     seq = ["Not Connected"]
     for h in outage["state"]["history"]:
