@@ -185,13 +185,17 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         kp->fatal = 1;
         return;
     }
-    sr_warn("sink.kafka", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    /* A broker connection failing is already in librdkafka's own log. */
+    if (err != RD_KAFKA_RESP_ERR__TRANSPORT)
+        sr_warn("sink.kafka", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
-    sr_log_level l = level <= 3   ? SR_LOG_ERROR
-                     : level == 4 ? SR_LOG_WARN
+    /* librdkafka's LOG_ERR covers a broker that is briefly unreachable;
+     * what matters reaches the integration's status through the reports. */
+    sr_log_level l = level <= 2   ? SR_LOG_ERROR
+                     : level <= 4 ? SR_LOG_WARN
                      : level <= 6 ? SR_LOG_INFO
                                   : SR_LOG_DEBUG;
     sr_log(l, "sink.kafka", "%s: %s", fac, buf);
