@@ -267,17 +267,21 @@ static int send_all(int fd, const char *p, size_t n) {
 
 /* GETs `path`; on success returns the HTTP status with the body in `body`. */
 static int http_get(const address *a, const char *path, sr_buf *body, char *err, size_t errlen) {
-    char req[512], addr[300];
+    char req[4608], addr[300], auth[4200] = "";
     sr_buf in = SR_BUF_INIT;
     int status = -1;
     format_address(a, addr, sizeof addr);
+    /* An admin API with admin.tokens wants a viewer's token (docs/admin.md). */
+    const char *token = getenv("SIEMRELAY_ADMIN_TOKEN");
+    if (token && *token && strlen(token) < 4096 && !strpbrk(token, "\r\n"))
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
     int fd = connect_to(a, err, errlen);
     if (fd < 0)
         return -1;
     snprintf(req, sizeof req,
              "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: siemrelay-status/%s\r\n"
-             "Accept: application/json\r\nConnection: close\r\n\r\n",
-             path, addr, SR_VERSION);
+             "Accept: application/json\r\n%sConnection: close\r\n\r\n",
+             path, addr, SR_VERSION, auth);
     if (send_all(fd, req, strlen(req)) != 0) {
         snprintf(err, errlen, "sending the request: %s", strerror(errno));
         goto done;

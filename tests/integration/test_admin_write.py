@@ -110,6 +110,13 @@ def test_tokens_roles_401_403_and_failed_auth_audited(gateway_factory, tmp_path)
     assert admin.get("/api/audit?limit=0").status_code == 400
     assert os.path.exists(os.path.join(gw.data_dir, "audit.jsonl"))
 
+    # `siemrelay status` takes a token from the environment
+    where = "127.0.0.1:%d" % gw.admin_port
+    p = run_cli(["status", "--admin", where])
+    assert p.returncode == 1 and "401" in p.stderr, p.stderr
+    p = run_cli(["status", "--admin", where], env={"SIEMRELAY_ADMIN_TOKEN": VIEWER_TOKEN})
+    assert p.returncode == 0 and "audit-archive" in p.stdout, p.stderr
+
 
 def test_without_tokens_reads_are_open_and_writes_refused(gateway_factory, tmp_path):
     gw = gateway_factory([], conf=FAST)
