@@ -190,13 +190,8 @@ local function add_properties(conf, props)
     end
 end
 
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+-- Only setup() needs what the keys mean: encode() sends the event as it is.
+function M.setup(conf)
     local brokers = broker_list(conf.brokers)
     check_topic(conf.topic)
     if conf.timeout <= 0 then
@@ -225,7 +220,7 @@ local function prepare(conf)
         props["header." .. name] = value
     end
     add_properties(conf, props)
-    p = {
+    return {
         brokers = brokers,
         topic = conf.topic,
         key_field = conf.keyField,
@@ -236,12 +231,6 @@ local function prepare(conf)
         key_file = conf.keyFile,
         props = props,
     }
-    prepared[conf] = p
-    return p
-end
-
-function M.setup(conf)
-    return prepare(conf)
 end
 
 function M.encode(ev)
