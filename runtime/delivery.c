@@ -220,6 +220,7 @@ static uint64_t backoff_ms(const sr_delivery *d, unsigned attempt, long retry_af
 static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_ms) {
     int64_t now = wall_ms();
     r->attempt++;
+    r->again = 0; /* "again" is limited in a row, within one attempt */
     r->needed_retry = 1;
     r->st.failed_attempts++;
     sr_status_note_retry(&r->status, now);
@@ -410,6 +411,7 @@ static void on_sent(void *ud, const sr_sink_result *res) {
         /* Progress: some items went (or were refused for good); only the
          * failed ones go again, after a pause, without spending an attempt. */
         r->needed_retry = 1;
+        r->again = 0;
         r->st.retried += r->ncur;
         sr_status_note_retry(&r->status, wall_ms());
         snprintf(r->st.last_error, sizeof r->st.last_error, "%s", o.reason);
