@@ -8,10 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "admin_view.h"
 #include "arena.h"
+#include "audit.h"
 #include "event.h"
 #include "log.h"
 #include "sink.h"
@@ -60,7 +59,6 @@ static void rfc3339_nano(long long ns, char *out, size_t n) {
 int sr_probe_sample(unsigned channels, int severity, const char *id, long long now_ns,
                     const char *name, sr_buf *out) {
     char when[64], host[256] = "";
-    sr_buf label = SR_BUF_INIT;
     rfc3339_nano(now_ns, when, sizeof when);
     gethostname(host, sizeof host - 1);
     int rc =
@@ -75,8 +73,8 @@ int sr_probe_sample(unsigned channels, int severity, const char *id, long long n
                           "\"containerId\":\"\",\"machineId\":\"\",\"actions\":[],"
                           "\"content\":{\"policyId\":0,\"baselineId\":\"\",\"ruleName\":\"%s\","
                           "\"ruleType\":\"RULE_TYPE_FALCO\",\"ruleTags\":[\"siemrelay_test\"],"
-                          "\"output\":\"%s for integration \",\"fields\":{}},",
-                          TEST_NAME, TEST_DESCRIPTION, severity, TEST_NAME, TEST_NAME);
+                          "\"output\":\"%s\",\"fields\":{}},",
+                          TEST_NAME, TEST_DESCRIPTION, severity, TEST_NAME, TEST_DESCRIPTION);
     } else if (channels & SR_CH_ACTIVITY_AUDIT) {
         rc |= sr_buf_printf(out,
                             "\"type\":\"command\",\"agentId\":0,\"cmdline\":\"%s\","
@@ -110,7 +108,6 @@ int sr_probe_sample(unsigned channels, int severity, const char *id, long long n
     rc |= sr_buf_puts(out, ",\"host.hostName\":");
     rc |= sr_buf_json_string(out, host, strlen(host));
     rc |= sr_buf_puts(out, "}}");
-    sr_buf_free(&label);
     return rc ? -1 : 0;
 }
 
@@ -257,19 +254,6 @@ done:
 
 /* ---- encoding ---------------------------------------------------------------- */
 
-static void new_id(char out[33]) {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char b[16] = {0};
-    if (RAND_bytes(b, sizeof b) != 1)
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)rand();
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[32] = '\0';
-}
-
 /* Runs the sample through scripts and encode; 0 with p->rec, or -1 after
  * finish(). */
 static int encode(sr_probe *p, int min_severity) {
@@ -347,7 +331,7 @@ void sr_probe_start(sr_probe_list *list, uv_loop_t *loop, sr_lua_host *host, siz
     snprintf(p->name, sizeof p->name, "%s", name);
     uv_timer_init(loop, &p->closer);
     p->closer.data = p;
-    new_id(p->id);
+    sr_audit_new_id(p->id);
     if (sr_lua_host_info(host, integ, &p->info) != 0 || !p->info.transport) {
         finish(p, "failed", 0, NULL, "unknown integration");
         return;

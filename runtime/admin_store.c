@@ -192,6 +192,18 @@ static void put_scalar(renderer *r, const char *v, size_t n, int type) {
 
 static void put_block(renderer *r, const char *v, size_t n, int type, int ind, const char *path);
 
+/* After "key:" or "-": a scalar on the same line, a block below it. */
+static void put_value(renderer *r, const char *val, size_t n, int type, int ind, const char *path) {
+    if (is_scalar(val, n, type)) {
+        r->rc |= sr_buf_putc(r->out, ' ');
+        put_scalar(r, val, n, type);
+        end_line(r, path);
+    } else {
+        end_line(r, path);
+        put_block(r, val, n, type, ind + 2, path);
+    }
+}
+
 static void child_path(char *out, size_t outlen, const char *path, const char *key, size_t klen,
                        long index) {
     if (index >= 0)
@@ -214,15 +226,7 @@ static void put_members(renderer *r, const char *v, size_t n, int ind, const cha
         put_quoted(r, key.data ? key.data : "", key.len);
         sr_buf_free(&key);
         r->rc |= sr_buf_putc(r->out, ':');
-        const char *val = v + m.val_off;
-        if (is_scalar(val, m.val_len, m.type)) {
-            r->rc |= sr_buf_putc(r->out, ' ');
-            put_scalar(r, val, m.val_len, m.type);
-            end_line(r, sub);
-        } else {
-            end_line(r, sub);
-            put_block(r, val, m.val_len, m.type, ind + 2, sub);
-        }
+        put_value(r, v + m.val_off, m.val_len, m.type, ind, sub);
     }
 }
 
@@ -235,15 +239,7 @@ static void put_items(renderer *r, const char *v, size_t n, int ind, const char 
         child_path(sub, sizeof sub, path, NULL, 0, i++);
         indent(r, ind);
         r->rc |= sr_buf_putc(r->out, '-');
-        const char *val = v + m.val_off;
-        if (is_scalar(val, m.val_len, m.type)) {
-            r->rc |= sr_buf_putc(r->out, ' ');
-            put_scalar(r, val, m.val_len, m.type);
-            end_line(r, sub);
-        } else {
-            end_line(r, sub);
-            put_block(r, val, m.val_len, m.type, ind + 2, sub);
-        }
+        put_value(r, v + m.val_off, m.val_len, m.type, ind, sub);
     }
 }
 

@@ -96,7 +96,7 @@ int sr_audit_format(const sr_audit_entry *e, int64_t now_ns, const char *id, con
     return rc ? -1 : 0;
 }
 
-static void new_id(char out[33]) {
+void sr_audit_new_id(char out[33]) {
     static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     if (RAND_bytes(b, sizeof b) != 1) {
@@ -264,7 +264,7 @@ void sr_audit_record(sr_audit *a, const sr_audit_entry *e) {
     if (!a)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
-    new_id(id);
+    sr_audit_new_id(id);
     if (sr_audit_format(e, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, id, a->host, &doc) != 0) {
         sr_error("audit", "out of memory: audit event for %s %s not recorded", e->method, e->uri);
         sr_buf_free(&doc);

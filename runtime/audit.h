@@ -64,6 +64,9 @@ int sr_audit_recent(const sr_audit *a, size_t limit, sr_buf *out);
 int sr_audit_format(const sr_audit_entry *e, int64_t now_ns, const char *id, const char *host,
                     sr_buf *out);
 
+/* A random event id: 32 lower-case hex digits and a NUL. */
+void sr_audit_new_id(char out[33]);
+
 /* Stops retrying, closes the log; freed once its handle is closed and the
  * pipeline answered every submission. NULL is ignored. */
 void sr_audit_free(sr_audit *a);

@@ -328,6 +328,7 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
 /* ---- the admin API's changes (admin.h's sr_admin_control) --------------- */
 
 static void reload(sr_gateway *g);
+static void reload_abandon(sr_gateway *g, const char *why);
 
 static long running_index(const sr_gateway *g, const char *name) {
     for (size_t i = 0; i < g->ninteg; i++)
@@ -448,6 +449,12 @@ static int start_admin(sr_gateway *g) {
 }
 
 static void finish(sr_gateway *g) {
+    /* A reload still waiting for the pipeline will not happen now; whoever
+     * waits for it (the admin API) hears so. */
+    if (g->next) {
+        uv_timer_stop(&g->reload_timer);
+        reload_abandon(g, "shutting down");
+    }
     /* Before delivery goes: the admin API reads it until closed. */
     sr_probe_cancel_all(&g->probes, "shutting down");
     sr_admin_close(g->admin, NULL, NULL);
@@ -580,6 +587,10 @@ static void reload_finished(sr_gateway *g, const char *why) {
         g->reload_done = NULL;
         g->reload_attached = 0;
         done(g->reload_done_ud, why);
+    } else if (g->reload_done && (g->stopping || !g->pipeline)) {
+        sr_admin_done_cb done = g->reload_done;
+        g->reload_done = NULL;
+        done(g->reload_done_ud, "the gateway is shutting down");
     } else if (g->reload_done) {
         reload(g);
     }

@@ -62,6 +62,15 @@ function canWrite() {
   return state.who && state.who.writable;
 }
 
+// Re-renders without losing the keyboard focus: the focused control is
+// found again by its id once the new content is in place.
+function keepFocus(render) {
+  const id = document.activeElement && document.activeElement.id;
+  render();
+  const again = id && document.getElementById(id);
+  if (again && again !== document.activeElement) again.focus({ preventScroll: true });
+}
+
 function stopPolling() {
   if (state.timer) clearInterval(state.timer);
   state.timer = null;
@@ -158,12 +167,12 @@ function listRow(it) {
   const c = it.counters || {};
   const actions = [];
   if (canWrite()) {
-    actions.push(el("button", { type: "button", class: "test-button", "data-name": it.name,
+    actions.push(el("button", { type: "button", class: "test-button", "data-name": it.name, id: "test-" + it.name,
                                 onclick: () => { location.hash = "#/i/" + enc(it.name) + "?test=1"; } },
                     "Test"));
   }
   return el("tr", { "data-name": it.name },
-    el("td", {}, el("a", { href: "#/i/" + enc(it.name), class: "name" }, it.name),
+    el("td", {}, el("a", { href: "#/i/" + enc(it.name), class: "name", id: "open-" + it.name }, it.name),
        it.source === "file" ? el("div", { class: "muted" }, "from a configuration file") : null,
        it.deleting ? el("div", { class: "muted" }, "being deleted…") : null),
     el("td", {}, it.type),
@@ -192,10 +201,14 @@ async function viewList() {
           canWrite() ? el("a", { href: "#/add", class: "button primary", id: "add-integration" },
                           "+ Add Integration") : null),
        table, empty);
+  let last = null;
   const refresh = async () => {
     try {
       const items = await api("GET", "/api/integrations");
-      fill(body, items.map(listRow));
+      const now = JSON.stringify(items);
+      if (now === last) return; // nothing changed: leave the table (and the focus) alone
+      last = now;
+      keepFocus(() => fill(body, items.map(listRow)));
       empty.hidden = items.length > 0;
     } catch (e) {
       if (e.status !== 401) notice("Cannot read the integrations: " + e.message);
@@ -476,9 +489,14 @@ async function viewDetail(name, wantTest) {
         el("dt", {}, "Queue"), el("dd", {}, it.queue.type + ", " + it.queue.bytes + " of " + it.queue.limit_bytes + " bytes")),
         el("h3", {}, "Configuration"), configurationList(it)));
   };
+  let last = null;
   const refresh = async () => {
     try {
-      render(await api("GET", "/api/integrations/" + enc(name)));
+      const it = await api("GET", "/api/integrations/" + enc(name));
+      const now = JSON.stringify(it);
+      if (now === last) return;
+      last = now;
+      keepFocus(() => render(it));
     } catch (e) {
       if (e.status === 404) {
         stopPolling();

@@ -16,6 +16,7 @@ import shutil
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -56,7 +57,18 @@ class Page:
         self.n = 0
 
     def wait(self, cond, message, timeout=WAIT):
-        return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(lambda d: cond(), message)
+        # The page re-renders what changed every 2 s: an element found a
+        # moment ago may be gone; the next poll finds the new one.
+        return WebDriverWait(self.d, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(
+                                 lambda d: cond(), message)
+
+    def click(self, css):
+        """Clicks what `css` finds, finding it again if a refresh replaced it."""
+        def attempt():
+            self.visible(css).click()
+            return True
+        return self.wait(attempt, "cannot click %s" % css)
 
     def find(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css)
@@ -126,13 +138,14 @@ def test_integrations_page(gateway_factory, tmp_path):
         p.visible("#integrations")
         p.wait(lambda: p.status_of("audit-archive"), "the list never showed audit-archive")
         assert "alice" in p.text("#who") and "admin" in p.text("#who")
-        badge = p.row("audit-archive").find_element(By.CSS_SELECTOR, ".status")
-        assert "status" in badge.get_attribute("class")
-        assert p.row("audit-archive").find_element(By.CSS_SELECTOR, ".tag").text == "PLATFORM_AUDIT"
+        p.wait(lambda: "status" in p.row("audit-archive").find_element(By.CSS_SELECTOR, ".status")
+               .get_attribute("class"), "no status badge")
+        p.wait(lambda: p.row("audit-archive").find_element(By.CSS_SELECTOR, ".tag").text == "PLATFORM_AUDIT",
+               "no channel tag")
         p.shot("list")
 
         # ---- Add Integration: the form comes from WEBHOOK's option schema
-        p.visible("#add-integration").click()
+        p.click("#add-integration")
         Select(p.visible("#type")).select_by_value("WEBHOOK")
         p.visible("#add-form")
         endpoint = p.find("#f-configuration_endpoint")
@@ -162,7 +175,7 @@ def test_integrations_page(gateway_factory, tmp_path):
         p.wait(lambda: "Connected" in p.text("#history"), "history has no Connected row")
         p.wait(lambda: int(p.text(".delivered .v") or 0) >= 3, "delivered counter is below 3")
         p.shot("connected")
-        p.find("#send-test").click()
+        p.click("#send-test")
         p.wait(lambda: p.text("#test-outcome") == "ok", "test event outcome: %s" % p.text("#test-result"))
         assert "status 200" in p.text("#test-result")
         rcv.wait(lambda r: any(e.get("name") == "siemrelay test event" for e in r.events("/hook")), 10)
@@ -178,12 +191,13 @@ def test_integrations_page(gateway_factory, tmp_path):
         p.shot("error")
         driver.get(gw.admin_url("/#/"))
         p.wait(lambda: p.status_of("siem") == "Error", "the list does not show Error")
-        assert "error" in p.row("siem").find_element(By.CSS_SELECTOR, ".status").get_attribute("class")
+        p.wait(lambda: "error" in p.row("siem").find_element(By.CSS_SELECTOR, ".status").get_attribute("class"),
+               "the Error badge is not red")
         p.shot("list-error")
 
         # ---- delete, saying what happens to the queued events
-        p.row("siem").find_element(By.CSS_SELECTOR, "a.name").click()
-        p.visible("#delete").click()
+        p.click("#open-siem")
+        p.click("#delete")
         dialog = p.visible("#delete-dialog")
         assert "queued" in dialog.text.lower()
         assert "Yes, delete" in p.find("#confirm-delete").text
@@ -202,7 +216,7 @@ def test_integrations_page(gateway_factory, tmp_path):
         p.wait(lambda: p.status_of("audit-archive"), "the viewer sees no list")
         assert not p.finds("#add-integration") and not p.finds(".test-button")
         assert "viewer" in p.text("#notice")
-        p.row("audit-archive").find_element(By.CSS_SELECTOR, "a.name").click()
+        p.click("#open-audit-archive")
         p.wait(lambda: "audit-archive" in p.text("h1"), "no detail for the viewer")
         p.wait(lambda: p.finds("#history"), "no history for the viewer")
         assert not p.finds("#send-test") and not p.finds("#delete")
