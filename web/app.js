@@ -182,7 +182,7 @@ function listRow(it) {
     el("td", { class: "num delivered" }, c.delivered ?? 0),
     el("td", { class: "num queued" }, (it.queue && it.queue.events) ?? 0),
     el("td", { class: "num dead-lettered" }, c.dead_lettered ?? 0),
-    el("td", {}, actions));
+    canWrite() ? el("td", {}, actions) : null);
 }
 
 async function viewList() {
@@ -194,7 +194,7 @@ async function viewList() {
       el("th", { scope: "col" }, "Since"), el("th", { scope: "col", class: "num" }, "Delivered"),
       el("th", { scope: "col", class: "num" }, "Queued"),
       el("th", { scope: "col", class: "num" }, "Dead-lettered"),
-      el("th", { scope: "col" }, el("span", { class: "muted" }, "Actions")))),
+      canWrite() ? el("th", { scope: "col" }, "Actions") : null)),
     body);
   const empty = el("p", { class: "muted", hidden: true }, "No integrations yet.");
   show(el("div", { class: "bar" }, el("h1", {}, "SIEM & Data Platforms"),
