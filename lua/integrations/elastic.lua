@@ -47,7 +47,7 @@ M.transport = "http"
 M.framing = "concat"
 M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT" }
 
-M.options = {
+M.options = http.transport_options({
     endpoint = { required = true, type = "string",
         description = "Elasticsearch URL (https://es:9200); /_bulk is appended" },
     index = { required = true, type = "string",
@@ -58,14 +58,7 @@ M.options = {
         description = "user:password (BASIC_AUTH), the token (BEARER_TOKEN) or the API key (APIKEY)" },
     format = { type = "string", enum = { "KV_PAIRS" },
         description = "KV_PAIRS: labels and content.fields as arrays of {key, value}" },
-    isInsecure = { type = "boolean", default = false,
-        description = "skip TLS certificate and host name verification" },
-    caFile = { type = "string", description = "PEM bundle to verify the cluster's certificate" },
-    caCertFile = { alias_of = "caFile" },
-    certFile = { type = "string", description = "client certificate (PEM) for mTLS" },
-    keyFile = { type = "string", description = "client private key (PEM) for mTLS" },
-    timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
-}
+}, true)
 
 -- Elastic recommends bulk requests of a few MB; http.max_content_length
 -- defaults to 100 MB; a proxy on the way may allow less (see bulk.too_large).
@@ -355,12 +348,6 @@ local function prepare(conf)
     end
     local url = M.bulk_url(conf.endpoint)
     local pieces = M.compile_index(conf.index)
-    if (conf.certFile == nil) ~= (conf.keyFile == nil) then
-        error("'certFile' and 'keyFile' go together", 0)
-    end
-    if conf.timeout and conf.timeout <= 0 then
-        error("'timeout' must be a positive number of milliseconds", 0)
-    end
     local headers = { ["Content-Type"] = "application/x-ndjson" }
     headers.Authorization = authorization(conf.auth, conf.secret)
     p = { url = url, headers = headers, index = pieces, kv_pairs = conf.format == "KV_PAIRS" }
@@ -370,13 +357,7 @@ end
 
 function M.setup(conf)
     prepare(conf)
-    return {
-        timeout_ms = conf.timeout,
-        insecure = conf.isInsecure == true,
-        ca_file = conf.caFile,
-        cert_file = conf.certFile,
-        key_file = conf.keyFile,
-    }
+    return http.transport(conf)
 end
 
 -- ---- Records and requests -------------------------------------------------------

@@ -50,7 +50,7 @@ M.transport = "http"
 M.framing = "list"
 M.channels = { "SECURE_EVENTS_POLICIES" }
 
-M.options = {
+M.options = http.transport_options({
     endpoint = { required = true, type = "string",
         description = "Findings API base URL, e.g. https://us-south.secadvisor.cloud.ibm.com/findings" },
     accountId = { type = "string", default = "id-mycluster-account", description = "account the findings belong to" },
@@ -58,14 +58,10 @@ M.options = {
         description = "the provider the findings are associated to" },
     noteName = { type = "string", default = "policy-event",
         description = "id of the note the occurrences refer to; created when missing" },
-    isInsecure = { type = "boolean", default = false,
-        description = "skip TLS certificate and host name verification" },
     apiKey = { required = true, type = "string", secret = true, description = "IBM Cloud API key" },
     iamUrl = { type = "string",
         description = "IAM token endpoint instead of https://iam.cloud.ibm.com/identity/token" },
-    caFile = { type = "string", description = "PEM bundle to verify the endpoints' certificates" },
-    timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
-}
+}, false)
 
 M.batch = { max_events = 1, max_bytes = 1048576, linger_ms = 0 }
 
@@ -134,14 +130,11 @@ end
 
 function M.setup(conf)
     prepare(conf)
-    return {
-        timeout_ms = conf.timeout,
-        insecure = conf.isInsecure == true,
-        ca_file = conf.caFile,
+    return http.transport(conf, {
         max_events = 1,
         max_events_limit = 1,
         framing = "list",
-    }
+    })
 end
 
 -- ---- the occurrence -------------------------------------------------------------------

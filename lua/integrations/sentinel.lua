@@ -54,7 +54,7 @@ M.transport = "http"
 M.framing = "json_array"
 M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT" }
 
-M.options = {
+M.options = http.transport_options({
     -- Logs Ingestion API
     endpoint = { type = "string",
         description = "Logs Ingestion: the DCE (or DCR) ingestion endpoint URL; Data Collector: replaces "
@@ -79,12 +79,7 @@ M.options = {
         description = "event field Azure takes TimeGenerated from (Data Collector API)" },
     azureResourceId = { type = "string",
         description = "x-ms-AzureResourceId: the Azure resource the data is associated with" },
-    -- transport
-    isInsecure = { type = "boolean", default = false,
-        description = "skip TLS certificate and host name verification" },
-    caFile = { type = "string", description = "PEM bundle to verify the endpoints' certificates" },
-    timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
-}
+}, false)
 
 M.LOGS_MAX_BYTES = 1000000       -- Logs Ingestion: 1 MB per call
 M.COLLECTOR_MAX_BYTES = 30000000 -- Data Collector: 30 MB per post
@@ -211,12 +206,7 @@ end
 
 function M.setup(conf)
     local p = prepare(conf)
-    return {
-        timeout_ms = conf.timeout,
-        insecure = conf.isInsecure == true,
-        ca_file = conf.caFile,
-        max_bytes = p.max_bytes - 1024,
-    }
+    return http.transport(conf, { max_bytes = p.max_bytes - 1024 })
 end
 
 -- ---- records -----------------------------------------------------------------------

@@ -58,7 +58,7 @@ M.transport = "http"
 M.framing = "concat"
 M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT" }
 
-M.options = {
+M.options = http.transport_options({
     ServiceURL = { required = true, type = "string",
         description = "Splunk HEC base URL, or the full collector URL" },
     endpoint = { alias_of = "ServiceURL" },
@@ -71,12 +71,7 @@ M.options = {
     source = { type = "string", default = "siemrelay", description = "source field" },
     compress = { type = "boolean", default = false,
         description = "gzip request bodies (Content-Encoding: gzip)" },
-    isInsecure = { type = "boolean", default = false,
-        description = "skip TLS certificate and host name verification" },
-    caFile = { type = "string", description = "PEM bundle to verify Splunk's certificate" },
-    caCertFile = { alias_of = "caFile" },
-    timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
-}
+}, false)
 
 -- HEC's request limit is 1 MB on Splunk Cloud (and older Enterprise).
 M.batch = { max_events = 500, max_bytes = 900000, linger_ms = 500 }
@@ -163,11 +158,7 @@ end
 
 function M.setup(conf)
     prepare(conf)
-    return {
-        timeout_ms = conf.timeout,
-        insecure = conf.isInsecure == true,
-        ca_file = conf.caFile,
-    }
+    return http.transport(conf)
 end
 
 local function event_host(ev)

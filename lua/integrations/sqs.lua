@@ -52,7 +52,7 @@ M.transport = "http"
 M.framing = "list"
 M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT" }
 
-M.options = {
+M.options = http.transport_options({
     ownerAccount = { type = "string",
         description = "AWS account id of the queue's owner (12 digits); optional when queue is a URL" },
     region = { required = true, type = "string", description = "AWS region of the queue, e.g. eu-west-1" },
@@ -66,11 +66,7 @@ M.options = {
         description = "session token of temporary credentials (X-Amz-Security-Token)" },
     endpoint = { type = "string",
         description = "SQS endpoint URL instead of https://sqs.<region>.amazonaws.com" },
-    isInsecure = { type = "boolean", default = false,
-        description = "skip TLS certificate and host name verification" },
-    caFile = { type = "string", description = "PEM bundle to verify the endpoint's certificate" },
-    timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
-}
+}, false)
 
 M.MAX_ENTRIES = 10
 M.MAX_PAYLOAD = 262144
@@ -212,14 +208,11 @@ function M.setup(conf)
     if max_bytes < 1024 then
         error("headers: the message attributes leave no room for events under SQS's 256 KiB limit", 0)
     end
-    return {
-        timeout_ms = conf.timeout,
-        insecure = conf.isInsecure == true,
-        ca_file = conf.caFile,
+    return http.transport(conf, {
         max_events = M.MAX_ENTRIES,
         max_events_limit = M.MAX_ENTRIES,
         max_bytes = max_bytes,
-    }
+    })
 end
 
 function M.encode(ev)

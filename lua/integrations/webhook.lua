@@ -34,7 +34,7 @@ M.framing = "list" -- setup() picks ndjson for output: ndjson
 -- (siemrelay's own admin audit events) and monitor events.
 M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
-M.options = {
+M.options = http.transport_options({
     endpoint = { required = true, type = "string",
         description = "URL events are POSTed to (http:// or https://)" },
     headers = { type = "any",
@@ -48,16 +48,9 @@ M.options = {
         description = "how requests are authenticated" },
     secret = { type = "string", secret = true,
         description = "user:password (BASIC_AUTH), the token (BEARER_TOKEN) or the HMAC key (SIGNATURE)" },
-    isInsecure = { type = "boolean", default = false,
-        description = "skip TLS certificate and host name verification" },
-    caFile = { type = "string", description = "PEM bundle to verify the endpoint's certificate" },
-    caCertFile = { alias_of = "caFile" },
-    certFile = { type = "string", description = "client certificate (PEM) for mTLS" },
-    keyFile = { type = "string", description = "client private key (PEM) for mTLS" },
     signatureHeader = { type = "string", default = "X-Siemrelay-Signature",
         description = "header carrying sha256=<hex HMAC> when auth is SIGNATURE" },
-    timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
-}
+}, true)
 
 M.batch = { max_events = 500, max_bytes = 1048576, linger_ms = 500 }
 
@@ -82,12 +75,6 @@ local function prepare(conf)
     end
     if auth == "CERTIFICATE" and (not conf.certFile or not conf.keyFile) then
         error("auth CERTIFICATE needs 'certFile' and 'keyFile'", 0)
-    end
-    if (conf.certFile == nil) ~= (conf.keyFile == nil) then
-        error("'certFile' and 'keyFile' go together", 0)
-    end
-    if conf.timeout and conf.timeout <= 0 then
-        error("'timeout' must be a positive number of milliseconds", 0)
     end
     local sig = conf.signatureHeader or M.options.signatureHeader.default
     if not sig:find("^[%w!#$%%&'*+%-.^_`|~]+$") then
@@ -119,18 +106,13 @@ end
 
 function M.setup(conf)
     local p = prepare(conf)
-    return {
+    return http.transport(conf, {
         url = conf.endpoint,
-        timeout_ms = conf.timeout,
-        insecure = conf.isInsecure == true,
-        ca_file = conf.caFile,
-        cert_file = conf.certFile,
-        key_file = conf.keyFile,
         -- json: a request holds one event, exactly as Sysdig sends it.
         framing = p.ndjson and "ndjson" or "list",
         max_events = (not p.ndjson) and 1 or nil,
         max_events_limit = (not p.ndjson) and 1 or nil,
-    }
+    })
 end
 
 function M.encode(ev, conf)

@@ -205,4 +205,47 @@ function M.check_url(url, what)
     return url
 end
 
+--- Adds the transport options every HTTP integration shares to a module's
+--- option schema (keys the module declares itself win): isInsecure, caFile
+--- (alias caCertFile) and timeout, and with `client_cert` certFile and
+--- keyFile (mTLS). Returns `options`.
+function M.transport_options(options, client_cert)
+    local shared = {
+        isInsecure = { type = "boolean", default = false,
+            description = "skip TLS certificate and host name verification" },
+        caFile = { type = "string", description = "PEM bundle to verify the server's certificate" },
+        caCertFile = { alias_of = "caFile" },
+        timeout = { type = "integer", default = 30000, description = "request timeout in milliseconds" },
+    }
+    if client_cert then
+        shared.certFile = { type = "string", description = "client certificate (PEM) for mTLS" }
+        shared.keyFile = { type = "string", description = "client private key (PEM) for mTLS" }
+    end
+    for name, opt in pairs(shared) do
+        if options[name] == nil then
+            options[name] = opt
+        end
+    end
+    return options
+end
+
+--- The http sink settings those options give, added to `settings` (setup's
+--- return table; a new one when nil). Raises when only one of certFile and
+--- keyFile is set, or the timeout is not positive.
+function M.transport(conf, settings)
+    if (conf.certFile == nil) ~= (conf.keyFile == nil) then
+        error("'certFile' and 'keyFile' go together", 0)
+    end
+    if conf.timeout and conf.timeout <= 0 then
+        error("'timeout' must be a positive number of milliseconds", 0)
+    end
+    settings = settings or {}
+    settings.timeout_ms = conf.timeout
+    settings.insecure = conf.isInsecure == true
+    settings.ca_file = conf.caFile
+    settings.cert_file = conf.certFile
+    settings.key_file = conf.keyFile
+    return settings
+end
+
 return M
