@@ -419,9 +419,11 @@ int sr_admin_store_install(const char *from, const char *to, char *err, size_t e
 
 /* ---- errors -> fields ------------------------------------------------------ */
 
-/* The configuration key of the entry's `configuration` equal (ignoring
- * case) to [w, w+n), into out; 0 when there is none. */
-static int config_key(const char *entry_json, const char *w, size_t n, char *out, size_t outlen) {
+/* The member of the entry's `configuration` whose key equals [key,
+ * key+klen) ignoring ASCII case (escaped keys never match), with offsets
+ * relative to `entry_json`; 0 when there is none. */
+static int find_config_key(const char *entry_json, const char *key, size_t klen,
+                           sr_json_member *out) {
     sr_json_member conf, m;
     size_t len = entry_json ? strlen(entry_json) : 0;
     if (!len || !sr_json_object_get(entry_json, len, "configuration", 13, &conf) ||
@@ -430,12 +432,23 @@ static int config_key(const char *entry_json, const char *w, size_t n, char *out
     const char *obj = entry_json + conf.val_off;
     size_t pos = 0;
     while (sr_json_object_next(obj, conf.val_len, &pos, &m)) {
-        if (m.key_len == n && !m.key_escaped && strncasecmp(obj + m.key_off, w, n) == 0) {
-            snprintf(out, outlen, "configuration.%.*s", (int)n, obj + m.key_off);
+        if (m.key_len == klen && !m.key_escaped && strncasecmp(obj + m.key_off, key, klen) == 0) {
+            *out = m;
+            out->key_off += conf.val_off;
+            out->val_off += conf.val_off;
             return 1;
         }
     }
     return 0;
+}
+
+/* "configuration.<key as the entry spells it>" for [w, w+n), into out. */
+static int config_key(const char *entry_json, const char *w, size_t n, char *out, size_t outlen) {
+    sr_json_member m;
+    if (!find_config_key(entry_json, w, n, &m))
+        return 0;
+    snprintf(out, outlen, "configuration.%.*s", (int)m.key_len, entry_json + m.key_off);
+    return 1;
 }
 
 /* Fields the error text names: missing keys, the type, or an option the
@@ -519,26 +532,6 @@ static int fail_field(char *err, size_t errlen, char *field, size_t fieldlen, co
     return -1;
 }
 
-/* The stored value (raw JSON) of configuration key `key` (escaped bytes)
- * in `old`, or 0. */
-static int stored_value(const char *old, const char *key, size_t klen, sr_json_member *out) {
-    sr_json_member conf, m;
-    size_t len = old ? strlen(old) : 0;
-    if (!len || !sr_json_object_get(old, len, "configuration", 13, &conf) ||
-        conf.type != SR_JSON_OBJECT)
-        return 0;
-    const char *obj = old + conf.val_off;
-    size_t pos = 0;
-    while (sr_json_object_next(obj, conf.val_len, &pos, &m)) {
-        if (m.key_len == klen && strncasecmp(obj + m.key_off, key, klen) == 0) {
-            *out = m;
-            out->val_off += conf.val_off;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Copies the configuration object, replacing "******" values with the
  * stored ones. */
 static int merge_configuration(const char *conf, size_t n, const char *old, sr_buf *out, char *err,
@@ -558,7 +551,7 @@ static int merge_configuration(const char *conf, size_t n, const char *old, sr_b
             rc |= sr_buf_append(out, v, m.val_len);
             continue;
         }
-        if (!stored_value(old, conf + m.key_off, m.key_len, &was)) {
+        if (!find_config_key(old, conf + m.key_off, m.key_len, &was)) {
             char f[160];
             snprintf(f, sizeof f, "configuration.%.*s", (int)m.key_len, conf + m.key_off);
             return fail_field(err, errlen, field, fieldlen, f,
