@@ -660,10 +660,21 @@ static int batch_linger(loader *ld, const item *it, void *target) {
     return 0;
 }
 
+/* Milliseconds as a plain number: the name the delivery docs and the Lua
+ * modules' M.batch use. */
+static int batch_linger_ms(loader *ld, const item *it, void *target) {
+    long long n;
+    if (get_int(ld, it, 0, INT_MAX, "milliseconds (0 or more)", &n) != 0)
+        return -1;
+    ((sr_integration_conf *)target)->linger_ms = (long)n;
+    return 0;
+}
+
 static const key_spec batch_keys[] = {
     {"max_events", batch_max_events},
     {"max_bytes", batch_max_bytes},
     {"linger", batch_linger},
+    {"linger_ms", batch_linger_ms},
     {NULL, NULL},
 };
 

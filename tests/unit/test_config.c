@@ -141,7 +141,10 @@ static void test_all_sections(void) {
                                "      endpoint: https://siem.example.com\n"
                                "  - type: FILE\n"
                                "    min_severity: high\n"
-                               "    configuration: {path: /tmp/x}\n";
+                               "    configuration: {path: /tmp/x}\n"
+                               "    batch: {linger_ms: 75}\n"
+                               "    queue: {type: disk, max_bytes: 2MiB, overflow: drop_oldest, "
+                               "fsync: interval}\n";
     sr_config cfg;
     CHECK_INT(load1(&cfg, write_file("all.yaml", text)), 0);
     CHECK_INT(cfg.log_level, SR_LOG_DEBUG);
@@ -198,7 +201,16 @@ static void test_all_sections(void) {
         CHECK_INT(b->min_severity, 3);
         CHECK_INT(b->max_events, -1);
         CHECK_INT(b->max_bytes, -1);
-        CHECK_INT(b->linger_ms, -1);
+        CHECK_INT(b->linger_ms, 75);
+        CHECK_INT(b->queue.type, SR_QUEUE_DISK);
+        CHECK(b->queue.max_bytes == 2u << 20);
+        CHECK_INT(b->queue.overflow, SR_OVERFLOW_DROP_OLDEST);
+        CHECK_INT(b->queue.fsync, SR_FSYNC_CONF_INTERVAL);
+        sr_queue_conf global = {.type = SR_QUEUE_MEMORY, .fsync_interval_ms = 250}, q;
+        sr_queue_conf_resolve(&global, &b->queue, &q);
+        CHECK_INT(q.type, SR_QUEUE_DISK); /* the integration's own wins */
+        CHECK(q.fsync_interval_ms == 250); /* unset: the global one */
+        CHECK(q.segment_bytes == 64u << 20); /* unset everywhere: the default */
         CHECK_INT(b->nscripts, 0);
         CHECK_INT(b->line, 37);
     }
