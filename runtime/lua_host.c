@@ -297,9 +297,12 @@ static int has_crlf(const char *p, size_t n) {
     return memchr(p, '\r', n) != NULL || memchr(p, '\n', n) != NULL;
 }
 
-/* Copies the table `request` returned (at the top of the stack) into out. */
-static int take_request(lua_State *L, int body, sr_http_request_buf *out, char *err,
-                        size_t errlen) {
+/* Copies the table `request` returned (at the top of the stack) into out.
+ * `body` is the stack index of the framed batch and `framed` its bytes: a
+ * request that sends them unchanged points at `framed` instead of taking a
+ * copy (batches are up to megabytes, and the sink copies them once more). */
+static int take_request(lua_State *L, int body, const sr_buf *framed, sr_http_request_buf *out,
+                        char *err, size_t errlen) {
     int t = lua_gettop(L);
     sr_buf *s = &out->storage;
     req_layout lay = {0};
@@ -331,7 +334,10 @@ static int take_request(lua_State *L, int body, sr_http_request_buf *out, char *
     rc |= store_value(L, t + 1, s, &lay.method);
     rc |= store_value(L, t + 2, s, &lay.url);
     lay.body_len = lua_objlen(L, t + 3);
-    rc |= store_value(L, t + 3, s, &lay.body);
+    int unchanged = lua_type(L, body) == LUA_TSTRING && lua_rawequal(L, t + 3, body) &&
+                    framed->len == lay.body_len;
+    if (!unchanged)
+        rc |= store_value(L, t + 3, s, &lay.body);
 
     lua_getfield(L, t, "headers");
     if (lua_istable(L, -1)) {
@@ -365,7 +371,7 @@ static int take_request(lua_State *L, int body, sr_http_request_buf *out, char *
     }
     out->req.method = s->data + lay.method;
     out->req.url = s->data + lay.url;
-    out->req.body = s->data + lay.body;
+    out->req.body = unchanged ? (framed->data ? framed->data : "") : s->data + lay.body;
     out->req.body_len = lay.body_len;
     for (size_t i = 0; i < lay.nheaders; i++)
         out->headers[i] = (sr_sink_header){s->data + lay.names[i], s->data + lay.values[i]};
@@ -416,7 +422,7 @@ int sr_lua_host_request(sr_lua_host *h, size_t integ, const char *const *recs, c
         snprintf(err, errlen, "request() returned a %s, expected a table", luaL_typename(L, -1));
         goto done;
     }
-    rc = take_request(L, body - 1, out, err, errlen);
+    rc = take_request(L, body - 1, &h->scratch, out, err, errlen);
 done:
     lua_settop(L, top);
     return rc;

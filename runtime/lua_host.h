@@ -114,7 +114,9 @@ typedef struct sr_integration_info {
 int sr_lua_host_info(sr_lua_host *h, size_t integ, sr_integration_info *out);
 
 /* Builds the request for a batch by calling the module's `request`. The
- * result's strings live in `storage` and stay valid until it is reset. */
+ * result's strings live in `storage` and stay valid until it is reset; a
+ * body the module left as framed points into the host's scratch buffer,
+ * valid until the host's next call. */
 typedef struct sr_http_request_buf {
     sr_sink_request req;
     sr_sink_header headers[64];
