@@ -1,5 +1,6 @@
 /* tls_client.c - TLS client sessions over OpenSSL memory BIOs. */
 #include "tls_client.h"
+#include "tls_util.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -25,37 +26,12 @@ struct sr_tls_client {
     int heard;
 };
 
-/* OpenSSL's most specific reason, and its error queue cleared. */
-static void last_reason(char *buf, size_t len) {
-    unsigned long e, last = 0;
-    while ((e = ERR_get_error()) != 0)
-        last = e;
-    if (last)
-        ERR_error_string_n(last, buf, len);
-    else
-        snprintf(buf, len, "unknown error");
-}
-
-static int file_error(char *err, size_t errlen, const char *what, const char *path) {
-    char reason[256];
-    last_reason(reason, sizeof reason);
-    snprintf(err, errlen, "tls: %s %s: %s", what, path, reason);
-    return -1;
-}
-
-/* A key protected by a passphrase would make OpenSSL prompt on the
- * terminal; refusing turns that into a load error instead. */
-static int no_passphrase(char *buf, int size, int rwflag, void *ud) {
-    (void)buf, (void)size, (void)rwflag, (void)ud;
-    return 0;
-}
-
 static int load_files(SSL_CTX *ssl, const sr_tls_client_conf *conf, char *err, size_t errlen) {
     if (conf->ca_file && *conf->ca_file) {
         if (SSL_CTX_load_verify_locations(ssl, conf->ca_file, NULL) != 1)
-            return file_error(err, errlen, "cannot load CA file", conf->ca_file);
+            return sr_tls_file_error(err, errlen, "cannot load CA file", conf->ca_file);
     } else if (SSL_CTX_set_default_verify_paths(ssl) != 1) {
-        return file_error(err, errlen, "cannot load", "the system CA store");
+        return sr_tls_file_error(err, errlen, "cannot load", "the system CA store");
     }
     int has_cert = conf->cert_file && *conf->cert_file;
     int has_key = conf->key_file && *conf->key_file;
@@ -66,11 +42,12 @@ static int load_files(SSL_CTX *ssl, const sr_tls_client_conf *conf, char *err, s
     if (!has_cert)
         return 0;
     if (SSL_CTX_use_certificate_chain_file(ssl, conf->cert_file) != 1)
-        return file_error(err, errlen, "cannot load client certificate", conf->cert_file);
+        return sr_tls_file_error(err, errlen, "cannot load client certificate", conf->cert_file);
     if (SSL_CTX_use_PrivateKey_file(ssl, conf->key_file, SSL_FILETYPE_PEM) != 1)
-        return file_error(err, errlen, "cannot load client key", conf->key_file);
+        return sr_tls_file_error(err, errlen, "cannot load client key", conf->key_file);
     if (SSL_CTX_check_private_key(ssl) != 1)
-        return file_error(err, errlen, "client key does not match certificate", conf->cert_file);
+        return sr_tls_file_error(err, errlen, "client key does not match certificate",
+                                 conf->cert_file);
     return 0;
 }
 
@@ -90,7 +67,7 @@ sr_tls_client_ctx *sr_tls_client_ctx_new(const sr_tls_client_conf *conf, char *e
     SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx->ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx->ssl, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_default_passwd_cb(ctx->ssl, no_passphrase);
+    SSL_CTX_set_default_passwd_cb(ctx->ssl, sr_tls_no_passphrase);
     SSL_CTX_set_verify(ctx->ssl, conf->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
     if (load_files(ctx->ssl, conf, err, errlen) != 0)
         goto fail;
@@ -159,7 +136,7 @@ sr_tls_client *sr_tls_client_new(sr_tls_client_ctx *ctx, const char *server_name
     int rc = SSL_do_handshake(c->ssl);
     if (rc <= 0 && SSL_get_error(c->ssl, rc) != SSL_ERROR_WANT_READ) {
         char reason[256];
-        last_reason(reason, sizeof reason);
+        sr_tls_reason(reason, sizeof reason);
         snprintf(err, errlen, "tls: cannot start handshake: %s", reason);
         goto fail;
     }
@@ -180,7 +157,7 @@ void sr_tls_client_free(sr_tls_client *c) {
 static sr_tls_status failure(sr_tls_client *c, int ssl_error, char *why, size_t whylen) {
     char reason[256];
     if (ssl_error == SSL_ERROR_SSL)
-        last_reason(reason, sizeof reason);
+        sr_tls_reason(reason, sizeof reason);
     else
         snprintf(reason, sizeof reason, "SSL error %d", ssl_error);
     const char *stage = SSL_is_init_finished(c->ssl) ? "TLS error" : "TLS handshake failed";

@@ -1,5 +1,6 @@
 /* tls_stream.c - TCP connections, plain or TLS over OpenSSL memory BIOs. */
 #include "tls_stream.h"
+#include "tls_util.h"
 
 #include <netdb.h>
 #include <stdint.h>
@@ -43,33 +44,10 @@ typedef struct write_req {
 
 /* ---- Contexts ---------------------------------------------------------- */
 
-/* Appends OpenSSL's most specific reason (and clears its error queue). */
-static void ssl_reason(char *buf, size_t len) {
-    unsigned long e, last = 0;
-    while ((e = ERR_get_error()) != 0)
-        last = e;
-    if (last)
-        ERR_error_string_n(last, buf, len);
-    else
-        snprintf(buf, len, "unknown error");
-}
-
-static void ctx_error(char *err, size_t errlen, const char *what, const char *file) {
-    char reason[256];
-    ssl_reason(reason, sizeof reason);
-    snprintf(err, errlen, "tls: %s %s: %s", what, file, reason);
-}
-
-/* An encrypted key would make OpenSSL prompt on the terminal; refuse instead. */
-static int no_passphrase(char *buf, int size, int rwflag, void *ud) {
-    (void)buf, (void)size, (void)rwflag, (void)ud;
-    return 0;
-}
-
 static int ctx_load_client_ca(SSL_CTX *ssl, const sr_tls_listen_conf *conf, char *err,
                               size_t errlen) {
     if (SSL_CTX_load_verify_locations(ssl, conf->client_ca_file, NULL) != 1) {
-        ctx_error(err, errlen, "cannot load client CA", conf->client_ca_file);
+        sr_tls_file_error(err, errlen, "cannot load client CA", conf->client_ca_file);
         return -1;
     }
     /* Tells clients which CAs we accept, so they pick the right certificate. */
@@ -106,21 +84,21 @@ sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, siz
     SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_default_passwd_cb(ssl, no_passphrase);
+    SSL_CTX_set_default_passwd_cb(ssl, sr_tls_no_passphrase);
     /* Session resumption with client verification needs a context id. */
     static const unsigned char sid_ctx[] = "siemrelay";
     SSL_CTX_set_session_id_context(ssl, sid_ctx, sizeof sid_ctx - 1);
 
     if (SSL_CTX_use_certificate_chain_file(ssl, conf->cert_file) != 1) {
-        ctx_error(err, errlen, "cannot load certificate", conf->cert_file);
+        sr_tls_file_error(err, errlen, "cannot load certificate", conf->cert_file);
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ssl, conf->key_file, SSL_FILETYPE_PEM) != 1) {
-        ctx_error(err, errlen, "cannot load private key", conf->key_file);
+        sr_tls_file_error(err, errlen, "cannot load private key", conf->key_file);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ssl) != 1) {
-        ctx_error(err, errlen, "private key does not match certificate", conf->cert_file);
+        sr_tls_file_error(err, errlen, "private key does not match certificate", conf->cert_file);
         goto fail;
     }
     if (conf->client_ca_file && ctx_load_client_ca(ssl, conf, err, errlen) != 0)
@@ -216,7 +194,7 @@ static void stream_end(sr_tls_stream *s, int status, const char *why) {
 static void tls_failed(sr_tls_stream *s, int ssl_error) {
     char reason[256], why[400];
     if (ssl_error == SSL_ERROR_SSL)
-        ssl_reason(reason, sizeof reason);
+        sr_tls_reason(reason, sizeof reason);
     else
         snprintf(reason, sizeof reason, "SSL error %d", ssl_error);
     long verify = SSL_get_verify_result(s->ssl);
