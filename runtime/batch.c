@@ -211,9 +211,9 @@ static size_t count_accepted(const sr_batch *b) {
 int sr_batch_summary(const sr_batch *b, sr_buf *out) {
     const sr_emit *em = &b->emit;
     size_t accepted = b->failed ? 0 : count_accepted(b);
-    sr_buf_printf(out, "{\"accepted\":%zu,\"rejected\":%zu,\"dropped\":%u,\"failed\":%zu,\"errors\":[",
-                  accepted, b->nrejects + (b->failed ? b->nevents : 0), em->ndropped,
-                  em->nfails);
+    sr_buf_printf(out,
+                  "{\"accepted\":%zu,\"rejected\":%zu,\"dropped\":%u,\"failed\":%zu,\"errors\":[",
+                  accepted, b->nrejects + (b->failed ? b->nevents : 0), em->ndropped, em->nfails);
     size_t shown = 0;
     for (size_t i = 0; i < b->nrejects && shown < SR_SUMMARY_MAX_ERRORS; i++, shown++) {
         const sr_reject *r = &b->rejects[i];

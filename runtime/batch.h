@@ -21,10 +21,10 @@ typedef enum { SR_FRAME_SINGLE, SR_FRAME_ARRAY, SR_FRAME_NDJSON } sr_body_framin
 
 /* Why one event (or the whole body) was refused at parse time. */
 typedef struct sr_reject {
-    uint32_t line;   /* NDJSON: 1-based line; 0 when not line-framed */
-    int32_t index;   /* JSON array: 0-based element; -1 otherwise */
-    size_t offset;   /* byte offset of the problem (within the line for
-                        NDJSON, within the body otherwise) */
+    uint32_t line; /* NDJSON: 1-based line; 0 when not line-framed */
+    int32_t index; /* JSON array: 0-based element; -1 otherwise */
+    size_t offset; /* byte offset of the problem (within the line for
+                      NDJSON, within the body otherwise) */
     char msg[160];
 } sr_reject;
 
@@ -46,7 +46,7 @@ typedef struct sr_batch {
     sr_body_framing framing; /* what the body turned out to be */
     /* processed */
     sr_emit emit;
-    int failed;      /* the pipeline itself failed (no Lua state); nothing queued */
+    int failed; /* the pipeline itself failed (no Lua state); nothing queued */
     /* bookkeeping for the pipeline's ordered commit */
     uint64_t seq;
     struct sr_batch *next;       /* worker pool queues */

@@ -16,14 +16,14 @@ typedef struct sr_buf {
     size_t cap;
 } sr_buf;
 
-#define SR_BUF_INIT {NULL, 0, 0}
+#define SR_BUF_INIT                                                                                \
+    { NULL, 0, 0 }
 
 int sr_buf_reserve(sr_buf *b, size_t extra);
 int sr_buf_append(sr_buf *b, const void *p, size_t n);
 int sr_buf_puts(sr_buf *b, const char *s);
 int sr_buf_putc(sr_buf *b, char c);
-int sr_buf_printf(sr_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int sr_buf_printf(sr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sr_buf_vprintf(sr_buf *b, const char *fmt, va_list ap);
 /* Appends `s` as a quoted JSON string, escaping what RFC 8259 requires.
  * Bytes >= 0x80 pass through unchanged (callers hand in valid UTF-8). */

@@ -34,8 +34,8 @@ typedef struct loader {
     char *err;
     size_t errlen;
     size_t integrations_cap;
-    int inputs_seen;          /* some file has an `inputs:` section */
-    int http_seen, tcp_seen;  /* ... naming this input */
+    int inputs_seen;         /* some file has an `inputs:` section */
+    int http_seen, tcp_seen; /* ... naming this input */
 } loader;
 
 /* One key of a map, as a handler sees it. */
@@ -753,7 +753,7 @@ void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *int
     if (!out->type)
         out->type = global->type ? global->type : SR_QUEUE_MEMORY;
     if (!out->max_bytes)
-        out->max_bytes = global->max_bytes ? global->max_bytes
+        out->max_bytes = global->max_bytes            ? global->max_bytes
                          : out->type == SR_QUEUE_DISK ? (1ull << 30)
                                                       : (16ull << 20);
     if (!out->overflow)
@@ -799,12 +799,9 @@ static int delivery_shutdown_timeout(loader *ld, const item *it, void *target) {
 }
 
 static const key_spec delivery_keys[] = {
-    {"max_attempts", delivery_max_attempts},
-    {"backoff", delivery_backoff},
-    {"backoff_max", delivery_backoff_max},
-    {"inhibit", delivery_inhibit},
-    {"shutdown_timeout", delivery_shutdown_timeout},
-    {NULL, NULL},
+    {"max_attempts", delivery_max_attempts},         {"backoff", delivery_backoff},
+    {"backoff_max", delivery_backoff_max},           {"inhibit", delivery_inhibit},
+    {"shutdown_timeout", delivery_shutdown_timeout}, {NULL, NULL},
 };
 
 static int top_delivery(loader *ld, const item *it, void *target) {
@@ -933,16 +930,11 @@ static int top_admin(loader *ld, const item *it, void *target) {
 }
 
 static const key_spec integration_keys[] = {
-    {"name", integ_name},
-    {"type", integ_type},
-    {"channels", integ_channels},
-    {"configuration", integ_configuration},
-    {"enabled", integ_enabled},
-    {"min_severity", integ_min_severity},
-    {"scripts", integ_scripts},
-    {"batch", integ_batch},
-    {"queue", integ_queue},
-    {NULL, NULL},
+    {"name", integ_name},         {"type", integ_type},
+    {"channels", integ_channels}, {"configuration", integ_configuration},
+    {"enabled", integ_enabled},   {"min_severity", integ_min_severity},
+    {"scripts", integ_scripts},   {"batch", integ_batch},
+    {"queue", integ_queue},       {NULL, NULL},
 };
 
 static int default_name(sr_integration_conf *ic, size_t position) {

@@ -34,7 +34,12 @@ typedef struct sr_tls_listen_conf {
  * (overriding the global one key by key). Zero values mean "not set". */
 typedef enum { SR_QUEUE_UNSET, SR_QUEUE_MEMORY, SR_QUEUE_DISK } sr_queue_type;
 typedef enum { SR_OVERFLOW_UNSET, SR_OVERFLOW_BLOCK, SR_OVERFLOW_DROP_OLDEST } sr_overflow_policy;
-typedef enum { SR_FSYNC_UNSET, SR_FSYNC_CONF_ALWAYS, SR_FSYNC_CONF_INTERVAL, SR_FSYNC_CONF_NEVER } sr_fsync_conf;
+typedef enum {
+    SR_FSYNC_UNSET,
+    SR_FSYNC_CONF_ALWAYS,
+    SR_FSYNC_CONF_INTERVAL,
+    SR_FSYNC_CONF_NEVER
+} sr_fsync_conf;
 
 typedef struct sr_queue_conf {
     sr_queue_type type;                   /* default memory */
@@ -54,25 +59,25 @@ void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *int
 typedef enum { SR_ROLE_NONE, SR_ROLE_VIEWER, SR_ROLE_ADMIN } sr_admin_role;
 
 typedef struct sr_admin_token_conf {
-    char *name;              /* who, for logs and the audit trail */
-    sr_admin_role role;      /* viewer: reads; admin: reads and writes */
+    char *name;               /* who, for logs and the audit trail */
+    sr_admin_role role;       /* viewer: reads; admin: reads and writes */
     unsigned char sha256[32]; /* of the token */
 } sr_admin_token_conf;
 
 typedef struct sr_integration_conf {
-    char *name;           /* `name:`, or "<type in lower case>-<n>" */
-    char *type;           /* upper case, e.g. "WEBHOOK" */
-    unsigned channels;    /* SR_CH_* mask; 0 = every channel the type supports */
-    int min_severity;     /* forward only severity <= this (0 most severe); -1 = all */
-    int enabled;          /* `enabled: false` keeps it configured but idle */
+    char *name;             /* `name:`, or "<type in lower case>-<n>" */
+    char *type;             /* upper case, e.g. "WEBHOOK" */
+    unsigned channels;      /* SR_CH_* mask; 0 = every channel the type supports */
+    int min_severity;       /* forward only severity <= this (0 most severe); -1 = all */
+    int enabled;            /* `enabled: false` keeps it configured but idle */
     sr_node *configuration; /* the `configuration:` map (owned by cfg->docs), or NULL */
-    char **scripts;       /* per-integration site scripts, run after the global ones */
+    char **scripts;         /* per-integration site scripts, run after the global ones */
     size_t nscripts;
     long max_events, max_bytes, linger_ms; /* `batch:` overrides; -1 = type default */
     sr_queue_conf queue;                   /* `queue:` overrides */
-    const char *file;     /* where it was defined */
+    const char *file;                      /* where it was defined */
     int line;
-    int type_line;        /* the `type:` line, for unknown-type errors */
+    int type_line; /* the `type:` line, for unknown-type errors */
 } sr_integration_conf;
 
 typedef struct sr_input_conf {
@@ -87,11 +92,11 @@ typedef struct sr_input_conf {
 } sr_input_conf;
 
 typedef struct sr_config {
-    int log_level;  /* sr_log_level */
-    int log_format; /* sr_log_format */
-    int workers;    /* 0 = one per CPU core */
-    char *data_dir; /* dead letters and (later) spools; default "./data" */
-    char *lua_dir;  /* the lua/ tree; NULL = built-in default */
+    int log_level;            /* sr_log_level */
+    int log_format;           /* sr_log_format */
+    int workers;              /* 0 = one per CPU core */
+    char *data_dir;           /* dead letters and (later) spools; default "./data" */
+    char *lua_dir;            /* the lua/ tree; NULL = built-in default */
     char **integration_paths; /* extra directories searched for <type>.lua */
     size_t nintegration_paths;
     char **scripts; /* global site scripts, in order */
@@ -103,16 +108,16 @@ typedef struct sr_config {
     sr_input_conf tcp;
     sr_queue_conf queue; /* `queue:` defaults for every integration */
     /* `delivery:` */
-    unsigned max_attempts;             /* default 3 */
-    unsigned long long backoff_ms;     /* default 1 s */
-    unsigned long long backoff_max_ms; /* default 30 s */
-    unsigned long long inhibit_ms;     /* default 5 min */
+    unsigned max_attempts;                  /* default 3 */
+    unsigned long long backoff_ms;          /* default 1 s */
+    unsigned long long backoff_max_ms;      /* default 30 s */
+    unsigned long long inhibit_ms;          /* default 5 min */
     unsigned long long shutdown_timeout_ms; /* flush deadline on SIGTERM; default 10 s */
     /* `admin:` the admin API listener */
     struct {
-        int enabled; /* default 1 */
-        char *host;  /* default "127.0.0.1" */
-        int port;    /* default 9090 */
+        int enabled;                 /* default 1 */
+        char *host;                  /* default "127.0.0.1" */
+        int port;                    /* default 9090 */
         sr_admin_token_conf *tokens; /* `tokens:` (replaced as a whole by a later file) */
         size_t ntokens;
     } admin;

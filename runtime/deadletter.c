@@ -12,10 +12,10 @@
 #include "log.h"
 #include "rotating_file.h"
 
-#define DL_ROTATE_BYTES (64u << 20)
-#define DL_KEEP_FILES 5
+#define DL_ROTATE_BYTES     (64u << 20)
+#define DL_KEEP_FILES       5
 #define DL_RESPONSE_EXCERPT 1024
-#define DL_PIPELINE_NAME "_pipeline"
+#define DL_PIPELINE_NAME    "_pipeline"
 
 typedef struct dl_file {
     char *name;
@@ -32,7 +32,8 @@ struct sr_deadletter {
 
 sr_deadletter *sr_deadletter_new(const char *data_dir) {
     sr_deadletter *d = calloc(1, sizeof *d);
-    if (!d) return NULL;
+    if (!d)
+        return NULL;
     size_t n = strlen(data_dir) + sizeof "/deadletter";
     d->dir = malloc(n);
     if (!d->dir) {
@@ -45,7 +46,8 @@ sr_deadletter *sr_deadletter_new(const char *data_dir) {
 }
 
 void sr_deadletter_free(sr_deadletter *d) {
-    if (!d) return;
+    if (!d)
+        return;
     dl_file *f = d->files;
     while (f) {
         dl_file *next = f->next;
@@ -75,17 +77,20 @@ static void safe_file_name(const char *name, char *out, size_t outlen) {
 static sr_rotating_file *file_for(sr_deadletter *d, const char *integration) {
     const char *name = integration ? integration : DL_PIPELINE_NAME;
     for (dl_file *f = d->files; f; f = f->next)
-        if (strcmp(f->name, name) == 0) return f->f;
+        if (strcmp(f->name, name) == 0)
+            return f->f;
 
     char safe[200], path[4096], err[256];
     safe_file_name(name, safe, sizeof safe);
     snprintf(path, sizeof path, "%s/%s.jsonl", d->dir, safe);
     dl_file *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     f->name = strdup(name);
     f->f = sr_rotating_file_open(path, DL_ROTATE_BYTES, DL_KEEP_FILES, err, sizeof err);
     if (!f->name || !f->f) {
-        if (!f->f) sr_error("deadletter", "%s", err);
+        if (!f->f)
+            sr_error("deadletter", "%s", err);
         sr_rotating_file_close(f->f);
         free(f->name);
         free(f);

@@ -25,9 +25,9 @@
 #include "queue.h"
 #include "sink.h"
 
-#define MAX_AGAIN 2  /* "again" verdicts in a row before one counts as a failure */
-#define MAX_STEPS 8  /* auxiliary requests per attempt: a loop guard */
-#define TICK_MS 1000 /* fsync interval, Warning decay */
+#define MAX_AGAIN   2    /* "again" verdicts in a row before one counts as a failure */
+#define MAX_STEPS   8    /* auxiliary requests per attempt: a loop guard */
+#define TICK_MS     1000 /* fsync interval, Warning decay */
 #define DROP_LOG_MS 10000
 
 typedef enum { TIMER_IDLE, TIMER_LINGER, TIMER_BACKOFF, TIMER_INHIBIT } timer_purpose;
@@ -40,8 +40,8 @@ typedef struct sr_integ_rt {
     sr_queue_conf qconf;
     sr_sink *sink;
     sr_queue *queue;
-    sr_queue_batch rb;  /* the last read; `cur` points into it */
-    sr_queue_rec *cur;  /* the batch: records not settled yet, in order */
+    sr_queue_batch rb; /* the last read; `cur` points into it */
+    sr_queue_rec *cur; /* the batch: records not settled yet, in order */
     size_t ncur, cur_cap;
     size_t send_n;      /* how many of cur the next request carries (split) */
     uint64_t read_next; /* first sequence number not read into a batch */
@@ -224,7 +224,8 @@ static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_
     r->needed_retry = 1;
     r->st.failed_attempts++;
     sr_status_note_retry(&r->status, now);
-    snprintf(r->st.last_error, sizeof r->st.last_error, "%s", reason && *reason ? reason : "failed");
+    snprintf(r->st.last_error, sizeof r->st.last_error, "%s",
+             reason && *reason ? reason : "failed");
     if (r->attempt >= r->d->conf.max_attempts) {
         char why[320];
         snprintf(why, sizeof why, "failed after %u attempts: %s", r->attempt, r->st.last_error);
@@ -243,7 +244,8 @@ static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_
     if (r->status.status != SR_STATUS_ERROR)
         set_status(r, SR_STATUS_WARNING, r->st.last_error);
     uint64_t ms = backoff_ms(r->d, r->attempt, retry_after_ms);
-    sr_warn("delivery", "integration '%s': attempt %u failed (%s); retrying %zu record(s) in %llu ms",
+    sr_warn("delivery",
+            "integration '%s': attempt %u failed (%s); retrying %zu record(s) in %llu ms",
             r->conf->name, r->attempt, r->st.last_error, r->ncur, (unsigned long long)ms);
     arm_timer(r, TIMER_BACKOFF, ms);
 }
@@ -710,12 +712,14 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
         sr_integ_rt *r = d->rt[i];
         uint64_t left = sr_queue_events(r->queue);
         if (left && r->qconf.type == SR_QUEUE_DISK)
-            sr_warn("delivery", "integration '%s' removed; its %llu queued event(s) stay in its "
-                                "spool until an integration of that name returns",
+            sr_warn("delivery",
+                    "integration '%s' removed; its %llu queued event(s) stay in its "
+                    "spool until an integration of that name returns",
                     r->conf->name, (unsigned long long)left);
         else if (left)
-            sr_error("delivery", "integration '%s' removed; its %llu queued event(s) (memory "
-                                 "queue) are discarded",
+            sr_error("delivery",
+                     "integration '%s' removed; its %llu queued event(s) (memory "
+                     "queue) are discarded",
                      r->conf->name, (unsigned long long)left);
         rt_close(r);
     }
@@ -800,9 +804,9 @@ void sr_delivery_kick(sr_delivery *d) {
         uint64_t waiting = sr_queue_next_seq(r->queue) - r->read_next;
         if (!waiting && !r->ncur)
             continue;
-        int full = (r->info.max_events > 0 && waiting >= (uint64_t)r->info.max_events) ||
-                   (r->info.max_bytes > 0 &&
-                    sr_queue_bytes(r->queue) >= (uint64_t)r->info.max_bytes);
+        int full =
+            (r->info.max_events > 0 && waiting >= (uint64_t)r->info.max_events) ||
+            (r->info.max_bytes > 0 && sr_queue_bytes(r->queue) >= (uint64_t)r->info.max_bytes);
         if (full || r->ncur || r->info.linger_ms <= 0 || d->draining)
             flush(r);
         else if (r->timer_for == TIMER_IDLE)

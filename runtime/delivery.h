@@ -35,32 +35,32 @@
 #include "status.h"
 
 typedef struct sr_delivery_conf {
-    unsigned max_attempts;    /* default 3 */
-    uint64_t backoff_ms;      /* first retry delay; default 1000 */
-    uint64_t backoff_max_ms;  /* default 30000 */
-    uint64_t inhibit_ms;      /* default 300000 */
-    const char *data_dir;     /* spools under <data_dir>/spool/<name>, states under state/ */
+    unsigned max_attempts;   /* default 3 */
+    uint64_t backoff_ms;     /* first retry delay; default 1000 */
+    uint64_t backoff_max_ms; /* default 30000 */
+    uint64_t inhibit_ms;     /* default 300000 */
+    const char *data_dir;    /* spools under <data_dir>/spool/<name>, states under state/ */
     const sr_queue_conf *queue_defaults; /* the global `queue:`; NULL = built-in defaults */
 } sr_delivery_conf;
 
 typedef struct sr_integration_stats {
-    uint64_t received;       /* records queued */
-    uint64_t delivered;      /* records the destination took */
-    uint64_t retried;        /* records sent again after a failed attempt */
-    uint64_t rejected;       /* records refused for good (dead-lettered) */
-    uint64_t dead_lettered;  /* records written to the dead-letter file */
-    uint64_t dropped;        /* records dropped by overflow drop_oldest */
-    uint64_t attempts;       /* requests sent */
+    uint64_t received;      /* records queued */
+    uint64_t delivered;     /* records the destination took */
+    uint64_t retried;       /* records sent again after a failed attempt */
+    uint64_t rejected;      /* records refused for good (dead-lettered) */
+    uint64_t dead_lettered; /* records written to the dead-letter file */
+    uint64_t dropped;       /* records dropped by overflow drop_oldest */
+    uint64_t attempts;      /* requests sent */
     uint64_t failed_attempts;
     uint64_t queued_events, queued_bytes;
     uint64_t queue_limit_bytes;
-    const char *queue_type;  /* "memory" | "disk" */
+    const char *queue_type; /* "memory" | "disk" */
     sr_status status;
     int64_t status_since_ms; /* wall clock, ms since epoch */
     int inhibited;           /* waiting out an inhibition now */
     int64_t inhibited_until_ms;
-    double last_latency_ms;  /* of the last completed request */
-    char last_error[256];    /* secrets masked */
+    double last_latency_ms; /* of the last completed request */
+    char last_error[256];   /* secrets masked */
 } sr_integration_stats;
 
 typedef struct sr_delivery sr_delivery;

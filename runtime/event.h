@@ -97,9 +97,8 @@ int sr_event_parse(sr_event *ev, sr_arena *arena, const char *p, size_t n,
 
 /* Classification from the "type" string; returns SR_DT_UNKNOWN for anything
  * else and sets channel/message type through the out pointers. */
-sr_data_type sr_event_classify(const char *type, size_t len, uint16_t *channel,
-                               uint16_t *msg_type);
-const char *sr_data_type_name(sr_data_type dt); /* "policy", "activity_audit", ... */
+sr_data_type sr_event_classify(const char *type, size_t len, uint16_t *channel, uint16_t *msg_type);
+const char *sr_data_type_name(sr_data_type dt);    /* "policy", "activity_audit", ... */
 const char *sr_channel_name(unsigned channel_bit); /* "SECURE_EVENTS_POLICIES", ... */
 /* Parses a channel name (case-insensitive; "POLICY_EVENTS" and
  * "SECURE_EVENTS_AUDIT_TRAIL" are accepted as aliases). 0 if unknown. */
@@ -116,18 +115,16 @@ int sr_event_get(const sr_event *ev, const char *key, uint32_t klen, const char 
 /* Same, for a path into nested objects: `path` holds `n` keys. Used for
  * labels["kubernetes.cluster.name"] (two keys: "labels",
  * "kubernetes.cluster.name") and content.fields. */
-int sr_event_get_path(const sr_event *ev, const char *const *path, const uint32_t *lens,
-                      uint32_t n, const char **val, uint32_t *vlen);
+int sr_event_get_path(const sr_event *ev, const char *const *path, const uint32_t *lens, uint32_t n,
+                      const char **val, uint32_t *vlen);
 
 /* --- Edits. --------------------------------------------------------------
  * Sets top-level field `key` to the JSON text `val` (which the caller
  * guarantees is valid JSON; the Lua side produces it). Setting "severity" or
  * "type" re-derives the classification. Returns 0 or -1 (allocation). */
-int sr_event_set(sr_event *ev, const char *key, uint32_t klen, const char *val,
-                 uint32_t vlen);
+int sr_event_set(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen);
 /* Sets a string field; `s` is raw UTF-8 and is escaped here. */
-int sr_event_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s,
-                        uint32_t slen);
+int sr_event_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s, uint32_t slen);
 int sr_event_set_int(sr_event *ev, const char *key, uint32_t klen, int64_t v);
 int sr_event_delete(sr_event *ev, const char *key, uint32_t klen);
 void sr_event_drop(sr_event *ev);

@@ -627,8 +627,8 @@ static void reload_swap(sr_gateway *g) {
     free(g->next_hosts); /* the pool owns the hosts now, not the array */
     g->next_hosts = NULL;
     sr_delivery_conf dconf = delivery_conf(&next->cfg);
-    if (sr_delivery_reload(g->delivery, next->delivery_host, next->integ, next->ninteg, &dconf,
-                           err, sizeof err) != 0) {
+    if (sr_delivery_reload(g->delivery, next->delivery_host, next->integ, next->ninteg, &dconf, err,
+                           sizeof err) != 0) {
         sr_worker_pool_free(pool);
         reload_abandon(g, err);
         return;
@@ -682,8 +682,8 @@ static void reload(sr_gateway *g) {
         reload_abandon(g, "out of memory");
         return;
     }
-    if (load(g->next, g->paths, g->npaths, g->api_path, NULL, 1,
-             (const char *const *)g->paused, g->npaused, err, sizeof err) != 0) {
+    if (load(g->next, g->paths, g->npaths, g->api_path, NULL, 1, (const char *const *)g->paused,
+             g->npaused, err, sizeof err) != 0) {
         reload_abandon(g, err);
         return;
     }
@@ -742,8 +742,8 @@ static int start(sr_gateway *g) {
     if (!g->pipeline)
         goto fail_hosts;
     sr_event_limits limits = {.max_depth = SR_JSON_DEFAULT_MAX_DEPTH, .max_fields = 1024};
-    g->pool = sr_worker_pool_new(&g->loop, hosts, nworkers, &limits, sr_pipeline_batch_done,
-                                 g->pipeline);
+    g->pool =
+        sr_worker_pool_new(&g->loop, hosts, nworkers, &limits, sr_pipeline_batch_done, g->pipeline);
     free(hosts);
     hosts = NULL;
     if (!g->pool)
@@ -775,8 +775,7 @@ static int start(sr_gateway *g) {
     if (g->cfg.admin.enabled && start_admin(g) != 0)
         return -1;
     g->ready = 1;
-    sr_info("gateway",
-            "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s",
+    sr_info("gateway", "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s",
             g->ninteg, nworkers, g->cfg.http.enabled ? "on" : "off",
             g->cfg.tcp.enabled ? "on" : "off");
     return 0;

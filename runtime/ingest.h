@@ -16,11 +16,11 @@ typedef enum {
 } sr_body_format;
 
 typedef struct sr_ingest_reply {
-    int status;         /* 200; 400 when nothing was accepted; 503 when the
-                           gateway cannot take it now (retry later) */
-    const char *body;   /* JSON summary, see docs/inputs.md */
+    int status;       /* 200; 400 when nothing was accepted; 503 when the
+                         gateway cannot take it now (retry later) */
+    const char *body; /* JSON summary, see docs/inputs.md */
     size_t body_len;
-    long retry_after_s; /* with 503; -1 otherwise */
+    long retry_after_s;          /* with 503; -1 otherwise */
     uint32_t accepted, rejected; /* event counts, for TCP accounting */
 } sr_ingest_reply;
 

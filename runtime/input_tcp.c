@@ -46,9 +46,9 @@ struct tcp_conn {
     uint32_t next_line;   /* number of the line `line` accumulates */
     int discarding;       /* inside an oversize line: drop up to its newline */
     unsigned inflight;
-    int backoff; /* paused after a 503 */
+    int backoff;     /* paused after a 503 */
     int paused_busy; /* paused because ingest is busy (a queue is full) */
-    int eof;     /* the peer is done: submit what is left, then close */
+    int eof;         /* the peer is done: submit what is left, then close */
     int closing;
     int open_handles;
     sr_input_tcp_counters counters;

@@ -74,8 +74,7 @@ int sr_json_array_next(const char *p, size_t n, size_t *pos, sr_json_member *m);
 /* Finds the member whose unescaped key equals [key, key+klen) in a validated
  * object value (the last one when a key repeats, as downstream decoders
  * read it). Returns 1 and fills `m` (offsets relative to `obj`), or 0. */
-int sr_json_object_get(const char *obj, size_t n, const char *key, size_t klen,
-                       sr_json_member *m);
+int sr_json_object_get(const char *obj, size_t n, const char *key, size_t klen, sr_json_member *m);
 
 /* True when the escaped key bytes [esc, esc+elen) (a member's key, without
  * quotes) decode to exactly [key, key+klen). Does not allocate. */

@@ -21,8 +21,8 @@ void sr_log(sr_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define sr_debug(c, ...) sr_log(SR_LOG_DEBUG, c, __VA_ARGS__)
-#define sr_info(c, ...) sr_log(SR_LOG_INFO, c, __VA_ARGS__)
-#define sr_warn(c, ...) sr_log(SR_LOG_WARN, c, __VA_ARGS__)
+#define sr_info(c, ...)  sr_log(SR_LOG_INFO, c, __VA_ARGS__)
+#define sr_warn(c, ...)  sr_log(SR_LOG_WARN, c, __VA_ARGS__)
 #define sr_error(c, ...) sr_log(SR_LOG_ERROR, c, __VA_ARGS__)
 
 #endif

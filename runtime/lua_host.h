@@ -25,28 +25,28 @@
 /* What the host needs to know about one configured integration. */
 typedef struct sr_integration_spec {
     const char *name;
-    const char *type;                    /* upper case */
-    const sr_node *configuration;        /* may be NULL */
-    const char *const *scripts;          /* per-integration site scripts */
+    const char *type;             /* upper case */
+    const sr_node *configuration; /* may be NULL */
+    const char *const *scripts;   /* per-integration site scripts */
     size_t nscripts;
-    unsigned channels;                   /* SR_CH_* mask; 0 = the type's own list */
-    int min_severity;                    /* -1 = all */
-    const char *file;                    /* for error messages */
+    unsigned channels; /* SR_CH_* mask; 0 = the type's own list */
+    int min_severity;  /* -1 = all */
+    const char *file;  /* for error messages */
     int line;
-    int type_line;                       /* the `type:` line; 0 = `line` */
-    int paused;                          /* 1: routed no events (being deleted, its
-                                            queue draining); still set up */
+    int type_line; /* the `type:` line; 0 = `line` */
+    int paused;    /* 1: routed no events (being deleted, its
+                      queue draining); still set up */
 } sr_integration_spec;
 
 typedef struct sr_lua_host_conf {
-    const char *lua_dir;                 /* holds lib/ and integrations/ */
+    const char *lua_dir; /* holds lib/ and integrations/ */
     const char *const *integration_paths;
     size_t nintegration_paths;
-    const char *const *scripts;          /* global site scripts */
+    const char *const *scripts; /* global site scripts */
     size_t nscripts;
     const sr_integration_spec *integrations;
     size_t nintegrations;
-    unsigned transmit_message_types;     /* SR_MT_* mask */
+    unsigned transmit_message_types; /* SR_MT_* mask */
     int forwarder_enabled;
     unsigned long long script_timeout_ms; /* per event; 0 = no limit */
 } sr_lua_host_conf;
@@ -74,8 +74,8 @@ typedef struct sr_emit_rec {
 
 typedef struct sr_emit_fail {
     uint32_t ev;
-    int32_t integ;   /* -1: a global script; else the integration */
-    char stage[12];  /* "script", "encode", "timeout" */
+    int32_t integ;  /* -1: a global script; else the integration */
+    char stage[12]; /* "script", "encode", "timeout" */
     char msg[256];
 } sr_emit_fail;
 
@@ -103,12 +103,13 @@ int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out);
 /* ---- Delivery side ----------------------------------------------------- */
 
 typedef struct sr_integration_info {
-    const char *transport;  /* "http", "file", ... (module's M.transport) */
-    const char *framing;    /* how records join into a body: "ndjson", "concat", "json_array", "list" */
+    const char *transport; /* "http", "file", ... (module's M.transport) */
+    const char
+        *framing; /* how records join into a body: "ndjson", "concat", "json_array", "list" */
     long max_events, max_bytes, linger_ms; /* the module's M.batch defaults */
-    long max_events_limit;  /* a hard cap no `batch:` override may exceed; 0 = none */
-    unsigned channels;      /* effective channel mask */
-    sr_sink_settings sink;  /* from `setup`'s returned transport table; strings owned by the host */
+    long max_events_limit; /* a hard cap no `batch:` override may exceed; 0 = none */
+    unsigned channels;     /* effective channel mask */
+    sr_sink_settings sink; /* from `setup`'s returned transport table; strings owned by the host */
 } sr_integration_info;
 
 int sr_lua_host_info(sr_lua_host *h, size_t integ, sr_integration_info *out);
@@ -124,9 +125,8 @@ typedef struct sr_http_request_buf {
     char step[32]; /* non-empty: an auxiliary request (token, setup) for step() */
 } sr_http_request_buf;
 
-int sr_lua_host_request(sr_lua_host *h, size_t integ, const char *const *recs,
-                        const uint32_t *lens, size_t n, sr_http_request_buf *out, char *err,
-                        size_t errlen);
+int sr_lua_host_request(sr_lua_host *h, size_t integ, const char *const *recs, const uint32_t *lens,
+                        size_t n, sr_http_request_buf *out, char *err, size_t errlen);
 
 /* A response's meaning, from the module's `outcome`. */
 typedef enum {
@@ -138,10 +138,10 @@ typedef enum {
 } sr_outcome_kind;
 
 typedef struct sr_outcome {
-    sr_outcome_kind kind;  /* the batch as a whole */
+    sr_outcome_kind kind; /* the batch as a whole */
     char reason[256];
-    uint8_t *items;        /* per-record sr_outcome_kind when the module returned
-                              them (malloc'd, n entries), else NULL */
+    uint8_t *items; /* per-record sr_outcome_kind when the module returned
+                       them (malloc'd, n entries), else NULL */
     size_t nitems;
 } sr_outcome;
 

@@ -40,7 +40,7 @@ typedef struct sr_lua_integ {
     const sr_integration_spec *spec;
     unsigned channels; /* effective mask */
     sr_integration_info info;
-    char *owned[11]; /* info's strings */
+    char *owned[11];     /* info's strings */
     sr_sink_prop *props; /* info.sink.props; names and values malloc'd */
     size_t nprops;
     sr_buf describe;

@@ -442,8 +442,8 @@ static void describe_conf(check_ctx *c, sr_buf *out, sr_buf *secrets) {
     lua_pop(L, 1);
 }
 
-void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec,
-                          sr_buf *describe, sr_buf *secrets) {
+void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
+                          sr_buf *secrets) {
     check_ctx c = {.L = L, .spec = spec};
     const sr_node *cfg = spec->configuration;
 

@@ -237,8 +237,7 @@ static void push_module_path(lua_State *L, const sr_lua_host_conf *c,
     const char *near = sr_suggest(s->type, available_types(L, c));
     sr_lua_raise(L, "%s:%d: integration '%s': unknown type '%s' (no %s.lua in %s)%s%s%s",
                  s->file ? s->file : "?", s->type_line ? s->type_line : s->line, s->name, s->type,
-                 lower, dirs,
-                 near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+                 lower, dirs, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 }
 
 /* Pushes the module table for the spec's type, loading it once per state

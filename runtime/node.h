@@ -22,7 +22,7 @@ struct sr_node {
     const char *file; /* shared, owned by the document root */
     int line, col;    /* 1-based */
     /* SR_NODE_SCALAR */
-    char *text;   /* NUL-terminated; "" for an empty or null scalar */
+    char *text; /* NUL-terminated; "" for an empty or null scalar */
     size_t len;
     int quoted;   /* 1 if written quoted ('..' or ".."): never null/bool-like */
     int is_null;  /* plain "~", "null" or empty */
@@ -51,7 +51,7 @@ int sr_node_index(const sr_node *map, const char *key);
 
 /* Scalar conversions. Each returns 0 on success, -1 if the node is not a
  * scalar of that kind (e.g. "yes" is a boolean, "12k" is not an integer). */
-int sr_node_bool(const sr_node *n, int *out);   /* true/false/yes/no/on/off */
+int sr_node_bool(const sr_node *n, int *out); /* true/false/yes/no/on/off */
 int sr_node_int(const sr_node *n, long long *out);
 /* Sizes accept plain bytes or KB/MB/GB/KiB/MiB/GiB suffixes. */
 int sr_node_size(const sr_node *n, unsigned long long *out);

@@ -83,8 +83,8 @@ static void log_rejects(const sr_batch *b) {
             sr_warn("pipeline", "%s: line %u rejected at offset %zu: %s", b->origin, r->line,
                     r->offset, r->msg);
         else if (r->index >= 0)
-            sr_warn("pipeline", "%s: element %d rejected at offset %zu: %s", b->origin,
-                    r->index, r->offset, r->msg);
+            sr_warn("pipeline", "%s: element %d rejected at offset %zu: %s", b->origin, r->index,
+                    r->offset, r->msg);
         else
             sr_warn("pipeline", "%s: body rejected at offset %zu: %s", b->origin, r->offset,
                     r->msg);
@@ -146,7 +146,8 @@ static int queue_records(sr_pipeline *p, const sr_batch *b) {
         }
         left -= k;
         char err[256];
-        if (k && sr_delivery_enqueue_many(p->delivery, integ, recs, lens, k, err, sizeof err) != 0) {
+        if (k &&
+            sr_delivery_enqueue_many(p->delivery, integ, recs, lens, k, err, sizeof err) != 0) {
             sr_error("pipeline", "integration '%s': cannot queue %zu record(s): %s",
                      p->names[integ], k, err);
             rc = -1;

@@ -17,12 +17,12 @@
 
 typedef struct sr_pipeline_stats {
     uint64_t batches;
-    uint64_t accepted;  /* events parsed and run through the pipeline */
-    uint64_t rejected;  /* events refused at parse time */
-    uint64_t dropped;   /* events a script dropped */
-    uint64_t failed;    /* script/encode failures (dead-lettered) */
-    uint64_t records;   /* records queued, all integrations */
-    uint64_t busy;      /* times ingest was told to wait (queue full, stopping) */
+    uint64_t accepted; /* events parsed and run through the pipeline */
+    uint64_t rejected; /* events refused at parse time */
+    uint64_t dropped;  /* events a script dropped */
+    uint64_t failed;   /* script/encode failures (dead-lettered) */
+    uint64_t records;  /* records queued, all integrations */
+    uint64_t busy;     /* times ingest was told to wait (queue full, stopping) */
 } sr_pipeline_stats;
 
 typedef struct sr_pipeline sr_pipeline;

@@ -43,7 +43,8 @@ typedef struct sr_queue_batch {
     sr_spool_batch spool;
 } sr_queue_batch;
 
-#define SR_QUEUE_BATCH_INIT {NULL, 0, 0, 0, SR_SPOOL_BATCH_INIT}
+#define SR_QUEUE_BATCH_INIT                                                                        \
+    { NULL, 0, 0, 0, SR_SPOOL_BATCH_INIT }
 void sr_queue_batch_free(sr_queue_batch *b);
 
 /* Opens a queue as `conf` (resolved) says; a disk queue lives in

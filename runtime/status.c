@@ -45,12 +45,14 @@ static void history_push(sr_status_history *h, const sr_status_change *c) {
 /* ---- persistence --------------------------------------------------------- */
 
 static void render(const sr_status_state *s, sr_buf *b) {
-    sr_buf_printf(b, "{\"version\":1,\"status\":\"%s\",\"since_ms\":%lld,\"last_retry_ms\":%lld,"
-                     "\"history\":[",
+    sr_buf_printf(b,
+                  "{\"version\":1,\"status\":\"%s\",\"since_ms\":%lld,\"last_retry_ms\":%lld,"
+                  "\"history\":[",
                   sr_status_name(s->status), (long long)s->since_ms, (long long)s->last_retry_ms);
     for (size_t i = 0; i < s->history.n; i++) {
         const sr_status_change *c = sr_status_history_at(&s->history, i);
-        sr_buf_printf(b, "%s{\"time_ms\":%lld,\"from\":\"%s\",\"to\":\"%s\",\"reason\":", i ? "," : "",
+        sr_buf_printf(b,
+                      "%s{\"time_ms\":%lld,\"from\":\"%s\",\"to\":\"%s\",\"reason\":", i ? "," : "",
                       (long long)c->time_ms, sr_status_name(c->from), sr_status_name(c->to));
         sr_buf_json_string(b, c->reason, strlen(c->reason));
         sr_buf_putc(b, '}');

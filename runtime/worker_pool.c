@@ -105,8 +105,7 @@ static void on_async(uv_async_t *h) {
 }
 
 sr_worker_pool *sr_worker_pool_new(uv_loop_t *loop, sr_lua_host **hosts, size_t n,
-                                   const sr_event_limits *limits, sr_batch_done_cb done,
-                                   void *ud) {
+                                   const sr_event_limits *limits, sr_batch_done_cb done, void *ud) {
     sr_worker_pool *p = calloc(1, sizeof *p);
     if (!p)
         goto fail_hosts;

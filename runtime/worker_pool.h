@@ -22,8 +22,7 @@ typedef void (*sr_batch_done_cb)(void *ud, sr_batch *b);
 /* Takes ownership of the `n` hosts (one per worker). Returns NULL on failure
  * (threads could not be started), with the hosts freed. */
 sr_worker_pool *sr_worker_pool_new(uv_loop_t *loop, sr_lua_host **hosts, size_t n,
-                                   const sr_event_limits *limits, sr_batch_done_cb done,
-                                   void *ud);
+                                   const sr_event_limits *limits, sr_batch_done_cb done, void *ud);
 /* Queues a batch for the next idle worker. */
 void sr_worker_pool_submit(sr_worker_pool *p, sr_batch *b);
 size_t sr_worker_pool_size(const sr_worker_pool *p);

@@ -7,8 +7,7 @@
 
 #include "sink.h"
 
-typedef sr_sink *(*sink_ctor)(uv_loop_t *loop, const sr_sink_settings *s, char *err,
-                              size_t errlen);
+typedef sr_sink *(*sink_ctor)(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
 
 static const struct {
     const char *name;

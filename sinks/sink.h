@@ -46,14 +46,14 @@ typedef struct sr_sink_payload {
 #define SR_SINK_BODY_EXCERPT 65536
 
 typedef struct sr_sink_result {
-    int transport_ok;      /* 0: failed before any response (refused, timeout,
-                              TLS, write error); `error` says why */
+    int transport_ok; /* 0: failed before any response (refused, timeout,
+                         TLS, write error); `error` says why */
     char error[256];
-    long status;           /* HTTP status; 0 for non-HTTP sinks */
-    const char *body;      /* response body, at most SR_SINK_BODY_EXCERPT bytes */
+    long status;      /* HTTP status; 0 for non-HTTP sinks */
+    const char *body; /* response body, at most SR_SINK_BODY_EXCERPT bytes */
     size_t body_len;
-    long retry_after_ms;   /* from Retry-After, or -1 */
-    double latency_ms;     /* send() to completion */
+    long retry_after_ms; /* from Retry-After, or -1 */
+    double latency_ms;   /* send() to completion */
     /* Non-HTTP transports that learn each record's fate (kafka delivery
      * reports) set items[i] to an sr_sink_item per record, in payload order,
      * and item_errors[i] to a reason (or NULL). NULL items: the whole batch
@@ -98,12 +98,12 @@ typedef struct sr_sink_settings {
     unsigned long long rotate_bytes; /* rotate when the file would exceed it; 0 = never */
     int keep_files;                  /* rotated files kept: path.1 .. path.N; default 5 */
     /* stream (syslog over tcp/udp/tls) and kafka */
-    const char *host;        /* stream: peer host name or address */
-    int port;                /* stream: peer port */
-    const char *protocol;    /* stream: "tcp", "udp" or "tls" */
-    const char *brokers;     /* kafka: bootstrap servers, "h1:9092,h2:9092" */
-    const char *topic;       /* kafka */
-    const char *key_field;   /* kafka: top-level record field used as the message key */
+    const char *host;      /* stream: peer host name or address */
+    int port;              /* stream: peer port */
+    const char *protocol;  /* stream: "tcp", "udp" or "tls" */
+    const char *brokers;   /* kafka: bootstrap servers, "h1:9092,h2:9092" */
+    const char *topic;     /* kafka */
+    const char *key_field; /* kafka: top-level record field used as the message key */
     /* Further transport-specific settings from `setup`'s `props` table, as
      * name/value strings (kafka: librdkafka properties, and "header.<Name>"
      * for static message headers). */
@@ -135,8 +135,7 @@ sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
  * attempt), then fails. TLS refusals fail at once. Creation fails (NULL,
  * `err`) for a missing host, a bad port or protocol, or unreadable TLS files.
  * Details in sinks/stream_tcp.c and sinks/stream_udp.c. */
-sr_sink *sr_stream_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
-                            size_t errlen);
+sr_sink *sr_stream_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
 /* Records produced as messages of settings->topic on settings->brokers by an
  * idempotent librdkafka producer (acks=all) on its own threads, woken into
  * the loop through its queue's I/O event. A message's key is the record's
@@ -157,8 +156,7 @@ sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err
 sr_sink *sr_sink_open(uv_loop_t *loop, const char *transport, const sr_sink_settings *s, char *err,
                       size_t errlen);
 
-static inline int sr_sink_send(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb,
-                               void *ud) {
+static inline int sr_sink_send(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb, void *ud) {
     return s->ops->send(s, p, cb, ud);
 }
 static inline void sr_sink_close(sr_sink *s) { s->ops->close(s); }

@@ -12,56 +12,52 @@
 
 static int check_failed_, check_passed_;
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (cond) {                                                            \
-            check_passed_++;                                                   \
-        } else {                                                               \
-            check_failed_++;                                                   \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-        }                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(a, b)                                                        \
-    do {                                                                       \
-        long long a_ = (long long)(a), b_ = (long long)(b);                    \
-        if (a_ == b_) {                                                        \
-            check_passed_++;                                                   \
-        } else {                                                               \
-            check_failed_++;                                                   \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__,    \
-                    __LINE__, #a, a_, b_);                                     \
-        }                                                                      \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ == b_) {                                                                            \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, a_, b_); \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                        \
-    do {                                                                       \
-        const char *a_ = (a), *b_ = (b);                                       \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                 \
-            check_passed_++;                                                   \
-        } else {                                                               \
-            check_failed_++;                                                   \
-            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n",          \
-                    __FILE__, __LINE__, #a, a_ ? a_ : "(null)",                \
-                    b_ ? b_ : "(null)");                                       \
-        }                                                                      \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                     \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,      \
+                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                       \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MEM(a, alen, b)                                                  \
-    do {                                                                       \
-        size_t bl_ = strlen(b);                                                \
-        if ((size_t)(alen) == bl_ && memcmp((a), (b), bl_) == 0) {             \
-            check_passed_++;                                                   \
-        } else {                                                               \
-            check_failed_++;                                                   \
-            fprintf(stderr, "%s:%d: %s == \"%.*s\", expected \"%s\"\n",        \
-                    __FILE__, __LINE__, #a, (int)(alen), (a), (b));            \
-        }                                                                      \
+#define CHECK_MEM(a, alen, b)                                                                      \
+    do {                                                                                           \
+        size_t bl_ = strlen(b);                                                                    \
+        if ((size_t)(alen) == bl_ && memcmp((a), (b), bl_) == 0) {                                 \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == \"%.*s\", expected \"%s\"\n", __FILE__, __LINE__, #a,    \
+                    (int)(alen), (a), (b));                                                        \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_DONE()                                                           \
-    (printf("%d passed, %d failed\n", check_passed_, check_failed_),           \
-     check_failed_ ? 1 : 0)
+#define CHECK_DONE()                                                                               \
+    (printf("%d passed, %d failed\n", check_passed_, check_failed_), check_failed_ ? 1 : 0)
 
 #endif

@@ -45,8 +45,9 @@ static void test_single_object(void) {
 }
 
 static void test_array(void) {
-    sr_batch *b = parse(" [ {\"type\":\"command\"}, {\"type\":\"nope\"}, {\"type\":\"audittrail\"} ] ",
-                        SR_BODY_AUTO, 1);
+    sr_batch *b =
+        parse(" [ {\"type\":\"command\"}, {\"type\":\"nope\"}, {\"type\":\"audittrail\"} ] ",
+              SR_BODY_AUTO, 1);
     CHECK_INT(b->framing, SR_FRAME_ARRAY);
     CHECK_INT(b->nevents, 2);
     CHECK_INT(b->nrejects, 1);

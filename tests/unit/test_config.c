@@ -208,8 +208,8 @@ static void test_all_sections(void) {
         CHECK_INT(b->queue.fsync, SR_FSYNC_CONF_INTERVAL);
         sr_queue_conf global = {.type = SR_QUEUE_MEMORY, .fsync_interval_ms = 250}, q;
         sr_queue_conf_resolve(&global, &b->queue, &q);
-        CHECK_INT(q.type, SR_QUEUE_DISK); /* the integration's own wins */
-        CHECK(q.fsync_interval_ms == 250); /* unset: the global one */
+        CHECK_INT(q.type, SR_QUEUE_DISK);    /* the integration's own wins */
+        CHECK(q.fsync_interval_ms == 250);   /* unset: the global one */
         CHECK(q.segment_bytes == 64u << 20); /* unset everywhere: the default */
         CHECK_INT(b->nscripts, 0);
         CHECK_INT(b->line, 37);

@@ -241,19 +241,23 @@ static void test_gzip(lua_State *L) {
     };
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         char code[512];
-        snprintf(code, sizeof code, "local c = require 'siemrelay.crypto'; local s = %s; "
-                 "return s, c.gzip(s), c.gzip(s, 9)", inputs[i]);
+        snprintf(code, sizeof code,
+                 "local c = require 'siemrelay.crypto'; local s = %s; "
+                 "return s, c.gzip(s), c.gzip(s, 9)",
+                 inputs[i]);
         CHECK_INT(luaL_dostring(L, code), 0);
         size_t n, zn, z9n;
         const char *s = lua_tolstring(L, -3, &n);
         const char *z = lua_tolstring(L, -2, &zn);
         const char *z9 = lua_tolstring(L, -1, &z9n);
-        CHECK(s && z && z9 && zn >= 18 && (unsigned char)z[0] == 0x1f && (unsigned char)z[1] == 0x8b);
+        CHECK(s && z && z9 && zn >= 18 && (unsigned char)z[0] == 0x1f &&
+              (unsigned char)z[1] == 0x8b);
         for (int k = 0; k < 2 && s && z && z9; k++) {
             char *back = NULL, err[128] = "";
             size_t blen = 0;
-            CHECK_INT(sr_gzip_inflate(k ? z9 : z, k ? z9n : zn, n + 1, &back, &blen, err, sizeof err),
-                      SR_GZIP_OK);
+            CHECK_INT(
+                sr_gzip_inflate(k ? z9 : z, k ? z9n : zn, n + 1, &back, &blen, err, sizeof err),
+                SR_GZIP_OK);
             CHECK(back && blen == n && memcmp(back, s, n) == 0);
             free(back);
         }
