@@ -120,6 +120,14 @@ end
 
 local q = json.encode_string
 local concat = table.concat
+
+-- '"sourcetype":"..."' per sourcetype, built once: a handful of values
+-- serve every event.
+local quoted_sourcetype = setmetatable({}, { __index = function(t, st)
+    local v = '"sourcetype":' .. q(st)
+    t[st] = v
+    return v
+end })
 local prepared = setmetatable({}, { __mode = "k" })
 
 local function prepare(conf)
@@ -150,7 +158,6 @@ local function prepare(conf)
         host = conf.host and conf.host ~= "" and q(conf.host),
         source = q(conf.source or "siemrelay"),
         index = conf.Index and conf.Index ~= "" and q(conf.Index),
-        sourcetype = conf.sourceType and q(conf.sourceType),
     }
     prepared[conf] = p
     return p
@@ -190,7 +197,7 @@ function M.encode(ev, conf)
         n = n + 1; parts[n] = '"host":' .. host
     end
     n = n + 1; parts[n] = '"source":' .. p.source
-    n = n + 1; parts[n] = '"sourcetype":' .. (p.sourcetype or q(M.sourcetype(ev, conf)))
+    n = n + 1; parts[n] = quoted_sourcetype[M.sourcetype(ev, conf)]
     if p.index then
         n = n + 1; parts[n] = '"index":' .. p.index
     end

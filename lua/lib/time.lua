@@ -9,7 +9,7 @@
 -- own code would do); "-0" never appears.
 local M = {}
 
-local sub, rep, match, format = string.sub, string.rep, string.match, string.format
+local sub, rep, match, format, byte = string.sub, string.rep, string.match, string.format, string.byte
 
 -- Digits dropped to go from nanoseconds to each unit.
 local shift = { nanoseconds = 0, microseconds = 3, milliseconds = 6, seconds = 9 }
@@ -58,8 +58,32 @@ end
 
 --- Decimal seconds with `decimals` (0..9, default 9) fraction digits, e.g.
 --- "1606322948.648718268": what Splunk's "time" takes. Truncated.
+-- True for the usual case: 10 to 20 digits, no sign, no leading zero.
+-- Checked byte by byte, which LuaJIT compiles (patterns are not).
+local function plain_ns(s)
+    local n = #s
+    if n < 10 or n > 20 then
+        return false
+    end
+    local b = byte(s, 1)
+    if b < 49 or b > 57 then
+        return false
+    end
+    for i = 2, n do
+        b = byte(s, i)
+        if b < 48 or b > 57 then
+            return false
+        end
+    end
+    return true
+end
+
 function M.seconds_decimal(ns_text, decimals)
     decimals = decimals or 9
+    if decimals == 9 and type(ns_text) == "string" and plain_ns(ns_text) then
+        local n = #ns_text
+        return sub(ns_text, 1, n - 9) .. "." .. sub(ns_text, n - 8)
+    end
     local sign, digits = split(ns_text)
     if not sign then
         return nil, "not an integer: " .. tostring(ns_text)
