@@ -865,6 +865,32 @@ static int integ_idle(const sr_integ_rt *r) {
     return sr_queue_events(r->queue) == 0;
 }
 
+/* A memory queue cannot outlive the process: what the deadline left is
+ * written to the dead-letter file (stage "shutdown"), oldest first, so it
+ * can be replayed rather than lost. Records of the batch in flight that the
+ * platform took without saying so may be written too (at least once). */
+static void persist_leftovers(sr_integ_rt *r, uint64_t left) {
+    char err[256];
+    uint64_t written = 0;
+    const char *why = "not delivered before the shutdown deadline (memory queue)";
+    for (size_t i = 0; i < r->ncur; i++, written++)
+        dead_letter(r, &r->cur[i], "shutdown", why, NULL);
+    sr_queue_batch b = SR_QUEUE_BATCH_INIT;
+    uint64_t from = r->read_next;
+    for (;;) {
+        if (sr_queue_read(r->queue, from, 1024, SIZE_MAX, &b, err, sizeof err) != 0 || b.n == 0)
+            break;
+        for (size_t i = 0; i < b.n; i++, written++)
+            dead_letter(r, &b.recs[i], "shutdown", why, NULL);
+        from = b.recs[b.n - 1].seq + 1;
+    }
+    sr_queue_batch_free(&b);
+    sr_warn("delivery",
+            "integration '%s': %llu event(s) still queued at shutdown were not delivered; "
+            "%llu written to its dead-letter file for replay",
+            r->conf->name, (unsigned long long)left, (unsigned long long)written);
+}
+
 static void finish_drain(sr_delivery *d) {
     if (!d->drain_done)
         return;
@@ -880,10 +906,7 @@ static void finish_drain(sr_delivery *d) {
             sr_info("delivery", "integration '%s': %llu event(s) stay in the disk spool",
                     r->conf->name, (unsigned long long)left);
         else
-            sr_error("delivery",
-                     "integration '%s': %llu event(s) still queued at shutdown were not "
-                     "delivered (memory queue)",
-                     r->conf->name, (unsigned long long)left);
+            persist_leftovers(d->rt[i], left);
     }
     done(d->drain_ud);
 }

@@ -9,6 +9,7 @@
   - SIGHUP under load loses nothing, and the reloaded configuration is live.
 """
 
+import json
 import os
 import signal
 import struct
@@ -242,3 +243,27 @@ def test_sighup_under_load_loses_nothing(launch, receivers, at_reload, qtype):
           % (at_reload, qtype, len(acked), ing.refused, len(dups)))
     assert "discarded" not in gw.stderr()
     gw.stop(check=True)
+
+
+def test_memory_queue_leftovers_at_shutdown_go_to_the_dead_letter_file(launch, receivers):
+    """A memory queue cannot outlive the process: what the shutdown deadline
+    leaves (the batch in flight included) is written to the dead-letter file
+    with stage "shutdown", oldest first, and nothing is silently lost."""
+    rcv = receivers()
+    rcv.down()
+    h = webhook("mem", rcv.url("/mem"), batch={"max_events": 3, "linger": "20ms"})
+    h["configuration"]["output"] = "ndjson"
+    conf = {"delivery": {"backoff": "100ms", "backoff_max": "300ms", "inhibit": "30s",
+                         "shutdown_timeout": "1s"}}
+    gw = launch.start(launch.workdir("leftovers"), [h], conf=conf)
+    evs = events("left", 7)
+    post_ok(gw, evs)
+    # The receiver is down: the first batch fails and waits for its retry.
+    gw.wait_stderr(r"attempt 1 failed", timeout=15)
+    gw.stop()
+    dl = [d for d in gw.deadletters() if d.get("integration") == "mem"]
+    assert [d["stage"] for d in dl] == ["shutdown"] * len(evs), dl
+    got = [(d["record"] if isinstance(d["record"], dict) else json.loads(d["record"]))["id"]
+           for d in dl]
+    assert got == [e["id"] for e in evs], got
+    assert "dead-letter file for replay" in gw.stderr()
