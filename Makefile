@@ -8,7 +8,11 @@ BUILD_DEPS := cmake gcc make pkg-config libluajit2-5.1-dev libuv1-dev \
 	libhttp-parser-dev zlib1g-dev
 TEST_DEPS := python3 python3-pytest python3-requests python3-cryptography \
 	python3-jwt python3-botocore nginx rsyslog rsyslog-openssl kcat openssl curl \
-	chromium chromium-driver python3-selenium
+	chromium nodejs
+# The browser test's driver (tests/ui): playwright-core from npm, at the
+# version tests/ui/package-lock.json pins; installed again when that changes.
+UI_LOCK := tests/ui/package-lock.json
+UI_MODULES := tests/ui/node_modules/.package-lock.json
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -30,6 +34,8 @@ deps:
 
 test-deps:
 	@sh .ci/install-deps $(BUILD_DEPS) $(TEST_DEPS)
+	@command -v npm >/dev/null 2>&1 || sh .ci/install-deps npm
+	@[ $(UI_MODULES) -nt $(UI_LOCK) ] || npm ci --prefix tests/ui --ignore-scripts --no-audit --no-fund
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DSIEMRELAY_WERROR=ON $(CMAKE_FLAGS)

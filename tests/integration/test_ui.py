@@ -1,6 +1,9 @@
 """The integrations page in a real browser: Debian's headless Chromium
-driven by Selenium (chromium, chromium-driver, python3-selenium; the
-Makefile's TEST_DEPS install them). The test signs in, sees the list with
+(/usr/bin/chromium) driven by playwright-core from npm, through the small
+Node driver tests/ui/driver.mjs (one JSON command a line on its stdin, one
+JSON answer a line on its stdout). The Makefile's test-deps installs
+chromium and nodejs (TEST_DEPS) and the driver's node modules from
+tests/ui/package-lock.json (npm ci). The test signs in, sees the list with
 coloured statuses, adds a WEBHOOK through the generated form (a required
 field's error shown beside it first), watches it become Connected, sends a
 test event, stops the receiver and watches Error arrive with its reason in
@@ -8,27 +11,25 @@ the history, deletes it with "Yes, delete", and checks that a viewer sees
 no write controls. A screenshot of every step is kept: in
 $SIEMRELAY_BUILD_DIR/test-artifacts/ui/ (else the test's temp dir).
 
-A machine without Chromium fails this test; it is never skipped."""
+A machine without Chromium, Node.js or the driver's node modules fails this
+test; it is never skipped."""
 
 import json
 import os
+import select
 import shutil
+import subprocess
 import time
 
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
-
 from admin_util import ADMIN_TOKEN, VIEWER_TOKEN, Admin, audit_sink, tokens_conf
-from harness import sample_bytes, summary_of
+from harness import SOURCE_DIR, sample_bytes, summary_of
 from receivers.controlled import ControlledReceiver
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+UI_DIR = os.path.join(SOURCE_DIR, "tests", "ui")
+DRIVER = os.path.join(UI_DIR, "driver.mjs")
 WAIT = 20
+COMMAND_TIMEOUT = 40  # one driver command; actions give up after 2 s themselves
 
 
 def artifacts_dir(tmp_path):
@@ -39,76 +40,163 @@ def artifacts_dir(tmp_path):
     return d
 
 
-def browser():
-    assert os.path.exists(CHROMIUM), "Chromium is not installed (%s): apt-get install chromium" % CHROMIUM
-    assert os.path.exists(CHROMEDRIVER), "chromedriver is missing (%s): apt-get install chromium-driver" % CHROMEDRIVER
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-dev-shm-usage", "--window-size=1366,900", "--lang=en-US"):
-        opts.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+class DriverError(AssertionError):
+    pass
+
+
+class Browser:
+    """node tests/ui/driver.mjs: Chromium driven by playwright-core."""
+
+    def __init__(self, log_path):
+        assert os.path.exists(CHROMIUM), "Chromium is not installed (%s): apt-get install chromium" % CHROMIUM
+        node = shutil.which("node")
+        assert node, "Node.js is not installed (no node in PATH): apt-get install nodejs (make test-deps)"
+        assert os.path.isdir(os.path.join(UI_DIR, "node_modules", "playwright-core")), (
+            "playwright-core is not installed in %s/node_modules: run `make test-deps` "
+            "(or `npm ci --prefix tests/ui`)" % UI_DIR)
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([node, DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, cwd=UI_DIR)
+        self.buf = b""
+        hello = self._read_line(60)
+        if not hello.get("ready"):
+            self.quit()
+            raise DriverError("the browser driver did not start: %s; its stderr: %s"
+                              % (hello.get("error"), self.stderr()))
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read()[-3000:].decode("utf-8", "replace")
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DriverError("the browser driver gave no answer in %ds; its stderr: %s"
+                                  % (timeout, self.stderr()))
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise DriverError("the browser driver exited (code %s); its stderr: %s"
+                                      % (self.proc.wait(), self.stderr()))
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def call(self, cmd, **args):
+        """Sends one command; returns its value or raises DriverError."""
+        args["cmd"] = cmd
+        self.proc.stdin.write((json.dumps(args) + "\n").encode("utf-8"))
+        self.proc.stdin.flush()
+        reply = self._read_line(COMMAND_TIMEOUT)
+        if "error" in reply:
+            raise DriverError("%s: %s" % (json.dumps(args), reply["error"]))
+        return reply["value"]
+
+    def quit(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
 
 
 class Page:
-    def __init__(self, driver, shots):
-        self.d = driver
+    def __init__(self, browser, shots):
+        self.b = browser
         self.shots = shots
         self.n = 0
 
     def wait(self, cond, message, timeout=WAIT):
-        # The page re-renders what changed every 2 s: an element found a
-        # moment ago may be gone; the next poll finds the new one.
-        return WebDriverWait(self.d, timeout, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(
-                                 lambda d: cond(), message)
+        # The page re-renders what changed every 2 s: every command finds its
+        # element again, and a failed action is tried again at the next poll.
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                value = cond()
+                if value:
+                    return value
+            except DriverError as e:
+                last = e
+            if time.monotonic() >= deadline:
+                raise AssertionError(message if last is None else "%s (last: %s)" % (message, last))
+            time.sleep(0.1)
+
+    def goto(self, url):
+        self.b.call("goto", url=url)
+
+    def url(self):
+        return self.b.call("url")
 
     def click(self, css):
-        """Clicks what `css` finds, finding it again if a refresh replaced it."""
-        def attempt():
-            self.visible(css).click()
-            return True
-        return self.wait(attempt, "cannot click %s" % css)
+        """Clicks the first displayed element `css` finds, as soon as there is one."""
+        return self.wait(lambda: self.b.call("click", css=css), "cannot click %s" % css)
 
-    def find(self, css):
-        return self.d.find_element(By.CSS_SELECTOR, css)
+    def fill(self, css, value):
+        self.b.call("fill", css=css, value=value)
 
-    def finds(self, css):
-        return self.d.find_elements(By.CSS_SELECTOR, css)
+    def press(self, css, key):
+        self.b.call("press", css=css, key=key)
+
+    def select(self, css, value):
+        self.b.call("select", css=css, value=value)
+
+    def options(self, css):
+        return self.b.call("options", css=css)
+
+    def attr(self, css, name):
+        return self.b.call("attr", css=css, name=name)
+
+    def count(self, css):
+        return self.b.call("count", css=css)
 
     def text(self, css):
-        els = self.finds(css)
-        return els[0].text if els else ""
+        return self.b.call("text", css=css)
 
     def visible(self, css):
-        return self.wait(lambda: next((e for e in self.finds(css) if e.is_displayed()), None),
-                         "%s never became visible; page: %s" % (css, self.body()))
+        self.wait(lambda: self.b.call("visible", css=css),
+                  "%s never became visible; page: %s" % (css, self.body()))
+        return css
 
     def body(self):
         try:
-            return self.find("body").text[:2000]
-        except Exception as e:  # noqa: BLE001 - only for messages
+            return self.text("body")[:2000]
+        except DriverError as e:
             return "(no body: %s)" % e
 
     def shot(self, name):
         self.n += 1
         path = os.path.join(self.shots, "%02d-%s.png" % (self.n, name))
-        self.d.save_screenshot(path)
+        self.b.call("screenshot", path=path)
         return path
 
+    def eval(self, js):
+        return self.b.call("eval", js=js)
+
+    def cell(self, name, css):
+        """A selector for `css` inside the list's row of integration `name`."""
+        return 'tr[data-name="%s"] %s' % (name, css)
+
     def row(self, name):
-        rows = self.finds('tr[data-name="%s"]' % name)
-        return rows[0] if rows else None
+        css = self.cell(name, "").strip()
+        return css if self.count(css) else None
 
     def status_of(self, name):
-        row = self.row(name)
-        return row.find_element(By.CSS_SELECTOR, ".status-cell .status").text if row else None
+        return self.text(self.cell(name, ".status-cell .status")) or None
 
     def sign_in(self, token):
         field = self.visible("#token")
-        field.clear()
-        field.send_keys(token)
-        field.send_keys(Keys.ENTER)  # the form works from the keyboard
+        self.fill(field, token)
+        self.press(field, "Enter")  # the form works from the keyboard
 
 
 def post_events(gw, n, prefix):
@@ -126,11 +214,11 @@ def test_integrations_page(gateway_factory, tmp_path):
             "delivery": {"max_attempts": 2, "backoff": "100ms", "backoff_max": "200ms", "inhibit": "30s",
                          "shutdown_timeout": "2s"}}
     gw = gateway_factory([sink], conf=conf)
-    driver = browser()
-    p = Page(driver, shots)
+    browser = Browser(str(tmp_path / "ui-driver.log"))
+    p = Page(browser, shots)
     try:
         # ---- sign in: a wrong token is refused, the right one shows the list
-        driver.get(gw.admin_url("/"))
+        p.goto(gw.admin_url("/"))
         p.sign_in("not-the-token")
         p.wait(lambda: "not accepted" in p.text("#login-error"), "a wrong token was not refused")
         p.shot("wrong-token")
@@ -138,34 +226,31 @@ def test_integrations_page(gateway_factory, tmp_path):
         p.visible("#integrations")
         p.wait(lambda: p.status_of("audit-archive"), "the list never showed audit-archive")
         assert "alice" in p.text("#who") and "admin" in p.text("#who")
-        p.wait(lambda: "status" in p.row("audit-archive").find_element(By.CSS_SELECTOR, ".status")
-               .get_attribute("class"), "no status badge")
-        p.wait(lambda: p.row("audit-archive").find_element(By.CSS_SELECTOR, ".tag").text == "PLATFORM_AUDIT",
-               "no channel tag")
+        p.wait(lambda: "status" in p.attr(p.cell("audit-archive", ".status"), "class"), "no status badge")
+        p.wait(lambda: p.text(p.cell("audit-archive", ".tag")) == "PLATFORM_AUDIT", "no channel tag")
         p.shot("list")
 
         # ---- Add Integration: the form comes from WEBHOOK's option schema
         p.click("#add-integration")
-        Select(p.visible("#type")).select_by_value("WEBHOOK")
+        p.select(p.visible("#type"), "WEBHOOK")
         p.visible("#add-form")
-        endpoint = p.find("#f-configuration_endpoint")
-        assert endpoint.get_attribute("aria-required") == "true"
-        label = p.find('label[for="f-configuration_endpoint"]')
-        assert label.find_element(By.CSS_SELECTOR, ".req").text == "*"
-        assert p.find("#f-configuration_secret").get_attribute("type") == "password"
-        output = Select(p.find("#f-configuration_output"))
-        assert [o.text for o in output.options][1:] == ["json", "ndjson"]
-        assert "default: \"json\"" in p.find('[data-field="configuration.output"]').text
-        p.find("#f-name").send_keys("siem")
-        output.select_by_value("ndjson")
-        p.find("#create").click()
+        endpoint = "#f-configuration_endpoint"
+        assert p.attr(endpoint, "aria-required") == "true"
+        assert p.text('label[for="f-configuration_endpoint"] .req') == "*"
+        assert p.attr("#f-configuration_secret", "type") == "password"
+        output = "#f-configuration_output"
+        assert p.options(output)[1:] == ["json", "ndjson"]
+        assert "default: \"json\"" in p.text('[data-field="configuration.output"]')
+        p.fill("#f-name", "siem")
+        p.select(output, "ndjson")
+        p.click("#create")
         p.wait(lambda: "missing required key 'endpoint'" in p.text("#f-configuration_endpoint-error"),
                "no error beside the endpoint field; page: %s" % p.body())
-        assert "invalid" in p.find('[data-field="configuration.endpoint"]').get_attribute("class")
+        assert "invalid" in p.attr('[data-field="configuration.endpoint"]', "class")
         p.shot("required-field-error")
-        endpoint.send_keys(rcv.url("/hook"))
-        p.find("#create").click()
-        p.wait(lambda: driver.current_url.endswith("#/i/siem"), "adding did not open the detail page")
+        p.fill(endpoint, rcv.url("/hook"))
+        p.click("#create")
+        p.wait(lambda: p.url().endswith("#/i/siem"), "adding did not open the detail page")
         p.wait(lambda: "siem" in p.text("h1"), "no detail heading")
         p.shot("created")
 
@@ -189,9 +274,9 @@ def test_integrations_page(gateway_factory, tmp_path):
                "the history does not say why: %s" % p.text("#history"))
         assert "Error" in p.text("#history") and p.text("#errors")
         p.shot("error")
-        driver.get(gw.admin_url("/#/"))
+        p.goto(gw.admin_url("/#/"))
         p.wait(lambda: p.status_of("siem") == "Error", "the list does not show Error")
-        p.wait(lambda: "error" in p.row("siem").find_element(By.CSS_SELECTOR, ".status").get_attribute("class"),
+        p.wait(lambda: "error" in p.attr(p.cell("siem", ".status"), "class"),
                "the Error badge is not red")
         p.shot("list-error")
 
@@ -199,29 +284,30 @@ def test_integrations_page(gateway_factory, tmp_path):
         p.click("#open-siem")
         p.click("#delete")
         dialog = p.visible("#delete-dialog")
-        assert "queued" in dialog.text.lower()
-        assert "Yes, delete" in p.find("#confirm-delete").text
-        p.find("#q-discard").send_keys(Keys.SPACE)  # keyboard: pick "discard"
+        assert "queued" in p.text(dialog).lower()
+        assert "Yes, delete" in p.text("#confirm-delete")
+        p.press("#q-discard", "Space")  # keyboard: pick "discard"
+        assert p.eval("document.querySelector('#q-discard').checked") is True
         p.shot("confirm-delete")
-        p.find("#confirm-delete").click()
-        p.wait(lambda: driver.current_url.endswith("#/") and p.row("audit-archive") and not p.row("siem"),
+        p.click("#confirm-delete")
+        p.wait(lambda: p.url().endswith("#/") and p.row("audit-archive") and not p.row("siem"),
                "siem is still listed")
         assert "Deleted siem" in p.text("#notice") and "discarded" in p.text("#notice")
         assert "siem" not in Admin(gw).names()
         p.shot("deleted")
 
         # ---- a viewer sees everything but the write controls
-        p.find("#sign-out").click()
+        p.click("#sign-out")
         p.sign_in(VIEWER_TOKEN)
         p.wait(lambda: p.status_of("audit-archive"), "the viewer sees no list")
-        assert not p.finds("#add-integration") and not p.finds(".test-button")
+        assert not p.count("#add-integration") and not p.count(".test-button")
         assert "viewer" in p.text("#notice")
         p.click("#open-audit-archive")
         p.wait(lambda: "audit-archive" in p.text("h1"), "no detail for the viewer")
-        p.wait(lambda: p.finds("#history"), "no history for the viewer")
-        assert not p.finds("#send-test") and not p.finds("#delete")
-        driver.get(gw.admin_url("/#/add"))
-        p.wait(lambda: driver.current_url.endswith("#/"), "a viewer reached the add form")
+        p.wait(lambda: p.count("#history"), "no history for the viewer")
+        assert not p.count("#send-test") and not p.count("#delete")
+        p.goto(gw.admin_url("/#/add"))
+        p.wait(lambda: p.url().endswith("#/"), "a viewer reached the add form")
         p.shot("viewer")
 
         # the page is served compiled in, with its types and cache headers
@@ -237,9 +323,12 @@ def test_integrations_page(gateway_factory, tmp_path):
         assert requests.get(gw.admin_url("/"), timeout=10).headers["Content-Type"].startswith("text/html")
         assert len(os.listdir(shots)) >= 10
     except Exception:
-        p.shot("failure")
+        try:
+            p.shot("failure")
+        except DriverError:
+            pass  # the browser is gone: the error says why
         raise
     finally:
-        driver.quit()
+        browser.quit()
         rcv.down()
         time.sleep(0)
