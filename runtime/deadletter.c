@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "json.h"
 #include "log.h"
 #include "rotating_file.h"
@@ -61,19 +62,6 @@ void sr_deadletter_free(sr_deadletter *d) {
     free(d);
 }
 
-/* Integration names come from configuration; keep them from escaping the
- * dead-letter directory or making awkward file names. */
-static void safe_file_name(const char *name, char *out, size_t outlen) {
-    size_t i = 0;
-    for (; name[i] && i + 1 < outlen; i++) {
-        char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '_' || (c == '.' && i > 0);
-        out[i] = ok ? c : '_';
-    }
-    out[i] = '\0';
-}
-
 static sr_rotating_file *file_for(sr_deadletter *d, const char *integration) {
     const char *name = integration ? integration : DL_PIPELINE_NAME;
     for (dl_file *f = d->files; f; f = f->next)
@@ -81,7 +69,7 @@ static sr_rotating_file *file_for(sr_deadletter *d, const char *integration) {
             return f->f;
 
     char safe[200], path[4096], err[256];
-    safe_file_name(name, safe, sizeof safe);
+    sr_safe_file_name(name, safe, sizeof safe);
     snprintf(path, sizeof path, "%s/%s.jsonl", d->dir, safe);
     dl_file *f = calloc(1, sizeof *f);
     if (!f)

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "queue.h"
 #include "sink.h"
@@ -482,21 +483,9 @@ static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     return -1;
 }
 
-/* Integration names become file names; keep them inside their directory. */
-static void file_name(const char *name, char *out, size_t outlen) {
-    size_t i = 0;
-    for (; name[i] && i + 1 < outlen; i++) {
-        char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '_' || (c == '.' && i > 0);
-        out[i] = ok ? c : '_';
-    }
-    out[i] = '\0';
-}
-
 static int open_queue(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     char safe[200], dir[4096], state[4096], why[256];
-    file_name(r->conf->name, safe, sizeof safe);
+    sr_safe_file_name(r->conf->name, safe, sizeof safe);
     snprintf(dir, sizeof dir, "%s/spool/%s", d->data_dir, safe);
     snprintf(state, sizeof state, "%s/state/%s.json", d->data_dir, safe);
     const sr_queue_conf *global = d->conf.queue_defaults;
@@ -536,19 +525,6 @@ static void on_tick(uv_timer_t *t) {
         sr_status_settle(&r->status, r->conf->name, now);
         log_drops(r, uv_now(d->loop) - r->last_drop_log_ms >= DROP_LOG_MS);
     }
-}
-
-static int make_dir(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(tmp, 0750);
-        *p = '/';
-    }
-    return mkdir(tmp, 0750) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 static void on_rt_closed(uv_handle_t *h);
@@ -629,9 +605,8 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
     }
     char state_dir[4096];
     snprintf(state_dir, sizeof state_dir, "%s/state", d->data_dir);
-    if (make_dir(state_dir) != 0)
-        sr_warn("delivery", "cannot create %s: %s; statuses will not survive a restart", state_dir,
-                strerror(errno));
+    if (sr_mkdir_p(state_dir, 0, NULL, err, errlen) != 0)
+        sr_warn("delivery", "%s; statuses will not survive a restart", err);
     for (size_t i = 0; i < n; i++) {
         if (!(d->rt[i] = rt_new(d, i, integrations[i], err, errlen)))
             goto fail;

@@ -4,6 +4,7 @@
  * file (below rotate_bytes) and one writev's iovec array, two iovecs per line
  * (the record, then a shared "\n"), so the records are never copied. */
 #include "rotating_file.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 /* Lines per writev: IOV_MAX is 1024 on Linux, two iovecs per line. */
 #define CHUNK_LINES 512
 #define FILE_MODE   0640
-#define DIR_MODE    0750
 
 struct sr_rotating_file {
     char *path;
@@ -42,29 +42,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* mkdir -p of everything before the last '/'. */
-static int make_parents(const char *path, char *err, size_t errlen) {
-    char *dir = strdup(path);
-    if (!dir) {
-        set_err(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    int rc = 0;
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/' || p[-1] == '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, DIR_MODE) != 0 && errno != EEXIST) {
-            set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-            rc = -1;
-            break;
-        }
-        *p = '/';
-    }
-    free(dir);
-    return rc;
 }
 
 static int open_current(sr_rotating_file *f, char *err, size_t errlen) {
@@ -126,16 +103,7 @@ static int write_all(sr_rotating_file *f, struct iovec *iov, int cnt, char *err,
             return -1;
         }
         f->size += (uint64_t)w;
-        size_t left = (size_t)w;
-        while (cnt > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
+        sr_iov_consume(&iov, &cnt, (size_t)w);
     }
     return 0;
 }
@@ -191,7 +159,7 @@ sr_rotating_file *sr_rotating_file_open(const char *path, uint64_t rotate_bytes,
         set_err(err, errlen, "%s: out of memory", path);
         goto fail;
     }
-    if (make_parents(path, err, errlen) != 0 || open_current(f, err, errlen) != 0)
+    if (sr_mkdir_p(path, 1, NULL, err, errlen) != 0 || open_current(f, err, errlen) != 0)
         goto fail;
     return f;
 

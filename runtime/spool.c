@@ -7,6 +7,7 @@
  * never held here: appends go straight from the caller's buffers to the
  * file, reads straight from the file into the caller's batch. */
 #include "spool.h"
+#include "fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -280,16 +281,7 @@ static int pwritev_full(int fd, struct iovec *iov, int cnt, uint64_t off) {
             return -1;
         }
         off += (uint64_t)w;
-        size_t left = (size_t)w;
-        while (cnt > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
+        sr_iov_consume(&iov, &cnt, (size_t)w);
     }
     return 0;
 }
@@ -335,34 +327,6 @@ static void fsync_parent(const char *path) {
         close(fd);
     }
     free(copy);
-}
-
-/* mkdir -p */
-static int make_dirs(const char *path, int durable, char *err, size_t errlen) {
-    char *p = strdup(path);
-    if (!p) {
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0750) == 0) {
-            if (durable)
-                fsync_parent(p);
-        } else if (errno != EEXIST) {
-            set_err(err, errlen, "mkdir %s: %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *s = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    return 0;
 }
 
 /* ---- segment list and index ---------------------------------------------- */
@@ -644,7 +608,8 @@ fail:
 /* ---- recovery ------------------------------------------------------------ */
 
 static int open_dir(sr_spool *sp, char *err, size_t errlen) {
-    if (make_dirs(sp->dir, sp->conf.fsync != SR_FSYNC_NEVER, err, errlen) < 0)
+    if (sr_mkdir_p(sp->dir, 0, sp->conf.fsync != SR_FSYNC_NEVER ? fsync_parent : NULL, err,
+                   errlen) < 0)
         return -1;
     sp->dirfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->dirfd < 0) {
