@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failed_, check_passed_;
@@ -56,6 +57,38 @@ static int check_failed_, check_passed_;
                     (int)(alen), (a), (b));                                                        \
         }                                                                                          \
     } while (0)
+
+/* A whole file, NUL-terminated (malloc'd), its length in *len when len is
+ * not NULL; NULL when it cannot be read. */
+static inline char *check_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *data = NULL;
+    size_t n = 0, cap = 0, got;
+    char chunk[4096];
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (n + got + 1 > cap) {
+            cap = (n + got + 1) * 2;
+            char *p = realloc(data, cap);
+            if (!p) {
+                free(data);
+                fclose(f);
+                return NULL;
+            }
+            data = p;
+        }
+        memcpy(data + n, chunk, got);
+        n += got;
+    }
+    fclose(f);
+    if (!data && !(data = malloc(1)))
+        return NULL;
+    data[n] = '\0';
+    if (len)
+        *len = n;
+    return data;
+}
 
 #define CHECK_DONE()                                                                               \
     (printf("%d passed, %d failed\n", check_passed_, check_failed_), check_failed_ ? 1 : 0)

@@ -18,17 +18,6 @@ static char *summary(sr_batch *b, int *status) {
     return sr_buf_steal(&out, NULL);
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strdup(buf);
-}
-
 static void test_single_object(void) {
     sr_batch *b = parse("{\"type\":\"policy\",\"severity\":3,\"timestamp\":1606322948648718268}",
                         SR_BODY_AUTO, 1);
@@ -106,7 +95,7 @@ static void test_tcp_chunk_line_numbers(void) {
 }
 
 static void test_pretty_printed_sample(void) {
-    char *body = read_file(SR_TEST_DATA "/policy_event.json");
+    char *body = check_read_file(SR_TEST_DATA "/policy_event.json", NULL);
     CHECK(body != NULL);
     if (!body)
         return;
@@ -121,7 +110,7 @@ static void test_pretty_printed_sample(void) {
 /* The sample Sysdig published without a comma must be one precise 400, at
  * the line where the comma is missing, not a reject per line. */
 static void test_invalid_published_sample(void) {
-    char *body = read_file(SR_TEST_DATA "/audit_network.invalid-as-published.json");
+    char *body = check_read_file(SR_TEST_DATA "/audit_network.invalid-as-published.json", NULL);
     CHECK(body != NULL);
     if (!body)
         return;

@@ -6,26 +6,11 @@
 #include "check.h"
 #include "event.h"
 
+/* A sample payload from tests/data. */
 static char *slurp(const char *name, size_t *len) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", SR_TEST_DATA, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) {
-        p[n] = '\0';
-        *len = (size_t)n;
-    }
-    return p;
+    return check_read_file(path, len);
 }
 
 static int parse(sr_event *ev, sr_arena *a, const char *s, sr_json_error *err) {

@@ -29,19 +29,8 @@ static char *path_of(const char *name) {
 
 /* The file's contents, or "(missing)". The caller frees. */
 static char *slurp(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return strdup("(missing)");
-    char *data = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&data, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        fwrite(chunk, 1, n, mem);
-    fclose(mem);
-    fclose(fp);
-    return data;
+    char *data = check_read_file(path, NULL);
+    return data ? data : strdup("(missing)");
 }
 
 #define CHECK_FILE(path, want)                                                                     \

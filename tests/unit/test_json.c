@@ -6,6 +6,13 @@
 #include "check.h"
 #include "json.h"
 
+/* A sample payload from tests/data. */
+static char *slurp(const char *name, size_t *len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", SR_TEST_DATA, name);
+    return check_read_file(path, len);
+}
+
 static int validate(const char *s, size_t n, sr_json_error *err) {
     return sr_json_validate(s, n, SR_JSON_DEFAULT_MAX_DEPTH, err);
 }
@@ -38,28 +45,6 @@ static void expect_invalid_n(const char *s, size_t n, size_t off, const char *ms
 #define VALID(s)               expect_valid_n((s), strlen(s), __LINE__)
 #define INVALID(s, off, msg)   expect_invalid_n((s), strlen(s), (off), (msg), __LINE__)
 #define INVALID_N(s, off, msg) expect_invalid_n((s), sizeof(s) - 1, (off), (msg), __LINE__)
-
-static char *slurp(const char *name, size_t *len) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", SR_TEST_DATA, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) {
-        p[n] = '\0';
-        *len = (size_t)n;
-    }
-    return p;
-}
 
 static void test_valid_documents(void) {
     VALID("{}");

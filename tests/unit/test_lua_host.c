@@ -19,19 +19,6 @@ static const char *const test_paths[] = {TEST_LUA "/integrations"};
 
 /* ---- Fixtures ----------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    sr_buf b = SR_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sr_buf_append(&b, chunk, n);
-    fclose(f);
-    return sr_buf_steal(&b, len);
-}
-
 typedef struct batch {
     sr_arena arena;
     sr_event evs[16];
@@ -49,7 +36,7 @@ static void batch_add(batch *b, const char *name, const char *from, const char *
     char path[512];
     size_t len;
     snprintf(path, sizeof path, "%s/%s", SR_TEST_DATA, name);
-    char *text = slurp(path, &len);
+    char *text = check_read_file(path, &len);
     CHECK(text != NULL);
     if (!text)
         return;
