@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from peers.process import stop_process
+
 NGINX_BIN = "/usr/sbin/nginx"
 
 
@@ -253,19 +255,7 @@ class NginxMTLS:
 
     def stop(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    self.proc.send_signal(signal.SIGQUIT)  # graceful
-                    self.proc.wait(timeout=5)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            stop_process(self.proc, signal.SIGQUIT, timeout=5)  # SIGQUIT: graceful
             self.proc = None
         if self._stderr_f is not None:
             self._stderr_f.close()

@@ -35,6 +35,8 @@ import socket
 import subprocess
 import time
 
+from peers.process import stop_process
+
 RSYSLOGD = "/usr/sbin/rsyslogd"
 LISTENERS = ("tcp", "tls", "mtls", "udp")
 
@@ -208,19 +210,7 @@ class Rsyslog:
 
     def stop(self, timeout=10.0):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    self.proc.send_signal(signal.SIGTERM)
-                    self.proc.wait(timeout=timeout)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            stop_process(self.proc, signal.SIGTERM, timeout=timeout)
             self.proc = None
         if self._stderr_f is not None:
             self._stderr_f.close()
