@@ -4,28 +4,8 @@
 -- source directory and expects the number of failures back.
 local src = ...
 
-local failures, passed = 0, 0
-
-local function check(cond, msg)
-    if cond then
-        passed = passed + 1
-    else
-        failures = failures + 1
-        io.stderr:write(debug.traceback("FAIL: " .. msg, 3), "\n")
-    end
-end
-
-local function eq(got, want, what)
-    check(got == want, string.format("%s: got %s, want %s", what,
-        type(got) == "string" and string.format("%q", got) or tostring(got),
-        type(want) == "string" and string.format("%q", want) or tostring(want)))
-end
-
-local function raises(needle, what, f, ...)
-    local ok, err = pcall(f, ...)
-    check(not ok and tostring(err):find(needle, 1, true),
-        what .. ": expected an error with '" .. needle .. "', got " .. tostring(ok and "none" or err))
-end
+local t = dofile(src .. "/tests/unit/lua/checks.lua")
+local check, eq, raises = t.check, t.eq, t.raises
 
 -- A 2048-bit key per run, so no private key sits in the tree.
 local function new_key()
@@ -47,5 +27,4 @@ for _, name in ipairs({ "test_oauth.lua", "test_google_modules.lua" }) do
     end
 end
 
-io.stdout:write(string.format("lua (google): %d passed, %d failed\n", passed, failures))
-return failures
+return t.summary("lua (google)")

@@ -7,20 +7,8 @@
 local src = ...
 local M = dofile(src .. "/lua/integrations/kafka.lua")
 
-local failures, passed = 0, 0
-
-local function expect(cond, what)
-    if cond then
-        passed = passed + 1
-        return
-    end
-    failures = failures + 1
-    io.stderr:write(debug.traceback("FAIL: " .. what, 2), "\n")
-end
-
-local function same(got, want, what)
-    expect(got == want, ("%s: got %s, want %s"):format(what, tostring(got), tostring(want)))
-end
+local t = dofile(src .. "/tests/unit/lua/checks.lua")
+local expect, same = t.check, t.eq
 
 -- A conf as the option checker hands it over: defaults filled in.
 local function conf(keys)
@@ -130,5 +118,4 @@ end
 -- The record is the event's JSON, untouched.
 same(M.encode({ json = function() return '{"id":"x"}' end }), '{"id":"x"}', "encode")
 
-io.stderr:write(("test_kafka.lua: %d passed, %d failed\n"):format(passed, failures))
-return failures
+return t.summary("lua (kafka)")

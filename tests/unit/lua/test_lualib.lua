@@ -10,39 +10,8 @@ local severity = require "severity"
 local http = require "http"
 local crypto = require "siemrelay.crypto"
 
-local failures, passed = 0, 0
-
-local function fail(msg)
-    failures = failures + 1
-    io.stderr:write(debug.traceback("FAIL: " .. msg, 3), "\n")
-end
-
-local function show(v)
-    if type(v) == "string" then
-        return string.format("%q", v)
-    end
-    return tostring(v)
-end
-
-local function eq(got, want, what)
-    if got == want then
-        passed = passed + 1
-    else
-        fail(string.format("%s: got %s, want %s", what or "value", show(got), show(want)))
-    end
-end
-
--- Expects f(...) to raise an error whose message contains `needle`.
-local function raises(needle, what, f, ...)
-    local ok, err = pcall(f, ...)
-    if ok then
-        fail(what .. ": expected an error containing '" .. needle .. "'")
-    elseif not tostring(err):find(needle, 1, true) then
-        fail(what .. ": error '" .. tostring(err) .. "' lacks '" .. needle .. "'")
-    else
-        passed = passed + 1
-    end
-end
+local t = dofile(src .. "/tests/unit/lua/checks.lua")
+local check, eq, raises = t.check, t.eq, t.raises
 
 local function load_module(path)
     local chunk = assert(loadfile(src .. "/lua/" .. path))
@@ -394,5 +363,4 @@ eq(load_module("examples/enrich.lua").process(ev, {}), true, "enrich keeps")
 eq(ev:raw("site"), '"lab-eu-1"', "enrich site")
 eq(ev:raw("severity_label"), '"Low"', "enrich label")
 
-io.stdout:write(string.format("lua: %d passed, %d failed\n", passed, failures))
-return failures
+return t.summary("lua")

@@ -12,29 +12,8 @@ local event = require "event"
 local oauth = require "oauth"
 local sigv4 = require "sigv4"
 
-local failures, passed = 0, 0
-
-local function check(cond, msg)
-    if cond then
-        passed = passed + 1
-    else
-        failures = failures + 1
-        io.stderr:write(debug.traceback("FAIL: " .. msg, 2), "\n")
-    end
-end
-
-local function eq(got, want, what)
-    check(got == want, string.format("%s: got %s, want %s", what,
-        type(got) == "string" and string.format("%q", got) or tostring(got),
-        type(want) == "string" and string.format("%q", want) or tostring(want)))
-end
-
-local function raises(needle, what, f, ...)
-    local ok, err = pcall(f, ...)
-    check(not ok and tostring(err):find(needle, 1, true),
-        what .. ": expected an error with '" .. needle .. "', got " .. tostring(ok and "none" or err))
-    return err
-end
+local t = dofile(src .. "/tests/unit/lua/checks.lua")
+local check, eq, raises = t.check, t.eq, t.raises
 
 local function module(name)
     return assert(loadfile(src .. "/lua/integrations/" .. name .. ".lua"))()
@@ -509,5 +488,4 @@ eq(mcm.request({ "{}" }, 1, mo).url, "http://127.0.0.1:2/identity/token", "IAM o
 eq(oauth.cache(mo, "main"):token(), nil, "separate caches per conf")
 
 ffi.C.sr_arena_free(arena)
-io.stdout:write(string.format("lua (sentinel, sqs, mcm): %d passed, %d failed\n", passed, failures))
-return failures
+return t.summary("lua (sentinel, sqs, mcm)")
