@@ -36,6 +36,7 @@
 #define CURSOR_BYTES  16
 #define CURSOR_NAME   "cursor"
 #define CURSOR_TMP    "cursor.tmp"
+#define SPARE_NAME    "spare"
 #define NAME_LEN      40
 #define INDEX_STRIDE  ((uint64_t)64 << 10)
 #define SCRATCH_BYTES ((size_t)1 << 20)
@@ -80,6 +81,9 @@ struct sr_spool {
     spos cursor_pos; /* first record >= cursor, for pending_bytes */
     spos hint;       /* where the last read stopped */
     int must_roll;   /* the last segment must not be appended to (damage, gap) */
+    int wfd_reused;  /* the last segment is a reused file: stale bytes past `size` */
+    int have_spare;  /* SPARE_NAME exists: a delivered segment file kept for reuse */
+    uint64_t spare_bytes;
     int data_dirty, dir_dirty, cursor_dirty;
     uint64_t last_sync_ms, lost_records;
     unsigned char *scratch; /* recovery scans and index walks */
@@ -624,6 +628,11 @@ static int open_dir(sr_spool *sp, char *err, size_t errlen) {
     }
     if (unlinkat(sp->dirfd, CURSOR_TMP, 0) < 0 && errno != ENOENT)
         sr_warn("spool", "%s/%s: %s", sp->dir, CURSOR_TMP, strerror(errno));
+    struct stat st;
+    if (fstatat(sp->dirfd, SPARE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+        sp->have_spare = 1;
+        sp->spare_bytes = (uint64_t)st.st_size;
+    }
     return 0;
 }
 
@@ -669,10 +678,27 @@ static void load_cursor(sr_spool *sp, sr_spool_recovery *rep) {
     rep->cursor_reset = 1;
 }
 
+/* Keeps an older segment's file as the spare when there is none. Filling a
+ * new file makes the filesystem allocate blocks and page-cache pages for
+ * every byte (and free them again on unlink); overwriting a delivered
+ * segment, whose pages are likely still cached, is little more than a
+ * memcpy. Returns 1 if kept, 0 if the caller should unlink. */
+static int keep_as_spare(sr_spool *sp, size_t i, const char *name) {
+    struct stat st;
+    if (sp->have_spare || i + 1 >= sp->nsegs)
+        return 0; /* one spare is enough; the newest segment is never retired */
+    if (fstatat(sp->dirfd, name, &st, 0) < 0 || !S_ISREG(st.st_mode) ||
+        renameat(sp->dirfd, name, sp->dirfd, SPARE_NAME) < 0)
+        return 0;
+    sp->have_spare = 1;
+    sp->spare_bytes = (uint64_t)st.st_size;
+    return 1;
+}
+
 static int unlink_segment(sr_spool *sp, size_t i, char *err, size_t errlen) {
     char name[NAME_LEN];
     seg_name(name, sp->segs[i].first_seq, "");
-    if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
+    if (!keep_as_spare(sp, i, name) && unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
         set_err(err, errlen, "%s/%s: unlink: %s", sp->dir, name, strerror(errno));
         return -1;
     }
@@ -1004,8 +1030,44 @@ static int need_roll(const sr_spool *sp, uint64_t bytes) {
     return s->size > SEG_HDR && s->size + bytes > sp->conf.segment_bytes;
 }
 
+/* A reused file still holds its previous records past the valid end: cut
+ * them off before the segment stops being the newest (recovery treats bad
+ * bytes inside an older segment as damage) or the spool closes. Failure
+ * only costs a warning at the next recovery; the valid records are intact. */
+static void trim_reused(sr_spool *sp) {
+    const seg *s = last_seg(sp);
+    if (!sp->wfd_reused || sp->wfd < 0 || !s)
+        return;
+    if (ftruncate(sp->wfd, (off_t)s->size) < 0)
+        sr_warn("spool", "%s: segment %020" PRIu64 ": truncate: %s", sp->dir, s->first_seq,
+                strerror(errno));
+    else
+        sp->data_dirty = 1; /* the new size goes with the next data sync */
+    sp->wfd_reused = 0;
+}
+
+/* Opens the spare under `name` with a fresh header, or returns -1 (then the
+ * caller creates the file). The header is written before the rename, so a
+ * crash leaves either a spare or a valid segment, never a misnamed one. */
+static int take_spare(sr_spool *sp, const char *name) {
+    if (!sp->have_spare)
+        return -1;
+    sp->have_spare = 0;
+    int fd = openat(sp->dirfd, SPARE_NAME, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && write_seg_header(fd, sp->next_seq) == 0 &&
+        renameat2(sp->dirfd, SPARE_NAME, sp->dirfd, name, RENAME_NOREPLACE) == 0)
+        return fd;
+    sr_warn("spool", "%s: cannot reuse %s (%s): creating a new segment", sp->dir, SPARE_NAME,
+            strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlinkat(sp->dirfd, SPARE_NAME, 0);
+    return -1;
+}
+
 /* Starts a segment named for next_seq and makes it the one appended to. */
 static int roll(sr_spool *sp, char *err, size_t errlen) {
+    trim_reused(sp);
     /* Older segments are never written again: syncing the outgoing one now
      * (once per segment) leaves INTERVAL syncs only the newest to care for. */
     if (sp->wfd >= 0 && sp->data_dirty && sp->conf.fsync != SR_FSYNC_NEVER) {
@@ -1026,12 +1088,15 @@ static int roll(sr_spool *sp, char *err, size_t errlen) {
     }
     char name[NAME_LEN];
     seg_name(name, sp->next_seq, "");
-    int fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    int fd = take_spare(sp, name);
+    int reused = fd >= 0;
+    if (!reused)
+        fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
         set_err(err, errlen, "%s/%s: create: %s", sp->dir, name, strerror(errno));
         return -1;
     }
-    if (write_seg_header(fd, sp->next_seq) < 0 || !seg_push(sp, sp->next_seq)) {
+    if ((!reused && write_seg_header(fd, sp->next_seq) < 0) || !seg_push(sp, sp->next_seq)) {
         set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
         close(fd);
         unlinkat(sp->dirfd, name, 0);
@@ -1040,6 +1105,7 @@ static int roll(sr_spool *sp, char *err, size_t errlen) {
     if (sp->wfd >= 0)
         close(sp->wfd);
     sp->wfd = fd;
+    sp->wfd_reused = reused;
     sp->must_roll = 0;
     sp->data_dirty = 1;
     sp->dir_dirty = 1;
@@ -1369,6 +1435,7 @@ void sr_spool_stats(const sr_spool *sp, sr_spool_info *out) {
     out->next_seq = sp->next_seq;
     out->oldest_seq = sp->next_seq;
     out->lost_records = sp->lost_records;
+    out->disk_bytes = sp->have_spare ? sp->spare_bytes : 0;
     int seen = 0;
     for (size_t i = 0; i < sp->nsegs; i++) {
         const seg *s = &sp->segs[i];
@@ -1391,6 +1458,7 @@ void sr_spool_close(sr_spool *sp) {
     if (!sp)
         return;
     char e[256];
+    trim_reused(sp);
     if (flush(sp, sp->conf.fsync != SR_FSYNC_NEVER, e, sizeof e) < 0)
         sr_warn("spool", "%s: close: %s", sp->dir, e);
     spool_free(sp);

@@ -13,6 +13,9 @@
  *                             of their first record (20 digits, zero-padded)
  *   cursor                    the oldest undelivered sequence number
  *   cursor.tmp                transient; a leftover is removed on open
+ *   spare                     a delivered segment's file kept for reuse:
+ *                             the next roll overwrites it instead of
+ *                             creating a file (see "Reuse" below)
  *   NNN...N.seg.corrupt       a segment set aside because its header is
  *                             unreadable; kept for an operator, never read
  *
@@ -26,6 +29,18 @@
  * passes for a record). Only the newest segment is written; a batch is never
  * split across segments, so a segment may exceed `segment_bytes` by one
  * batch, and a record larger than `segment_bytes` gets a segment to itself.
+ *
+ * Reuse: when acks free an older segment and there is no spare, its file
+ * becomes the spare; the next roll writes a fresh header into it and renames
+ * it to the new segment's name. Overwriting allocated, usually still cached
+ * blocks costs the kernel a fraction of filling a new file (block
+ * allocation, page-cache pages, buffer heads, and freeing them all again at
+ * unlink). A reused file holds its previous records past the valid end
+ * until the segment rolls or the spool closes, when it is truncated; a crash
+ * in between leaves those bytes behind the last record, where recovery cuts
+ * them off like a torn tail (they never pass for records: their sequence
+ * numbers are older, and a cut through one fails its CRC). At most one
+ * spare (one segment's worth of disk) is kept.
  *
  * Durability (`sr_spool_conf.fsync`):
  *   ALWAYS    `sr_spool_append` returns only after fdatasync (and a directory
@@ -104,7 +119,7 @@ typedef struct sr_spool_recovery {
 typedef struct sr_spool_info {
     uint64_t pending_records;
     uint64_t pending_bytes; /* on disk from the cursor on, framing included */
-    uint64_t disk_bytes;    /* all segments, delivered records included */
+    uint64_t disk_bytes;    /* all segments, delivered records and the spare included */
     uint64_t segments;
     uint64_t cursor;       /* every record below it is delivered */
     uint64_t oldest_seq;   /* first pending record; == next_seq when none */

@@ -54,6 +54,28 @@ static int count_segments(const char *dir) {
     return n;
 }
 
+/* Path of the newest segment file (highest first sequence number). */
+static uint64_t newest_segment(const char *dir, char *out, size_t len) {
+    DIR *d = opendir(dir);
+    uint64_t best = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        uint64_t first = strtoull(de->d_name, NULL, 10);
+        if (n == 24 && strcmp(de->d_name + 20, ".seg") == 0 && first > best)
+            best = first;
+    }
+    closedir(d);
+    seg_path(out, len, dir, best);
+    return best;
+}
+
+static ino_t file_inode(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
 static void write_file(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
     if (f) {
@@ -468,6 +490,127 @@ static void test_roll_and_ack(void) {
     CHECK_INT(st.next_seq, 204);
     CHECK_INT(append_pattern(sp, 204, 1), 204);
     sr_spool_batch_free(&b);
+    sr_spool_close(sp);
+}
+
+/* Appends single records until the newest segment changes; returns it. */
+static uint64_t append_until_roll(sr_spool *sp, const char *dir, uint64_t *next, char *path,
+                                  size_t len) {
+    uint64_t before = newest_segment(dir, path, len), now;
+    do {
+        append_pattern(sp, *next, 1);
+        (*next)++;
+    } while ((now = newest_segment(dir, path, len)) == before);
+    return now;
+}
+
+/* A spool whose newest segment is a reused file still holding its previous
+ * records past the new ones: returns the spool, sets the file's path and
+ * old size, the cursor and the next record number. */
+static sr_spool *reuse_setup(const char *dir, const sr_spool_conf *conf, char *reused, size_t len,
+                             long *old_size, uint64_t *acked, uint64_t *next) {
+    char path[200], spare[200], err[256];
+    snprintf(spare, sizeof spare, "%s/spare", dir);
+    sr_spool *sp = open_spool(dir, conf, NULL);
+    if (!sp)
+        return NULL;
+    /* One batch is never split: the first segment grows past 4096 bytes,
+     * so its file is longer than what its next use writes into it. */
+    append_pattern(sp, 1, 60);
+    *next = 61;
+    sr_spool_info st;
+    do {
+        append_pattern(sp, *next, 5);
+        *next += 5;
+        sr_spool_stats(sp, &st);
+    } while (st.segments < 3);
+    seg_path(path, sizeof path, dir, 1);
+    ino_t first_ino = file_inode(path);
+    *old_size = file_size(path);
+    CHECK(first_ino != 0 && *old_size > 8192);
+
+    /* Everything delivered: the oldest file becomes the spare, the other
+     * older one is deleted (one spare at most), the newest stays. */
+    *acked = *next;
+    CHECK_INT(sr_spool_ack(sp, *acked, err, sizeof err), 0);
+    CHECK_INT(sr_spool_sync(sp, err, sizeof err), 0); /* crash images keep this cursor */
+    CHECK(!file_exists(path));
+    CHECK_INT(file_inode(spare), first_ino);
+    CHECK_INT(count_segments(dir), 1);
+    sr_spool_stats(sp, &st);
+    CHECK_INT(st.segments, 1);
+    CHECK(st.disk_bytes >= (uint64_t)*old_size);
+
+    /* The next roll takes the spare: same file, fresh header. */
+    CHECK_INT(append_until_roll(sp, dir, next, reused, len), *next - 1);
+    CHECK(!file_exists(spare));
+    CHECK_INT(file_inode(reused), first_ino);
+    CHECK_INT(file_size(reused), *old_size); /* old bytes still past the end */
+    return sp;
+}
+
+/* A delivered segment's file is kept as the spare and overwritten by the
+ * next roll. Its old bytes past the new valid end are cut when the spool
+ * closes or the segment rolls on; a crash image taken while they are still
+ * there recovers every new record and none of the old ones. */
+static void test_segment_reuse(void) {
+    char dir[128], crash[160], reused[200], path[200], cmd[400];
+    sr_spool_conf conf = {.segment_bytes = 4096, .fsync = SR_FSYNC_INTERVAL};
+    sr_spool_recovery rep;
+    long old_size;
+    uint64_t acked, next, lo = 0, hi = 0;
+
+    /* Closing trims the newest segment's reused file. */
+    new_dir(dir, sizeof dir);
+    sr_spool *sp = reuse_setup(dir, &conf, reused, sizeof reused, &old_size, &acked, &next);
+    if (!sp)
+        return;
+    snprintf(crash, sizeof crash, "%s.crash", dir);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", dir, crash);
+    CHECK_INT(system(cmd), 0);
+    uint64_t crash_next = next;
+    sr_spool_close(sp);
+    CHECK(file_size(reused) < old_size);
+    sp = open_spool(dir, &conf, &rep);
+    if (!sp)
+        return;
+    CHECK_INT(rep.bytes_truncated, 0);
+    CHECK_INT(rep.torn_records, 0);
+    CHECK_INT(read_all_pattern(sp, 0, &lo, &hi), next - acked);
+    sr_spool_close(sp);
+
+    /* The crash image: the old bytes are cut, the new records all there. */
+    sp = open_spool(crash, &conf, &rep);
+    if (!sp)
+        return;
+    CHECK(rep.bytes_truncated > 0);
+    CHECK_INT(rep.lost_records, 0);
+    CHECK_INT(rep.pending, crash_next - acked);
+    CHECK_INT(read_all_pattern(sp, 0, &lo, &hi), crash_next - acked);
+    CHECK_INT(lo, acked);
+    CHECK_INT(hi, crash_next - 1);
+    CHECK_INT(append_pattern(sp, crash_next, 2), crash_next);
+    CHECK_INT(read_all_pattern(sp, 0, &lo, &hi), crash_next - acked + 2);
+    sr_spool_close(sp);
+
+    /* Rolling on trims it too: as an older segment, recovery must find
+     * nothing past its last record (that would be damage). */
+    new_dir(dir, sizeof dir);
+    sp = reuse_setup(dir, &conf, reused, sizeof reused, &old_size, &acked, &next);
+    if (!sp)
+        return;
+    append_until_roll(sp, dir, &next, path, sizeof path);
+    CHECK(file_size(reused) < old_size);
+    sr_spool_close(sp);
+    sp = open_spool(dir, &conf, &rep);
+    if (!sp)
+        return;
+    CHECK_INT(rep.bytes_truncated, 0);
+    CHECK_INT(rep.lost_records, 0);
+    CHECK_INT(rep.corrupt_segments, 0);
+    CHECK_INT(read_all_pattern(sp, 0, &lo, &hi), next - acked);
+    CHECK_INT(lo, acked);
+    CHECK_INT(hi, next - 1);
     sr_spool_close(sp);
 }
 
@@ -985,6 +1128,7 @@ int main(void) {
     test_format();
     test_crc_long_records();
     test_roll_and_ack();
+    test_segment_reuse();
     test_torn_tail();
     test_damage_in_older_segment();
     test_damage_found_by_read();
