@@ -159,6 +159,31 @@ int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_
     return rc;
 }
 
+/* prefix + the event's JSON + suffix as one record, written straight into
+ * the batch: the event never becomes a Lua string (no allocation, no
+ * interning, no copies through concatenation). */
+static int emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                      const char *pre, size_t plen, const char *suf, size_t slen) {
+    size_t off = e->data.len;
+    if (grow((void **)&e->recs, &e->recs_cap, e->nrecs + 1, sizeof *e->recs) != 0 ||
+        sr_buf_append(&e->data, pre, plen) != 0 || sr_event_write(ev, &e->data) != 0 ||
+        sr_buf_append(&e->data, suf, slen) != 0 || e->data.len > UINT32_MAX) {
+        e->data.len = off; /* offsets are 32-bit; a batch is far smaller in practice */
+        return -1;
+    }
+    e->recs[e->nrecs++] =
+        (sr_emit_rec){integ, ev_index, (uint32_t)off, (uint32_t)(e->data.len - off)};
+    return 0;
+}
+
+int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                  const char *pre, size_t plen, const char *suf, size_t slen) {
+    sr_lua_guard_enter();
+    int rc = emit_event(e, integ, ev_index, ev, pre, plen, suf, slen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
 /* Cuts at a UTF-8 character boundary so the message stays valid text. */
 static size_t utf8_prefix(const char *s, size_t n, size_t max) {
     if (n <= max)

@@ -131,6 +131,9 @@ void sr_lua_guard_table(lua_State *L, int idx);
 /* ---- lua_ffi.c (also exported to Lua) ---- */
 
 int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
+/* A module's envelope(): pre + the event's JSON + suf, one record. */
+int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                  const char *pre, size_t plen, const char *suf, size_t slen);
 int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
                     size_t msglen);
 

@@ -542,6 +542,8 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     lua_setfield(L, -2, "module");
     lua_getfield(L, mod, "encode");
     lua_setfield(L, -2, "encode");
+    lua_getfield(L, mod, "envelope");
+    lua_setfield(L, -2, "envelope");
     lua_pushvalue(L, conf);
     lua_setfield(L, -2, "conf");
     lua_pushvalue(L, ret);

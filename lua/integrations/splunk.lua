@@ -47,6 +47,7 @@
 --   other                        reject
 local bulk = require "bulk"
 local crypto = require "siemrelay.crypto"
+local event = require "event"
 local http = require "http"
 local json = require "json"
 local time = require "time"
@@ -180,30 +181,29 @@ local function event_host(ev)
     return nil
 end
 
-function M.encode(ev, conf)
+--- The HEC envelope around the event: '{"time":...,"event":' and '}'. The
+--- pipeline has C write the event between them (see docs/lua-contract.md).
+function M.envelope(ev, conf)
     local p = prepare(conf)
-    local parts, n = {}, 0
     local ts = ev:raw("timestamp")
     local t = ts and time.seconds_decimal(ts, 9)
-    if t then
-        n = n + 1; parts[n] = '"time":' .. t
-    end
+    local pre = t and '{"time":' .. t .. "," or "{"
     local host = p.host
     if not host then
         local h = event_host(ev)
         host = h and q(h)
     end
     if host then
-        n = n + 1; parts[n] = '"host":' .. host
+        pre = pre .. '"host":' .. host .. ","
     end
-    n = n + 1; parts[n] = '"source":' .. p.source
-    n = n + 1; parts[n] = quoted_sourcetype[M.sourcetype(ev, conf)]
+    pre = pre .. '"source":' .. p.source .. "," .. quoted_sourcetype[M.sourcetype(ev, conf)]
     if p.index then
-        n = n + 1; parts[n] = '"index":' .. p.index
+        pre = pre .. ',"index":' .. p.index
     end
-    n = n + 1; parts[n] = '"event":' .. ev:json()
-    return "{" .. concat(parts, ",", 1, n) .. "}"
+    return pre .. ',"event":', "}"
 end
+
+M.encode = event.enveloped(M.envelope)
 
 function M.request(body, n, conf)
     local p = prepare(conf)

@@ -22,6 +22,7 @@
 --
 -- Outcomes are the generic HTTP ones: 2xx ok; 408, 429, 5xx retry; other
 -- statuses reject.
+local event = require "event"
 local http = require "http"
 local time = require "time"
 
@@ -115,7 +116,9 @@ function M.setup(conf)
     })
 end
 
-function M.encode(ev, conf)
+-- The record is the event, its timestamp converted if asked (written by C:
+-- see docs/lua-contract.md).
+function M.envelope(ev, conf)
     local unit = conf.timestampFormat
     if unit and unit ~= "nanoseconds" then
         local ts = ev:raw("timestamp")
@@ -124,8 +127,10 @@ function M.encode(ev, conf)
             ev:set_raw("timestamp", v)
         end
     end
-    return ev:json()
+    return "", ""
 end
+
+M.encode = event.enveloped(M.envelope)
 
 local concat = table.concat
 

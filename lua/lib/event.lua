@@ -389,8 +389,22 @@ end
 
 ffi.metatype("sr_event", { __index = methods })
 
+-- The encode(ev, conf) of a module that defines envelope(ev, conf): the
+-- same record as a Lua string. The pipeline itself calls envelope and has C
+-- write the record; this serves every other caller (tests, tools).
+local function enveloped(envelope)
+    return function(ev, conf)
+        local pre, suf = envelope(ev, conf)
+        if pre == nil then
+            return nil
+        end
+        return pre .. ev:json() .. suf
+    end
+end
+
 return {
     encode = encode, -- any Lua value as JSON text, integers exact
+    enveloped = enveloped, -- encode(ev, conf) from envelope(ev, conf)
     quote = quote,   -- a Lua string as a JSON string
     null = cjson.null,
     DROPPED = EV_DROPPED,

@@ -10,7 +10,7 @@
 --   integrations = { {                    -- in configuration order
 --     index, name, mask, min_severity,    -- routing (index is 0-based, as C counts)
 --     scripts = { process, ... }, ctx = { integration = name },
---     encode, conf,                       -- from the type's module
+--     encode, envelope, conf,             -- from the type's module (envelope optional)
 --   }, ... },
 --   transmit = SR_MT_* mask, enabled = local_forwarder.enabled,
 -- }
@@ -51,6 +51,8 @@ typedef struct sr_lua_batch {
 } sr_lua_batch;
 
 int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
+int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                  const char *pre, size_t plen, const char *suf, size_t slen);
 int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage,
                     const char *msg, size_t msglen);
 ]]
@@ -120,6 +122,22 @@ function M.new(plan, batch_ptr)
         end
         local list = it.scripts
         if not run_scripts(list, #list, fork, it.ctx, i, index) then
+            return
+        end
+        local envelope = it.envelope
+        if envelope then
+            -- The record is pre .. ev:json() .. suf, written by C.
+            local ok, pre, suf = pcall(envelope, fork, it.conf)
+            if not ok then
+                fail(i, index, "encode", pre)
+            elseif type(pre) == "string" and type(suf) == "string" then
+                if C.sr_emit_event(batch.out, index, i, fork, pre, #pre, suf, #suf) ~= 0 then
+                    fail(i, index, "encode", "out of memory")
+                end
+            elseif pre ~= nil then
+                fail(i, index, "encode", "envelope returned a " .. type(pre) .. " and a "
+                    .. type(suf) .. ", expected two strings or nil")
+            end
             return
         end
         local ok, rec = pcall(it.encode, fork, it.conf)

@@ -168,6 +168,46 @@ static void test_records_equal_input(void) {
     sr_node_free(cfg);
 }
 
+/* A module with envelope(): C writes pre + the event (edits included) +
+ * suf as the record; nil skips the event, errors and wrong types fail it. */
+static void test_envelope(void) {
+    sr_node *cfg = yaml("path: /dev/null\n");
+    sr_integration_spec s = spec("wrap", "TESTENVELOPE", cfg);
+    sr_lua_host_conf c = host_conf(&s, 1);
+    sr_lua_host *h = host(&c);
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "policy_event.json", NULL, NULL);
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "audit_network.json", NULL, NULL);
+    batch_add(&b, "audit_file.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(out.nrecs, 1);
+        /* The compact input minus its closing brace, then the edit. */
+        char want[65536];
+        size_t len = strlen(b.compact[0]);
+        snprintf(want, sizeof want, "{\"type\":\"policy\",\"event\":%.*s,\"wrapped\":true}}",
+                 (int)(len - 1), b.compact[0]);
+        CHECK_STR(rec_text(&out, rec_of(&out, 0, 0)), want);
+        CHECK(rec_of(&out, 0, 1) == NULL); /* skipped, not failed */
+        CHECK_INT(out.nfails, 2);
+        CHECK_INT(out.fails[0].ev, 2);
+        CHECK_STR(out.fails[0].stage, "encode");
+        CHECK_STR(out.fails[0].msg, "no envelope for a connection");
+        CHECK_INT(out.fails[1].ev, 3);
+        CHECK_STR(out.fails[1].stage, "encode");
+        CHECK_STR(out.fails[1].msg,
+                  "envelope returned a number and a string, expected two strings or nil");
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+}
+
 static void test_global_script(void) {
     sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
     sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
@@ -603,6 +643,7 @@ done:
 
 int main(void) {
     test_records_equal_input();
+    test_envelope();
     test_global_script();
     test_integration_scripts_do_not_leak();
     test_routing();
