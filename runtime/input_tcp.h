@@ -1,19 +1,31 @@
 /* input_tcp.h - the TCP input: newline-delimited JSON over TCP or TLS.
  *
  * Each connection is a stream of JSON objects, one per line. The input cuts
- * what it receives at the last newline and submits the complete lines
+ * what it receives at the last newline and submits complete lines in chunks
  * (SR_BODY_NDJSON) with the 1-based number, counted from the start of the
  * connection, of the chunk's first line, so the pipeline's errors name the
  * stream's real line numbers. Lines longer than conf->max_line_bytes are
  * discarded up to their newline, counted and logged; the connection stays
  * open (they are passed on as empty lines, which keeps the numbering).
  *
+ * Chunking: while a connection has no submit in flight, what a socket read
+ * completes is submitted at once (no added latency at low rates). While
+ * one is in flight, the input reads on and gathers complete lines into the
+ * next chunk, submitted when a reply frees a slot, when it reaches
+ * SR_INPUT_TCP_CHUNK_BYTES, or at EOF: under load, fewer and larger
+ * submits (each one wakes a worker thread and then the loop).
+ *
  * Back-pressure: at most SR_INPUT_TCP_MAX_INFLIGHT submits per connection
- * are in flight; at that limit the input stops reading from the socket, so
- * TCP flow control slows the sender down. A reply with status 503 (gateway
- * busy) pauses reading for its retry_after_s (or 1 s); the chunk it answered
- * was not taken and is logged as refused. On EOF the trailing line without
- * newline, if any, is submitted too.
+ * are in flight; once they are and the next chunk is full, the input stops
+ * reading from the socket, so TCP flow control slows the sender down. A
+ * connection therefore holds at most SR_INPUT_TCP_MAX_INFLIGHT + 1 chunks,
+ * each under SR_INPUT_TCP_CHUNK_BYTES + one socket read (64 KiB) +
+ * max_line_bytes (the line a read completes), plus one unfinished line of
+ * up to max_line_bytes. When ingest reports busy (a queue is full) the input
+ * keeps the chunk and stops reading until it can submit it. A reply with
+ * status 503 (gateway busy) pauses reading for its retry_after_s (or 1 s);
+ * the chunk it answered was not taken and is logged as refused. On EOF the
+ * trailing line without newline, if any, is submitted too.
  *
  * TLS is on when conf->tls.cert_file is set. A connection that sends nothing
  * for conf->idle_timeout_ms (0: never) while the input is reading is
@@ -31,6 +43,10 @@
 
 #define SR_INPUT_TCP_MAX_INFLIGHT    2
 #define SR_INPUT_TCP_MAX_CONNECTIONS 1024
+/* A chunk gathered while submits are in flight goes once it reaches this
+ * size (overshooting by at most the rest of one read); with the window full
+ * it is also where reading stops (see Back-pressure above). */
+#define SR_INPUT_TCP_CHUNK_BYTES (256 * 1024)
 
 typedef struct sr_input_tcp sr_input_tcp;
 

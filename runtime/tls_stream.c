@@ -12,7 +12,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#define READ_CHUNK  (64 * 1024)
 #define PLAIN_CHUNK (16 * 1024) /* one TLS record */
 
 struct sr_tls_ctx {
@@ -29,6 +28,7 @@ struct sr_tls_stream {
     void *ud;
     sr_tls_close_cb close_cb;
     void *close_ud;
+    char *rbuf; /* every read's buffer: from the first read until freed */
     unsigned reading : 1, ended : 1, shutting_down : 1, closing : 1;
     char peer[64];
     char peer_ip[INET6_ADDRSTRLEN];
@@ -236,10 +236,16 @@ static void tls_feed(sr_tls_stream *s, const char *data, size_t len) {
     }
 }
 
+/* One buffer per stream, reused by every read: libuv hands it to on_read
+ * before it asks again, and on_read is done with it when it returns (the
+ * callbacks copy what they keep). Out of memory: UV_ENOBUFS in on_read. */
 static void on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
-    (void)handle, (void)hint;
-    buf->base = malloc(READ_CHUNK);
-    buf->len = buf->base ? READ_CHUNK : 0;
+    sr_tls_stream *s = handle->data;
+    (void)hint;
+    if (!s->rbuf)
+        s->rbuf = malloc(SR_TLS_STREAM_READ_BYTES);
+    buf->base = s->rbuf;
+    buf->len = s->rbuf ? SR_TLS_STREAM_READ_BYTES : 0;
 }
 
 static void on_read(uv_stream_t *tcp, ssize_t n, const uv_buf_t *buf) {
@@ -254,7 +260,6 @@ static void on_read(uv_stream_t *tcp, ssize_t n, const uv_buf_t *buf) {
     } else if (n < 0) {
         stream_end(s, (int)n, uv_strerror((int)n));
     }
-    free(buf->base);
 }
 
 int sr_tls_stream_read_start(sr_tls_stream *s) {
@@ -315,6 +320,7 @@ static void on_closed(uv_handle_t *handle) {
     if (s->close_cb)
         s->close_cb(s->close_ud);
     SSL_free(s->ssl);
+    free(s->rbuf);
     free(s);
 }
 

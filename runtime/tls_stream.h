@@ -16,10 +16,16 @@
  * callback. After it no callback runs but the write callbacks of queued
  * writes (status UV_ECANCELED) and then the close callback.
  *
+ * Reading: every read lands in one SR_TLS_STREAM_READ_BYTES buffer the
+ * stream owns, allocated at its first read and reused until the stream is
+ * freed, so a busy connection allocates nothing per read (and an idle one
+ * that has read holds those bytes). on_data's bytes point into it (or into
+ * a decryption buffer with TLS): owners copy what they keep.
+ *
  * Back-pressure: sr_tls_stream_read_stop() stops pulling from the socket.
  * Plaintext already decrypted from the current read is still delivered before
  * the read callback returns, so owners must buffer what arrives after they
- * asked to stop (at most one read, 64 KiB of ciphertext).
+ * asked to stop (at most one read, SR_TLS_STREAM_READ_BYTES of ciphertext).
  *
  * The process must ignore SIGPIPE: writing to a peer that went away then
  * fails with UV_EPIPE instead of killing the gateway.
@@ -35,6 +41,9 @@
 #include <uv.h>
 
 #include "config.h"
+
+/* The most one socket read takes in (ciphertext with TLS). */
+#define SR_TLS_STREAM_READ_BYTES (64 * 1024)
 
 /* ---- TLS contexts: loaded once per listener, shared by its connections. */
 

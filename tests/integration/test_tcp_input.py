@@ -1,7 +1,10 @@
 """The TCP input: NDJSON lines flow to the webhook in order; a malformed line
 is counted and logged with its line number while the connection stays open
-and later lines still flow; lines split across TCP writes are reassembled."""
+and later lines still flow; lines split across TCP writes are reassembled.
+A fast stream is cut into large gathered chunks and still names its lines
+exactly; a slow trickle is not held back waiting for a chunk to fill."""
 
+import re
 import time
 
 import pytest
@@ -211,6 +214,59 @@ def test_oversize_line_is_skipped_and_following_lines_flow(env):
     assert ids_with_prefix(rcv, "big-") == [a["id"], b["id"]]
     assert ids == [a["id"], b["id"]]
     gw.assert_running()
+
+
+def test_fast_stream_names_lines_exactly_across_chunks(env):
+    # ~4.5 MiB in one go: many reads, gathered into chunks while earlier ones
+    # are with the pipeline. A malformed and an oversize line deep inside
+    # must still be reported with the sender's line numbers.
+    gw, rcv = env
+    n, bad_at, huge_at = 2400, 1777, 1234
+    evs, data = [], []
+    for i in range(1, n + 1):
+        if i == bad_at:
+            data.append(b'{"type":"command","id":"fast-broken",\n')
+        elif i == huge_at:
+            data.append(line({"type": "command", "id": "fast-huge", "pad": "h" * (70 * 1024)}))
+        else:
+            e = ev("fast", pad="f" * 1800)
+            evs.append(e)
+            data.append(line(e))
+    mark = gw.stderr_len()
+    s = gw.tcp_connect()
+    try:
+        s.sendall(b"".join(data))
+        ids = wait_prefix(rcv, "fast-", len(evs), timeout=60)
+        gw.wait_stderr(r'"line":%d[,}]' % bad_at, timeout=5, since=mark)
+        gw.wait_stderr(r"line %d is longer than" % huge_at, timeout=5, since=mark)
+    finally:
+        s.close()
+    assert ids == [e["id"] for e in evs]
+    log = gw.stderr()[mark:]
+    assert re.findall(r'"line":(\d+)', log) == [str(bad_at)], "other lines reported as bad"
+    assert re.findall(r"line (\d+) is longer than", log) == [str(huge_at)]
+    gw.assert_running()
+
+
+def test_slow_trickle_is_delivered_promptly(env):
+    # One event at a time with pauses, and pairs in back-to-back writes (the
+    # second arrives while the first is with the pipeline): each is delivered
+    # within the webhook's linger, not held for a chunk to fill.
+    gw, rcv = env
+    s = gw.tcp_connect()
+    try:
+        for k in range(6):
+            evs = [ev("trickle")] if k % 2 == 0 else [ev("trickle"), ev("trickle")]
+            want = len(ids_with_prefix(rcv, "trickle-")) + len(evs)
+            t0 = time.monotonic()
+            for e in evs:
+                s.sendall(line(e))
+            wait_prefix(rcv, "trickle-", want, timeout=5)
+            took = time.monotonic() - t0
+            assert took < 2.0, "event %d took %.2f s to arrive" % (k, took)
+            time.sleep(0.3)
+    finally:
+        s.close()
 
 
 def test_ready_line_logged(env):

@@ -72,7 +72,7 @@ static void lt_stop(loop_thread *lt) {
 
 /* ---- the fake pipeline -------------------------------------------------- */
 
-#define MAX_SUBS 64
+#define MAX_SUBS 1024
 
 typedef struct submission {
     char *data;
@@ -222,6 +222,32 @@ static void subs_text(fake_ingest *f, int from, sr_buf *out) {
     for (int i = from; i < f->nsubs; i++)
         sr_buf_append(out, f->subs[i].data, f->subs[i].len);
     uv_mutex_unlock(&f->mu);
+}
+
+/* Bytes submitted so far. */
+static size_t subs_bytes(fake_ingest *f) {
+    uv_mutex_lock(&f->mu);
+    size_t n = 0;
+    for (int i = 0; i < f->nsubs; i++)
+        n += f->subs[i].len;
+    uv_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* The number the stream gives the line holding `needle`, or 0. */
+static uint32_t line_of(fake_ingest *f, const char *needle) {
+    uint32_t line = 0;
+    uv_mutex_lock(&f->mu);
+    for (int i = 0; i < f->nsubs && !line; i++) {
+        const char *hit = memmem(f->subs[i].data, f->subs[i].len, needle, strlen(needle));
+        if (!hit)
+            continue;
+        line = f->subs[i].first_line;
+        for (const char *p = f->subs[i].data; p < hit; p++)
+            line += *p == '\n';
+    }
+    uv_mutex_unlock(&f->mu);
+    return line;
 }
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -596,8 +622,7 @@ static int tcp_connect(int port) {
     return fd;
 }
 
-static void tcp_send(int fd, const char *s) {
-    size_t len = strlen(s);
+static void tcp_send_n(int fd, const char *s, size_t len) {
     while (len > 0) {
         ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
         if (n <= 0)
@@ -605,6 +630,18 @@ static void tcp_send(int fd, const char *s) {
         s += n;
         len -= (size_t)n;
     }
+}
+
+static void tcp_send(int fd, const char *s) { tcp_send_n(fd, s, strlen(s)); }
+
+/* Sends `n` (at most 256) bytes `ch` in two writes 30 ms apart, so the input
+ * most likely reads them in two pieces. */
+static void tcp_send_split(int fd, char ch, size_t n) {
+    char run[256];
+    memset(run, ch, n);
+    tcp_send_n(fd, run, n / 2);
+    usleep(30 * 1000);
+    tcp_send_n(fd, run + n / 2, n - n / 2);
 }
 
 /* 1 when the input closed the connection (EOF or reset). */
@@ -656,12 +693,8 @@ static void test_tcp_oversize(fixture *fx) {
     fake_reset(&fx->fake);
     int fd = tcp_connect(fx->tcp_port);
     /* max_line_bytes is 64: line 2 goes, in two reads, and so does line 4 */
-    memset(line, 'x', 50);
-    line[50] = '\0';
     tcp_send(fd, "{\"n\":1}\n");
-    tcp_send(fd, line);
-    usleep(50 * 1000);
-    tcp_send(fd, line);
+    tcp_send_split(fd, 'x', 100);
     tcp_send(fd, "\n{\"n\":3}\n");
     memset(line, 'y', 150);
     line[150] = '\n';
@@ -684,26 +717,203 @@ static void test_tcp_oversize(fixture *fx) {
     CHECK_INT(fx->tcp_stats.totals.oversize_lines, 2);
 }
 
-static void test_tcp_backpressure(fixture *fx) {
-    fake_reset(&fx->fake);
+static uint64_t tcp_bytes(fixture *fx) {
+    lt_call(&fx->lt, read_tcp_stats, fx);
+    return fx->tcp_stats.totals.bytes;
+}
+
+static uint64_t tcp_oversize(fixture *fx) {
+    lt_call(&fx->lt, read_tcp_stats, fx);
+    return fx->tcp_stats.totals.oversize_lines;
+}
+
+static void set_hold(fixture *fx, int on) {
     uv_mutex_lock(&fx->fake.mu);
-    fx->fake.hold = 1;
+    fx->fake.hold = on;
     uv_mutex_unlock(&fx->fake.mu);
+}
+
+/* While a submit is in flight, lines gather into the next chunk, which goes
+ * when the reply comes, or at EOF; framing and numbering are unchanged. */
+static void test_tcp_coalesce(fixture *fx) {
+    fake_reset(&fx->fake);
+    set_hold(fx, 1);
+    uint64_t oversize0 = tcp_oversize(fx);
+    int fd = tcp_connect(fx->tcp_port);
+    tcp_send(fd, "{\"n\":1}\n");
+    CHECK_INT(wait_subs(&fx->fake, 1, 2000), 1); /* nothing in flight: at once */
+    tcp_send(fd, "{\"n\":2}\n{\"n\"");
+    usleep(30 * 1000);
+    tcp_send(fd, ":3}\n");
+    usleep(300 * 1000);
+    CHECK_INT(nsubs(&fx->fake), 1); /* one in flight: gathering */
+    lt_call(&fx->lt, release_one, &fx->fake);
+    CHECK_INT(wait_subs(&fx->fake, 2, 2000), 2); /* the reply sends what gathered */
+    if (nsubs(&fx->fake) >= 2) {
+        CHECK_MEM(fx->fake.subs[1].data, fx->fake.subs[1].len, "{\"n\":2}\n{\"n\":3}\n");
+        CHECK_INT(fx->fake.subs[1].first_line, 2);
+    }
+
+    /* An oversize line (max_line is 64) in the middle of a gathering chunk,
+     * cut across reads, and a last line without newline at EOF. */
+    tcp_send(fd, "{\"n\":4}\n");
+    tcp_send_split(fd, 'y', 200);
+    tcp_send(fd, "\n{\"n\":6}\n");
+    tcp_send_split(fd, 'y', 100);
+    tcp_send(fd, "\n\n{\"n\":9}");
+    usleep(200 * 1000);
+    CHECK_INT(nsubs(&fx->fake), 2);
+    shutdown(fd, SHUT_WR);
+    CHECK_INT(wait_subs(&fx->fake, 3, 2000), 3); /* EOF sends it, one still in flight */
+    if (nsubs(&fx->fake) >= 3) {
+        CHECK_MEM(fx->fake.subs[2].data, fx->fake.subs[2].len,
+                  "{\"n\":4}\n\n{\"n\":6}\n\n\n{\"n\":9}");
+        CHECK_INT(fx->fake.subs[2].first_line, 4);
+    }
+    CHECK_INT(tcp_oversize(fx) - oversize0, 2);
+    CHECK(closed_by_peer(fd));
+    close(fd);
+    lt_call(&fx->lt, release_all, &fx->fake);
+    usleep(50 * 1000);
+}
+
+/* With both submits in flight, what gathers goes as soon as one reply
+ * frees a slot (not only when it makes a whole chunk); at EOF with the
+ * window full, the rest goes with the next reply. */
+static void test_tcp_reply_sends_gathered(fixture *fx) {
+    char line[64];
+    sr_buf block = SR_BUF_INIT;
+    int n = 2; /* lines 2..n-1: a chunk's worth, then line n */
+    while (block.len < SR_INPUT_TCP_CHUNK_BYTES + 1000) {
+        snprintf(line, sizeof line, "{\"n\":%d,\"pad\":\"%030d\"}\n", n, n);
+        sr_buf_puts(&block, line);
+        n++;
+    }
+    fake_reset(&fx->fake);
+    set_hold(fx, 1);
     int fd = tcp_connect(fx->tcp_port);
     tcp_send(fd, "{\"n\":1}\n");
     CHECK_INT(wait_subs(&fx->fake, 1, 2000), 1);
-    tcp_send(fd, "{\"n\":2}\n");
-    CHECK_INT(wait_subs(&fx->fake, 2, 2000), 2);
-    tcp_send(fd, "{\"n\":3}\n{\"n\":4}\n");
-    usleep(300 * 1000);
-    CHECK_INT(nsubs(&fx->fake), 2); /* two in flight: not reading */
-    lt_call(&fx->lt, release_one, &fx->fake);
-    CHECK_INT(wait_subs(&fx->fake, 3, 2000), 3); /* a slot freed: reading again */
-    CHECK_MEM(fx->fake.subs[2].data, fx->fake.subs[2].len, "{\"n\":3}\n{\"n\":4}\n");
-    CHECK_INT(fx->fake.subs[2].first_line, 3);
-    lt_call(&fx->lt, release_all, &fx->fake);
-    close(fd);
+    tcp_send_n(fd, block.data, block.len);
+    CHECK_INT(wait_subs(&fx->fake, 2, 2000), 2); /* a full chunk goes with one in flight */
     usleep(100 * 1000);
+    snprintf(line, sizeof line, "{\"n\":%d}\n", n);
+    tcp_send(fd, line);
+    usleep(200 * 1000);
+    CHECK_INT(nsubs(&fx->fake), 2); /* window full: gathering */
+    lt_call(&fx->lt, release_one, &fx->fake);
+    CHECK_INT(wait_subs(&fx->fake, 3, 2000), 3); /* one reply, one still in flight */
+    if (nsubs(&fx->fake) >= 3) {
+        CHECK(fx->fake.subs[1].len >= SR_INPUT_TCP_CHUNK_BYTES);
+        CHECK(fx->fake.subs[2].len < 1000 + sizeof line);
+        CHECK_INT(line_of(&fx->fake, line), n);
+    }
+    tcp_send(fd, "{\"last\":1}");
+    shutdown(fd, SHUT_WR);
+    usleep(200 * 1000);
+    CHECK_INT(nsubs(&fx->fake), 3); /* window full at EOF */
+    lt_call(&fx->lt, release_one, &fx->fake);
+    CHECK_INT(wait_subs(&fx->fake, 4, 2000), 4);
+    if (nsubs(&fx->fake) >= 4) {
+        CHECK_MEM(fx->fake.subs[3].data, fx->fake.subs[3].len, "{\"last\":1}");
+        CHECK_INT(fx->fake.subs[3].first_line, n + 1);
+    }
+    CHECK(line_numbers_consistent(&fx->fake, 0));
+    CHECK(closed_by_peer(fd));
+    close(fd);
+    lt_call(&fx->lt, release_all, &fx->fake);
+    usleep(50 * 1000);
+    sr_buf_free(&block);
+}
+
+typedef struct sender {
+    uv_thread_t thread;
+    int fd;
+    const char *data;
+    size_t len;
+} sender;
+
+static void sender_main(void *arg) {
+    sender *s = arg;
+    tcp_send_n(s->fd, s->data, s->len);
+}
+
+#define BIG_LINES    50000
+#define BIG_OVERSIZE 31234 /* a line over max_line, in the middle */
+#define BIG_MARKER   45678 /* the line a "malformed" event would be on */
+
+/* About 2.5 MB of NDJSON with blank lines, one oversize line and a marker;
+ * `expect` gets what the pipeline must see (the oversize line emptied). */
+static void big_stream(sr_buf *sent, sr_buf *expect) {
+    for (int i = 1; i <= BIG_LINES; i++) {
+        char line[128];
+        if (i == BIG_OVERSIZE) {
+            memset(line, 'z', 100);
+            line[100] = '\0';
+        } else if (i == BIG_MARKER) {
+            snprintf(line, sizeof line, "{\"marker\":%d}", i);
+        } else if (i % 1000 == 500) {
+            line[0] = '\0';
+        } else {
+            snprintf(line, sizeof line, "{\"n\":%d,\"pad\":\"%.*s\"}", i, 20 + i % 20,
+                     "pppppppppppppppppppppppppppppppppppppppppppppppppp");
+        }
+        sr_buf_printf(sent, "%s\n", line);
+        sr_buf_printf(expect, "%s\n", i == BIG_OVERSIZE ? "" : line);
+    }
+}
+
+/* A fast stream while the pipeline holds its answers: the first read goes
+ * at once, the next chunk gathers to SR_INPUT_TCP_CHUNK_BYTES and goes too,
+ * then, with both in flight and a full chunk waiting, reading stops. Once
+ * answers flow, everything arrives in order with the stream's numbering. */
+static void test_tcp_backpressure(fixture *fx) {
+    const uint64_t bound = (uint64_t)(SR_INPUT_TCP_MAX_INFLIGHT + 1) *
+                           (SR_INPUT_TCP_CHUNK_BYTES + 64 * 1024 + 64 /* max_line */);
+    sr_buf sent = SR_BUF_INIT, expect = SR_BUF_INIT;
+    big_stream(&sent, &expect);
+    CHECK(sent.len > 2 * bound);
+    fake_reset(&fx->fake);
+    set_hold(fx, 1);
+    uint64_t bytes0 = tcp_bytes(fx), oversize0 = tcp_oversize(fx), read = 0;
+    sender snd = {.fd = tcp_connect(fx->tcp_port), .data = sent.data, .len = sent.len};
+    uv_thread_create(&snd.thread, sender_main, &snd);
+
+    /* Wait until the input has stopped reading. */
+    for (int stable = 0, waited = 0; stable < 3 && waited < 5000; waited += 100) {
+        usleep(100 * 1000);
+        uint64_t now = tcp_bytes(fx) - bytes0;
+        stable = now == read && nsubs(&fx->fake) >= 2 ? stable + 1 : 0;
+        read = now;
+    }
+    CHECK_INT(nsubs(&fx->fake), 2);
+    CHECK(read >= SR_INPUT_TCP_CHUNK_BYTES); /* it read on while one was in flight */
+    CHECK(read < bound);                     /* and stopped: the sender is blocked */
+    if (nsubs(&fx->fake) >= 2) {
+        CHECK_INT(fx->fake.subs[0].first_line, 1);
+        CHECK(fx->fake.subs[1].len >= SR_INPUT_TCP_CHUNK_BYTES);
+        CHECK(fx->fake.subs[1].len < SR_INPUT_TCP_CHUNK_BYTES + 64 * 1024 + 64);
+    }
+
+    lt_call(&fx->lt, release_all, &fx->fake);
+    uv_thread_join(&snd.thread);
+    shutdown(snd.fd, SHUT_WR);
+    for (int waited = 0; subs_bytes(&fx->fake) < expect.len && waited < 10000; waited += 10)
+        usleep(10 * 1000);
+    CHECK(closed_by_peer(snd.fd));
+    close(snd.fd);
+
+    sr_buf all = SR_BUF_INIT;
+    subs_text(&fx->fake, 0, &all);
+    CHECK_INT(all.len, expect.len);
+    CHECK(all.len == expect.len && memcmp(all.data, expect.data, all.len) == 0);
+    CHECK(nsubs(&fx->fake) < MAX_SUBS);
+    CHECK(line_numbers_consistent(&fx->fake, 0));
+    CHECK_INT(line_of(&fx->fake, "{\"marker\":"), BIG_MARKER);
+    CHECK_INT(tcp_oversize(fx) - oversize0, 1);
+    sr_buf_free(&all);
+    sr_buf_free(&sent);
+    sr_buf_free(&expect);
 }
 
 static void test_tcp_busy(fixture *fx) {
@@ -772,15 +982,29 @@ static void test_tcp_tls(fixture *fx) {
     const char *text = "{\"t\":1}\n{\"t\":2}\n";
     CHECK_INT(SSL_write(ssl, text, (int)strlen(text)), (int)strlen(text));
     CHECK_INT(wait_subs(&fx->fake, 1, 2000), 1);
+    /* Then many records over many reads into the stream's one buffer. */
+    sr_buf more = SR_BUF_INIT;
+    for (int i = 3; more.len < 400 * 1024; i++)
+        sr_buf_printf(&more, "{\"t\":%d,\"pad\":\"%040d\"}\n", i, i);
+    CHECK_INT(SSL_write(ssl, more.data, (int)more.len), (int)more.len);
     SSL_shutdown(ssl);
+    for (int waited = 0; subs_bytes(&fx->fake) < strlen(text) + more.len && waited < 5000;
+         waited += 10)
+        usleep(10 * 1000);
     SSL_free(ssl);
     SSL_CTX_free(ctx);
     close(fd);
-    sr_buf all = SR_BUF_INIT;
+    sr_buf all = SR_BUF_INIT, want = SR_BUF_INIT;
     subs_text(&fx->fake, 0, &all);
-    CHECK_MEM(all.data, all.len, text);
+    sr_buf_puts(&want, text);
+    sr_buf_append(&want, more.data, more.len);
+    CHECK_INT(all.len, want.len);
+    CHECK(all.len == want.len && memcmp(all.data, want.data, all.len) == 0);
+    CHECK(line_numbers_consistent(&fx->fake, 0));
     CHECK(strncmp(fx->fake.subs[0].origin, "tcp:127.0.0.1:", 14) == 0);
     sr_buf_free(&all);
+    sr_buf_free(&want);
+    sr_buf_free(&more);
 }
 
 /* ---- gzip --------------------------------------------------------------- */
@@ -835,6 +1059,8 @@ int main(void) {
         test_https(&fx);
         test_tcp_reassembly(&fx);
         test_tcp_oversize(&fx);
+        test_tcp_coalesce(&fx);
+        test_tcp_reply_sends_gathered(&fx);
         test_tcp_backpressure(&fx);
         test_tcp_busy(&fx);
         test_tcp_tls(&fx);
