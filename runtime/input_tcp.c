@@ -4,7 +4,7 @@
  * (complete lines, not yet submitted; copied there once, in runs) ->
  * submit(). Only a line a read ends inside waits in `line` until its
  * newline comes. `ready` goes at once while nothing is in flight; while
- * submits are, it grows into a chunk of up to SR_INPUT_TCP_CHUNK_BYTES,
+ * submits are, it grows into a chunk of up to the chunk target,
  * which goes when the next reply frees a slot (or when full, or at EOF):
  * fewer, larger submits, so fewer thread wake-ups per event under load,
  * and no added latency for a trickle. conn_pace() is the one place that
@@ -149,13 +149,26 @@ static int conn_take_partial(tcp_conn *c, const char *p, size_t n) {
     return conn_line_fits(c, n) ? sr_buf_append(&c->line, p, n) : 0;
 }
 
+size_t sr_input_tcp_chunk_target(const sr_input_tcp *in) {
+    uint64_t open = in->stats.connections_open ? in->stats.connections_open : 1;
+    uint64_t share = SR_INPUT_TCP_GATHER_BUDGET / open;
+    return share > SR_INPUT_TCP_CHUNK_BYTES       ? SR_INPUT_TCP_CHUNK_BYTES
+           : share < SR_INPUT_TCP_CHUNK_MIN_BYTES ? SR_INPUT_TCP_CHUNK_MIN_BYTES
+                                                  : (size_t)share;
+}
+
+/* An orphan (its input stopped) only drains what it holds. */
+static size_t conn_chunk_target(const tcp_conn *c) {
+    return c->in ? sr_input_tcp_chunk_target(c->in) : SR_INPUT_TCP_CHUNK_MIN_BYTES;
+}
+
 /* Room in `ready` for everything one read can add, so the appends below
  * never move it. While submits are in flight `ready` is meant to grow to a
  * whole chunk: a fresh buffer is sized for one at once. */
 static int conn_reserve(tcp_conn *c, size_t len) {
     size_t want = c->line.len + len;
     if (c->ready.cap == 0 && c->inflight > 0)
-        want += SR_INPUT_TCP_CHUNK_BYTES;
+        want += conn_chunk_target(c);
     return sr_buf_reserve(&c->ready, want);
 }
 
@@ -267,7 +280,7 @@ static void on_reply(void *ud, const sr_ingest_reply *r) {
  * pause the lines held back go first. */
 static int conn_due(const tcp_conn *c, int answered) {
     return c->inflight == 0 || answered || c->eof || c->paused_busy ||
-           c->ready.len >= SR_INPUT_TCP_CHUNK_BYTES;
+           c->ready.len >= conn_chunk_target(c);
 }
 
 /* Submits `ready` when it is due and the window allows: 0, or -1 if the
@@ -335,7 +348,7 @@ static void conn_pace(tcp_conn *c, int answered) {
     /* Lines held back (busy) or a full window with a whole chunk waiting:
      * stop reading, and let TCP flow control slow the sender down. */
     if (c->backoff || c->paused_busy ||
-        (c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT && c->ready.len >= SR_INPUT_TCP_CHUNK_BYTES)) {
+        (c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT && c->ready.len >= conn_chunk_target(c))) {
         sr_tls_stream_read_stop(c->stream);
         if (!c->backoff)
             uv_timer_stop(&c->timer); /* not idle: we are the ones waiting */

@@ -11,15 +11,15 @@
  * Chunking: while a connection has no submit in flight, what a socket read
  * completes is submitted at once (no added latency at low rates). While
  * one is in flight, the input reads on and gathers complete lines into the
- * next chunk, submitted when a reply frees a slot, when it reaches
- * SR_INPUT_TCP_CHUNK_BYTES, or at EOF: under load, fewer and larger
+ * next chunk, submitted when a reply frees a slot, when it reaches the
+ * chunk target (below), or at EOF: under load, fewer and larger
  * submits (each one wakes a worker thread and then the loop).
  *
  * Back-pressure: at most SR_INPUT_TCP_MAX_INFLIGHT submits per connection
  * are in flight; once they are and the next chunk is full, the input stops
  * reading from the socket, so TCP flow control slows the sender down. A
  * connection therefore holds at most SR_INPUT_TCP_MAX_INFLIGHT + 1 chunks,
- * each under SR_INPUT_TCP_CHUNK_BYTES + one socket read (64 KiB) +
+ * each under the chunk target + one socket read (64 KiB) +
  * max_line_bytes (the line a read completes), plus one unfinished line of
  * up to max_line_bytes. When ingest reports busy (a queue is full) the input
  * keeps the chunk and stops reading until it can submit it. A reply with
@@ -43,10 +43,17 @@
 
 #define SR_INPUT_TCP_MAX_INFLIGHT    2
 #define SR_INPUT_TCP_MAX_CONNECTIONS 1024
-/* A chunk gathered while submits are in flight goes once it reaches this
- * size (overshooting by at most the rest of one read); with the window full
- * it is also where reading stops (see Back-pressure above). */
-#define SR_INPUT_TCP_CHUNK_BYTES (256 * 1024)
+/* A chunk gathered while submits are in flight goes once it reaches the
+ * chunk target (overshooting by at most the rest of one read); with the
+ * window full it is also where reading stops (see Back-pressure above).
+ * The target is SR_INPUT_TCP_CHUNK_BYTES while few connections are open;
+ * with many, the open connections share SR_INPUT_TCP_GATHER_BUDGET, but no
+ * target drops below SR_INPUT_TCP_CHUNK_MIN_BYTES (one socket read): so
+ * what all connections gather stays near the budget until 256 connections,
+ * and past that a connection holds no more than it did before gathering. */
+#define SR_INPUT_TCP_CHUNK_BYTES     (256 * 1024)
+#define SR_INPUT_TCP_CHUNK_MIN_BYTES (64 * 1024)
+#define SR_INPUT_TCP_GATHER_BUDGET   (16 * 1024 * 1024)
 
 typedef struct sr_input_tcp sr_input_tcp;
 
@@ -73,6 +80,11 @@ sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
 
 /* The bound port (conf->port 0 picks a free one). */
 int sr_input_tcp_port(const sr_input_tcp *in);
+
+/* The size a gathered chunk grows to now: SR_INPUT_TCP_GATHER_BUDGET over
+ * the open connections, within [SR_INPUT_TCP_CHUNK_MIN_BYTES,
+ * SR_INPUT_TCP_CHUNK_BYTES]. */
+size_t sr_input_tcp_chunk_target(const sr_input_tcp *in);
 
 /* Counters, updated on the loop thread; read them there. */
 const sr_input_tcp_stats *sr_input_tcp_get_stats(const sr_input_tcp *in);

@@ -916,6 +916,50 @@ static void test_tcp_backpressure(fixture *fx) {
     sr_buf_free(&expect);
 }
 
+typedef struct target_probe {
+    fixture *fx;
+    size_t target;
+    uint64_t open;
+} target_probe;
+
+static void probe_target(void *arg) {
+    target_probe *t = arg;
+    t->target = sr_input_tcp_chunk_target(t->fx->tcp);
+    t->open = sr_input_tcp_get_stats(t->fx->tcp)->connections_open;
+}
+
+/* Waits until `n` connections are open; returns the chunk target then. */
+static size_t target_at(fixture *fx, uint64_t n) {
+    target_probe t = {fx, 0, 0};
+    for (int i = 0; i < 400; i++) {
+        lt_call(&fx->lt, probe_target, &t);
+        if (t.open == n)
+            break;
+        usleep(5 * 1000);
+    }
+    CHECK_INT(t.open, n);
+    return t.target;
+}
+
+/* Many open connections share the gathering budget: what they can hold
+ * together stays bounded, and no chunk target drops below one read. */
+static void test_tcp_chunk_target(fixture *fx) {
+    enum { MANY = 300 };
+    static int fds[MANY];
+    CHECK_INT(target_at(fx, 0), SR_INPUT_TCP_CHUNK_BYTES);
+    for (int i = 0; i < MANY; i++)
+        fds[i] = tcp_connect(fx->tcp_port);
+    CHECK_INT(target_at(fx, MANY), SR_INPUT_TCP_CHUNK_MIN_BYTES);
+    for (int i = 100; i < MANY; i++)
+        close(fds[i]);
+    CHECK_INT(target_at(fx, 100), SR_INPUT_TCP_GATHER_BUDGET / 100);
+    for (int i = 1; i < 100; i++)
+        close(fds[i]);
+    CHECK_INT(target_at(fx, 1), SR_INPUT_TCP_CHUNK_BYTES);
+    close(fds[0]);
+    CHECK_INT(target_at(fx, 0), SR_INPUT_TCP_CHUNK_BYTES);
+}
+
 static void test_tcp_busy(fixture *fx) {
     fake_reset(&fx->fake);
     uv_mutex_lock(&fx->fake.mu);
@@ -1063,6 +1107,7 @@ int main(void) {
         test_tcp_reply_sends_gathered(&fx);
         test_tcp_backpressure(&fx);
         test_tcp_busy(&fx);
+        test_tcp_chunk_target(&fx);
         test_tcp_tls(&fx);
         test_inline_answers(&fx);
     }
