@@ -177,8 +177,8 @@ static void test_special_byte_at_every_position(void) {
         {"\x01", 0}, {"\x1f", 0}, {"\\n", 1}, {"\xc3\xa9", 1}, {"\xff", 0}, {"\x7f", 1}, {" ", 1},
     };
     for (size_t s = 0; s < sizeof specials / sizeof *specials; s++) {
-        for (size_t at = 0; at < 24; at++) {
-            char doc[64];
+        for (size_t at = 0; at < 40; at++) { /* two 16-byte blocks and the tail */
+            char doc[80];
             size_t n = 0;
             doc[n++] = '"';
             for (size_t k = 0; k < at; k++)
@@ -200,8 +200,8 @@ static void test_special_byte_at_every_position(void) {
             }
         }
         /* And a closing quote at every position. */
-        char doc[40];
-        for (size_t at = 0; at < 24; at++) {
+        char doc[64];
+        for (size_t at = 0; at < 40; at++) {
             size_t n = 0;
             doc[n++] = '"';
             for (size_t k = 0; k < at; k++)
@@ -213,6 +213,17 @@ static void test_special_byte_at_every_position(void) {
             CHECK_INT(validate(doc, n, &err), -1);
             CHECK_INT(err.offset, n - 1);
         }
+    }
+    /* Finding a member skips string values by their quotes and escapes
+     * alone (validated text): an escaped quote at every position. */
+    for (size_t at = 0; at < 40; at++) {
+        char doc[96];
+        int n = snprintf(doc, sizeof doc, "{\"k\":\"%.*s\\\"%s\",\"x\":7}", (int)at,
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbb");
+        sr_json_member m;
+        CHECK(sr_json_object_get(doc, (size_t)n, "x", 1, &m));
+        CHECK_INT(m.val_len, 1);
+        CHECK(doc[m.val_off] == '7');
     }
 }
 
