@@ -171,7 +171,8 @@ static int member_key_is(const char *raw, const sr_json_member *m, const char *k
     const char *k = raw + m->key_off;
     if (m->key_escaped)
         return sr_json_key_equals(k, m->key_len, key, klen);
-    return m->key_len == klen && (klen == 0 || memcmp(k, key, klen) == 0);
+    /* The first byte settles most mismatches without a call to memcmp. */
+    return m->key_len == klen && (klen == 0 || (k[0] == key[0] && memcmp(k, key, klen) == 0));
 }
 
 /* The last member with that key (see the note on duplicates at the top). */
@@ -190,7 +191,8 @@ static const sr_json_member *find_member(const sr_event *ev, const char *key, ui
 static sr_event_edit *find_edit(const sr_event *ev, const char *key, uint32_t klen) {
     for (uint32_t k = 0; k < ev->nedits; k++) {
         sr_event_edit *e = &ev->edits[k];
-        if (e->key_len == klen && (klen == 0 || memcmp(e->key, key, klen) == 0))
+        if (e->key_len == klen &&
+            (klen == 0 || (e->key[0] == key[0] && memcmp(e->key, key, klen) == 0)))
             return e;
     }
     return NULL;
@@ -569,9 +571,45 @@ static int put_member(sr_buf *out, const sr_event *ev, const sr_json_member *m,
     return rc;
 }
 
+/* Fields an edit adds (keys the raw object lacks), in the order they were
+ * first set, each after a comma unless it is the object's first member.
+ * `all_new`: the caller knows no edit names a raw member. */
+static int put_new_fields(const sr_event *ev, sr_buf *out, int first, int all_new) {
+    int rc = 0;
+    for (uint32_t k = 0; k < ev->nedits; k++) {
+        const sr_event_edit *e = &ev->edits[k];
+        if (!e->val || (!all_new && find_member(ev, e->key, e->key_len)))
+            continue;
+        if (!first)
+            rc |= sr_buf_putc(out, ',');
+        first = 0;
+        rc |= sr_buf_json_string(out, e->key, e->key_len);
+        rc |= sr_buf_putc(out, ':');
+        rc |= sr_buf_append(out, e->val, e->val_len);
+    }
+    return rc;
+}
+
+/* Whether the edits only add fields (or delete absent ones) to a compact
+ * event: the usual shape of a site script's work. */
+static int only_additions(const sr_event *ev) {
+    for (uint32_t k = 0; k < ev->nedits; k++)
+        if (find_member(ev, ev->edits[k].key, ev->edits[k].key_len))
+            return 0;
+    return is_compact(ev);
+}
+
 static int write_edited(const sr_event *ev, sr_buf *out) {
     int rc = 0, first = 1;
     rc |= sr_buf_reserve(out, ev->raw_len + 2);
+    if (only_additions(ev)) {
+        /* The raw text up to its closing brace, then the new fields: no
+         * need to take the members apart. */
+        rc |= sr_buf_append(out, ev->raw, ev->raw_len - 1);
+        rc |= put_new_fields(ev, out, ev->nmembers == 0, 1);
+        rc |= sr_buf_putc(out, '}');
+        return rc;
+    }
     rc |= sr_buf_putc(out, '{');
     for (uint32_t k = 0; k < ev->nmembers; k++) {
         const sr_json_member *m = &ev->members[k];
@@ -583,18 +621,7 @@ static int write_edited(const sr_event *ev, sr_buf *out) {
         first = 0;
         rc |= put_member(out, ev, m, e);
     }
-    /* New fields, in the order they were first set. */
-    for (uint32_t k = 0; k < ev->nedits; k++) {
-        const sr_event_edit *e = &ev->edits[k];
-        if (!e->val || find_member(ev, e->key, e->key_len))
-            continue;
-        if (!first)
-            rc |= sr_buf_putc(out, ',');
-        first = 0;
-        rc |= sr_buf_json_string(out, e->key, e->key_len);
-        rc |= sr_buf_putc(out, ':');
-        rc |= sr_buf_append(out, e->val, e->val_len);
-    }
+    rc |= put_new_fields(ev, out, first, 0);
     rc |= sr_buf_putc(out, '}');
     return rc;
 }

@@ -730,7 +730,7 @@ static int key_matches(const char *obj, const sr_json_member *m, const char *key
     const char *k = obj + m->key_off;
     if (m->key_escaped)
         return sr_json_key_equals(k, m->key_len, key, klen);
-    return m->key_len == klen && (klen == 0 || memcmp(k, key, klen) == 0);
+    return m->key_len == klen && (klen == 0 || (k[0] == key[0] && memcmp(k, key, klen) == 0));
 }
 
 int sr_json_object_get(const char *obj, size_t n, const char *key, size_t klen, sr_json_member *m) {

@@ -282,6 +282,38 @@ static void test_edits(void) {
     sr_arena_free(&a);
 }
 
+/* Edits that only add fields to a compact event are written as the raw
+ * text plus the new fields; anything else takes the members apart. Both
+ * must give what the member-by-member writer gives. */
+static void test_edits_add_only(void) {
+    sr_arena a;
+    sr_arena_init(&a, 0);
+    sr_buf out = SR_BUF_INIT;
+    sr_event ev;
+    sr_json_error err = {0};
+
+    CHECK_INT(parse(&ev, &a, "{\"type\":\"policy\",\"s\":\"a,b}\"}", &err), 0);
+    CHECK_INT(sr_event_set_string(&ev, "label", 5, "High", 4), 0);
+    CHECK_INT(sr_event_delete(&ev, "absent", 6), 0); /* deleting what is not there */
+    CHECK_INT(sr_event_set_int(&ev, "n", 1, 9007199254740993LL), 0);
+    CHECK_STR(written(&ev, &out), "{\"type\":\"policy\",\"s\":\"a,b}\",\"label\":\"High\","
+                                  "\"n\":9007199254740993}");
+
+    /* Whitespace in the raw text: compacted member by member. */
+    CHECK_INT(parse(&ev, &a, "{ \"type\" : \"policy\", \"a\" : [1, 2] }", &err), 0);
+    CHECK_INT(sr_event_set_int(&ev, "b", 1, 2), 0);
+    CHECK_STR(written(&ev, &out), "{\"type\":\"policy\",\"a\":[1,2],\"b\":2}");
+
+    /* A key the raw text spells with an escape is the same key: replaced
+     * in place, not added again. */
+    CHECK_INT(parse(&ev, &a, "{\"type\":\"policy\",\"\\u0061\":1,\"c\":3}", &err), 0);
+    CHECK_INT(sr_event_set_int(&ev, "a", 1, 2), 0);
+    CHECK_STR(written(&ev, &out), "{\"type\":\"policy\",\"\\u0061\":2,\"c\":3}");
+
+    sr_buf_free(&out);
+    sr_arena_free(&a);
+}
+
 static void test_rederive(void) {
     sr_arena a;
     sr_arena_init(&a, 0);
@@ -834,6 +866,7 @@ int main(void) {
     test_big_integers();
     test_get_path();
     test_edits();
+    test_edits_add_only();
     test_rederive();
     test_fork();
     test_escaped_and_duplicate_keys();
