@@ -203,6 +203,7 @@ static void on_submitted(void *ud, const sr_ingest_reply *reply) {
     submission *s = ud;
     sr_audit *a = s->a;
     a->in_flight--;
+    free(reply->data); /* the audit trail keeps its own copy to hold */
     if (reply->status == 503 && !a->closing) {
         hold(a, s->json, s->len);
         s->json = NULL;

@@ -22,6 +22,12 @@ typedef struct sr_ingest_reply {
     size_t body_len;
     long retry_after_s;          /* with 503; -1 otherwise */
     uint32_t accepted, rejected; /* event counts, for TCP accounting */
+    /* With 503 the pipeline hands the submitted body back, as submitted,
+     * so an input that cannot ask its sender to retry (TCP) can send it
+     * again. The callback owns it: free() it when not needed. NULL
+     * otherwise. */
+    char *data;
+    size_t data_len;
 } sr_ingest_reply;
 
 typedef void (*sr_ingest_cb)(void *ud, const sr_ingest_reply *reply);

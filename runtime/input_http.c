@@ -65,6 +65,7 @@ static int authorized(const sr_input_http *in, const sr_http_request *req) {
 
 static void on_ingest_reply(void *ud, const sr_ingest_reply *reply) {
     pending_request *pr = ud;
+    free(reply->data); /* on 503 the HTTP sender sends it again itself */
     sr_http_header retry[1];
     char seconds[24];
     size_t nretry = 0;

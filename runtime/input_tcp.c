@@ -28,6 +28,14 @@
 
 typedef struct tcp_conn tcp_conn;
 
+/* A chunk the pipeline refused (503) and handed back: sent again, before
+ * anything newer, once the pause is over. */
+typedef struct refused {
+    char *data;
+    size_t len;
+    uint32_t first_line, nlines;
+} refused;
+
 struct sr_input_tcp {
     uv_loop_t *loop;
     uv_tcp_t listener;
@@ -52,6 +60,8 @@ struct tcp_conn {
     uint32_t next_line;   /* number of the line `line` accumulates */
     int discarding;       /* inside an oversize line: drop up to its newline */
     unsigned inflight;
+    refused again[SR_INPUT_TCP_MAX_INFLIGHT]; /* refused chunks to send again, oldest first */
+    unsigned nagain;
     int backoff;     /* paused after a 503 */
     int paused_busy; /* paused because ingest is busy (a queue is full) */
     int eof;         /* the peer is done: submit what is left, then close */
@@ -117,6 +127,15 @@ static void conn_close(tcp_conn *c) {
     if (c->closing)
         return;
     c->closing = 1;
+    for (unsigned i = 0; i < c->nagain; i++) {
+        const refused *r = &c->again[i];
+        sr_error(COMPONENT,
+                 "%s: lines %u-%u lost: the connection closed before they could be "
+                 "sent again",
+                 conn_peer(c), r->first_line, r->first_line + r->nlines - 1);
+        free(r->data);
+    }
+    c->nagain = 0;
     sr_buf_free(&c->line);
     sr_buf_free(&c->ready);
     c->open_handles = 2;
@@ -244,10 +263,36 @@ static void count_reply(tcp_conn *c, const sr_ingest_reply *r) {
 
 static void on_conn_timer(uv_timer_t *timer);
 
-static void conn_start_backoff(tcp_conn *c, const chunk *ch, long retry_after_s) {
-    long s = retry_after_s > 0 ? retry_after_s : DEFAULT_BACKOFF_S;
-    sr_warn(COMPONENT, "%s: gateway busy, lines %u-%u refused; pausing reads for %ld s",
-            conn_peer(c), ch->first_line, ch->first_line + ch->nlines - 1, s);
+/* Keeps a refused chunk (in line order: replies to chunks sent again may
+ * come after newer refusals). */
+static void conn_keep_refused(tcp_conn *c, const chunk *ch, char *data, size_t len) {
+    unsigned i = c->nagain;
+    if (i == SR_INPUT_TCP_MAX_INFLIGHT) { /* cannot happen: one slot per submit */
+        free(data);
+        return;
+    }
+    while (i > 0 && c->again[i - 1].first_line > ch->first_line) {
+        c->again[i] = c->again[i - 1];
+        i--;
+    }
+    c->again[i] = (refused){data, len, ch->first_line, ch->nlines};
+    c->nagain++;
+}
+
+static void conn_start_backoff(tcp_conn *c, const chunk *ch, const sr_ingest_reply *r) {
+    long s = r->retry_after_s > 0 ? r->retry_after_s : DEFAULT_BACKOFF_S;
+    if (r->data && !c->closing) {
+        sr_warn(COMPONENT,
+                "%s: gateway busy, lines %u-%u refused; pausing reads for %ld s, "
+                "then sending them again",
+                conn_peer(c), ch->first_line, ch->first_line + ch->nlines - 1, s);
+        conn_keep_refused(c, ch, r->data, r->data_len);
+    } else {
+        sr_error(COMPONENT,
+                 "%s: gateway busy, lines %u-%u refused and lost; pausing reads for %ld s",
+                 conn_peer(c), ch->first_line, ch->first_line + ch->nlines - 1, s);
+        free(r->data);
+    }
     c->backoff = 1;
     if (!c->closing) {
         sr_tls_stream_read_stop(c->stream);
@@ -260,12 +305,15 @@ static void on_reply(void *ud, const sr_ingest_reply *r) {
     tcp_conn *c = ch->conn;
     c->inflight--;
     count_reply(c, r);
-    if (r->status == 503)
-        conn_start_backoff(c, ch, r->retry_after_s);
-    else if (r->rejected)
+    if (r->status == 503) {
+        conn_start_backoff(c, ch, r);
+    } else if (r->rejected) {
         sr_warn(COMPONENT, "%s: %u of the events in lines %u-%u rejected: %.*s", conn_peer(c),
                 r->rejected, ch->first_line, ch->first_line + ch->nlines - 1,
                 (int)(r->body_len > 512 ? 512 : r->body_len), r->body ? r->body : "");
+    }
+    if (r->status != 503)
+        free(r->data); /* only a refusal hands the body back */
     free(ch);
     if (c->closing)
         conn_maybe_free(c);
@@ -283,49 +331,72 @@ static int conn_due(const tcp_conn *c, int answered) {
            c->ready.len >= conn_chunk_target(c);
 }
 
-/* Submits `ready` when it is due and the window allows: 0, or -1 if the
- * connection must close (out of memory, pipeline shutting down). */
-static int conn_flush(tcp_conn *c, int answered) {
-    if (c->ready.len == 0 || c->backoff || c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT || !c->in ||
-        !conn_due(c, answered))
-        return 0;
+/* True (and reading paused, looking again shortly) while a queue behind
+ * the pipeline is full: the lines stay here, TCP flow control slows the
+ * sender. */
+static int conn_wait_busy(tcp_conn *c) {
     const sr_ingest *ing = &c->in->ingest;
     if (ing->busy && ing->busy(ing->ctx) > 0) {
-        /* A queue is full: keep the lines, stop reading (TCP flow control
-         * then slows the sender), and look again shortly. */
         if (!c->paused_busy)
             sr_info(COMPONENT, "%s: a queue is full; pausing reads", conn_peer(c));
         c->paused_busy = 1;
         c->backoff = 1;
         sr_tls_stream_read_stop(c->stream);
         uv_timer_start(&c->timer, on_conn_timer, BUSY_POLL_MS, 0);
-        return 0;
+        return 1;
     }
     if (c->paused_busy)
         sr_info(COMPONENT, "%s: reading again", conn_peer(c));
     c->paused_busy = 0;
+    return 0;
+}
+
+/* Hands one chunk (taking `data`) to the pipeline: 0, or -1 if the
+ * connection must close (out of memory, pipeline shutting down). */
+static int conn_submit(tcp_conn *c, char *data, size_t len, uint32_t first_line, uint32_t nlines) {
     chunk *ch = malloc(sizeof *ch);
-    if (!ch)
-        return -1;
-    ch->conn = c;
-    ch->first_line = c->ready_first;
-    ch->nlines = c->next_line - c->ready_first;
-    size_t len;
-    char *data = sr_buf_steal(&c->ready, &len);
-    if (!data) {
-        free(ch);
+    if (!ch) {
+        free(data);
         return -1;
     }
-    c->ready_first = c->next_line;
+    ch->conn = c;
+    ch->first_line = first_line;
+    ch->nlines = nlines;
     const sr_ingest *ingest = &c->in->ingest;
     c->inflight++;
-    if (ingest->submit(ingest->ctx, data, len, SR_BODY_NDJSON, ch->first_line, c->origin, on_reply,
+    if (ingest->submit(ingest->ctx, data, len, SR_BODY_NDJSON, first_line, c->origin, on_reply,
                        ch) != 0) {
         c->inflight--;
         free(ch);
         return -1;
     }
     return 0;
+}
+
+/* Submits one chunk when the window allows: a refused one first (nothing
+ * newer goes before it), else `ready` when it is due. 0, or -1 if the
+ * connection must close. */
+static int conn_flush(tcp_conn *c, int answered) {
+    if (c->backoff || c->inflight >= SR_INPUT_TCP_MAX_INFLIGHT || !c->in)
+        return 0;
+    if (c->nagain == 0 && (c->ready.len == 0 || !conn_due(c, answered)))
+        return 0;
+    if (conn_wait_busy(c))
+        return 0;
+    if (c->nagain > 0) {
+        refused r = c->again[0];
+        memmove(c->again, c->again + 1, --c->nagain * sizeof *c->again);
+        sr_info(COMPONENT, "%s: sending lines %u-%u again", conn_peer(c), r.first_line,
+                r.first_line + r.nlines - 1);
+        return conn_submit(c, r.data, r.len, r.first_line, r.nlines);
+    }
+    uint32_t first = c->ready_first, nlines = c->next_line - c->ready_first;
+    size_t len;
+    char *data = sr_buf_steal(&c->ready, &len);
+    if (!data)
+        return -1;
+    c->ready_first = c->next_line;
+    return conn_submit(c, data, len, first, nlines);
 }
 
 /* ---- Pacing ------------------------------------------------------------ */
@@ -341,7 +412,7 @@ static void conn_pace(tcp_conn *c, int answered) {
     if (c->closing) /* the pipeline may answer inside submit() */
         return;
     if (c->eof) {
-        if (c->ready.len == 0)
+        if (c->ready.len == 0 && c->nagain == 0)
             conn_close(c); /* submits in flight keep the connection alive */
         return;
     }
@@ -398,7 +469,7 @@ static void conn_on_end(void *ud, int status, const char *why) {
         return;
     }
     c->eof = 1;
-    uv_timer_stop(&c->timer);
+    uv_timer_stop(&c->timer); /* reads stop during a pause: no EOF arrives in one */
     conn_pace(c, 0);
 }
 

@@ -23,8 +23,9 @@
  * max_line_bytes (the line a read completes), plus one unfinished line of
  * up to max_line_bytes. When ingest reports busy (a queue is full) the input
  * keeps the chunk and stops reading until it can submit it. A reply with
- * status 503 (gateway busy) pauses reading for its retry_after_s (or 1 s);
- * the chunk it answered was not taken and is logged as refused. On EOF the
+ * status 503 (not queued) pauses reading for its retry_after_s (or 1 s);
+ * the pipeline hands that chunk back, and it is sent again after the pause,
+ * before anything newer (see docs/inputs.md). On EOF the
  * trailing line without newline, if any, is submitted too.
  *
  * TLS is on when conf->tls.cert_file is set. A connection that sends nothing
@@ -63,7 +64,7 @@ typedef struct sr_input_tcp_counters {
     uint64_t accepted;       /* events the pipeline accepted */
     uint64_t rejected;       /* events it rejected (malformed lines, ...) */
     uint64_t oversize_lines; /* lines over max_line_bytes, discarded */
-    uint64_t refused_chunks; /* chunks answered 503, not taken */
+    uint64_t refused_chunks; /* chunks answered 503 (each sent again) */
 } sr_input_tcp_counters;
 
 typedef struct sr_input_tcp_stats {

@@ -183,6 +183,12 @@ static void commit(sr_pipeline *p, sr_batch *b) {
         .accepted = b->failed ? 0 : (uint32_t)b->nevents,
         .rejected = (uint32_t)b->nrejects,
     };
+    if (status == 503) {
+        /* Not taken: the body goes back to the input, to be sent again. */
+        reply.data = b->data;
+        reply.data_len = b->len;
+        b->data = NULL;
+    }
     b->cb(b->ud, &reply);
     sr_buf_free(&body);
 }

@@ -6,7 +6,10 @@
   - a torn record at the end of the newest spool segment (garbage appended,
     or the last record cut in the middle) after a crash: the gateway starts,
     logs the torn record, delivers the intact events, and appends after them;
-  - SIGHUP under load loses nothing, and the reloaded configuration is live.
+  - SIGHUP under load loses nothing, and the reloaded configuration is live;
+  - a chunk the pipeline cannot queue (the spool cannot start a segment) is
+    refused, handed back to the TCP input and sent again after the pause:
+    nothing lost, order kept.
 """
 
 import json
@@ -17,8 +20,8 @@ import time
 
 import pytest
 
-from delivery_util import (Ingest, events, launch, newest_segment, order_check, post_ok, receivers,
-                           spool_dir)
+from delivery_util import (Ingest, events, launch, log_count, ndjson_bytes, newest_segment,
+                           order_check, post_ok, receivers, spool_dir)
 from harness import webhook
 
 __all__ = ["launch", "receivers"]  # fixtures
@@ -267,3 +270,50 @@ def test_memory_queue_leftovers_at_shutdown_go_to_the_dead_letter_file(launch, r
            for d in dl]
     assert got == [e["id"] for e in evs], got
     assert "dead-letter file for replay" in gw.stderr()
+
+
+def test_tcp_chunk_refused_by_the_spool_is_sent_again(launch, receivers):
+    """The spool cannot create its next segment (a directory sits at every
+    name it could take), so queueing fails and the pipeline answers 503.
+    TCP cannot tell the sender to retry: the input gets the chunk back,
+    pauses, and sends it again until the spool works again."""
+    rcv = receivers()
+    workdir = launch.workdir("refused")
+    h = webhook("refused", rcv.url("/refused"), batch={"max_events": 50, "linger": "20ms"})
+    h["queue"] = {"type": "disk", "fsync": "never", "segment_bytes": 4096}
+    gw = launch.start(workdir, [h], tcp=True)
+    first = events("pre", 1)
+    s = gw.tcp_connect()
+    try:
+        s.sendall(ndjson_bytes(first))
+        rcv.wait(lambda r: r.accepted_ids() == ["pre-000000"], timeout=15,
+                 message="the first event was not delivered")
+        # Block every segment name the next roll could use.
+        d = spool_dir(gw, "refused")
+        blockers = []
+        for seq in range(2, 400):
+            p = os.path.join(d, "%020d.seg" % seq)
+            if not os.path.exists(p):
+                os.mkdir(p)
+                blockers.append(p)
+        evs = events("tcp", 60, pad=200)  # ~16 KB: the 4 KiB segment must roll
+        s.sendall(ndjson_bytes(evs))
+        gw.wait_stderr(r"gateway busy, lines \d+-\d+ refused", timeout=10)
+        time.sleep(1.5)  # at least one more refusal while blocked
+        for p in blockers:
+            os.rmdir(p)
+        want = ["pre-000000"] + [e["id"] for e in evs]
+        rcv.wait(lambda r: set(want) <= set(r.accepted_ids()), timeout=20,
+                 message="refused events were not delivered once the spool worked again")
+    finally:
+        s.close()
+    got = [i for i in rcv.accepted_ids() if i in set(want)]
+    # At least once: a resend may repeat what an earlier attempt queued;
+    # first arrivals keep the stream's order.
+    firsts = list(dict.fromkeys(got))
+    assert firsts == want, "events out of order after the resend"
+    text = gw.stderr()
+    assert log_count(text, r"refused; pausing reads for 1 s, then sending them again") >= 1, text[-2000:]
+    assert log_count(text, r"sending lines \d+-\d+ again") >= 1, text[-2000:]
+    assert log_count(text, r"lost") == 0, text[-2000:]
+    gw.assert_running()

@@ -88,6 +88,8 @@ typedef struct reply {
     void *ud;
     int status;
     uint32_t accepted;
+    char *back; /* with 503: the body handed back, as the pipeline does */
+    size_t back_len;
 } reply;
 
 typedef struct fake_ingest {
@@ -123,6 +125,8 @@ static void send_reply(reply *r) {
     if (r->status == 503) {
         snprintf(body, sizeof body, "{\"error\":\"busy\"}");
         rep.retry_after_s = 1;
+        rep.data = r->back;
+        rep.data_len = r->back_len;
     } else {
         snprintf(body, sizeof body,
                  "{\"accepted\":%u,\"rejected\":0,\"dropped\":0,\"failed\":0,\"errors\":[]}",
@@ -149,6 +153,7 @@ static int fake_submit(void *ctx, char *data, size_t len, sr_body_format fmt, ui
     r->timer.data = r;
 
     uv_mutex_lock(&f->mu);
+    CHECK(f->nsubs < MAX_SUBS); /* raise MAX_SUBS rather than lose a submission */
     if (f->nsubs < MAX_SUBS) {
         submission *s = &f->subs[f->nsubs++];
         s->data = data; /* ownership: kept until the end of the test */
@@ -159,9 +164,13 @@ static int fake_submit(void *ctx, char *data, size_t len, sr_body_format fmt, ui
     } else {
         free(data);
     }
-    if (f->answer_503 > 0) {
+    if (f->answer_503 > 0 && f->nsubs > 0) {
         f->answer_503--;
         r->status = 503;
+        if ((r->back = malloc(len)) != NULL) {
+            memcpy(r->back, f->subs[f->nsubs - 1].data, len); /* stored just above */
+            r->back_len = len;
+        }
     }
     int hold = f->hold && f->nheld < MAX_SUBS, now = f->inline_answer;
     if (hold)
@@ -960,10 +969,24 @@ static void test_tcp_chunk_target(fixture *fx) {
     CHECK_INT(target_at(fx, 0), SR_INPUT_TCP_CHUNK_BYTES);
 }
 
+static int sub_is(fake_ingest *f, int i, uint32_t first_line, const char *text) {
+    uv_mutex_lock(&f->mu);
+    int ok = i < f->nsubs && f->subs[i].first_line == first_line &&
+             f->subs[i].len == strlen(text) && memcmp(f->subs[i].data, text, f->subs[i].len) == 0;
+    uv_mutex_unlock(&f->mu);
+    return ok;
+}
+
+/* A refused chunk (503) comes back from the pipeline and is sent again
+ * after the pause, before anything newer, as often as it is refused; the
+ * connection stays open. At EOF a refused chunk still goes before the
+ * connection closes. */
 static void test_tcp_busy(fixture *fx) {
     fake_reset(&fx->fake);
+    lt_call(&fx->lt, read_tcp_stats, fx);
+    uint64_t refused0 = fx->tcp_stats.totals.refused_chunks;
     uv_mutex_lock(&fx->fake.mu);
-    fx->fake.answer_503 = 1;
+    fx->fake.answer_503 = 2; /* the chunk, and its first resend */
     uv_mutex_unlock(&fx->fake.mu);
     int fd = tcp_connect(fx->tcp_port);
     tcp_send(fd, "{\"n\":1}\n");
@@ -971,14 +994,33 @@ static void test_tcp_busy(fixture *fx) {
     usleep(100 * 1000);
     uint64_t t0 = uv_hrtime();
     tcp_send(fd, "{\"n\":2}\n");
-    CHECK_INT(wait_subs(&fx->fake, 2, 3000), 2);
+    CHECK_INT(wait_subs(&fx->fake, 4, 5000), 4);
     uint64_t waited_ms = (uv_hrtime() - t0) / 1000000;
-    CHECK(waited_ms >= 700); /* paused ~1 s after the 503, connection kept */
-    CHECK_INT(fx->fake.subs[1].first_line, 2);
+    CHECK(waited_ms >= 1500); /* two pauses of ~1 s, connection kept */
+    CHECK(sub_is(&fx->fake, 0, 1, "{\"n\":1}\n"));
+    CHECK(sub_is(&fx->fake, 1, 1, "{\"n\":1}\n")); /* sent again, refused again */
+    CHECK(sub_is(&fx->fake, 2, 1, "{\"n\":1}\n")); /* taken */
+    CHECK(sub_is(&fx->fake, 3, 2, "{\"n\":2}\n")); /* only then the newer line */
     close(fd);
     usleep(100 * 1000);
     lt_call(&fx->lt, read_tcp_stats, fx);
-    CHECK(fx->tcp_stats.totals.refused_chunks >= 1);
+    CHECK_INT(fx->tcp_stats.totals.refused_chunks - refused0, 2);
+
+    /* The sender closes while its chunk waits to be sent again. */
+    fake_reset(&fx->fake);
+    uv_mutex_lock(&fx->fake.mu);
+    fx->fake.answer_503 = 1;
+    uv_mutex_unlock(&fx->fake.mu);
+    fd = tcp_connect(fx->tcp_port);
+    tcp_send(fd, "{\"n\":3}\n{\"n\":4}");
+    CHECK_INT(wait_subs(&fx->fake, 1, 2000), 1);
+    close(fd);
+    CHECK_INT(wait_subs(&fx->fake, 3, 4000), 3);
+    CHECK(sub_is(&fx->fake, 0, 1, "{\"n\":3}\n"));
+    CHECK(sub_is(&fx->fake, 1, 1, "{\"n\":3}\n"));
+    CHECK(sub_is(&fx->fake, 2, 2, "{\"n\":4}")); /* the last line, without newline */
+    usleep(100 * 1000);
+    lt_call(&fx->lt, read_tcp_stats, fx);
     CHECK(fx->tcp_stats.connections_total >= 4);
     CHECK_INT(fx->tcp_stats.connections_open, 0);
 }
