@@ -113,7 +113,8 @@ static int flush_out(server *s, conn *c) {
             return -1;
         off += (size_t)w;
     }
-    memmove(c->out, c->out + off, c->out_len - off);
+    if (off < c->out_len) /* c->out is NULL until something was queued */
+        memmove(c->out, c->out + off, c->out_len - off);
     c->out_len -= off;
     struct epoll_event ev = {.events = EPOLLIN | (c->out_len ? EPOLLOUT : 0u), .data.ptr = c};
     epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);

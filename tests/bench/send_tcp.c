@@ -73,25 +73,23 @@ int main(int argc, char **argv) {
               stderr);
         return 2;
     }
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
+    int rc = 1, in = open(path, O_RDONLY | O_CLOEXEC), fd = -1;
+    const char *data = MAP_FAILED;
+    char *buf = NULL;
+    struct stat st = {0};
     if (in < 0 || fstat(in, &st) != 0) {
         perror(path);
-        return 1;
+        goto done;
     }
     size_t size = (size_t)st.st_size;
-    const char *data = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, in, 0) : "";
+    data = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, in, 0) : "";
     if (data == MAP_FAILED) {
         perror("send_tcp: mmap");
-        return 1;
+        goto done;
     }
     madvise((void *)data, size, MADV_SEQUENTIAL);
-    int fd = bench_connect(spec, "send_tcp");
-    if (fd < 0)
-        return 1;
-    char *buf = malloc(CHUNK);
-    if (!buf)
-        return 1;
+    if ((fd = bench_connect(spec, "send_tcp")) < 0 || !(buf = malloc(CHUNK)))
+        goto done;
 
     uint64_t sent = 0, bytes = 0, start = bench_now_ns();
     size_t off = 0;
@@ -117,18 +115,27 @@ int main(int argc, char **argv) {
         size_t n = fill(data + off, size - off, due, buf, CHUNK, t, &lines);
         if (bench_write_all(fd, buf, n) != 0) {
             perror("send_tcp: write");
-            return 1;
+            goto done;
         }
         off += n;
         sent += lines;
         bytes += n;
     }
     uint64_t end = bench_now_ns();
-    close(fd);
     double secs = (double)(end - start) / 1e9;
     printf("{\"events\":%llu,\"bytes\":%llu,\"start_ns\":%llu,\"end_ns\":%llu,\"seconds\":%.3f,"
            "\"events_per_s\":%.0f}\n",
            (unsigned long long)sent, (unsigned long long)bytes, (unsigned long long)start,
            (unsigned long long)end, secs, secs > 0 ? (double)sent / secs : 0.0);
-    return 0;
+    rc = 0;
+
+done:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (data != MAP_FAILED && st.st_size)
+        munmap((void *)data, (size_t)st.st_size);
+    if (in >= 0)
+        close(in);
+    return rc;
 }
