@@ -159,6 +159,13 @@ eq(time.seconds_decimal("-5"), "-0.000000005", "small negative")
 eq(time.seconds_decimal("-0"), "0.000000000", "negative zero")
 eq(time.seconds_decimal("1000000000"), "1.000000000", "one second")
 eq(time.seconds_decimal("x"), nil, "not a number")
+-- The fast path (10 to 20 plain digits) and its edges.
+eq(time.seconds_decimal("18446744073709551615"), "18446744073.709551615", "20 digits")
+eq(time.seconds_decimal("100000000000000000000"), "100000000000.000000000", "21 digits")
+eq(time.seconds_decimal("0001000000000"), "1.000000000", "leading zeros")
+eq(time.seconds_decimal("999999999"), "0.999999999", "9 digits")
+eq(time.seconds_decimal("1606322948.5"), nil, "fraction")
+eq(time.seconds_decimal("160632294864871826x"), nil, "trailing junk")
 
 local want_labels = { [0] = "High", "High", "High", "High", "Medium", "Medium", "Low", "Info" }
 for s = 0, 7 do
