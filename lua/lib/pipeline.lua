@@ -19,7 +19,9 @@
 -- the watchdog's only evidence that scripts are moving.
 --
 -- Every script and encode call is protected: an error fails that event for
--- that stage (and integration) and the loop goes on.
+-- that stage (and integration) and the loop goes on, with the next
+-- integration of the same event or the next event (one pcall around the
+-- loop, resumed after a failure: see the end of new()).
 
 local ffi = require "ffi"
 local bit = require "bit"
@@ -83,14 +85,14 @@ function M.new(plan, batch_ptr)
         C.sr_emit_failure(batch.out, i, integ, stage, msg, #msg)
     end
 
-    -- Runs a list of site scripts; true when the event is still wanted.
-    local function run_scripts(list, n, ev, ctx, i, integ)
+    -- Where the loop is, for the one pcall around it (see run below).
+    local cur_i, cur_k, cur_stage = 0, 0, "script"
+
+    -- Runs a list of site scripts; true when the event is still wanted. An
+    -- error goes up to run's pcall.
+    local function run_scripts(list, n, ev, ctx)
         for s = 1, n do
-            local ok, keep = pcall(list[s], ev, ctx)
-            if not ok then
-                fail(i, integ, "script", keep)
-                return false
-            end
+            local keep = list[s](ev, ctx)
             if keep == false or band(ev.flags, DROPPED) ~= 0 then
                 C.sr_lua_ev_drop(ev)
                 local out = batch.out
@@ -120,17 +122,17 @@ function M.new(plan, batch_ptr)
             fail(i, index, "script", "out of memory")
             return
         end
+        cur_stage = "script"
         local list = it.scripts
-        if not run_scripts(list, #list, fork, it.ctx, i, index) then
+        if not run_scripts(list, #list, fork, it.ctx) then
             return
         end
+        cur_stage = "encode"
         local envelope = it.envelope
         if envelope then
             -- The record is pre .. ev:json() .. suf, written by C.
-            local ok, pre, suf = pcall(envelope, fork, it.conf)
-            if not ok then
-                fail(i, index, "encode", pre)
-            elseif type(pre) == "string" and type(suf) == "string" then
+            local pre, suf = envelope(fork, it.conf)
+            if type(pre) == "string" and type(suf) == "string" then
                 if C.sr_emit_event(batch.out, index, i, fork, pre, #pre, suf, #suf) ~= 0 then
                     fail(i, index, "encode", "out of memory")
                 end
@@ -140,10 +142,8 @@ function M.new(plan, batch_ptr)
             end
             return
         end
-        local ok, rec = pcall(it.encode, fork, it.conf)
-        if not ok then
-            fail(i, index, "encode", rec)
-        elseif type(rec) == "string" then
+        local rec = it.encode(fork, it.conf)
+        if type(rec) == "string" then
             if C.sr_emit_record(batch.out, index, i, rec, #rec) ~= 0 then
                 fail(i, index, "encode", "out of memory")
             end
@@ -152,24 +152,51 @@ function M.new(plan, batch_ptr)
         end
     end
 
-    local function process(i, ev)
-        batch.progress = i
-        batch.integ = GLOBAL
-        if not run_scripts(scripts, nscripts, ev, global_ctx, i, GLOBAL) or not enabled then
-            return
-        end
-        for k = 1, ninteg do
-            local it = integs[k]
-            if routes(it, ev) then
-                deliver(it, ev, i)
+    -- Events i0.. from integration k0 + 1 on (k0 > 0 resumes an event whose
+    -- global scripts already ran).
+    local function run(i0, k0)
+        local evs = batch.evs
+        for i = i0, batch.n - 1 do
+            local ev = evs + i
+            cur_i = i
+            batch.progress = i
+            local wanted = true
+            if k0 == 0 then
+                cur_k, cur_stage = 0, "script"
+                batch.integ = GLOBAL
+                wanted = run_scripts(scripts, nscripts, ev, global_ctx) and enabled
             end
+            if wanted then
+                for k = k0 + 1, ninteg do
+                    cur_k = k
+                    local it = integs[k]
+                    if routes(it, ev) then
+                        deliver(it, ev, i)
+                    end
+                end
+            end
+            k0 = 0
         end
     end
 
+    -- One pcall around the loop rather than one per script and encode call:
+    -- LuaJIT cannot compile a return through pcall to a frame below where a
+    -- trace started, so per-call pcalls kept the per-event path
+    -- interpreted. An error fails that event for that stage (and
+    -- integration), and the loop resumes right after it.
     return function()
-        local evs = batch.evs
-        for i = batch.start, batch.n - 1 do
-            process(i, evs + i)
+        local i, k = batch.start, 0
+        while true do
+            local ok, err = pcall(run, i, k)
+            if ok then
+                return
+            end
+            fail(cur_i, cur_k == 0 and GLOBAL or integs[cur_k].index, cur_stage, err)
+            if cur_k == 0 or cur_k == ninteg then
+                i, k = cur_i + 1, 0
+            else
+                i, k = cur_i, cur_k
+            end
         end
     end
 end

@@ -377,6 +377,52 @@ static void test_errors_fail_one_event(void) {
     sr_node_free(cfg);
 }
 
+/* An error in one integration's encode fails the event for that
+ * integration only: the integrations after it still get the event, and
+ * the events after it go on (the pipeline resumes its loop right there). */
+static void test_errors_resume(void) {
+    sr_node *a = yaml("endpoint: http://127.0.0.1:9\nencode_error: connection\n");
+    sr_node *b = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_node *c = yaml("endpoint: http://127.0.0.1:9\nencode_error: command\n");
+    sr_integration_spec s[3] = {spec("a", "TESTHTTP", a), spec("b", "TESTHTTP", b),
+                                spec("c", "TESTHTTP", c)};
+    sr_lua_host_conf conf = host_conf(s, 3);
+    sr_lua_host *h = host(&conf);
+    batch bt;
+    batch_init(&bt);
+    batch_add(&bt, "audit_file.json", NULL, NULL);
+    batch_add(&bt, "audit_command.json", NULL, NULL);
+    batch_add(&bt, "audit_network.json", NULL, NULL);
+    batch_add(&bt, "policy_event.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        CHECK_INT(sr_lua_host_process(h, bt.evs, bt.n, &out), 0);
+        CHECK_INT(out.nfails, 2);
+        CHECK_INT(out.fails[0].ev, 1); /* the command event, for c (the last) */
+        CHECK_INT(out.fails[0].integ, 2);
+        CHECK_STR(out.fails[0].stage, "encode");
+        CHECK_STR(out.fails[0].msg, "cannot encode a command");
+        CHECK_INT(out.fails[1].ev, 2); /* the connection, for a (the first) */
+        CHECK_INT(out.fails[1].integ, 0);
+        CHECK_STR(out.fails[1].msg, "cannot encode a connection");
+        CHECK_INT(out.nrecs, 10);
+        for (uint32_t ev = 0; ev < 4; ev++)
+            for (uint32_t integ = 0; integ < 3; integ++) {
+                int failed = (ev == 1 && integ == 2) || (ev == 2 && integ == 0);
+                CHECK((rec_of(&out, integ, ev) == NULL) == failed);
+            }
+        CHECK_STR(rec_text(&out, rec_of(&out, 1, 2)), bt.compact[2]);
+        CHECK_STR(rec_text(&out, rec_of(&out, 2, 2)), bt.compact[2]);
+    }
+    sr_emit_free(&out);
+    batch_free(&bt);
+    sr_lua_host_free(h);
+    sr_node_free(a);
+    sr_node_free(b);
+    sr_node_free(c);
+}
+
 /* A script that never returns for "command" events: the batch goes on, the
  * event fails as "timeout", and the next batch works. Returns how many
  * states were abandoned. */
@@ -648,6 +694,7 @@ int main(void) {
     test_integration_scripts_do_not_leak();
     test_routing();
     test_errors_fail_one_event();
+    test_errors_resume();
     test_runaway_interpreted();
     test_runaway_compiled();
     test_option_errors();
