@@ -1,9 +1,10 @@
 /* lua_ffi.c - the C functions Lua calls through ffi.C, and the emit buffer.
  *
- * lua/lib/event.lua and lua/lib/pipeline.lua declare these. Each wraps the
- * real function in the interrupt guard (see lua_watchdog.c): the watchdog
- * may abandon a runaway script at any instruction of Lua code, but never
- * half-way through C code that allocates or updates the batch's arena. */
+ * lua/lib/event.lua, pipeline.lua, json.lua and time.lua declare these.
+ * Those that allocate or update the batch's arena wrap the real function in
+ * the interrupt guard (see lua_watchdog.c): the watchdog may abandon a
+ * runaway script at any instruction of Lua code, but never half-way through
+ * such C code. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,46 @@ void sr_lua_buf_free(sr_buf *b) {
     sr_lua_guard_enter();
     sr_buf_free(b);
     sr_lua_guard_leave();
+}
+
+/* ---- Small helpers for hot Lua paths -------------------------------------
+ *
+ * Loops and string patterns in per-event Lua code end LuaJIT traces (a
+ * short loop becomes a trace of its own that the per-event loop cannot
+ * inline; patterns are not compiled at all). These do the byte work in C
+ * instead; they neither allocate nor touch the arena, so they need no
+ * interrupt guard. */
+
+/* "<seconds>.<9 digits>" of nanosecond integer text, the common case of
+ * time.seconds_decimal (SPLUNK's "time"). Only plain text: 10 to 20
+ * digits, no sign, no leading zero; anything else returns 0 and time.lua
+ * takes its general path. `out` holds n + 1 bytes. */
+int sr_lua_ns_seconds9(const char *p, size_t n, char *out) {
+    if (n < 10 || n > 20 || p[0] < '1' || p[0] > '9')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    memcpy(out, p, n - 9);
+    out[n - 9] = '.';
+    memcpy(out + n - 8, p + n - 9, 9);
+    return (int)n + 1;
+}
+
+/* 1 when the JSON string token p[0..n) (quotes included) holds an escape. */
+int sr_lua_json_token_escaped(const char *p, size_t n) {
+    return n > 2 && memchr(p + 1, '\\', n - 2) != NULL;
+}
+
+/* 1 when s needs no escaping inside a JSON string: no control character,
+ * DEL, '"' or '\\'. */
+int sr_lua_json_plain(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
+            return 0;
+    }
+    return 1;
 }
 
 /* ---- The emit buffer ---------------------------------------------------- */

@@ -36,7 +36,7 @@ local band = bit.band
 local error, select, tonumber, tostring, type = error, select, tonumber, tostring, type
 local pairs, sort, concat = pairs, table.sort, table.concat
 local floor, huge = math.floor, math.huge
-local format, find, gsub, byte = string.format, string.find, string.gsub, string.byte
+local format, gsub, byte = string.format, string.gsub, string.byte
 local ffi_string, istype = ffi.string, ffi.istype
 
 ffi.cdef [[
@@ -77,6 +77,7 @@ void sr_lua_ev_drop(sr_event *ev);
 int sr_lua_ev_fork(sr_event *dst, const sr_event *src);
 int sr_lua_ev_write(const sr_event *ev, sr_buf *out);
 int sr_lua_json_unescape(const char *p, size_t n, sr_buf *out);
+int sr_lua_json_token_escaped(const char *p, size_t n);
 void sr_lua_buf_free(sr_buf *b);
 int sr_json_to_int64(const char *p, size_t n, int64_t *out);
 int sr_json_to_double(const char *p, size_t n, double *out);
@@ -120,9 +121,8 @@ end
 
 local function decode(p, n, t)
     if t == T_STRING then
-        local s = ffi_string(p + 1, n - 2)
-        if not find(s, "\\", 1, true) then
-            return s
+        if C.sr_lua_json_token_escaped(p, n) == 0 then
+            return ffi_string(p + 1, n - 2)
         end
         if C.sr_lua_json_unescape(p, n, scratch) ~= 0 then
             error("out of memory", 3)

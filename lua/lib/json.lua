@@ -37,6 +37,11 @@ local floor, huge = math.floor, math.huge
 local getmetatable, setmetatable = getmetatable, setmetatable
 local istype = ffi.istype
 
+ffi.cdef [[
+int sr_lua_json_plain(const char *s, size_t n);
+]]
+local C = ffi.C
+
 local M = {}
 
 -- Marks a table as an array so that it encodes as [] when empty.
@@ -70,7 +75,7 @@ end
 escapes["\127"] = "\\u007f"
 
 local function quote(s)
-    if find(s, '[%c"\\]') then
+    if C.sr_lua_json_plain(s, #s) == 0 then
         return '"' .. gsub(s, '[%c"\\]', escapes) .. '"'
     end
     return '"' .. s .. '"'

@@ -22,6 +22,11 @@
 -- that stage (and integration) and the loop goes on, with the next
 -- integration of the same event or the next event (one pcall around the
 -- loop, resumed after a failure: see the end of new()).
+--
+-- The loop over events is meant to be one LuaJIT trace that inlines
+-- routing, scripts and encode: hot code below keeps clear of what ends a
+-- trace (a pcall per call, loops that run once per call, string patterns;
+-- see tests/bench/README.md).
 
 local ffi = require "ffi"
 local bit = require "bit"
@@ -88,15 +93,29 @@ function M.new(plan, batch_ptr)
     -- Where the loop is, for the one pcall around it (see run below).
     local cur_i, cur_k, cur_stage = 0, 0, "script"
 
-    -- Runs a list of site scripts; true when the event is still wanted. An
-    -- error goes up to run's pcall.
+    -- Runs one site script; true when the event is still wanted. An error
+    -- goes up to run's pcall.
+    local function run_script(f, ev, ctx)
+        local keep = f(ev, ctx)
+        if keep == false or band(ev.flags, DROPPED) ~= 0 then
+            C.sr_lua_ev_drop(ev)
+            local out = batch.out
+            out.ndropped = out.ndropped + 1
+            return false
+        end
+        return true
+    end
+
+    -- Runs a list of site scripts. One script (and one integration, in
+    -- run) is the common case; a loop that runs once per call keeps LuaJIT
+    -- from compiling its caller ("leaving loop in root trace"), so that
+    -- case has no loop.
     local function run_scripts(list, n, ev, ctx)
+        if n == 1 then
+            return run_script(list[1], ev, ctx)
+        end
         for s = 1, n do
-            local keep = list[s](ev, ctx)
-            if keep == false or band(ev.flags, DROPPED) ~= 0 then
-                C.sr_lua_ev_drop(ev)
-                local out = batch.out
-                out.ndropped = out.ndropped + 1
+            if not run_script(list[s], ev, ctx) then
                 return false
             end
         end
@@ -166,7 +185,13 @@ function M.new(plan, batch_ptr)
                 batch.integ = GLOBAL
                 wanted = run_scripts(scripts, nscripts, ev, global_ctx) and enabled
             end
-            if wanted then
+            if wanted and ninteg == 1 and k0 == 0 then
+                cur_k = 1
+                local it = integs[1]
+                if routes(it, ev) then
+                    deliver(it, ev, i)
+                end
+            elseif wanted then
                 for k = k0 + 1, ninteg do
                     cur_k = k
                     local it = integs[k]

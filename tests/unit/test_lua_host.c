@@ -221,12 +221,16 @@ static void test_global_script(void) {
     batch_add(&b, "policy_event.json", NULL, NULL);
     batch_add(&b, "policy_event.json", "\"severity\": 0", "\"severity\": 7");
     batch_add(&b, "audit_command.json", NULL, NULL);
+    /* A label with an escape: Lua gets it unescaped, the record re-escapes. */
+    batch_add(&b, "policy_event.json", "\"ardbox\"", "\"a\\\"box\"");
     sr_emit out;
     sr_emit_init(&out);
     if (h) {
         CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nrecs, 2);
+        CHECK_INT(out.nrecs, 3);
         CHECK_INT(out.ndropped, 1);
+        CHECK(strstr(rec_text(&out, rec_of(&out, 0, 3)), "\"host\":\"a\\\"box\",\"rule\":") !=
+              NULL);
         CHECK(rec_of(&out, 0, 1) == NULL);
         /* the 64-bit timestamp went through Lua as int64 and came back exact */
         const char *r0 = rec_text(&out, rec_of(&out, 0, 0));
