@@ -100,9 +100,18 @@ typedef struct sr_lua_block {
     struct sr_lua_block *prev, *next;
 } sr_lua_block; /* 16 bytes: keeps malloc's alignment for what follows */
 
+/* Small blocks are what every Lua string and table part of an event is:
+ * freed ones wait in per-size lists (by 16-byte class, up to 256 bytes)
+ * for the next allocation of their class instead of going back to malloc.
+ * A cached block is out of the ring but reachable from its heap. */
+#define CACHE_CLASSES   16
+#define CACHE_MAX_BYTES ((size_t)1 << 20) /* per heap */
+
 struct sr_lua_heap {
     sr_lua_block ring; /* sentinel of a circular list */
     size_t bytes;
+    sr_lua_block *cache[CACHE_CLASSES]; /* through ->next */
+    size_t cached_bytes;
 };
 
 sr_lua_heap *sr_lua_heap_new(void) {
@@ -112,7 +121,39 @@ sr_lua_heap *sr_lua_heap_new(void) {
     return heap;
 }
 
-void sr_lua_heap_free(sr_lua_heap *heap) { free(heap); }
+void sr_lua_heap_free(sr_lua_heap *heap) {
+    if (!heap)
+        return;
+    for (size_t c = 0; c < CACHE_CLASSES; c++)
+        for (sr_lua_block *b = heap->cache[c], *next; b; b = next) {
+            next = b->next;
+            free(b);
+        }
+    free(heap);
+}
+
+/* 1..CACHE_CLASSES for sizes the cache serves (a block of class c holds
+ * c * 16 bytes), 0 for larger ones. */
+static size_t size_class(size_t n) { return n <= CACHE_CLASSES * 16 ? (n + 15) / 16 : 0; }
+
+static sr_lua_block *block_get(sr_lua_heap *heap, size_t c) {
+    sr_lua_block *b = heap->cache[c - 1];
+    if (!b)
+        return malloc(sizeof *b + c * 16);
+    heap->cache[c - 1] = b->next;
+    heap->cached_bytes -= c * 16;
+    return b;
+}
+
+static void block_put(sr_lua_heap *heap, sr_lua_block *b, size_t c) {
+    if (heap->cached_bytes + c * 16 > CACHE_MAX_BYTES) {
+        free(b);
+        return;
+    }
+    b->next = heap->cache[c - 1];
+    heap->cache[c - 1] = b;
+    heap->cached_bytes += c * 16;
+}
 
 size_t sr_lua_heap_bytes(const sr_lua_heap *heap) { return heap->bytes; }
 
@@ -135,20 +176,39 @@ void *sr_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     sr_lua_block *old = ptr ? (sr_lua_block *)ptr - 1 : NULL;
     void *p = NULL;
 
+    size_t oc = old ? size_class(osize) : 0, nc = nsize ? size_class(nsize) : 0;
     sr_lua_guard_enter();
     if (old)
         block_unlink(old);
     if (nsize == 0) {
-        free(old);
+        if (oc)
+            block_put(heap, old, oc);
+        else
+            free(old);
         heap->bytes -= old ? osize : 0;
     } else {
-        sr_lua_block *b = realloc(old, sizeof *b + nsize);
+        sr_lua_block *b;
+        if (old && oc && oc == nc) {
+            b = old; /* still fits its class */
+        } else if (nc || oc) {
+            /* Into or out of a class: a fresh block, then the old one goes. */
+            b = nc ? block_get(heap, nc) : malloc(sizeof *b + nsize);
+            if (b && old) {
+                memcpy(b + 1, old + 1, osize < nsize ? osize : nsize);
+                if (oc)
+                    block_put(heap, old, oc);
+                else
+                    free(old);
+            }
+        } else {
+            b = realloc(old, sizeof *b + nsize);
+        }
         if (b) {
             block_link(heap, b);
             heap->bytes += nsize - (old ? osize : 0);
             p = b + 1;
         } else if (old) {
-            block_link(heap, old); /* a failed realloc keeps the old block */
+            block_link(heap, old); /* a failed allocation keeps the old block */
         }
     }
     sr_lua_guard_leave();

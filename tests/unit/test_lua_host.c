@@ -691,7 +691,81 @@ done:
     sr_node_free(file);
 }
 
+/* ---- The Lua heap ------------------------------------------------------- */
+
+static void fill(char *p, size_t n, char seed) {
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)(seed + (char)i);
+}
+
+static int filled(const char *p, size_t n, char seed) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (char)(seed + (char)i))
+            return 0;
+    return 1;
+}
+
+/* sr_lua_alloc as LuaJIT drives it: sizes across the small-block classes
+ * and beyond, reallocations into, within and out of a class keep the
+ * bytes, a freed small block serves the next allocation of its class, and
+ * the byte count follows. */
+static void test_heap(void) {
+    sr_lua_heap *heap = sr_lua_heap_new();
+    CHECK(heap != NULL);
+    if (!heap)
+        return;
+    static const size_t sizes[] = {1, 15, 16, 17, 100, 255, 256, 257, 1000, 70000};
+    enum { N = sizeof sizes / sizeof *sizes };
+    char *p[N];
+    size_t total = 0;
+    for (size_t i = 0; i < N; i++) {
+        p[i] = sr_lua_alloc(heap, NULL, 0, sizes[i]);
+        CHECK(p[i] != NULL);
+        fill(p[i], sizes[i], (char)i);
+        total += sizes[i];
+    }
+    CHECK_INT(sr_lua_heap_bytes(heap), total);
+    /* Grow and shrink every block through all the boundaries. */
+    static const size_t steps[] = {20, 250, 300, 5000, 40, 16, 3};
+    for (size_t i = 0; i < N; i++) {
+        size_t cur = sizes[i];
+        for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+            size_t keep = cur < steps[k] ? cur : steps[k];
+            char *q = sr_lua_alloc(heap, p[i], cur, steps[k]);
+            CHECK(q != NULL);
+            if (!q)
+                break;
+            CHECK(filled(q, keep, (char)i));
+            fill(q, steps[k], (char)i);
+            total = total - cur + steps[k];
+            p[i] = q;
+            cur = steps[k];
+        }
+        CHECK_INT(sr_lua_heap_bytes(heap), total);
+    }
+    /* A freed small block comes back for its class. */
+    char *a = sr_lua_alloc(heap, NULL, 0, 40);
+    CHECK(sr_lua_alloc(heap, a, 40, 0) == NULL);
+    char *b = sr_lua_alloc(heap, NULL, 0, 33);
+    CHECK(b == a);
+    CHECK(sr_lua_alloc(heap, b, 33, 0) == NULL);
+    for (size_t i = 0; i < N; i++)
+        sr_lua_alloc(heap, p[i], 3, 0);
+    CHECK_INT(sr_lua_heap_bytes(heap), 0);
+    /* The cache is bounded: many small blocks freed at once mostly go back
+     * to malloc (LeakSanitizer checks the rest is freed with the heap). */
+    enum { MANY = 20000 };
+    static char *many[MANY];
+    for (size_t i = 0; i < MANY; i++)
+        many[i] = sr_lua_alloc(heap, NULL, 0, 256);
+    for (size_t i = 0; i < MANY; i++)
+        sr_lua_alloc(heap, many[i], 256, 0);
+    CHECK_INT(sr_lua_heap_bytes(heap), 0);
+    sr_lua_heap_free(heap);
+}
+
 int main(void) {
+    test_heap();
     test_records_equal_input();
     test_envelope();
     test_global_script();
