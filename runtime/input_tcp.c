@@ -312,8 +312,6 @@ static void on_reply(void *ud, const sr_ingest_reply *r) {
                 r->rejected, ch->first_line, ch->first_line + ch->nlines - 1,
                 (int)(r->body_len > 512 ? 512 : r->body_len), r->body ? r->body : "");
     }
-    if (r->status != 503)
-        free(r->data); /* only a refusal hands the body back */
     free(ch);
     if (c->closing)
         conn_maybe_free(c);

@@ -182,15 +182,29 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size) {
     return 0;
 }
 
-static int emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n) {
-    size_t off = e->data.len;
-    if (off + n > UINT32_MAX)
-        return -1; /* offsets are 32-bit; a batch is far smaller in practice */
-    if (grow((void **)&e->recs, &e->recs_cap, e->nrecs + 1, sizeof *e->recs) != 0 ||
-        sr_buf_append(&e->data, p, n) != 0)
+/* Room for one more record; returns where its bytes start. */
+static int emit_open(sr_emit *e, size_t *off) {
+    *off = e->data.len;
+    return grow((void **)&e->recs, &e->recs_cap, e->nrecs + 1, sizeof *e->recs);
+}
+
+/* Makes what was appended since `off` one record, or takes it back when
+ * appending failed (rc) or offsets would pass 32 bits (a batch is far
+ * smaller in practice). */
+static int emit_close(sr_emit *e, uint32_t integ, uint32_t ev, size_t off, int rc) {
+    if (rc != 0 || e->data.len > UINT32_MAX) {
+        e->data.len = off;
         return -1;
-    e->recs[e->nrecs++] = (sr_emit_rec){integ, ev, (uint32_t)off, (uint32_t)n};
+    }
+    e->recs[e->nrecs++] = (sr_emit_rec){integ, ev, (uint32_t)off, (uint32_t)(e->data.len - off)};
     return 0;
+}
+
+static int emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n) {
+    size_t off;
+    if (emit_open(e, &off) != 0)
+        return -1;
+    return emit_close(e, integ, ev, off, sr_buf_append(&e->data, p, n));
 }
 
 int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n) {
@@ -205,16 +219,12 @@ int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_
  * interning, no copies through concatenation). */
 static int emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
                       const char *pre, size_t plen, const char *suf, size_t slen) {
-    size_t off = e->data.len;
-    if (grow((void **)&e->recs, &e->recs_cap, e->nrecs + 1, sizeof *e->recs) != 0 ||
-        sr_buf_append(&e->data, pre, plen) != 0 || sr_event_write(ev, &e->data) != 0 ||
-        sr_buf_append(&e->data, suf, slen) != 0 || e->data.len > UINT32_MAX) {
-        e->data.len = off; /* offsets are 32-bit; a batch is far smaller in practice */
+    size_t off;
+    if (emit_open(e, &off) != 0)
         return -1;
-    }
-    e->recs[e->nrecs++] =
-        (sr_emit_rec){integ, ev_index, (uint32_t)off, (uint32_t)(e->data.len - off)};
-    return 0;
+    int rc = sr_buf_append(&e->data, pre, plen) || sr_event_write(ev, &e->data) ||
+             sr_buf_append(&e->data, suf, slen);
+    return emit_close(e, integ, ev_index, off, rc);
 }
 
 int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,

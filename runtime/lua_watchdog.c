@@ -136,17 +136,23 @@ void sr_lua_heap_free(sr_lua_heap *heap) {
  * c * 16 bytes), 0 for larger ones. */
 static size_t size_class(size_t n) { return n <= CACHE_CLASSES * 16 ? (n + 15) / 16 : 0; }
 
-static sr_lua_block *block_get(sr_lua_heap *heap, size_t c) {
-    sr_lua_block *b = heap->cache[c - 1];
+/* A block for n bytes: a cached one of its class, else from malloc (with
+ * its class's full size, so it can go back to the cache). */
+static sr_lua_block *block_get(sr_lua_heap *heap, size_t n) {
+    size_t c = size_class(n);
+    sr_lua_block *b = c ? heap->cache[c - 1] : NULL;
     if (!b)
-        return malloc(sizeof *b + c * 16);
+        return malloc(sizeof *b + (c ? c * 16 : n));
     heap->cache[c - 1] = b->next;
     heap->cached_bytes -= c * 16;
     return b;
 }
 
-static void block_put(sr_lua_heap *heap, sr_lua_block *b, size_t c) {
-    if (heap->cached_bytes + c * 16 > CACHE_MAX_BYTES) {
+/* Gives back a block of n bytes: to its class's list while the cache has
+ * room, else to malloc. */
+static void block_put(sr_lua_heap *heap, sr_lua_block *b, size_t n) {
+    size_t c = size_class(n);
+    if (!c || heap->cached_bytes + c * 16 > CACHE_MAX_BYTES) {
         free(b);
         return;
     }
@@ -181,10 +187,8 @@ void *sr_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (old)
         block_unlink(old);
     if (nsize == 0) {
-        if (oc)
-            block_put(heap, old, oc);
-        else
-            free(old);
+        if (old)
+            block_put(heap, old, osize);
         heap->bytes -= old ? osize : 0;
     } else {
         sr_lua_block *b;
@@ -192,13 +196,10 @@ void *sr_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             b = old; /* still fits its class */
         } else if (nc || oc) {
             /* Into or out of a class: a fresh block, then the old one goes. */
-            b = nc ? block_get(heap, nc) : malloc(sizeof *b + nsize);
+            b = block_get(heap, nsize);
             if (b && old) {
                 memcpy(b + 1, old + 1, osize < nsize ? osize : nsize);
-                if (oc)
-                    block_put(heap, old, oc);
-                else
-                    free(old);
+                block_put(heap, old, osize);
             }
         } else {
             b = realloc(old, sizeof *b + nsize);

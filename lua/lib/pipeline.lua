@@ -90,8 +90,9 @@ function M.new(plan, batch_ptr)
         C.sr_emit_failure(batch.out, i, integ, stage, msg, #msg)
     end
 
-    -- Where the loop is, for the one pcall around it (see run below).
-    local cur_i, cur_k, cur_stage = 0, 0, "script"
+    -- Where the loop is, for the one pcall around it (see run below); the
+    -- event is batch.progress.
+    local cur_k, cur_stage = 0, "script"
 
     -- Runs one site script; true when the event is still wanted. An error
     -- goes up to run's pcall.
@@ -171,13 +172,21 @@ function M.new(plan, batch_ptr)
         end
     end
 
+    -- Offers the event to integration k (1-based, in configuration order).
+    local function offer(k, ev, i)
+        cur_k = k
+        local it = integs[k]
+        if routes(it, ev) then
+            deliver(it, ev, i)
+        end
+    end
+
     -- Events i0.. from integration k0 + 1 on (k0 > 0 resumes an event whose
     -- global scripts already ran).
     local function run(i0, k0)
         local evs = batch.evs
         for i = i0, batch.n - 1 do
             local ev = evs + i
-            cur_i = i
             batch.progress = i
             local wanted = true
             if k0 == 0 then
@@ -186,18 +195,10 @@ function M.new(plan, batch_ptr)
                 wanted = run_scripts(scripts, nscripts, ev, global_ctx) and enabled
             end
             if wanted and ninteg == 1 and k0 == 0 then
-                cur_k = 1
-                local it = integs[1]
-                if routes(it, ev) then
-                    deliver(it, ev, i)
-                end
+                offer(1, ev, i) -- no loop for the common case (see run_scripts)
             elseif wanted then
                 for k = k0 + 1, ninteg do
-                    cur_k = k
-                    local it = integs[k]
-                    if routes(it, ev) then
-                        deliver(it, ev, i)
-                    end
+                    offer(k, ev, i)
                 end
             end
             k0 = 0
@@ -216,11 +217,12 @@ function M.new(plan, batch_ptr)
             if ok then
                 return
             end
-            fail(cur_i, cur_k == 0 and GLOBAL or integs[cur_k].index, cur_stage, err)
+            local at = batch.progress
+            fail(at, cur_k == 0 and GLOBAL or integs[cur_k].index, cur_stage, err)
             if cur_k == 0 or cur_k == ninteg then
-                i, k = cur_i + 1, 0
+                i, k = at + 1, 0
             else
-                i, k = cur_i, cur_k
+                i, k = at, cur_k
             end
         end
     end

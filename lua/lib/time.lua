@@ -70,7 +70,7 @@ end
 -- check and the substrings cost more than the rest of SPLUNK's envelope.
 function M.seconds_decimal(ns_text, decimals)
     decimals = decimals or 9
-    if decimals == 9 and type(ns_text) == "string" and #ns_text <= 20 then
+    if decimals == 9 and type(ns_text) == "string" then
         local n = C.sr_lua_ns_seconds9(ns_text, #ns_text, seconds_buf)
         if n > 0 then
             return ffi_string(seconds_buf, n)
