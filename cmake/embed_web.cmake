@@ -1,5 +1,5 @@
 # embed_web.cmake - turns every file under WEB_DIR into a C array and writes
-# OUT: a table of {name, bytes, length, etag} for runtime/admin_ui.c.
+# OUT: a table of {name, bytes, length, etag} for runtime/admin/admin_ui.c.
 # Run as: cmake -DWEB_DIR=<dir> -DOUT=<file.c> -P embed_web.cmake
 # Pure CMake: no xxd, no npm, no network.
 if(NOT WEB_DIR OR NOT OUT)

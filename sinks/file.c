@@ -1,5 +1,5 @@
 /* file.c - the FILE transport: each record appended as a line to a rotating
- * file (runtime/rotating_file.h).
+ * file (runtime/base/rotating_file.h).
  *
  * Disk writes (and the fdatasync after each batch) would stall the loop, so
  * they run on the libuv threadpool. Batches are written strictly in send()

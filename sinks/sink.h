@@ -2,7 +2,7 @@
  *
  * A sink moves one batch to its destination and reports what happened; it
  * never retries or decides what a response means. The delivery layer
- * (runtime/delivery.c) owns batching, retry, inhibition and dead-lettering,
+ * (runtime/delivery/delivery.c) owns batching, retry, inhibition and dead-lettering,
  * and asks the integration's Lua `outcome` to classify HTTP responses.
  *
  * Lifecycle: create with the transport's constructor, call send() any number
@@ -119,7 +119,7 @@ typedef struct sr_sink_settings {
  * curl's (Expect, Accept, a default Content-Type). transport_ok is 0 when no
  * complete HTTP response arrived (refused, timeout, TLS, reset mid-body). */
 sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
-/* Records appended as lines to settings->path (runtime/rotating_file.h),
+/* Records appended as lines to settings->path (runtime/base/rotating_file.h),
  * written and fdatasync'ed on the libuv threadpool, in send() order. A path
  * that cannot be opened fails creation (NULL, `err`); a later write error
  * fails that batch through the callback (transport_ok 0, `error`). */

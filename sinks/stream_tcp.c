@@ -5,7 +5,7 @@
  * written back to back, exactly as the records came (the integration's Lua
  * already framed them). Everything runs on the loop: name resolution
  * (uv_getaddrinfo, the first address), connect, the TLS handshake
- * (runtime/tls_client.h over memory BIOs), writes and reads.
+ * (runtime/net/tls_client.h over memory BIOs), writes and reads.
  *
  * When a batch counts as delivered. Syslog has no acknowledgement, and a
  * successful write only means the local kernel took the bytes. A batch is

@@ -1,5 +1,5 @@
 -- event.lua - a security event as Lua sees it: an FFI view of the C
--- sr_event (runtime/event.h) with methods.
+-- sr_event (runtime/event/event.h) with methods.
 --
 --   ev:get(key)             top-level field as a Lua value (nil if absent)
 --   ev:get_path(k1, k2, ...) nested field, e.g. ev:get_path("content", "fields")
@@ -23,7 +23,7 @@
 --
 -- This module owns the cdefs of sr_event, sr_buf and sr_json_error (a type
 -- can be declared once per state): other modules require "event" for them.
--- Lua reaches C through the sr_lua_* wrappers of runtime/lua_ffi.c rather
+-- Lua reaches C through the sr_lua_* wrappers of runtime/lua/lua_ffi.c rather
 -- than sr_event_* directly, because the wrappers tell the script watchdog
 -- when it must not interrupt.
 

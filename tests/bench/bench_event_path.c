@@ -1,7 +1,7 @@
 /* bench_event_path.c - nanoseconds per event on the worker's path:
  * decode (split NDJSON and parse each event) -> site script -> routing ->
  * SPLUNK encode, through the same library calls a worker makes
- * (sr_batch_parse, then sr_lua_host_process in chunks of 256).
+ * (sr_ingest_batch_parse, then sr_lua_host_process in chunks of 256).
  *
  *   bench_event_path [--events K] [--rounds R] [--threads T] [--batch B]
  *                    [--no-script] [--seed S]
@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "ingest_batch.h"
+#include "yaml_load.h"
 #include "bench_net.h"
 #include "lua_host.h"
 #include "node.h"
@@ -75,10 +76,10 @@ static void *run(void *arg) {
             /* The gateway hands a worker a copy it owns, as here. */
             char *copy = malloc(w->len[b]);
             memcpy(copy, w->data[b], w->len[b]);
-            sr_batch *bt =
-                sr_batch_new(copy, w->len[b], SR_BODY_NDJSON, 1, "bench", ingest_noop, NULL);
+            sr_ingest_batch *bt =
+                sr_ingest_batch_new(copy, w->len[b], SR_BODY_NDJSON, 1, "bench", ingest_noop, NULL);
             double t0 = (double)bench_now_ns();
-            sr_batch_parse(bt, &limits);
+            sr_ingest_batch_parse(bt, &limits);
             double t1 = (double)bench_now_ns();
             for (size_t s = 0; s < bt->nevents; s += LUA_CHUNK) {
                 size_t k = bt->nevents - s < LUA_CHUNK ? bt->nevents - s : LUA_CHUNK;
@@ -94,7 +95,7 @@ static void *run(void *arg) {
             j->records += bt->emit.nrecs;
             j->dropped += bt->emit.ndropped;
             j->fails += bt->emit.nfails + bt->nrejects;
-            sr_batch_free(bt);
+            sr_ingest_batch_free(bt);
         }
     }
     return NULL;

@@ -75,7 +75,7 @@ def state_path(gw, name):
 
 
 def state_file(gw, name):
-    """The persisted status (runtime/status.c), or None if not written yet."""
+    """The persisted status (runtime/delivery/integration_status.c), or None if not written yet."""
     try:
         with open(state_path(gw, name), "rb") as f:
             data = f.read()

@@ -20,7 +20,7 @@
 #include "check.h"
 #include "json.h"
 #include "log.h"
-#include "status_cli.h"
+#include "cmd_status.h"
 
 #define T_SINCE 1795723200123LL /* 2026-11-26T20:00:00.123Z */
 #define T_UNTIL 1795723500000LL /* 2026-11-26T20:05:00.000Z */

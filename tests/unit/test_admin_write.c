@@ -11,7 +11,7 @@
 #include "admin_probe.h"
 #include "admin_store.h"
 #include "arena.h"
-#include "audit.h"
+#include "admin_audit.h"
 #include "check.h"
 #include "config.h"
 #include "event.h"

@@ -2,24 +2,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "ingest_batch.h"
 #include "check.h"
 
-static sr_batch *parse(const char *body, sr_body_format fmt, uint32_t first_line) {
+static sr_ingest_batch *parse(const char *body, sr_body_format fmt, uint32_t first_line) {
     char *copy = strdup(body);
-    sr_batch *b = sr_batch_new(copy, strlen(copy), fmt, first_line, "test", NULL, NULL);
-    sr_batch_parse(b, NULL);
+    sr_ingest_batch *b = sr_ingest_batch_new(copy, strlen(copy), fmt, first_line, "test", NULL, NULL);
+    sr_ingest_batch_parse(b, NULL);
     return b;
 }
 
-static char *summary(sr_batch *b, int *status) {
+static char *summary(sr_ingest_batch *b, int *status) {
     sr_buf out = SR_BUF_INIT;
-    *status = sr_batch_summary(b, &out);
+    *status = sr_ingest_batch_summary(b, &out);
     return sr_buf_steal(&out, NULL);
 }
 
 static void test_single_object(void) {
-    sr_batch *b = parse("{\"type\":\"policy\",\"severity\":3,\"timestamp\":1606322948648718268}",
+    sr_ingest_batch *b = parse("{\"type\":\"policy\",\"severity\":3,\"timestamp\":1606322948648718268}",
                         SR_BODY_AUTO, 1);
     CHECK_INT(b->framing, SR_FRAME_SINGLE);
     CHECK_INT(b->nevents, 1);
@@ -30,11 +30,11 @@ static void test_single_object(void) {
     CHECK_INT(status, 200);
     CHECK_STR(s, "{\"accepted\":1,\"rejected\":0,\"dropped\":0,\"failed\":0,\"errors\":[]}");
     free(s);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 static void test_array(void) {
-    sr_batch *b =
+    sr_ingest_batch *b =
         parse(" [ {\"type\":\"command\"}, {\"type\":\"nope\"}, {\"type\":\"audittrail\"} ] ",
               SR_BODY_AUTO, 1);
     CHECK_INT(b->framing, SR_FRAME_ARRAY);
@@ -48,11 +48,11 @@ static void test_array(void) {
     CHECK(strstr(s, "\"accepted\":2,\"rejected\":1") != NULL);
     CHECK(strstr(s, "\"index\":1,") != NULL);
     free(s);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 static void test_broken_array_is_one_reject(void) {
-    sr_batch *b = parse("[{\"type\":\"command\"},\n{\"type\":\"command\"", SR_BODY_AUTO, 1);
+    sr_ingest_batch *b = parse("[{\"type\":\"command\"},\n{\"type\":\"command\"", SR_BODY_AUTO, 1);
     CHECK_INT(b->nevents, 0);
     CHECK_INT(b->nrejects, 1);
     CHECK_INT(b->rejects[0].line, 2);
@@ -60,7 +60,7 @@ static void test_broken_array_is_one_reject(void) {
     char *s = summary(b, &status);
     CHECK_INT(status, 400);
     free(s);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 static void test_ndjson_partial(void) {
@@ -69,7 +69,7 @@ static void test_ndjson_partial(void) {
                        "\n"
                        "{\"type\":\"connection\"}\r\n"
                        "not json\n";
-    sr_batch *b = parse(body, SR_BODY_AUTO, 1);
+    sr_ingest_batch *b = parse(body, SR_BODY_AUTO, 1);
     CHECK_INT(b->framing, SR_FRAME_NDJSON);
     CHECK_INT(b->nevents, 2);
     CHECK_INT(b->nrejects, 2);
@@ -82,16 +82,16 @@ static void test_ndjson_partial(void) {
     CHECK(strstr(s, "\"line\":2,") != NULL);
     CHECK(strstr(s, "\"line\":5,") != NULL);
     free(s);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 static void test_tcp_chunk_line_numbers(void) {
-    sr_batch *b = parse("{\"type\":\"policy\"}\n{bad\n", SR_BODY_NDJSON, 41);
+    sr_ingest_batch *b = parse("{\"type\":\"policy\"}\n{bad\n", SR_BODY_NDJSON, 41);
     CHECK_INT(b->nevents, 1);
     CHECK_INT(b->events[0].seq, 41);
     CHECK_INT(b->nrejects, 1);
     CHECK_INT(b->rejects[0].line, 42);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 static void test_pretty_printed_sample(void) {
@@ -99,12 +99,12 @@ static void test_pretty_printed_sample(void) {
     CHECK(body != NULL);
     if (!body)
         return;
-    sr_batch *b = sr_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
-    sr_batch_parse(b, NULL);
+    sr_ingest_batch *b = sr_ingest_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
+    sr_ingest_batch_parse(b, NULL);
     CHECK_INT(b->framing, SR_FRAME_SINGLE);
     CHECK_INT(b->nevents, 1);
     CHECK_INT(b->nrejects, 0);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 /* The sample Sysdig published without a comma must be one precise 400, at
@@ -118,8 +118,8 @@ static void test_invalid_published_sample(void) {
     uint32_t want_line = 1;
     for (const char *q = body; q < after; q++)
         want_line += *q == '\n';
-    sr_batch *b = sr_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
-    sr_batch_parse(b, NULL);
+    sr_ingest_batch *b = sr_ingest_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
+    sr_ingest_batch_parse(b, NULL);
     CHECK_INT(b->nevents, 0);
     CHECK_INT(b->nrejects, 1);
     /* The error is found at the token after the missing comma. */
@@ -128,14 +128,14 @@ static void test_invalid_published_sample(void) {
     char *s = summary(b, &status);
     CHECK_INT(status, 400);
     free(s);
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 static void test_empty_body(void) {
-    sr_batch *b = parse("  \n ", SR_BODY_AUTO, 1);
+    sr_ingest_batch *b = parse("  \n ", SR_BODY_AUTO, 1);
     CHECK_INT(b->nrejects, 1);
     CHECK_STR(b->rejects[0].msg, "empty body");
-    sr_batch_free(b);
+    sr_ingest_batch_free(b);
 }
 
 int main(void) {

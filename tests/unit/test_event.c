@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "falco.h"
 #include "event.h"
 
 /* A sample payload from tests/data. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "yaml_load.h"
 #include "lua_host.h"
 #include "lua_host_impl.h" /* to see whether a state was abandoned */
 

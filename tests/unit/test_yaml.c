@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "yaml_load.h"
 #include "node.h"
 
 static char err[512];

@@ -1,0 +1,231 @@
+-- event_loop.lua - the per-batch loop: global site scripts, routing,
+-- per-integration scripts, encode.
+--
+-- The host (runtime/lua/lua_state.c) calls event_loop.new(plan, batch) once per
+-- state and then the returned run() once per batch, so crossing from C into
+-- Lua costs one call per batch and the loop over events is JIT-compiled.
+--
+-- plan = {
+--   scripts = { process, ... },           -- global site scripts, in order
+--   integrations = { {                    -- in configuration order
+--     index, name, mask, min_severity,    -- routing (index is 0-based, as C counts)
+--     scripts = { process, ... }, ctx = { integration = name },
+--     encode, envelope, conf,             -- from the type's module (envelope optional)
+--   }, ... },
+--   transmit = SR_MT_* mask, enabled = local_forwarder.enabled,
+-- }
+-- batch: the host's sr_lua_batch (runtime/lua/lua_host_impl.h), as light
+-- userdata. Before each event run() stores its index in batch.progress:
+-- the watchdog's only evidence that scripts are moving.
+--
+-- Every script and encode call is protected: an error fails that event for
+-- that stage (and integration) and the loop goes on, with the next
+-- integration of the same event or the next event (one pcall around the
+-- loop, resumed after a failure: see the end of new()).
+--
+-- The loop over events is meant to be one LuaJIT trace that inlines
+-- routing, scripts and encode: hot code below keeps clear of what ends a
+-- trace (a pcall per call, loops that run once per call, string patterns;
+-- see tests/bench/README.md).
+
+local ffi = require "ffi"
+local bit = require "bit"
+local event = require "event" -- declares sr_event and its methods
+
+local C = ffi.C
+local band = bit.band
+local pcall, tostring, type = pcall, tostring, type
+
+ffi.cdef [[
+typedef struct sr_emit {
+    sr_buf data;
+    void *recs;
+    size_t nrecs, recs_cap;
+    void *fails;
+    size_t nfails, fails_cap;
+    uint32_t ndropped;
+} sr_emit;
+
+typedef struct sr_lua_batch {
+    sr_event *evs;
+    uint32_t n;
+    uint32_t start;
+    sr_emit *out;
+    uint32_t progress;
+    int32_t integ;
+    uint32_t timed_out;
+    uint32_t timeout_ms;
+} sr_lua_batch;
+
+int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
+int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                  const char *pre, size_t plen, const char *suf, size_t slen);
+int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage,
+                    const char *msg, size_t msglen);
+]]
+
+local DROPPED = event.DROPPED
+local GLOBAL = -1
+
+local M = {}
+
+function M.new(plan, batch_ptr)
+    local batch = ffi.cast("sr_lua_batch *", batch_ptr)
+    local scripts, nscripts = plan.scripts, #plan.scripts
+    local integs, ninteg = plan.integrations, #plan.integrations
+    local transmit, enabled = plan.transmit, plan.enabled
+    local global_ctx = {}
+    -- Each integration works on its own fork of the event, so its scripts'
+    -- edits and drops never reach another. One fork slot serves them all.
+    local fork_slot = ffi.new("sr_event[1]")
+    local fork = ffi.cast("sr_event *", fork_slot)
+
+    local function fail(i, integ, stage, err)
+        if batch.timed_out ~= 0 then
+            -- the error is the one the watchdog's hook raised
+            batch.timed_out = 0
+            stage = "timeout"
+        end
+        local msg = tostring(err)
+        C.sr_emit_failure(batch.out, i, integ, stage, msg, #msg)
+    end
+
+    -- Where the loop is, for the one pcall around it (see run below); the
+    -- event is batch.progress.
+    local cur_k, cur_stage = 0, "script"
+
+    -- Runs one site script; true when the event is still wanted. An error
+    -- goes up to run's pcall.
+    local function run_script(f, ev, ctx)
+        local keep = f(ev, ctx)
+        if keep == false or band(ev.flags, DROPPED) ~= 0 then
+            C.sr_lua_ev_drop(ev)
+            local out = batch.out
+            out.ndropped = out.ndropped + 1
+            return false
+        end
+        return true
+    end
+
+    -- Runs a list of site scripts. One script (and one integration, in
+    -- run) is the common case; a loop that runs once per call keeps LuaJIT
+    -- from compiling its caller ("leaving loop in root trace"), so that
+    -- case has no loop.
+    local function run_scripts(list, n, ev, ctx)
+        if n == 1 then
+            return run_script(list[1], ev, ctx)
+        end
+        for s = 1, n do
+            if not run_script(list[s], ev, ctx) then
+                return false
+            end
+        end
+        return true
+    end
+
+    local function routes(it, ev)
+        if band(it.mask, ev.channel_bit) == 0 then
+            return false
+        end
+        local mt = ev.msg_type_bit
+        if mt ~= 0 and band(transmit, mt) == 0 then
+            return false -- platform audit has no message type and always passes
+        end
+        local min, sev = it.min_severity, ev.severity
+        return min < 0 or sev < 0 or sev <= min
+    end
+
+    local function deliver(it, ev, i)
+        local index = it.index
+        batch.integ = index
+        if C.sr_lua_ev_fork(fork_slot, ev) ~= 0 then -- (also anchors fork_slot)
+            fail(i, index, "script", "out of memory")
+            return
+        end
+        cur_stage = "script"
+        local list = it.scripts
+        if not run_scripts(list, #list, fork, it.ctx) then
+            return
+        end
+        cur_stage = "encode"
+        local envelope = it.envelope
+        if envelope then
+            -- The record is pre .. ev:json() .. suf, written by C.
+            local pre, suf = envelope(fork, it.conf)
+            if type(pre) == "string" and type(suf) == "string" then
+                if C.sr_emit_event(batch.out, index, i, fork, pre, #pre, suf, #suf) ~= 0 then
+                    fail(i, index, "encode", "out of memory")
+                end
+            elseif pre ~= nil then
+                fail(i, index, "encode", "envelope returned a " .. type(pre) .. " and a "
+                    .. type(suf) .. ", expected two strings or nil")
+            end
+            return
+        end
+        local rec = it.encode(fork, it.conf)
+        if type(rec) == "string" then
+            if C.sr_emit_record(batch.out, index, i, rec, #rec) ~= 0 then
+                fail(i, index, "encode", "out of memory")
+            end
+        elseif rec ~= nil then
+            fail(i, index, "encode", "encode returned a " .. type(rec) .. ", expected a string or nil")
+        end
+    end
+
+    -- Offers the event to integration k (1-based, in configuration order).
+    local function offer(k, ev, i)
+        cur_k = k
+        local it = integs[k]
+        if routes(it, ev) then
+            deliver(it, ev, i)
+        end
+    end
+
+    -- Events i0.. from integration k0 + 1 on (k0 > 0 resumes an event whose
+    -- global scripts already ran).
+    local function run(i0, k0)
+        local evs = batch.evs
+        for i = i0, batch.n - 1 do
+            local ev = evs + i
+            batch.progress = i
+            local wanted = true
+            if k0 == 0 then
+                cur_k, cur_stage = 0, "script"
+                batch.integ = GLOBAL
+                wanted = run_scripts(scripts, nscripts, ev, global_ctx) and enabled
+            end
+            if wanted and ninteg == 1 and k0 == 0 then
+                offer(1, ev, i) -- no loop for the common case (see run_scripts)
+            elseif wanted then
+                for k = k0 + 1, ninteg do
+                    offer(k, ev, i)
+                end
+            end
+            k0 = 0
+        end
+    end
+
+    -- One pcall around the loop rather than one per script and encode call:
+    -- LuaJIT cannot compile a return through pcall to a frame below where a
+    -- trace started, so per-call pcalls kept the per-event path
+    -- interpreted. An error fails that event for that stage (and
+    -- integration), and the loop resumes right after it.
+    return function()
+        local i, k = batch.start, 0
+        while true do
+            local ok, err = pcall(run, i, k)
+            if ok then
+                return
+            end
+            local at = batch.progress
+            fail(at, cur_k == 0 and GLOBAL or integs[cur_k].index, cur_stage, err)
+            if cur_k == 0 or cur_k == ninteg then
+                i, k = at + 1, 0
+            else
+                i, k = at, cur_k
+            end
+        end
+    end
+end
+
+return M

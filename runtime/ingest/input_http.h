@@ -1,0 +1,49 @@
+/* input_http.h - the HTTP events input: POST /v1/events.
+ *
+ * Routes (docs/inputs.md has the full story):
+ *   POST /v1/events  body: one JSON object, an array of objects, or NDJSON;
+ *                    optionally Content-Encoding: gzip. Answered with the
+ *                    pipeline's JSON summary and status once the events are
+ *                    queued for every integration (see ingest.h).
+ *   GET  /healthz    200 {"status":"ok"}.
+ * With conf->token set, /v1/events requires "Authorization: Bearer <token>"
+ * (401 otherwise). Only a SHA-256 digest of the token is kept, compared in
+ * constant time; the token never reaches a log line. Every error body is
+ * {"error":"..."}.
+ *
+ * Bodies are limited to conf->max_body_bytes, before and after inflation
+ * (413); requests must arrive within conf->idle_timeout_ms; TLS is on when
+ * conf->tls.cert_file is set. At most SR_INPUT_HTTP_MAX_CONNECTIONS
+ * connections are served at once. */
+#ifndef SR_INPUT_HTTP_H
+#define SR_INPUT_HTTP_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "ingest.h"
+
+#define SR_INPUT_HTTP_MAX_CONNECTIONS 1024
+
+typedef struct sr_input_http sr_input_http;
+
+/* Listens on conf->host:conf->port. `conf` and `ingest` are copied (the
+ * configuration may be freed afterwards); ingest->ctx must stay valid until
+ * the last submit has called back. Returns NULL with a message in `err`
+ * (bad TLS files, "cannot listen on ...: address already in use"). */
+sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
+                                   const sr_ingest *ingest, char *err, size_t errlen);
+
+/* The bound port (conf->port 0 picks a free one). */
+int sr_input_http_port(const sr_input_http *in);
+
+/* Stops listening and closes every connection; answers for submits still in
+ * flight are dropped when their callbacks arrive (those callbacks do not
+ * touch the input). `cb` (may be NULL) runs when everything is closed; the
+ * input is freed then. */
+void sr_input_http_stop(sr_input_http *in, void (*cb)(void *ud), void *ud);
+/* Fire and forget: sr_input_http_stop(in, NULL, NULL); NULL is ignored. */
+void sr_input_http_close(sr_input_http *in);
+
+#endif

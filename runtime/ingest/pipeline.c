@@ -1,0 +1,226 @@
+/* pipeline.c - ordered commit of processed batches. */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Reject log lines per batch: enough to diagnose, not enough to flood. */
+#define SR_REJECT_LOG_MAX 5
+
+struct sr_pipeline {
+    uv_loop_t *loop;
+    sr_delivery *delivery;
+    sr_deadletter *dl;
+    const char *const *names;
+    sr_worker_pool *pool;
+    sr_ingest_batch *head, *tail; /* submitted, in order, until committed */
+    uint64_t next_seq, pending;
+    int accepting;
+    int paused; /* a reload is swapping configurations: ingest waits */
+    sr_pipeline_stats st;
+};
+
+sr_pipeline *sr_pipeline_new(uv_loop_t *loop, sr_delivery *delivery, sr_deadletter *dl,
+                             const char *const *integration_names) {
+    sr_pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->loop = loop;
+    p->delivery = delivery;
+    p->dl = dl;
+    p->names = integration_names;
+    p->accepting = 1;
+    return p;
+}
+
+void sr_pipeline_set_workers(sr_pipeline *p, sr_worker_pool *pool) { p->pool = pool; }
+
+static int submit(void *ctx, char *data, size_t len, sr_body_format fmt, uint32_t first_line,
+                  const char *origin, sr_ingest_cb cb, void *ud) {
+    sr_pipeline *p = ctx;
+    if (!p->accepting || p->paused || !p->pool || sr_delivery_busy(p->delivery)) {
+        free(data);
+        return -1;
+    }
+    sr_ingest_batch *b = sr_ingest_batch_new(data, len, fmt, first_line, origin, cb, ud);
+    if (!b) {
+        free(data);
+        sr_error("pipeline", "out of memory accepting %zu bytes from %s", len,
+                 origin ? origin : "?");
+        return -1;
+    }
+    b->seq = p->next_seq++;
+    if (p->tail)
+        p->tail->order_next = b;
+    else
+        p->head = b;
+    p->tail = b;
+    p->pending++;
+    sr_worker_pool_submit(p->pool, b);
+    return 0;
+}
+
+static long busy(void *ctx) {
+    sr_pipeline *p = ctx;
+    long s = !p->accepting ? 5 : p->paused ? 1 : sr_delivery_busy(p->delivery);
+    if (s > 0)
+        p->st.busy++;
+    return s;
+}
+
+sr_ingest sr_pipeline_ingest(sr_pipeline *p) {
+    sr_ingest ing = {.submit = submit, .busy = busy, .ctx = p};
+    return ing;
+}
+
+static void log_rejects(const sr_ingest_batch *b) {
+    for (size_t i = 0; i < b->nrejects && i < SR_REJECT_LOG_MAX; i++) {
+        const sr_reject *r = &b->rejects[i];
+        if (r->line)
+            sr_warn("pipeline", "%s: line %u rejected at offset %zu: %s", b->origin, r->line,
+                    r->offset, r->msg);
+        else if (r->index >= 0)
+            sr_warn("pipeline", "%s: element %d rejected at offset %zu: %s", b->origin, r->index,
+                    r->offset, r->msg);
+        else
+            sr_warn("pipeline", "%s: body rejected at offset %zu: %s", b->origin, r->offset,
+                    r->msg);
+    }
+    if (b->nrejects > SR_REJECT_LOG_MAX)
+        sr_warn("pipeline", "%s: %zu more rejected event(s) in the same submission", b->origin,
+                b->nrejects - SR_REJECT_LOG_MAX);
+}
+
+/* A failed event is written as it was received (compacted), so the dead
+ * letter can be replayed as is. */
+static void dead_letter_failures(sr_pipeline *p, const sr_ingest_batch *b) {
+    sr_buf ev = SR_BUF_INIT;
+    for (size_t i = 0; i < b->emit.nfails; i++) {
+        const sr_emit_fail *f = &b->emit.fails[i];
+        const sr_event *e = &b->events[f->ev];
+        sr_buf_reset(&ev);
+        sr_json_compact(e->raw, e->raw_len, &ev);
+        const char *integ = f->integ >= 0 ? p->names[f->integ] : NULL;
+        sr_warn("pipeline", "%s: event %u failed in %s%s%s: %s", b->origin, e->seq, f->stage,
+                integ ? " for integration " : "", integ ? integ : "", f->msg);
+        sr_deadletter_entry d = {
+            .integration = integ,
+            .stage = f->stage,
+            .reason = f->msg,
+            .payload = ev.data ? ev.data : "{}",
+            .payload_len = ev.len,
+            .payload_is_event = 1,
+        };
+        sr_deadletter_write(p->dl, &d);
+    }
+    sr_buf_free(&ev);
+}
+
+/* Queues a batch's records, each integration's as one unit (one spool
+ * append, one fsync). Returns -1 if any integration could not take them:
+ * the sender is then told to retry, and integrations that did take theirs
+ * will see those again (at least once). */
+static int queue_records(sr_pipeline *p, const sr_ingest_batch *b) {
+    size_t n = b->emit.nrecs;
+    if (n == 0)
+        return 0;
+    const char **recs = malloc(n * sizeof *recs);
+    uint32_t *lens = malloc(n * sizeof *lens);
+    int rc = 0;
+    if (!recs || !lens) {
+        sr_error("pipeline", "out of memory queueing %zu record(s)", n);
+        rc = -1;
+        goto done;
+    }
+    for (size_t integ = 0, left = n; left > 0 && integ < sr_delivery_count(p->delivery); integ++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const sr_emit_rec *r = &b->emit.recs[i];
+            if (r->integ != integ)
+                continue;
+            recs[k] = b->emit.data.data + r->off;
+            lens[k++] = r->len;
+        }
+        left -= k;
+        char err[256];
+        if (k &&
+            sr_delivery_enqueue_many(p->delivery, integ, recs, lens, k, err, sizeof err) != 0) {
+            sr_error("pipeline", "integration '%s': cannot queue %zu record(s): %s",
+                     p->names[integ], k, err);
+            rc = -1;
+        }
+    }
+done:
+    free(recs);
+    free(lens);
+    return rc;
+}
+
+static void commit(sr_pipeline *p, sr_ingest_batch *b) {
+    if (!b->failed) {
+        if (queue_records(p, b) != 0)
+            b->failed = 1; /* the sender is told to retry */
+        dead_letter_failures(p, b);
+    }
+    log_rejects(b);
+    p->st.batches++;
+    p->st.accepted += b->failed ? 0 : b->nevents;
+    p->st.rejected += b->nrejects;
+    p->st.dropped += b->emit.ndropped;
+    p->st.failed += b->emit.nfails;
+    p->st.records += b->failed ? 0 : b->emit.nrecs;
+
+    sr_buf body = SR_BUF_INIT;
+    int status = sr_ingest_batch_summary(b, &body);
+    sr_ingest_reply reply = {
+        .status = status,
+        .body = body.data ? body.data : "{}",
+        .body_len = body.len,
+        .retry_after_s = status == 503 ? 1 : -1,
+        .accepted = b->failed ? 0 : (uint32_t)b->nevents,
+        .rejected = (uint32_t)b->nrejects,
+    };
+    if (status == 503) {
+        /* Not taken: the body goes back to the input, to be sent again. */
+        reply.data = b->data;
+        reply.data_len = b->len;
+        b->data = NULL;
+    }
+    b->cb(b->ud, &reply);
+    sr_buf_free(&body);
+}
+
+void sr_pipeline_batch_done(void *pipeline, sr_ingest_batch *b) {
+    sr_pipeline *p = pipeline;
+    b->done = 1;
+    int committed = 0;
+    while (p->head && p->head->done) {
+        sr_ingest_batch *c = p->head;
+        p->head = c->order_next;
+        if (!p->head)
+            p->tail = NULL;
+        p->pending--;
+        commit(p, c);
+        sr_ingest_batch_free(c);
+        committed = 1;
+    }
+    if (committed)
+        sr_delivery_kick(p->delivery);
+}
+
+void sr_pipeline_stop_accepting(sr_pipeline *p) { p->accepting = 0; }
+
+void sr_pipeline_pause(sr_pipeline *p, int paused) { p->paused = paused; }
+
+void sr_pipeline_set_names(sr_pipeline *p, const char *const *integration_names) {
+    p->names = integration_names;
+}
+
+uint64_t sr_pipeline_pending(const sr_pipeline *p) { return p->pending; }
+
+void sr_pipeline_stats_get(const sr_pipeline *p, sr_pipeline_stats *out) { *out = p->st; }
+
+void sr_pipeline_free(sr_pipeline *p) { free(p); }

@@ -1,0 +1,267 @@
+/* lua_ffi.c - the C functions Lua calls through ffi.C, and the emit buffer.
+ *
+ * lua/lib/event.lua, event_loop.lua, json.lua and time.lua declare these.
+ * Those that allocate or update the batch's arena wrap the real function in
+ * the interrupt guard (see lua_watchdog.c): the watchdog may abandon a
+ * runaway script at any instruction of Lua code, but never half-way through
+ * such C code. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_host_impl.h"
+
+/* ---- Events ------------------------------------------------------------- */
+
+int sr_lua_ev_get(const sr_event *ev, const char *key, uint32_t klen, const char **val,
+                  uint32_t *vlen) {
+    sr_lua_guard_enter();
+    int rc = sr_event_get(ev, key, klen, val, vlen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+int sr_lua_ev_get_path(const sr_event *ev, const char *const *path, const uint32_t *lens,
+                       uint32_t n, const char **val, uint32_t *vlen) {
+    sr_lua_guard_enter();
+    int rc = sr_event_get_path(ev, path, lens, n, val, vlen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* `val` comes from the Lua encoder in event.lua, which only produces valid
+ * JSON. */
+int sr_lua_ev_set(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen) {
+    sr_lua_guard_enter();
+    int rc = sr_event_set(ev, key, klen, val, vlen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* `val` comes from a script (ev:set_raw): it is validated here, because an
+ * invalid value would corrupt every record written from the event. Returns
+ * -2 (and fills err) when it is not exactly one JSON value. */
+int sr_lua_ev_set_raw(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen,
+                      sr_json_error *err) {
+    int rc = -2;
+    sr_lua_guard_enter();
+    if (sr_json_validate(val, vlen, SR_JSON_DEFAULT_MAX_DEPTH, err) == 0)
+        rc = sr_event_set(ev, key, klen, val, vlen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+int sr_lua_ev_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s,
+                         uint32_t slen) {
+    sr_lua_guard_enter();
+    int rc = sr_event_set_string(ev, key, klen, s, slen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+int sr_lua_ev_set_int(sr_event *ev, const char *key, uint32_t klen, int64_t v) {
+    sr_lua_guard_enter();
+    int rc = sr_event_set_int(ev, key, klen, v);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+int sr_lua_ev_delete(sr_event *ev, const char *key, uint32_t klen) {
+    sr_lua_guard_enter();
+    int rc = sr_event_delete(ev, key, klen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+void sr_lua_ev_drop(sr_event *ev) {
+    sr_lua_guard_enter();
+    sr_event_drop(ev);
+    sr_lua_guard_leave();
+}
+
+/* Forks into the source's own arena: the copy lives as long as the batch. */
+int sr_lua_ev_fork(sr_event *dst, const sr_event *src) {
+    sr_lua_guard_enter();
+    int rc = sr_event_fork(dst, src, src->arena);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* Replaces the contents of `out` with the event as JSON. */
+int sr_lua_ev_write(const sr_event *ev, sr_buf *out) {
+    sr_lua_guard_enter();
+    sr_buf_reset(out);
+    int rc = sr_event_write(ev, out);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* Replaces the contents of `out` with the decoded JSON string token. */
+int sr_lua_json_unescape(const char *p, size_t n, sr_buf *out) {
+    sr_lua_guard_enter();
+    sr_buf_reset(out);
+    int rc = sr_json_unescape(p, n, 1, out);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* event.lua owns its scratch buffers through ffi.gc. */
+void sr_lua_buf_free(sr_buf *b) {
+    sr_lua_guard_enter();
+    sr_buf_free(b);
+    sr_lua_guard_leave();
+}
+
+/* ---- Small helpers for hot Lua paths -------------------------------------
+ *
+ * Loops and string patterns in per-event Lua code end LuaJIT traces (a
+ * short loop becomes a trace of its own that the per-event loop cannot
+ * inline; patterns are not compiled at all). These do the byte work in C
+ * instead; they neither allocate nor touch the arena, so they need no
+ * interrupt guard. */
+
+/* "<seconds>.<9 digits>" of nanosecond integer text, the common case of
+ * time.seconds_decimal (SPLUNK's "time"). Only plain text: 10 to 20
+ * digits, no sign, no leading zero; anything else returns 0 and time.lua
+ * takes its general path. `out` holds n + 1 bytes. */
+int sr_lua_ns_seconds9(const char *p, size_t n, char *out) {
+    if (n < 10 || n > 20 || p[0] < '1' || p[0] > '9')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    memcpy(out, p, n - 9);
+    out[n - 9] = '.';
+    memcpy(out + n - 8, p + n - 9, 9);
+    return (int)n + 1;
+}
+
+/* 1 when the JSON string token p[0..n) (quotes included) holds an escape. */
+int sr_lua_json_token_escaped(const char *p, size_t n) {
+    return n > 2 && memchr(p + 1, '\\', n - 2) != NULL;
+}
+
+/* 1 when s needs no escaping inside a JSON string: no control character,
+ * DEL, '"' or '\\'. */
+int sr_lua_json_plain(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- The emit buffer ---------------------------------------------------- */
+
+void sr_emit_init(sr_emit *e) { memset(e, 0, sizeof *e); }
+
+void sr_emit_reset(sr_emit *e) {
+    sr_buf_reset(&e->data);
+    e->nrecs = 0;
+    e->nfails = 0;
+    e->ndropped = 0;
+}
+
+void sr_emit_free(sr_emit *e) {
+    sr_buf_free(&e->data);
+    free(e->recs);
+    free(e->fails);
+    sr_emit_init(e);
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = realloc(*arr, ncap * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Room for one more record; returns where its bytes start. */
+static int emit_open(sr_emit *e, size_t *off) {
+    *off = e->data.len;
+    return grow((void **)&e->recs, &e->recs_cap, e->nrecs + 1, sizeof *e->recs);
+}
+
+/* Makes what was appended since `off` one record, or takes it back when
+ * appending failed (rc) or offsets would pass 32 bits (a batch is far
+ * smaller in practice). */
+static int emit_close(sr_emit *e, uint32_t integ, uint32_t ev, size_t off, int rc) {
+    if (rc != 0 || e->data.len > UINT32_MAX) {
+        e->data.len = off;
+        return -1;
+    }
+    e->recs[e->nrecs++] = (sr_emit_rec){integ, ev, (uint32_t)off, (uint32_t)(e->data.len - off)};
+    return 0;
+}
+
+static int emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n) {
+    size_t off;
+    if (emit_open(e, &off) != 0)
+        return -1;
+    return emit_close(e, integ, ev, off, sr_buf_append(&e->data, p, n));
+}
+
+int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n) {
+    sr_lua_guard_enter();
+    int rc = emit_record(e, integ, ev, p, n);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* prefix + the event's JSON + suffix as one record, written straight into
+ * the batch: the event never becomes a Lua string (no allocation, no
+ * interning, no copies through concatenation). */
+static int emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                      const char *pre, size_t plen, const char *suf, size_t slen) {
+    size_t off;
+    if (emit_open(e, &off) != 0)
+        return -1;
+    int rc = sr_buf_append(&e->data, pre, plen) || sr_event_write(ev, &e->data) ||
+             sr_buf_append(&e->data, suf, slen);
+    return emit_close(e, integ, ev_index, off, rc);
+}
+
+int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                  const char *pre, size_t plen, const char *suf, size_t slen) {
+    sr_lua_guard_enter();
+    int rc = emit_event(e, integ, ev_index, ev, pre, plen, suf, slen);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* Cuts at a UTF-8 character boundary so the message stays valid text. */
+static size_t utf8_prefix(const char *s, size_t n, size_t max) {
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return max;
+}
+
+static int emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
+                        size_t msglen) {
+    if (grow((void **)&e->fails, &e->fails_cap, e->nfails + 1, sizeof *e->fails) != 0)
+        return -1;
+    sr_emit_fail *f = &e->fails[e->nfails++];
+    memset(f, 0, sizeof *f);
+    f->ev = ev;
+    f->integ = integ;
+    snprintf(f->stage, sizeof f->stage, "%s", stage);
+    size_t len = utf8_prefix(msg, msglen, sizeof f->msg - 1);
+    memcpy(f->msg, msg, len);
+    return 0;
+}
+
+int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
+                    size_t msglen) {
+    sr_lua_guard_enter();
+    int rc = emit_failure(e, ev, integ, stage, msg, msglen);
+    sr_lua_guard_leave();
+    return rc;
+}

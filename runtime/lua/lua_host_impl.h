@@ -1,0 +1,143 @@
+/* lua_host_impl.h - what the files of the Lua host share; not a public API.
+ *
+ *   lua_host.c      lifecycle, process(), and the delivery-side calls
+ *   lua_state.c     building a state: libraries, modules, options, setup,
+ *                   scripts and the pipeline
+ *   lua_options.c   checking a configuration tree against a module's option
+ *                   schema, and describing the result with secrets masked
+ *   lua_watchdog.c  the allocator, the interrupt guard and the watchdog
+ *                   thread that stops runaway scripts
+ *   lua_ffi.c       the C functions Lua reaches through ffi.C
+ *
+ * Lua keeps per-integration state in one registry table (integs_ref), an
+ * array of records { name, type, module, conf, setup, scripts, ... }; C
+ * keeps what must outlive a state (info strings, the describe document). */
+#ifndef SR_LUA_HOST_IMPL_H
+#define SR_LUA_HOST_IMPL_H
+
+#include <lua.h>
+#include <stdint.h>
+
+#include "lua_host.h"
+
+/* The batch in flight, shared with event_loop.lua through the FFI (its cdef
+ * mirrors this layout: keep them in step). Its address is handed to each
+ * state once, so per batch C only fills it in and calls run(). */
+typedef struct sr_lua_batch {
+    sr_event *evs;
+    uint32_t n;
+    uint32_t start; /* first event to process: > 0 after a rebuild */
+    sr_emit *out;
+    uint32_t progress;  /* event being processed; written by Lua, read by the watchdog */
+    int32_t integ;      /* integration being processed, -1 for global scripts */
+    uint32_t timed_out; /* set by the timeout hook: the error Lua caught is ours */
+    uint32_t timeout_ms;
+} sr_lua_batch;
+
+/* What the first build learned about one integration; kept for the host's
+ * lifetime so pointers handed out by sr_lua_host_info stay valid. */
+typedef struct sr_lua_integ {
+    const sr_integration_spec *spec;
+    unsigned channels; /* effective mask */
+    sr_integration_info info;
+    char *owned[11];     /* info's strings */
+    sr_sink_prop *props; /* info.sink.props; names and values malloc'd */
+    size_t nprops;
+    sr_buf describe;
+    sr_buf secrets; /* secret option values, each NUL-terminated */
+} sr_lua_integ;
+
+typedef struct sr_lua_watchdog sr_lua_watchdog;
+typedef struct sr_lua_heap sr_lua_heap;
+
+struct sr_lua_host {
+    const sr_lua_host_conf *conf;
+    lua_State *L;
+    sr_lua_heap *heap; /* L's memory */
+    int integs_ref;    /* registry: array of per-integration records */
+    int run_ref;       /* registry: pipeline run() */
+    sr_lua_integ *integs;
+    int built; /* integs[].info and .describe are filled */
+    sr_lua_batch batch;
+    sr_lua_watchdog *wd; /* started by the first process() with a timeout */
+    /* Heaps of states abandoned after an interrupt: never freed (the state
+     * may be inconsistent), only kept reachable. */
+    sr_lua_heap **graveyard;
+    size_t ngraves, graves_cap;
+    sr_buf scratch;
+};
+
+/* ---- lua_state.c ---- */
+
+/* Creates h->L (and h->heap) and loads everything; on failure both are
+ * NULL. */
+int sr_lua_state_build(sr_lua_host *h, char *err, size_t errlen);
+
+/* Runs a Lua file in its own environment (globals read through to _G) and
+ * pushes what it returned; raises "<what>: <error>" on failure. Also used
+ * by lua_schema.c to read integration modules' option schemas. */
+void sr_lua_run_file(lua_State *L, const char *path, const char *what);
+
+/* Raises a Lua error with a printf-style message (full printf, unlike
+ * luaL_error). */
+void sr_lua_raise(lua_State *L, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+
+/* ---- lua_options.c ---- */
+
+/* With the module at `mod` on the stack, checks spec->configuration against
+ * M.options and pushes the canonical conf table. Raises on invalid input,
+ * naming file, line and key. If `describe` is not NULL, writes the conf as
+ * JSON with secret options masked. */
+/* With `describe`, also writes the masked conf there and appends each secret
+ * option's string value, NUL-terminated, to `secrets` (for redaction). */
+/* Frees an integration's props (info.sink.props). */
+void sr_lua_free_props(sr_lua_integ *in);
+
+void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
+                          sr_buf *secrets);
+
+/* ---- lua_watchdog.c ---- */
+
+/* The allocator every state is created with (ud: the state's heap, which
+ * tracks every block so an abandoned state stays reachable). Counts as a
+ * guarded region so an interrupt never leaves malloc's locks held. */
+void *sr_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+sr_lua_heap *sr_lua_heap_new(void);
+void sr_lua_heap_free(sr_lua_heap *heap); /* after lua_close: the heap is empty */
+size_t sr_lua_heap_bytes(const sr_lua_heap *heap);
+
+/* Brackets C code that must not be interrupted (our FFI entry points). */
+void sr_lua_guard_enter(void);
+void sr_lua_guard_leave(void);
+
+sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long timeout_ms, char *err,
+                                     size_t errlen);
+void sr_lua_watchdog_free(sr_lua_watchdog *wd);
+
+enum { SR_LUA_INTERRUPTED = -100 };
+
+/* Calls the function on top of L's stack with `nargs` arguments under the
+ * watchdog (if wd is not NULL). Returns 0, a lua_pcall error code (message
+ * on the stack), or SR_LUA_INTERRUPTED: the watchdog abandoned the call and
+ * L must never be touched again. */
+int sr_lua_watched_pcall(sr_lua_watchdog *wd, lua_State *L, int nargs);
+
+/* Wraps every C function in the table at `idx` so that calling it counts as
+ * a guarded region (for C libraries that call malloc directly: cjson, io,
+ * os, crypto). */
+void sr_lua_guard_table(lua_State *L, int idx);
+
+/* ---- lua_ffi.c (also exported to Lua) ---- */
+
+int sr_lua_ns_seconds9(const char *p, size_t n, char *out);
+int sr_lua_json_token_escaped(const char *p, size_t n);
+int sr_lua_json_plain(const char *s, size_t n);
+int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
+/* A module's envelope(): pre + the event's JSON + suf, one record. */
+int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
+                  const char *pre, size_t plen, const char *suf, size_t slen);
+int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
+                    size_t msglen);
+
+#endif

@@ -1,0 +1,637 @@
+/* lua_state.c - building one Lua state: libraries, integration modules,
+ * option checks, setup, site scripts, and the pipeline that runs them.
+ *
+ * The whole build runs inside one protected call, so every error (ours,
+ * raised with sr_lua_raise, or one a module raised) unwinds to a single
+ * place that copies the message out and closes the state. Scratch memory
+ * lives on the Lua stack; what must outlive the state (info strings, the
+ * describe document) is owned by the host and only written by the first
+ * build: a rebuild after a runaway script must not move what callers hold. */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "lua_crypto.h"
+#include "lua_host_impl.h"
+
+int luaopen_cjson(lua_State *L);
+int luaopen_cjson_safe(lua_State *L);
+
+static const char *const framings[] = {"ndjson", "concat", "json_array", "list", NULL};
+
+void sr_lua_raise(lua_State *L, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lua_pushstring(L, msg);
+    lua_error(L);
+    abort(); /* lua_error does not return */
+}
+
+static void raise_integ(lua_State *L, const sr_integration_spec *s, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+static void raise_integ(lua_State *L, const sr_integration_spec *s, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sr_lua_raise(L, "%s:%d: integration '%s' (%s): %s", s->file ? s->file : "?", s->line, s->name,
+                 s->type, msg);
+}
+
+/* ---- Libraries ---------------------------------------------------------- */
+
+/* C libraries that call malloc (or take libc locks) directly are wrapped in
+ * the interrupt guard; see lua_watchdog.c. */
+static int open_guarded(lua_State *L, lua_CFunction open) {
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);
+    if (lua_istable(L, -1))
+        sr_lua_guard_table(L, -1);
+    return 1;
+}
+
+static int open_cjson(lua_State *L) { return open_guarded(L, luaopen_cjson); }
+static int open_cjson_safe(lua_State *L) { return open_guarded(L, luaopen_cjson_safe); }
+static int open_crypto(lua_State *L) { return open_guarded(L, luaopen_siemrelay_crypto); }
+
+static void guard_global_table(lua_State *L, const char *name) {
+    lua_getglobal(L, name);
+    if (lua_istable(L, -1))
+        sr_lua_guard_table(L, -1);
+    lua_pop(L, 1);
+}
+
+static void open_libraries(lua_State *L, const char *dir) {
+    luaL_openlibs(L);
+    guard_global_table(L, "io");
+    guard_global_table(L, "os");
+
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/lib/?.lua", dir);
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, ""); /* native modules are linked in, never loaded from disk */
+    lua_setfield(L, -2, "cpath");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, open_cjson);
+    lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, open_cjson_safe);
+    lua_setfield(L, -2, "cjson.safe");
+    lua_pushcfunction(L, open_crypto);
+    lua_setfield(L, -2, "siemrelay.crypto");
+    lua_pop(L, 2);
+}
+
+static void require(lua_State *L, const char *name) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+}
+
+/* ---- Loading files ------------------------------------------------------ */
+
+/* Runs a file in its own environment (reads fall through to the globals),
+ * so scripts and modules cannot trample each other's globals. Pushes what
+ * the chunk returned. `what` prefixes errors. */
+void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
+    if (luaL_loadfile(L, path) != 0)
+        sr_lua_raise(L, "%s: %s", what, lua_tostring(L, -1));
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_getglobal(L, "_G");
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_setfenv(L, -2);
+    if (lua_pcall(L, 0, 1, 0) != 0)
+        sr_lua_raise(L, "%s: %s", what, lua_tostring(L, -1));
+}
+
+/* Pushes a site script's process function. */
+static void push_script(lua_State *L, const char *path, const char *where) {
+    char what[1024];
+    snprintf(what, sizeof what, "%ssite script %s", where, path);
+    sr_lua_run_file(L, path, what);
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "process");
+        lua_remove(L, -2);
+    }
+    if (!lua_isfunction(L, -1))
+        sr_lua_raise(L, "%s: must return a table with a process(ev, ctx) function", what);
+}
+
+static void push_scripts(lua_State *L, const char *const *paths, size_t n, const char *where) {
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        push_script(L, paths[i], where);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+}
+
+/* ---- Finding a module --------------------------------------------------- */
+
+/* The configured lua_dir, else the installed tree, else the source tree
+ * (so tests and `make run` work from a build directory). */
+static const char *lua_dir(const sr_lua_host_conf *c) {
+    if (c->lua_dir)
+        return c->lua_dir;
+#ifdef SR_INSTALL_LUA_DIR
+    if (access(SR_INSTALL_LUA_DIR "/lib/event.lua", R_OK) == 0)
+        return SR_INSTALL_LUA_DIR;
+#endif
+#ifdef SR_SOURCE_LUA_DIR
+    return SR_SOURCE_LUA_DIR;
+#else
+    return "lua";
+#endif
+}
+
+static size_t nsearch_dirs(const sr_lua_host_conf *c) { return c->nintegration_paths + 1; }
+
+static void search_dir(lua_State *L, const sr_lua_host_conf *c, size_t i) {
+    if (i < c->nintegration_paths)
+        lua_pushstring(L, c->integration_paths[i]);
+    else
+        lua_pushfstring(L, "%s/integrations", lua_dir(c));
+}
+
+/* Collects the types available in the search path (upper-cased file names)
+ * into a NULL-terminated array on the stack, for the suggestion. */
+static const char *const *available_types(lua_State *L, const sr_lua_host_conf *c) {
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    int count = 0;
+    for (size_t i = 0; i < nsearch_dirs(c); i++) {
+        search_dir(L, c, i);
+        DIR *d = opendir(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            size_t len = strlen(e->d_name);
+            if (len <= 4 || strcmp(e->d_name + len - 4, ".lua") != 0)
+                continue;
+            char upper[256];
+            size_t k;
+            for (k = 0; k < len - 4 && k < sizeof upper - 1; k++)
+                upper[k] = (char)toupper((unsigned char)e->d_name[k]);
+            upper[k] = '\0';
+            lua_pushstring(L, upper);
+            lua_rawseti(L, names, ++count);
+        }
+        closedir(d);
+    }
+    const char **v = lua_newuserdata(L, ((size_t)count + 1) * sizeof *v);
+    for (int k = 0; k < count; k++) {
+        lua_rawgeti(L, names, k + 1);
+        v[k] = lua_tostring(L, -1); /* anchored by `names` */
+        lua_pop(L, 1);
+    }
+    v[count] = NULL;
+    return v;
+}
+
+/* Pushes the path of <dir>/<type>.lua, first match in the search path. */
+static void push_module_path(lua_State *L, const sr_lua_host_conf *c,
+                             const sr_integration_spec *s) {
+    lua_pushstring(L, s->type);
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "lower");
+    lua_pushvalue(L, -3);
+    lua_call(L, 1, 1);
+    const char *lower = lua_tostring(L, -1);
+
+    luaL_Buffer tried;
+    int base = lua_gettop(L);
+    for (size_t i = 0; i < nsearch_dirs(c); i++) {
+        search_dir(L, c, i);
+        lua_pushfstring(L, "%s/%s.lua", lua_tostring(L, -1), lower);
+        if (access(lua_tostring(L, -1), R_OK) == 0) {
+            lua_replace(L, base - 2);
+            lua_settop(L, base - 2);
+            return;
+        }
+        lua_pop(L, 1);
+    }
+    /* Not found: list where we looked, and what there is. */
+    luaL_buffinit(L, &tried);
+    for (int i = base + 1; i <= base + (int)nsearch_dirs(c); i++) {
+        if (i > base + 1)
+            luaL_addstring(&tried, ", ");
+        lua_pushvalue(L, i);
+        luaL_addvalue(&tried);
+    }
+    luaL_pushresult(&tried);
+    const char *dirs = lua_tostring(L, -1);
+    const char *near = sr_suggest(s->type, available_types(L, c));
+    sr_lua_raise(L, "%s:%d: integration '%s': unknown type '%s' (no %s.lua in %s)%s%s%s",
+                 s->file ? s->file : "?", s->type_line ? s->type_line : s->line, s->name, s->type,
+                 lower, dirs, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+/* Pushes the module table for the spec's type, loading it once per state
+ * (cache: table at `cache`, keyed by type). */
+static void push_module(lua_State *L, const sr_lua_host_conf *c, const sr_integration_spec *s,
+                        int cache) {
+    lua_getfield(L, cache, s->type);
+    if (!lua_isnil(L, -1))
+        return;
+    lua_pop(L, 1);
+    push_module_path(L, c, s);
+    const char *path = lua_tostring(L, -1);
+    char what[1024];
+    snprintf(what, sizeof what, "integration type %s (%s)", s->type, path);
+    sr_lua_run_file(L, path, what);
+    if (!lua_istable(L, -1))
+        sr_lua_raise(L, "%s: the module must return a table", what);
+    lua_getfield(L, -1, "encode");
+    if (!lua_isfunction(L, -1))
+        sr_lua_raise(L, "%s: the module has no encode(ev, conf) function", what);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "transport");
+    if (!lua_isstring(L, -1))
+        sr_lua_raise(L, "%s: the module has no transport (e.g. transport = \"http\")", what);
+    int http = strcmp(lua_tostring(L, -1), "http") == 0;
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "request");
+    if (http && !lua_isfunction(L, -1))
+        sr_lua_raise(L, "%s: an http module needs a request(body, n, conf) function", what);
+    lua_pop(L, 1);
+    lua_remove(L, -2); /* the path */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, cache, s->type);
+}
+
+/* ---- Channels ----------------------------------------------------------- */
+
+static unsigned module_channels(lua_State *L, int mod, const sr_integration_spec *s) {
+    unsigned mask = 0;
+    lua_getfield(L, mod, "channels");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return SR_CH_SECURE_EVENTS_POLICIES | SR_CH_ACTIVITY_AUDIT | SR_CH_PLATFORM_AUDIT |
+               SR_CH_MONITOR_EVENTS;
+    }
+    size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (int)i);
+        const char *name = lua_tostring(L, -1);
+        unsigned bit = name ? sr_channel_parse(name) : 0;
+        if (!bit)
+            sr_lua_raise(L, "integration type %s: M.channels has unknown channel '%s'", s->type,
+                         name ? name : "?");
+        mask |= bit;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return mask;
+}
+
+static unsigned effective_channels(lua_State *L, unsigned supported, const sr_integration_spec *s) {
+    if (!s->channels)
+        return supported;
+    unsigned extra = s->channels & ~supported;
+    if (extra) {
+        unsigned bit = extra & -extra;
+        raise_integ(L, s, "channel '%s' is not supported by this type", sr_channel_name(bit));
+    }
+    return s->channels;
+}
+
+/* ---- Info (first build only) -------------------------------------------- */
+
+static char *own(sr_lua_integ *in, int slot, lua_State *L, int idx) {
+    if (!lua_isstring(L, idx))
+        return NULL;
+    free(in->owned[slot]);
+    in->owned[slot] = strdup(lua_tostring(L, idx));
+    if (!in->owned[slot])
+        sr_lua_raise(L, "out of memory");
+    return in->owned[slot];
+}
+
+/* Reads t[key] as a number (t may be nil), keeping `def` when absent. */
+static long long field_num(lua_State *L, int t, const char *key, long long def,
+                           const sr_integration_spec *s, const char *from) {
+    if (!lua_istable(L, t))
+        return def;
+    lua_getfield(L, t, key);
+    long long v = def;
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        v = (long long)lua_tonumber(L, -1);
+    else if (!lua_isnil(L, -1))
+        raise_integ(L, s, "%s returned %s as a %s, expected a number", from, key,
+                    luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return v;
+}
+
+static char *field_str(lua_State *L, int t, const char *key, sr_lua_integ *in, int slot,
+                       const char *from) {
+    if (!lua_istable(L, t))
+        return NULL;
+    lua_getfield(L, t, key);
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        raise_integ(L, in->spec, "%s returned %s as a %s, expected a string", from, key,
+                    luaL_typename(L, -1));
+    char *v = own(in, slot, L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int field_bool(lua_State *L, int t, const char *key) {
+    if (!lua_istable(L, t))
+        return 0;
+    lua_getfield(L, t, key);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* setup's `props` table (string keys, string/number/boolean values) becomes
+ * the sink's name/value list, sorted by name so the order is stable. */
+static void fill_props(lua_State *L, sr_lua_integ *in, int ret) {
+    sr_lua_free_props(in);
+    if (!lua_istable(L, ret))
+        return;
+    lua_getfield(L, ret, "props");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        raise_integ(L, in->spec, "setup returned props as a %s, expected a table",
+                    luaL_typename(L, -1));
+    int t = lua_gettop(L);
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
+        n++;
+    sr_sink_prop *props = n ? calloc(n, sizeof *props) : NULL;
+    if (n && !props)
+        sr_lua_raise(L, "out of memory");
+    in->props = props;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            raise_integ(L, in->spec, "setup returned a props key that is not a string");
+        const char *v;
+        if (lua_type(L, -1) == LUA_TBOOLEAN)
+            v = lua_toboolean(L, -1) ? "true" : "false";
+        else if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+            v = lua_tostring(L, -1);
+        else
+            raise_integ(L, in->spec, "setup returned props.%s as a %s, expected a string",
+                        lua_tostring(L, -2), luaL_typename(L, -1));
+        size_t i = in->nprops;
+        props[i].name = strdup(lua_tostring(L, -2));
+        props[i].value = strdup(v);
+        in->nprops++;
+        if (!props[i].name || !props[i].value)
+            sr_lua_raise(L, "out of memory");
+    }
+    lua_pop(L, 1);
+    for (size_t i = 1; i < in->nprops; i++) /* insertion sort: a handful of props */
+        for (size_t j = i; j > 0 && strcmp(props[j - 1].name, props[j].name) > 0; j--) {
+            sr_sink_prop tmp = props[j];
+            props[j] = props[j - 1];
+            props[j - 1] = tmp;
+        }
+    in->info.sink.props = props;
+    in->info.sink.nprops = in->nprops;
+}
+
+static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
+    const sr_integration_spec *s = in->spec;
+    sr_integration_info *info = &in->info;
+    sr_sink_settings *k = &info->sink;
+
+    lua_getfield(L, mod, "transport");
+    info->transport = own(in, 0, L, -1);
+    lua_pop(L, 1);
+
+    lua_getfield(L, ret, "framing");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, mod, "framing");
+    }
+    const char *framing = lua_isstring(L, -1) ? lua_tostring(L, -1) : "ndjson";
+    int ok = 0;
+    for (int i = 0; framings[i]; i++)
+        ok |= strcmp(framing, framings[i]) == 0;
+    if (!ok)
+        raise_integ(L, s, "unknown framing '%s' (use ndjson, concat, json_array or list)", framing);
+    lua_pushstring(L, framing);
+    info->framing = own(in, 1, L, -1);
+    lua_pop(L, 2);
+
+    lua_getfield(L, mod, "batch");
+    int batch = lua_gettop(L);
+    info->max_events = field_num(L, batch, "max_events", 500, s, "M.batch");
+    info->max_bytes = field_num(L, batch, "max_bytes", 1048576, s, "M.batch");
+    info->linger_ms = field_num(L, batch, "linger_ms", 500, s, "M.batch");
+    lua_pop(L, 1);
+    info->max_events = field_num(L, ret, "max_events", info->max_events, s, "setup");
+    info->max_bytes = field_num(L, ret, "max_bytes", info->max_bytes, s, "setup");
+    info->linger_ms = field_num(L, ret, "linger_ms", info->linger_ms, s, "setup");
+    info->max_events_limit = field_num(L, ret, "max_events_limit", 0, s, "setup");
+    info->channels = in->channels;
+
+    k->timeout_ms = field_num(L, ret, "timeout_ms", 30000, s, "setup");
+    k->connect_timeout_ms = field_num(L, ret, "connect_timeout_ms", 10000, s, "setup");
+    k->insecure = field_bool(L, ret, "insecure");
+    k->ca_file = field_str(L, ret, "ca_file", in, 2, "setup");
+    k->cert_file = field_str(L, ret, "cert_file", in, 3, "setup");
+    k->key_file = field_str(L, ret, "key_file", in, 4, "setup");
+    k->max_connections = (int)field_num(L, ret, "max_connections", 4, s, "setup");
+    k->path = field_str(L, ret, "path", in, 5, "setup");
+    k->rotate_bytes = (unsigned long long)field_num(L, ret, "rotate_bytes", 0, s, "setup");
+    k->keep_files = (int)field_num(L, ret, "keep_files", 5, s, "setup");
+    k->host = field_str(L, ret, "host", in, 6, "setup");
+    k->port = (int)field_num(L, ret, "port", 0, s, "setup");
+    k->protocol = field_str(L, ret, "protocol", in, 7, "setup");
+    k->brokers = field_str(L, ret, "brokers", in, 8, "setup");
+    k->topic = field_str(L, ret, "topic", in, 9, "setup");
+    k->key_field = field_str(L, ret, "key_field", in, 10, "setup");
+    fill_props(L, in, ret);
+}
+
+static void describe_head(sr_buf *b, const sr_integration_spec *s, const char *transport,
+                          unsigned channels) {
+    sr_buf_reset(b);
+    sr_buf_puts(b, "{\"name\":");
+    sr_buf_json_string(b, s->name, strlen(s->name));
+    sr_buf_puts(b, ",\"type\":");
+    sr_buf_json_string(b, s->type, strlen(s->type));
+    sr_buf_puts(b, ",\"transport\":");
+    sr_buf_json_string(b, transport, strlen(transport));
+    sr_buf_puts(b, ",\"channels\":[");
+    const char *sep = "";
+    for (unsigned bit = 1; bit <= SR_CH_MONITOR_EVENTS; bit <<= 1) {
+        if (channels & bit) {
+            sr_buf_printf(b, "%s\"%s\"", sep, sr_channel_name(bit));
+            sep = ",";
+        }
+    }
+    sr_buf_puts(b, "],\"configuration\":");
+}
+
+/* ---- One integration ---------------------------------------------------- */
+
+/* Pushes the integration's record for event_loop.lua and the delivery calls. */
+static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) {
+    sr_lua_integ *in = &h->integs[i];
+    const sr_integration_spec *s = in->spec;
+    int first = !h->built;
+
+    push_module(L, h->conf, s, cache);
+    int mod = lua_gettop(L);
+    unsigned channels = effective_channels(L, module_channels(L, mod, s), s);
+
+    if (first) {
+        lua_getfield(L, mod, "transport");
+        describe_head(&in->describe, s, lua_tostring(L, -1), channels);
+        lua_pop(L, 1);
+    }
+    sr_lua_options_check(L, mod, s, first ? &in->describe : NULL, first ? &in->secrets : NULL);
+    int conf = lua_gettop(L);
+    if (first)
+        sr_buf_putc(&in->describe, '}');
+
+    lua_getfield(L, mod, "setup");
+    if (lua_isfunction(L, -1)) {
+        lua_pushvalue(L, conf);
+        if (lua_pcall(L, 1, 1, 0) != 0)
+            raise_integ(L, s, "%s", lua_tostring(L, -1));
+        if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+            raise_integ(L, s, "setup returned a %s, expected a table or nothing",
+                        luaL_typename(L, -1));
+    } else {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    int ret = lua_gettop(L);
+    if (first) {
+        in->channels = channels;
+        fill_info(L, in, mod, ret);
+    }
+
+    char where[512];
+    snprintf(where, sizeof where, "%s:%d: integration '%s' (%s): ", s->file ? s->file : "?",
+             s->line, s->name, s->type);
+    push_scripts(L, s->scripts, s->nscripts, where);
+    int scripts = lua_gettop(L);
+
+    lua_createtable(L, 0, 12);
+    lua_pushinteger(L, (lua_Integer)i);
+    lua_setfield(L, -2, "index");
+    lua_pushstring(L, s->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, s->type);
+    lua_setfield(L, -2, "type");
+    lua_pushvalue(L, mod);
+    lua_setfield(L, -2, "module");
+    lua_getfield(L, mod, "encode");
+    lua_setfield(L, -2, "encode");
+    lua_getfield(L, mod, "envelope");
+    lua_setfield(L, -2, "envelope");
+    lua_pushvalue(L, conf);
+    lua_setfield(L, -2, "conf");
+    lua_pushvalue(L, ret);
+    lua_setfield(L, -2, "setup");
+    lua_pushvalue(L, scripts);
+    lua_setfield(L, -2, "scripts");
+    lua_pushnumber(L, s->paused ? 0 : channels); /* paused: no channel routes to it */
+    lua_setfield(L, -2, "mask");
+    lua_pushinteger(L, s->min_severity);
+    lua_setfield(L, -2, "min_severity");
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, s->name);
+    lua_setfield(L, -2, "integration");
+    lua_setfield(L, -2, "ctx");
+
+    lua_replace(L, mod);
+    lua_settop(L, mod);
+}
+
+/* ---- The build ---------------------------------------------------------- */
+
+static int build(lua_State *L) {
+    sr_lua_host *h = lua_touserdata(L, 1);
+    const sr_lua_host_conf *c = h->conf;
+    lua_settop(L, 0);
+
+    open_libraries(L, lua_dir(c));
+    require(L, "event");
+    lua_pop(L, 1);
+    require(L, "event_loop");
+    int pipeline = lua_gettop(L);
+
+    lua_newtable(L); /* the plan */
+    int plan = lua_gettop(L);
+    push_scripts(L, c->scripts, c->nscripts, "");
+    lua_setfield(L, plan, "scripts");
+
+    lua_newtable(L);
+    int cache = lua_gettop(L);
+    lua_createtable(L, (int)c->nintegrations, 0);
+    int integs = lua_gettop(L);
+    for (size_t i = 0; i < c->nintegrations; i++) {
+        load_integration(L, h, i, cache);
+        lua_rawseti(L, integs, (int)i + 1);
+    }
+    lua_pushvalue(L, integs);
+    lua_setfield(L, plan, "integrations");
+    lua_pushnumber(L, c->transmit_message_types);
+    lua_setfield(L, plan, "transmit");
+    lua_pushboolean(L, c->forwarder_enabled);
+    lua_setfield(L, plan, "enabled");
+
+    lua_getfield(L, pipeline, "new");
+    lua_pushvalue(L, plan);
+    lua_pushlightuserdata(L, &h->batch);
+    lua_call(L, 2, 1);
+    if (!lua_isfunction(L, -1))
+        sr_lua_raise(L, "pipeline.new did not return a function");
+    h->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, integs);
+    h->integs_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int sr_lua_state_build(sr_lua_host *h, char *err, size_t errlen) {
+    lua_State *L = NULL;
+    h->L = NULL;
+    h->heap = sr_lua_heap_new();
+    if (h->heap)
+        L = lua_newstate(sr_lua_alloc, h->heap);
+    if (!L) {
+        snprintf(err, errlen, "cannot create a Lua state: out of memory");
+        goto fail;
+    }
+    if (lua_cpcall(L, build, h) != 0) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", msg ? msg : "cannot build the Lua state");
+        goto fail;
+    }
+    lua_settop(L, 0);
+    h->L = L;
+    h->built = 1;
+    return 0;
+
+fail:
+    if (L)
+        lua_close(L);
+    sr_lua_heap_free(h->heap);
+    h->heap = NULL;
+    return -1;
+}
