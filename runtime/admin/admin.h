@@ -11,7 +11,7 @@
  *   POST /api/integrations/{name}/test  a test event (admin_probe.h)           admin
  *   POST /api/reload              reload the configuration, as SIGHUP does     admin
  *   GET /api/types                integration types and option schemas        viewer
- *   GET /api/audit?limit=N        the newest audit events (audit.h)           admin
+ *   GET /api/audit?limit=N        the newest audit events (admin_audit.h)           admin
  *   GET /api/whoami               {"name","role","tokens"}                    viewer
  *   GET /metrics                  Prometheus text format (admin_metrics.h)    viewer
  *   GET /healthz, GET /readyz     liveness; readiness (503 while starting,    open
@@ -21,7 +21,7 @@
  * `Allow`; any other path 404. docs/admin.md has the documents.
  *
  * Who may do what is admin_auth.h's decision; every write, and every failed
- * authentication, is recorded in the audit trail (audit.h). Secrets are
+ * authentication, is recorded in the audit trail (admin_audit.h). Secrets are
  * write-only: configurations are shown as the Lua host describes them,
  * secret options as "******".
  *

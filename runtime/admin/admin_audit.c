@@ -1,4 +1,4 @@
-/* audit.c - audit events: formatted, logged locally, kept, and submitted to
+/* admin_audit.c - audit events: formatted, logged locally, kept, and submitted to
  * the pipeline. */
 #include "admin_audit.h"
 

@@ -1,4 +1,4 @@
-/* audit.h - the gateway's own audit trail.
+/* admin_audit.h - the gateway's own audit trail.
  *
  * Every admin action (create, update, delete, test, reload) and every failed
  * authentication becomes one event in Sysdig's platform-audit shape
@@ -18,8 +18,8 @@
  * Nothing secret goes into an event: callers pass names, never values.
  *
  * Loop thread only. */
-#ifndef SR_AUDIT_H
-#define SR_AUDIT_H
+#ifndef SR_ADMIN_AUDIT_H
+#define SR_ADMIN_AUDIT_H
 
 #include <stddef.h>
 #include <stdint.h>

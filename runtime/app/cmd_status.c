@@ -1,4 +1,4 @@
-/* status_cli.c - `siemrelay status`: fetch GET /api/integrations, print it. */
+/* cmd_status.c - `siemrelay status`: fetch GET /api/integrations, print it. */
 #include "cmd_status.h"
 
 #include <ctype.h>
@@ -366,7 +366,7 @@ static int address_from_config(const char *const *files, size_t n, address *a, c
     return rc;
 }
 
-int sr_status_cli(int argc, char **argv) {
+int sr_cmd_status(int argc, char **argv) {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"admin", required_argument, NULL, 'a'},

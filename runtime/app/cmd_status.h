@@ -1,4 +1,4 @@
-/* status_cli.h - `siemrelay status`: the integrations of a running gateway
+/* cmd_status.h - `siemrelay status`: the integrations of a running gateway
  * as a table, read from its admin API (GET /api/integrations).
  *
  *   siemrelay status [-c FILE ...] [--admin HOST:PORT] [--json]
@@ -10,15 +10,15 @@
  * answered something unexpected (one line on stderr says what); 2 usage or
  * configuration error. The client is a plain blocking socket with a 5 s
  * timeout: one short request, no library needed. */
-#ifndef SR_STATUS_CLI_H
-#define SR_STATUS_CLI_H
+#ifndef SR_CMD_STATUS_H
+#define SR_CMD_STATUS_H
 
 #include <stddef.h>
 
 #include "buf.h"
 
 /* argv[0] is "status". Returns the exit status. */
-int sr_status_cli(int argc, char **argv);
+int sr_cmd_status(int argc, char **argv);
 
 /* Renders the JSON array of GET /api/integrations as the table
  *   NAME  TYPE  STATUS  SINCE  QUEUED  DELIVERED  RETRIED  DEAD-LETTERED  LAST ERROR

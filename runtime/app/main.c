@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     int check = 0, c;
     /* A subcommand with options of its own. */
     if (argc > 1 && strcmp(argv[1], "status") == 0)
-        return sr_status_cli(argc - 1, argv + 1);
+        return sr_cmd_status(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "hash-token") == 0)
         return hash_token(argc);
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {

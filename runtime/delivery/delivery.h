@@ -21,7 +21,7 @@
  * the oldest queued records make room instead (counted and logged).
  *
  * Statuses and their history are kept in <data_dir>/state/<name>.json and
- * survive restarts (status.h). */
+ * survive restarts (integration_status.h). */
 #ifndef SR_DELIVERY_H
 #define SR_DELIVERY_H
 

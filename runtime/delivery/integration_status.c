@@ -1,4 +1,4 @@
-/* status.c - Sysdig statuses, their history, and the state file. */
+/* integration_status.c - Sysdig statuses, their history, and the state file. */
 #include "integration_status.h"
 
 #include <errno.h>

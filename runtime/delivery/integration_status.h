@@ -1,4 +1,4 @@
-/* status.h - an integration's Sysdig status, its transition history, and
+/* integration_status.h - an integration's Sysdig status, its transition history, and
  * their persistence.
  *
  * Statuses as Sysdig defines them:
@@ -13,13 +13,13 @@
  * the last retry are written to a small JSON file (atomically: a temporary
  * file, fsync, rename) at each transition, and read back on start, so a
  * restart neither forgets an outage nor resets Warning to Connected. */
-#ifndef SR_STATUS_H
-#define SR_STATUS_H
+#ifndef SR_INTEGRATION_STATUS_H
+#define SR_INTEGRATION_STATUS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define SR_STATUS_HISTORY_MAX       64
+#define SR_INTEGRATION_STATUS_HISTORY_MAX       64
 #define SR_STATUS_WARNING_WINDOW_MS (24LL * 3600 * 1000)
 
 typedef enum {

@@ -1,4 +1,4 @@
-/* batch.c - body framing, per-event parsing and the sender's summary. */
+/* ingest_batch.c - body framing, per-event parsing and the sender's summary. */
 #include "ingest_batch.h"
 
 #include <stdio.h>

@@ -1,12 +1,12 @@
-/* batch.h - one unit of ingest work: the bytes a sender submitted, the
+/* ingest_batch.h - one unit of ingest work: the bytes a sender submitted, the
  * events parsed from them, and what the pipeline made of each.
  *
  * A batch is created on the loop thread by the pipeline, parsed and run
  * through Lua on a worker thread, and committed (queued, dead-lettered,
  * answered) back on the loop thread. Everything it parsed lives in its
  * arena, so it is freed in one go. */
-#ifndef SR_BATCH_H
-#define SR_BATCH_H
+#ifndef SR_INGEST_BATCH_H
+#define SR_INGEST_BATCH_H
 
 #include <stddef.h>
 #include <stdint.h>
