@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SR_INTEGRATION_STATUS_HISTORY_MAX       64
+#define SR_STATUS_HISTORY_MAX       64
 #define SR_STATUS_WARNING_WINDOW_MS (24LL * 3600 * 1000)
 
 typedef enum {
