@@ -8,6 +8,7 @@
 #include "admin_auth.h"
 #include "gateway.h"
 #include "cmd_status.h"
+#include "version.h"
 
 #define SR_MAX_CONFIGS 16
 
@@ -20,7 +21,9 @@ static void usage(FILE *out) {
             "                                                the running gateway's integrations\n"
             "       siemrelay hash-token                     read an admin token on stdin,\n"
             "                                                print its SHA-256 for admin.tokens\n"
-            "       siemrelay --version | --help\n"
+            "       siemrelay --version                      the version, and those of the\n"
+            "                                                libraries it runs with\n"
+            "       siemrelay --help\n"
             "\n"
             "Several -c files are merged in order: later files override settings, and\n"
             "their integration lists are concatenated. Sysdig's local_forwarder_config.yaml,\n"
@@ -81,7 +84,7 @@ int main(int argc, char **argv) {
             paths[npaths++] = optarg;
             break;
         case 'k': check = 1; break;
-        case 'V': printf("siemrelay %s\n", SR_VERSION); return 0;
+        case 'V': return sr_version_print(stdout) == 0 ? 0 : 1;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -5,6 +5,7 @@ own files, and the json log format of a running gateway."""
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -106,10 +107,26 @@ def project_version():
     return m.group(1)
 
 
+def pkg_version(module):
+    """The version of a library as installed here (what the gateway loads)."""
+    p = subprocess.run(["pkg-config", "--modversion", module], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip("pkg-config knows no %s" % module)
+    return p.stdout.strip()
+
+
 def test_version():
     p = run_cli(["--version"])
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "siemrelay %s" % project_version()
+    lines = p.stdout.splitlines()
+    assert lines[0] == "siemrelay %s" % project_version()
+    got = dict(line.split(" ", 1) for line in lines[1:])
+    assert sorted(got) == ["libcurl", "librdkafka", "libuv", "luajit", "openssl"], lines
+    assert got["luajit"] == pkg_version("luajit")
+    assert got["libuv"] == pkg_version("libuv")
+    assert got["libcurl"] == pkg_version("libcurl")
+    assert got["librdkafka"] == pkg_version("rdkafka")
+    assert got["openssl"] == pkg_version("openssl")
     assert_no_sanitizer(p)
 
 
