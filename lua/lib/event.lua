@@ -23,6 +23,8 @@
 --
 -- This module owns the cdefs of sr_event, sr_buf and sr_json_error (a type
 -- can be declared once per state): other modules require "event" for them.
+-- tests/unit/test_ffi_layouts.c checks every struct a cdef under lua/
+-- declares against the C definition, field by field.
 -- Lua reaches C through the sr_lua_* wrappers of runtime/lua/lua_ffi.c rather
 -- than sr_event_* directly, because the wrappers tell the script watchdog
 -- when it must not interrupt.

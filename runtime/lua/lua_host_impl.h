@@ -21,8 +21,8 @@
 #include "lua_host.h"
 
 /* The batch in flight, shared with event_loop.lua through the FFI (its cdef
- * mirrors this layout: keep them in step). Its address is handed to each
- * state once, so per batch C only fills it in and calls run(). */
+ * mirrors this layout; tests/unit/test_ffi_layouts.c checks they agree). Its address is handed to
+ * each state once, so per batch C only fills it in and calls run(). */
 typedef struct sr_lua_batch {
     sr_event *evs;
     uint32_t n;

@@ -5,14 +5,8 @@
  * errors so a module leaking one fails the test. */
 #include <stdio.h>
 
-#include <lauxlib.h>
-#include <lualib.h>
-
 #include "check.h"
-#include "lua_crypto.h"
-
-int luaopen_cjson(lua_State *L);
-int luaopen_cjson_safe(lua_State *L);
+#include "lua_test_state.h"
 
 /* Another driver may run another script with this state set-up: it defines
  * SR_LUA_TEST_SCRIPT (relative to the source directory) and includes this
@@ -25,21 +19,7 @@ static const char strict[] = "setmetatable(_G, { __newindex = function(_, k) "
                              "error('assignment to undeclared global ' .. tostring(k), 2) end })";
 
 int main(void) {
-    lua_State *L = luaL_newstate();
-    luaL_openlibs(L);
-    lua_getglobal(L, "package");
-    lua_pushstring(L, SR_SOURCE_DIR "/lua/lib/?.lua");
-    lua_setfield(L, -2, "path");
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "cpath");
-    lua_getfield(L, -1, "preload");
-    lua_pushcfunction(L, luaopen_cjson);
-    lua_setfield(L, -2, "cjson");
-    lua_pushcfunction(L, luaopen_cjson_safe);
-    lua_setfield(L, -2, "cjson.safe");
-    lua_pushcfunction(L, luaopen_siemrelay_crypto);
-    lua_setfield(L, -2, "siemrelay.crypto");
-    lua_pop(L, 2);
+    lua_State *L = sr_test_lua_state();
     CHECK_INT(luaL_dostring(L, strict), 0);
 
     int rc = luaL_loadfile(L, SR_SOURCE_DIR SR_LUA_TEST_SCRIPT);
