@@ -541,6 +541,7 @@ static sr_delivery_conf delivery_conf(const sr_config *cfg) {
         .backoff_ms = cfg->backoff_ms,
         .backoff_max_ms = cfg->backoff_max_ms,
         .inhibit_ms = cfg->inhibit_ms,
+        .status_window_ms = cfg->status_window_ms,
         .data_dir = cfg->data_dir,
         .queue_defaults = &cfg->queue,
     };

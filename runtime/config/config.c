@@ -748,7 +748,6 @@ static const key_spec queue_keys[] = {
     {NULL, NULL},
 };
 
-
 static int integ_queue(loader *ld, const item *it, void *target) {
     return apply_section(ld, it, queue_keys, &((sr_integration_conf *)target)->queue);
 }
@@ -777,14 +776,22 @@ static int delivery_inhibit(loader *ld, const item *it, void *target) {
     return get_duration(ld, it, 0, &((sr_config *)target)->inhibit_ms);
 }
 
+static int delivery_status_window(loader *ld, const item *it, void *target) {
+    return get_duration(ld, it, 0, &((sr_config *)target)->status_window_ms);
+}
+
 static int delivery_shutdown_timeout(loader *ld, const item *it, void *target) {
     return get_duration(ld, it, 0, &((sr_config *)target)->shutdown_timeout_ms);
 }
 
 static const key_spec delivery_keys[] = {
-    {"max_attempts", delivery_max_attempts},         {"backoff", delivery_backoff},
-    {"backoff_max", delivery_backoff_max},           {"inhibit", delivery_inhibit},
-    {"shutdown_timeout", delivery_shutdown_timeout}, {NULL, NULL},
+    {"max_attempts", delivery_max_attempts},
+    {"backoff", delivery_backoff},
+    {"backoff_max", delivery_backoff_max},
+    {"inhibit", delivery_inhibit},
+    {"shutdown_timeout", delivery_shutdown_timeout},
+    {"status_window", delivery_status_window},
+    {NULL, NULL},
 };
 
 static int top_delivery(loader *ld, const item *it, void *target) {
@@ -1079,6 +1086,7 @@ static int set_defaults(sr_config *cfg) {
     cfg->backoff_ms = 1000;
     cfg->backoff_max_ms = 30000;
     cfg->inhibit_ms = 300000;
+    cfg->status_window_ms = 24ULL * 3600 * 1000;
     cfg->shutdown_timeout_ms = 10000;
     cfg->admin.enabled = 1;
     cfg->admin.port = 9090;

@@ -49,6 +49,7 @@ typedef struct sr_config {
     unsigned long long backoff_ms;          /* default 1 s */
     unsigned long long backoff_max_ms;      /* default 30 s */
     unsigned long long inhibit_ms;          /* default 5 min */
+    unsigned long long status_window_ms;    /* Warning -> Connected; default 24 h */
     unsigned long long shutdown_timeout_ms; /* flush deadline on SIGTERM; default 10 s */
     /* `admin:` the admin API listener */
     struct {

@@ -57,6 +57,8 @@ typedef struct sr_integ_rt {
     sr_integration_stats st;
     uint64_t drops_unlogged;
     uint64_t last_drop_log_ms;
+    unsigned all_rejected;     /* batches in a row whose every record was rejected */
+    uint64_t rejects_unlogged; /* rejected records not in a log line yet */
 } sr_integ_rt;
 
 struct sr_delivery {
@@ -141,7 +143,36 @@ static void dead_letter(sr_integ_rt *r, const sr_queue_rec *rec, const char *sta
         r->st.dead_lettered++;
 }
 
-/* Settles the first `n` records of cur as rejected. */
+/* Application errors: `nrej` of the `total` records of one batch were
+ * refused for good (by the platform, or by the module that could not build
+ * or encode them). They show in last_error, the status and its history, and
+ * the log (rate-limited with the history), so an integration that drops
+ * everything cannot look healthy. */
+static void note_rejected(sr_integ_rt *r, size_t nrej, size_t total, const char *reason) {
+    char why[200];
+    sr_status to = SR_STATUS_WARNING;
+    if (!nrej)
+        return;
+    r->all_rejected = nrej >= total ? r->all_rejected + 1 : 0;
+    snprintf(r->st.last_error, sizeof r->st.last_error, "%s",
+             reason && *reason ? reason : "rejected");
+    if (r->all_rejected >= SR_STATUS_REJECT_ERROR_BATCHES) {
+        to = SR_STATUS_ERROR;
+        snprintf(why, sizeof why, "every record of the last %u batches rejected: %.140s",
+                 r->all_rejected, r->st.last_error);
+    } else {
+        snprintf(why, sizeof why, "%zu of %zu record(s) rejected: %.140s", nrej, total,
+                 r->st.last_error);
+    }
+    r->rejects_unlogged += nrej;
+    if (sr_status_rejected(&r->status, r->conf->name, to, why, wall_ms())) {
+        sr_warn("delivery", "integration '%s': %llu record(s) rejected and dead-lettered (%s)",
+                r->conf->name, (unsigned long long)r->rejects_unlogged, why);
+        r->rejects_unlogged = 0;
+    }
+}
+
+/* Settles the first `n` records of cur as rejected, as one batch. */
 static void reject_front(sr_integ_rt *r, size_t n, const char *stage, const char *reason,
                          const sr_sink_result *res) {
     for (size_t i = 0; i < n; i++) {
@@ -151,6 +182,7 @@ static void reject_front(sr_integ_rt *r, size_t n, const char *stage, const char
     memmove(r->cur, r->cur + n, (r->ncur - n) * sizeof *r->cur);
     r->ncur -= n;
     r->send_n = r->ncur;
+    note_rejected(r, n, n, reason);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -391,21 +423,20 @@ static void on_sent(void *ud, const sr_sink_result *res) {
     }
 
     size_t before = r->ncur, sent = r->send_n;
+    uint64_t delivered0 = r->st.delivered, rejected0 = r->st.rejected;
     size_t settled = apply_items(r, &o, &safe);
-    int any_ok = o.kind == SR_OUTCOME_OK || o.items;
+    size_t delivered = (size_t)(r->st.delivered - delivered0);
     if (settled)
         ack_settled(r);
+    if (r->st.rejected > rejected0)
+        note_rejected(r, (size_t)(r->st.rejected - rejected0), sent, o.reason);
+    if (delivered)
+        r->all_rejected = 0;
     if (r->ncur == 0 || (settled == sent && settled > 0)) {
         /* Everything sent is settled (what remains was never sent: split). */
         r->attempt = r->again = 0;
-        if (any_ok || o.kind == SR_OUTCOME_OK) {
-            int recent = r->needed_retry;
-            if (r->status.status == SR_STATUS_WARNING && r->status.last_retry_ms &&
-                wall_ms() - r->status.last_retry_ms < SR_STATUS_WARNING_WINDOW_MS)
-                recent = 1;
-            set_status(r, recent ? SR_STATUS_WARNING : SR_STATUS_CONNECTED,
-                       recent ? "delivered after a retry" : "delivered");
-        }
+        if (delivered)
+            sr_status_delivered(&r->status, r->conf->name, r->needed_retry, wall_ms());
         r->inhibited_until_ms = 0;
         flush(r);
         goto done;
@@ -498,7 +529,7 @@ static int open_queue(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) 
         return -1;
     }
     r->read_next = sr_queue_oldest_seq(r->queue);
-    if (sr_status_init(&r->status, state, r->conf->name) != 0) {
+    if (sr_status_init(&r->status, state, r->conf->name, (int64_t)d->conf.status_window_ms) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -524,6 +555,11 @@ static void on_tick(uv_timer_t *t) {
         sr_queue_tick(r->queue, uv_now(d->loop));
         sr_status_settle(&r->status, r->conf->name, now);
         log_drops(r, uv_now(d->loop) - r->last_drop_log_ms >= DROP_LOG_MS);
+        if (r->rejects_unlogged && now - r->status.last_note_ms >= SR_STATUS_NOTE_MS) {
+            sr_warn("delivery", "integration '%s': %llu more record(s) rejected and dead-lettered",
+                    r->conf->name, (unsigned long long)r->rejects_unlogged);
+            r->rejects_unlogged = 0;
+        }
     }
 }
 
@@ -660,6 +696,8 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
         rt[i] = r;
         r->idx = i;
         r->conf = integrations[i];
+        r->status.window_ms =
+            conf->status_window_ms ? (int64_t)conf->status_window_ms : SR_STATUS_WINDOW_MS;
         sr_lua_host_info(host, i, &r->info);
         sr_integration_batch_apply(r->conf, &r->info);
         if (r->sink)
@@ -706,6 +744,7 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
     d->conf.backoff_ms = conf->backoff_ms ? conf->backoff_ms : 1000;
     d->conf.backoff_max_ms = conf->backoff_max_ms ? conf->backoff_max_ms : 30000;
     d->conf.inhibit_ms = conf->inhibit_ms ? conf->inhibit_ms : 300000;
+    d->conf.status_window_ms = conf->status_window_ms;
     if (conf->queue_defaults)
         d->queue_defaults = *conf->queue_defaults;
     sr_delivery_kick(d);
@@ -830,6 +869,12 @@ void sr_delivery_stats(const sr_delivery *d, size_t integ, sr_integration_stats 
 
 const sr_status_history *sr_delivery_history(const sr_delivery *d, size_t integ) {
     return &d->rt[integ]->status.history;
+}
+
+void sr_delivery_rejected(sr_delivery *d, size_t integ, size_t nrej, size_t total,
+                          const char *reason) {
+    if (integ < d->n)
+        note_rejected(d->rt[integ], nrej, total, reason);
 }
 
 static int integ_idle(const sr_integ_rt *r) {

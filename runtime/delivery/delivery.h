@@ -53,11 +53,12 @@ typedef struct sr_integration_conf {
 } sr_integration_conf;
 
 typedef struct sr_delivery_conf {
-    unsigned max_attempts;   /* default 3 */
-    uint64_t backoff_ms;     /* first retry delay; default 1000 */
-    uint64_t backoff_max_ms; /* default 30000 */
-    uint64_t inhibit_ms;     /* default 300000 */
-    const char *data_dir;    /* spools under <data_dir>/spool/<name>, states under state/ */
+    unsigned max_attempts;     /* default 3 */
+    uint64_t backoff_ms;       /* first retry delay; default 1000 */
+    uint64_t backoff_max_ms;   /* default 30000 */
+    uint64_t inhibit_ms;       /* default 300000 */
+    uint64_t status_window_ms; /* Warning -> Connected after this long clean; 0 = 24 h */
+    const char *data_dir;      /* spools under <data_dir>/spool/<name>, states under state/ */
     const sr_queue_conf *queue_defaults; /* the global `queue:`; NULL = built-in defaults */
 } sr_delivery_conf;
 
@@ -129,6 +130,12 @@ void sr_delivery_stats(const sr_delivery *d, size_t integ, sr_integration_stats 
 /* The integration's status history, oldest first (valid until the next
  * transition on the loop). */
 const sr_status_history *sr_delivery_history(const sr_delivery *d, size_t integ);
+
+/* Records refused before they reached the queue (the module could not
+ * encode them): `nrej` of `total` for integration `integ` in one ingest
+ * batch. They move the status like a platform's rejection. */
+void sr_delivery_rejected(sr_delivery *d, size_t integ, size_t nrej, size_t total,
+                          const char *reason);
 
 /* Shutdown: sends everything queued without lingering, then calls `done`
  * once nothing is queued or in flight, or when `deadline_ms` passes. What is

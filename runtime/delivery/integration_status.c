@@ -47,8 +47,9 @@ static void history_push(sr_status_history *h, const sr_status_change *c) {
 static void render(const sr_status_state *s, sr_buf *b) {
     sr_buf_printf(b,
                   "{\"version\":1,\"status\":\"%s\",\"since_ms\":%lld,\"last_retry_ms\":%lld,"
-                  "\"history\":[",
-                  sr_status_name(s->status), (long long)s->since_ms, (long long)s->last_retry_ms);
+                  "\"last_reject_ms\":%lld,\"history\":[",
+                  sr_status_name(s->status), (long long)s->since_ms, (long long)s->last_retry_ms,
+                  (long long)s->last_reject_ms);
     for (size_t i = 0; i < s->history.n; i++) {
         const sr_status_change *c = sr_status_history_at(&s->history, i);
         sr_buf_printf(b,
@@ -124,6 +125,7 @@ static int load(sr_status_state *s, const char *text, size_t n) {
         member_int(obj, n, "since_ms", &s->since_ms) != 0)
         return -1;
     member_int(obj, n, "last_retry_ms", &s->last_retry_ms);
+    member_int(obj, n, "last_reject_ms", &s->last_reject_ms);
     if (sr_json_object_get(obj, n, "history", 7, &m) && m.type == SR_JSON_ARRAY) {
         const char *arr = obj + m.val_off;
         size_t pos = 0;
@@ -137,9 +139,10 @@ static int load(sr_status_state *s, const char *text, size_t n) {
     return 0;
 }
 
-int sr_status_init(sr_status_state *s, const char *path, const char *name) {
+int sr_status_init(sr_status_state *s, const char *path, const char *name, int64_t window_ms) {
     memset(s, 0, sizeof *s);
     s->status = SR_STATUS_NOT_CONNECTED;
+    s->window_ms = window_ms > 0 ? window_ms : SR_STATUS_WINDOW_MS;
     struct timespec now; /* configured now, unless the state file knows better */
     clock_gettime(CLOCK_REALTIME, &now);
     s->since_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
@@ -160,6 +163,7 @@ int sr_status_init(sr_status_state *s, const char *path, const char *name) {
     memset(&loaded, 0, sizeof loaded);
     if (b.data && load(&loaded, b.data, b.len) == 0) {
         loaded.path = s->path;
+        loaded.window_ms = s->window_ms;
         *s = loaded;
     } else {
         sr_warn("status", "integration '%s': %s is damaged; starting as Not Connected", name, path);
@@ -191,10 +195,68 @@ int sr_status_set(sr_status_state *s, const char *name, sr_status to, const char
 
 void sr_status_note_retry(sr_status_state *s, int64_t now_ms) { s->last_retry_ms = now_ms; }
 
+/* The newest failed attempt or rejection, if it is within the window. */
+static int64_t recent_issue(const sr_status_state *s, int64_t now_ms) {
+    int64_t last = s->last_retry_ms > s->last_reject_ms ? s->last_retry_ms : s->last_reject_ms;
+    return last && now_ms - last < s->window_ms ? last : 0;
+}
+
+void sr_status_window_text(int64_t ms, char *out, size_t outlen) {
+    if (ms % 3600000 == 0)
+        snprintf(out, outlen, "%lldh", (long long)(ms / 3600000));
+    else if (ms % 60000 == 0)
+        snprintf(out, outlen, "%lldm", (long long)(ms / 60000));
+    else if (ms % 1000 == 0)
+        snprintf(out, outlen, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(out, outlen, "%lldms", (long long)ms);
+}
+
+void sr_status_delivered(sr_status_state *s, const char *name, int needed_retry, int64_t now_ms) {
+    char win[32], why[200];
+    sr_status_window_text(s->window_ms, win, sizeof win);
+    if (s->status == SR_STATUS_ERROR) {
+        snprintf(why, sizeof why,
+                 "delivering again after the Error; Connected after %s with no failed attempt "
+                 "or rejection",
+                 win);
+        sr_status_set(s, name, SR_STATUS_WARNING, why, now_ms);
+    } else if (needed_retry) {
+        sr_status_set(s, name, SR_STATUS_WARNING, "delivered after a retry", now_ms);
+    } else if (recent_issue(s, now_ms)) {
+        snprintf(why, sizeof why, "delivered, with a failed attempt or rejection in the last %s",
+                 win);
+        sr_status_set(s, name, SR_STATUS_WARNING, why, now_ms);
+    } else {
+        sr_status_set(s, name, SR_STATUS_CONNECTED, "delivered", now_ms);
+    }
+}
+
+int sr_status_rejected(sr_status_state *s, const char *name, sr_status to, const char *reason,
+                       int64_t now_ms) {
+    s->last_reject_ms = now_ms;
+    if (s->status == SR_STATUS_ERROR && to != SR_STATUS_ERROR)
+        to = SR_STATUS_ERROR; /* only a delivery leaves Error */
+    if (sr_status_set(s, name, to, reason, now_ms)) {
+        s->last_note_ms = now_ms;
+        return 1;
+    }
+    if (s->last_note_ms && now_ms - s->last_note_ms < SR_STATUS_NOTE_MS)
+        return 0;
+    /* The status stays, but the history still says why it is what it is. */
+    sr_status_change c = {.time_ms = now_ms, .from = s->status, .to = s->status};
+    snprintf(c.reason, sizeof c.reason, "%s", reason ? reason : "");
+    history_push(&s->history, &c);
+    s->last_note_ms = now_ms;
+    save(s, name);
+    return 1;
+}
+
 void sr_status_settle(sr_status_state *s, const char *name, int64_t now_ms) {
-    int recent = s->last_retry_ms && now_ms - s->last_retry_ms < SR_STATUS_WARNING_WINDOW_MS;
-    if (s->status == SR_STATUS_NOT_CONNECTED || s->status == SR_STATUS_ERROR)
-        return; /* only a delivery moves these (sr_status_set) */
-    if (s->status == SR_STATUS_WARNING && !recent)
-        sr_status_set(s, name, SR_STATUS_CONNECTED, "no retry in the last 24 hours", now_ms);
+    char win[32], why[160];
+    if (s->status != SR_STATUS_WARNING || recent_issue(s, now_ms))
+        return; /* Not Connected and Error move only on a delivery */
+    sr_status_window_text(s->window_ms, win, sizeof win);
+    snprintf(why, sizeof why, "no failed attempt or rejection in the last %s", win);
+    sr_status_set(s, name, SR_STATUS_CONNECTED, why, now_ms);
 }
