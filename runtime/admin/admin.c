@@ -14,6 +14,7 @@
 #include "admin_write.h"
 #include "admin_audit.h"
 #include "buf.h"
+#include "hex.h"
 #include "http_server.h"
 #include "log.h"
 
@@ -311,16 +312,6 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
 
 /* ---- Paths --------------------------------------------------------------- */
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long sr_admin_percent_decode(const char *in, size_t inlen, char *out, size_t outlen) {
     size_t o = 0;
     if (outlen == 0)
@@ -328,8 +319,8 @@ long sr_admin_percent_decode(const char *in, size_t inlen, char *out, size_t out
     for (size_t i = 0; i < inlen; i++) {
         char c = in[i];
         if (c == '%') {
-            int hi = i + 2 < inlen ? hex_value(in[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(in[i + 2]) : -1;
+            int hi = i + 2 < inlen ? sr_hex_value((unsigned char)in[i + 1]) : -1;
+            int lo = hi >= 0 ? sr_hex_value((unsigned char)in[i + 2]) : -1;
             /* An escaped NUL would cut the name short of what was asked. */
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
@@ -378,6 +369,7 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         free(a);
         return NULL;
     }
+    a->src.admin_server = a->srv;
     if (a->src.control)
         a->writer = sr_admin_writer_new(loop, &a->src);
     char addr[300];
@@ -387,7 +379,10 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
     return a;
 }
 
-void sr_admin_set_sources(sr_admin *a, const sr_admin_sources *src) { a->src = *src; }
+void sr_admin_set_sources(sr_admin *a, const sr_admin_sources *src) {
+    a->src = *src;
+    a->src.admin_server = a->srv;
+}
 
 int sr_admin_port(const sr_admin *a) { return sr_http_server_port(a->srv); }
 

@@ -40,6 +40,8 @@
 typedef struct sr_delivery sr_delivery;
 typedef struct sr_pipeline sr_pipeline;
 typedef struct sr_input_tcp sr_input_tcp;
+typedef struct sr_input_http sr_input_http;
+typedef struct sr_http_server sr_http_server;
 typedef struct sr_deadletter sr_deadletter;
 typedef struct sr_audit sr_audit;
 typedef struct sr_admin_token_conf sr_admin_token_conf;
@@ -86,6 +88,9 @@ typedef struct sr_admin_sources {
     const sr_delivery *delivery;
     const sr_pipeline *pipeline;
     const sr_input_tcp *tcp;
+    const sr_input_http *http;
+    /* The admin API's own listener: set by the API itself, whatever is given. */
+    const sr_http_server *admin_server;
     const sr_deadletter *deadletter;
     int64_t start_time_ms; /* process start, wall clock */
     /* NULL when the gateway is ready, else why it is not ("starting",

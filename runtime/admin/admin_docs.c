@@ -9,6 +9,7 @@
 #include "admin_view.h"
 #include "deadletter.h"
 #include "delivery.h"
+#include "input_http.h"
 #include "input_tcp.h"
 #include "pipeline.h"
 
@@ -41,6 +42,14 @@ static void fill_view(const sr_admin_sources *src, int ready, sr_admin_view *v) 
     if (src->tcp) {
         v->have_tcp = 1;
         v->tcp = *sr_input_tcp_get_stats(src->tcp);
+    }
+    if (src->http) {
+        v->have_http = 1;
+        sr_input_http_stats(src->http, &v->http);
+    }
+    if (src->admin_server) {
+        v->have_admin_http = 1;
+        sr_http_server_stats_get(src->admin_server, &v->admin_http);
     }
     if (src->deadletter) {
         v->have_deadletter = 1;

@@ -192,6 +192,38 @@ static int put_fields(sr_buf *out, const field_metric *fms, size_t n, const void
     return rc ? -1 : 0;
 }
 
+/* One sample per listener (and per refusal kind) under each family. */
+static int put_http_listeners(sr_buf *out, const sr_admin_view *v) {
+    const sr_http_server_stats *st[2] = {v->have_http ? &v->http : NULL,
+                                         v->have_admin_http ? &v->admin_http : NULL};
+    static const char *const names[2] = {"input.http", "admin"};
+    int rc = 0;
+    if (!st[0] && !st[1])
+        return 0;
+    rc |= family(out, "siemrelay_http_connections_total", "counter",
+                 "Connections an HTTP listener accepted.");
+    for (int i = 0; i < 2; i++)
+        if (st[i])
+            rc |= sr_buf_printf(out,
+                                "siemrelay_http_connections_total{listener=\"%s\"} %" PRIu64 "\n",
+                                names[i], st[i]->connections);
+    rc |= family(out, "siemrelay_http_connections_open", "gauge",
+                 "Connections an HTTP listener has open now.");
+    for (int i = 0; i < 2; i++)
+        if (st[i])
+            rc |=
+                sr_buf_printf(out, "siemrelay_http_connections_open{listener=\"%s\"} %" PRIu64 "\n",
+                              names[i], st[i]->connections_open);
+    rc |= family(out, "siemrelay_http_refused_total", "counter",
+                 "Requests or connections an HTTP listener refused by itself, by reason.");
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; st[i] && k < SR_HTTP_REFUSED_KINDS; k++)
+            rc |= sr_buf_printf(
+                out, "siemrelay_http_refused_total{listener=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                names[i], sr_http_refusal_name((sr_http_refusal)k), st[i]->refused[k]);
+    return rc ? -1 : 0;
+}
+
 int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
     int rc = put_integrations(out, v);
     if (v->have_pipeline) {
@@ -205,6 +237,7 @@ int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
     if (v->have_tcp)
         rc |= put_fields(out, input_metrics, sizeof input_metrics / sizeof input_metrics[0],
                          &v->tcp, "{input=\"tcp\"}");
+    rc |= put_http_listeners(out, v);
     if (v->have_deadletter) {
         rc |= family(out, "siemrelay_deadletter_records_total", "counter",
                      "Dead-letter lines written, all files together.");

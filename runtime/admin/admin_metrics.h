@@ -20,6 +20,9 @@
  * Inputs, labelled {input="tcp"}: siemrelay_input_{connections,
  *   connections_refused,bytes_received,events_accepted,events_rejected,
  *   oversize_lines,refused_chunks}_total, siemrelay_input_connections_open.
+ * HTTP listeners, labelled {listener="input.http"|"admin"}:
+ *   siemrelay_http_connections_total, siemrelay_http_connections_open,
+ *   siemrelay_http_refused_total{listener,reason} (reason: http_refusal.h).
  * Process: siemrelay_deadletter_records_total, siemrelay_ready,
  *   siemrelay_build_info{version}, process_start_time_seconds,
  *   process_resident_memory_bytes, process_cpu_seconds_total. */

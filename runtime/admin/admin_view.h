@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "delivery.h"
+#include "http_server.h"
 #include "input_tcp.h"
 #include "pipeline.h"
 #include "integration_status.h"
@@ -47,6 +48,8 @@ typedef struct sr_admin_view {
     uint64_t pipeline_pending; /* batches submitted, not yet committed */
     int have_tcp;
     sr_input_tcp_stats tcp;
+    int have_http, have_admin_http; /* the HTTP input's and the admin API's listeners */
+    sr_http_server_stats http, admin_http;
     int have_deadletter;
     uint64_t deadletter_records;
     sr_admin_process process;

@@ -313,6 +313,7 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
         .delivery = g->delivery,
         .pipeline = g->pipeline,
         .tcp = g->tcp,
+        .http = g->http,
         .deadletter = g->dl,
         .start_time_ms = g->start_time_ms,
         .not_ready = gateway_not_ready,

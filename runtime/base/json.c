@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
+
 /* Nesting levels the bit stack holds; larger depth limits are clamped. */
 #define STACK_LEVELS 4096
 
@@ -152,15 +154,6 @@ size_t sr_utf8_seq_len(const unsigned char *p, size_t avail) {
     return len;
 }
 
-static int hex_val(unsigned char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int type_of(unsigned char c) {
     switch (c) {
     case '{': return SR_JSON_OBJECT;
@@ -245,7 +238,7 @@ static int scan_escape(scanner *s, size_t start, size_t *pi) {
     case 't': *pi = i + 2; return 0;
     case 'u':
         for (size_t k = 2; k < 6; k++)
-            if (i + k >= s->n || hex_val(p[i + k]) < 0)
+            if (i + k >= s->n || sr_hex_value(p[i + k]) < 0)
                 return fail(s, i, "invalid \\u escape in string");
         *pi = i + 6;
         return 0;
@@ -633,7 +626,7 @@ static long u_escape_at(const char *p, size_t n, size_t i) {
         return -1;
     long v = 0;
     for (size_t k = 2; k < 6; k++) {
-        int h = hex_val((unsigned char)p[i + k]);
+        int h = sr_hex_value((unsigned char)p[i + k]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

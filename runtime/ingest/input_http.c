@@ -219,6 +219,10 @@ fail:
 
 int sr_input_http_port(const sr_input_http *in) { return sr_http_server_port(in->server); }
 
+void sr_input_http_stats(const sr_input_http *in, sr_http_server_stats *out) {
+    sr_http_server_stats_get(in->server, out);
+}
+
 static void on_server_closed(void *ud) {
     sr_input_http *in = ud;
     if (in->stop_cb)

@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+#include "http_server.h"
 #include "ingest.h"
 
 #define SR_INPUT_HTTP_MAX_CONNECTIONS 1024
@@ -37,6 +38,9 @@ sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
 
 /* The bound port (conf->port 0 picks a free one). */
 int sr_input_http_port(const sr_input_http *in);
+
+/* The listener's connection and refusal counters (http_server.h). */
+void sr_input_http_stats(const sr_input_http *in, sr_http_server_stats *out);
 
 /* Stops listening and closes every connection; answers for submits still in
  * flight are dropped when their callbacks arrive (those callbacks do not

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "http_framing.h"
 #include "log.h"
 
 /* How long a closing connection drains input the peer is still sending. */
@@ -54,15 +55,17 @@ struct http_conn {
     sr_tls_stream *stream;
     uv_timer_t timer; /* request deadline in READING, linger in DRAINING */
     http_parser parser;
-    sr_http_response *ex; /* the request being parsed (READING) or handled */
-    sr_buf pending;       /* bytes received while not READING: the next requests */
+    sr_http_framing framing; /* the strict reading of the same bytes */
+    sr_http_response *ex;    /* the request being parsed (READING) or handled */
+    sr_buf pending;          /* bytes received while not READING: the next requests */
     conn_state state;
-    int fail_status; /* set by a parser callback that stops the parser */
-    const char *fail_msg;
-    int keep_alive; /* for the answer being written */
-    int http_minor; /* of the last request */
-    int started;    /* bytes of a request arrived since the last answer */
-    int peer_ended; /* the peer closed its side; answer, then close */
+    int failed; /* set by a parser callback that stops the parser */
+    sr_http_refusal fail_kind;
+    const char *fail_msg; /* NULL: the kind's message */
+    int keep_alive;       /* for the answer being written */
+    int http_minor;       /* of the last request */
+    int started;          /* bytes of a request arrived since the last answer */
+    int peer_ended;       /* the peer closed its side; answer, then close */
     int closing;
     int open_handles; /* timer + stream, while closing */
 };
@@ -76,13 +79,14 @@ struct sr_http_server {
     void *ud;
     http_conn *conns;
     size_t nconns;
+    sr_http_server_stats stats;
     int closing, listener_closed;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
 
 static void conn_close(http_conn *c);
-static void conn_fail(http_conn *c, int status, const char *msg);
+static void conn_fail(http_conn *c, sr_http_refusal kind, const char *msg);
 
 /* ---- Answers ----------------------------------------------------------- */
 
@@ -280,9 +284,10 @@ static int exchange_split_target(sr_http_response *ex, int is_connect) {
 
 /* ---- Parser callbacks -------------------------------------------------- */
 
-/* Stops the parser; conn_parse() then answers `status` and closes. */
-static int parse_fail(http_conn *c, int status, const char *msg) {
-    c->fail_status = status;
+/* Stops the parser; conn_parse() then refuses the request and closes. */
+static int parse_fail(http_conn *c, sr_http_refusal kind, const char *msg) {
+    c->failed = 1;
+    c->fail_kind = kind;
     c->fail_msg = msg;
     return -1;
 }
@@ -290,12 +295,12 @@ static int parse_fail(http_conn *c, int status, const char *msg) {
 static int on_message_begin(http_parser *p) {
     http_conn *c = p->data;
     c->ex = exchange_new(c);
-    return c->ex ? 0 : parse_fail(c, 500, "out of memory");
+    return c->ex ? 0 : parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
 }
 
 static int on_url(http_parser *p, const char *at, size_t len) {
     http_conn *c = p->data;
-    return sr_buf_append(&c->ex->url, at, len) ? parse_fail(c, 500, "out of memory") : 0;
+    return sr_buf_append(&c->ex->url, at, len) ? parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL) : 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len) {
@@ -303,13 +308,13 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     sr_http_response *ex = c->ex;
     if (ex->fstate != FIELD_NAME) { /* a new field; else a continued piece */
         if (ex->fstate == FIELD_VALUE && sr_buf_putc(&ex->fields, '\0') != 0)
-            return parse_fail(c, 500, "out of memory");
+            return parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
         if (ex->nfields == SR_HTTP_MAX_HEADERS)
-            return parse_fail(c, 431, "too many header fields");
+            return parse_fail(c, SR_HTTP_REFUSED_HEADERS_TOO_LARGE, "too many header fields");
         ex->field_off[ex->nfields++][0] = ex->fields.len;
         ex->fstate = FIELD_NAME;
     }
-    return sr_buf_append(&ex->fields, at, len) ? parse_fail(c, 500, "out of memory") : 0;
+    return sr_buf_append(&ex->fields, at, len) ? parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL) : 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
@@ -317,11 +322,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     sr_http_response *ex = c->ex;
     if (ex->fstate != FIELD_VALUE) {
         if (sr_buf_putc(&ex->fields, '\0') != 0)
-            return parse_fail(c, 500, "out of memory");
+            return parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
         ex->field_off[ex->nfields - 1][1] = ex->fields.len;
         ex->fstate = FIELD_VALUE;
     }
-    return sr_buf_append(&ex->fields, at, len) ? parse_fail(c, 500, "out of memory") : 0;
+    return sr_buf_append(&ex->fields, at, len) ? parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL) : 0;
 }
 
 /* Expect: 100-continue lets a client learn about 413 before uploading. */
@@ -331,7 +336,7 @@ static int handle_expect(http_conn *c) {
     if (!expect)
         return 0;
     if (strcasecmp(expect, "100-continue") != 0)
-        return parse_fail(c, 417, "unsupported expectation");
+        return parse_fail(c, SR_HTTP_REFUSED_EXPECTATION, NULL);
     if (c->parser.http_major == 1 && c->parser.http_minor >= 1)
         sr_tls_stream_write(c->stream, cont, sizeof cont - 1, NULL, NULL);
     return 0;
@@ -343,13 +348,13 @@ static int on_headers_complete(http_parser *p) {
     size_t max_body = c->srv->conf.max_body;
 
     if (exchange_finish_headers(ex) != 0)
-        return parse_fail(c, 500, "out of memory");
+        return parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
     int rc = exchange_split_target(ex, p->method == HTTP_CONNECT);
     if (rc != 0)
-        return rc > 0 ? parse_fail(c, 400, "malformed request target")
-                      : parse_fail(c, 500, "out of memory");
+        return rc > 0 ? parse_fail(c, SR_HTTP_REFUSED_MALFORMED, "malformed request target")
+                      : parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
     if (p->upgrade)
-        return parse_fail(c, 501, "protocol upgrade not supported");
+        return parse_fail(c, SR_HTTP_REFUSED_UPGRADE, NULL);
     ex->req.method = http_method_str(p->method);
     ex->req.http_minor = p->http_minor;
     ex->head = p->method == HTTP_HEAD;
@@ -357,9 +362,9 @@ static int on_headers_complete(http_parser *p) {
     /* ULLONG_MAX: no Content-Length (chunked bodies are checked as they come). */
     if (p->content_length != ULLONG_MAX) {
         if (max_body && p->content_length > max_body)
-            return parse_fail(c, 413, "request body too large");
+            return parse_fail(c, SR_HTTP_REFUSED_TOO_LARGE, NULL);
         if (sr_buf_reserve(&ex->body, (size_t)p->content_length) != 0)
-            return parse_fail(c, 500, "out of memory");
+            return parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
     }
     return handle_expect(c);
 }
@@ -369,8 +374,8 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     sr_http_response *ex = c->ex;
     size_t max_body = c->srv->conf.max_body;
     if (max_body && len > max_body - ex->body.len)
-        return parse_fail(c, 413, "request body too large");
-    return sr_buf_append(&ex->body, at, len) ? parse_fail(c, 500, "out of memory") : 0;
+        return parse_fail(c, SR_HTTP_REFUSED_TOO_LARGE, NULL);
+    return sr_buf_append(&ex->body, at, len) ? parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL) : 0;
 }
 
 /* Pausing makes http_parser_execute() return right after this message, so
@@ -416,23 +421,35 @@ static void conn_dispatch(http_conn *c) {
     c->srv->handler(c->srv->ud, &ex->req, ex);
 }
 
+/* The strict lexer reads first and bounds what http-parser sees to the
+ * current request; both must then agree on where it ends. */
 static void conn_parse(http_conn *c, const char *data, size_t len) {
+    int done;
     if (len)
         c->started = 1;
-    size_t n = http_parser_execute(&c->parser, &parser_settings, data, len);
+    long m = sr_http_framing_feed(&c->framing, data, len, &done);
+    if (m < 0) {
+        conn_fail(c, sr_http_framing_refusal(&c->framing), NULL);
+        return;
+    }
+    size_t n = http_parser_execute(&c->parser, &parser_settings, data, (size_t)m);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (e == HPE_PAUSED) {
-        if (sr_buf_append(&c->pending, data + n, len - n) != 0)
+        if (!done || n != (size_t)m)
+            conn_fail(c, SR_HTTP_REFUSED_FRAMING_MISMATCH, NULL);
+        else if (sr_buf_append(&c->pending, data + n, len - n) != 0)
             conn_close(c);
         else
             conn_dispatch(c);
     } else if (e != HPE_OK) {
-        if (c->fail_status)
-            conn_fail(c, c->fail_status, c->fail_msg);
+        if (c->failed)
+            conn_fail(c, c->fail_kind, c->fail_msg);
         else if (e == HPE_HEADER_OVERFLOW)
-            conn_fail(c, 431, "header section too large");
+            conn_fail(c, SR_HTTP_REFUSED_HEADERS_TOO_LARGE, NULL);
         else
-            conn_fail(c, 400, http_errno_description(e));
+            conn_fail(c, SR_HTTP_REFUSED_MALFORMED, http_errno_description(e));
+    } else if (done) {
+        conn_fail(c, SR_HTTP_REFUSED_FRAMING_MISMATCH, NULL);
     }
 }
 
@@ -468,9 +485,13 @@ static void conn_drain(http_conn *c) {
     conn_arm_timer(c, LINGER_MS);
 }
 
-/* Answers a request the server refuses by itself, then closes. */
-static void conn_fail(http_conn *c, int status, const char *msg) {
+/* Answers a request the server refuses by itself, counts it, then closes. */
+static void conn_fail(http_conn *c, sr_http_refusal kind, const char *msg) {
     sr_buf body = SR_BUF_INIT;
+    int status = sr_http_refusal_status(kind);
+    if (!msg)
+        msg = sr_http_refusal_message(kind);
+    c->srv->stats.refused[kind]++;
     sr_debug(c->srv->name, "%s: %d %s", sr_tls_stream_peer(c->stream), status, msg);
     exchange_free(c->ex);
     c->ex = NULL;
@@ -515,7 +536,7 @@ static void on_conn_timer(uv_timer_t *timer) {
     if (c->state == CONN_READING && c->started) {
         sr_debug(c->srv->name, "%s: request not completed within %llu ms",
                  sr_tls_stream_peer(c->stream), (unsigned long long)c->srv->conf.idle_timeout_ms);
-        conn_fail(c, 408, "request not completed in time");
+        conn_fail(c, SR_HTTP_REFUSED_TIMEOUT, NULL);
     } else {
         conn_close(c);
     }
@@ -570,6 +591,7 @@ static void server_refuse(sr_http_server *srv) {
         sr_tls_stream_accept((uv_stream_t *)&srv->listener, NULL, &conn_cbs, NULL, err, sizeof err);
     if (!s)
         return;
+    srv->stats.refused[SR_HTTP_REFUSED_CONNECTIONS]++;
     sr_warn(srv->name, "refusing connection from %s: %u connections open", sr_tls_stream_peer(s),
             srv->conf.max_connections);
     sr_tls_stream_close(s, NULL, NULL);
@@ -594,12 +616,14 @@ static void server_accept(sr_http_server *srv) {
     c->timer.data = c;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    sr_http_framing_init(&c->framing);
     c->http_minor = 1;
     c->next = srv->conns;
     if (c->next)
         c->next->prev = c;
     srv->conns = c;
     srv->nconns++;
+    srv->stats.connections++;
     c->state = CONN_READING;
     conn_arm_timer(c, srv->conf.idle_timeout_ms);
     if (sr_tls_stream_read_start(c->stream) < 0)
@@ -656,6 +680,11 @@ sr_http_server *sr_http_server_new(uv_loop_t *loop, const sr_http_server_conf *c
 }
 
 int sr_http_server_port(const sr_http_server *srv) { return sr_tcp_local_port(&srv->listener); }
+
+void sr_http_server_stats_get(const sr_http_server *srv, sr_http_server_stats *out) {
+    *out = srv->stats;
+    out->connections_open = srv->nconns;
+}
 
 void sr_http_server_close(sr_http_server *srv, void (*cb)(void *ud), void *ud) {
     if (srv->closing)

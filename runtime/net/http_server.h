@@ -9,14 +9,19 @@
  *
  * The server answers by itself, with a JSON body {"error":"..."} and then
  * closes the connection, when:
- *   400 the request is malformed;
+ *   400 the request is malformed, or its framing is not strict RFC 9112
+ *       (http_framing.h: whitespace before a colon, obs-fold, bare CR or LF,
+ *       control characters, Content-Length with Transfer-Encoding,
+ *       Transfer-Encoding in HTTP/1.0, malformed chunk extensions);
  *   408 a request was started but not completed within idle_timeout_ms
  *       (slow clients, slowloris); an idle keep-alive connection is closed
  *       silently after the same time;
  *   413 Content-Length, or a chunked body as it streams, exceeds max_body;
  *   417 Expect carries anything but 100-continue;
  *   431 the header section exceeds 80 KiB or 64 fields;
- *   501 the client asks for a protocol upgrade.
+ *   501 the client asks for a protocol upgrade, or a transfer coding other
+ *       than "chunked".
+ * Each refusal is counted by kind (http_refusal.h, sr_http_server_stats_get).
  * `Expect: 100-continue` is answered with "100 Continue" unless the announced
  * body is too large (then 413 straight away). Beyond max_connections, new
  * connections are accepted and closed at once.
@@ -36,6 +41,7 @@
 
 #include <uv.h>
 
+#include "http_refusal.h"
 #include "tls_stream.h"
 
 #define SR_HTTP_MAX_HEADERS 64
@@ -92,6 +98,15 @@ sr_http_server *sr_http_server_new(uv_loop_t *loop, const sr_http_server_conf *c
 
 /* The bound port. */
 int sr_http_server_port(const sr_http_server *srv);
+
+typedef struct sr_http_server_stats {
+    uint64_t connections;                    /* accepted and served, ever */
+    uint64_t connections_open;               /* now */
+    uint64_t refused[SR_HTTP_REFUSED_KINDS]; /* per kind, see http_refusal.h */
+} sr_http_server_stats;
+
+/* Counters since the server started. */
+void sr_http_server_stats_get(const sr_http_server *srv, sr_http_server_stats *out);
 
 /* Stops listening and closes every connection at once (answers still
  * pending are dropped when they come). `cb` (may be NULL) runs when all

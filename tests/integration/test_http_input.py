@@ -565,3 +565,98 @@ def test_token_not_needed_for_healthz_and_never_logged(token_env):
     gw, _ = token_env
     assert requests.get(gw.url("/healthz"), timeout=5).status_code == 200
     assert TOKEN not in gw.stderr()
+
+
+# ---- strict framing (RFC 9112) --------------------------------------------------
+
+def _raw_exchange(port, data, limit=5):
+    """Sends raw bytes, reads until the server closes; returns what came back."""
+    s = socket.create_connection(("127.0.0.1", port))
+    try:
+        s.sendall(data)
+        got, _ = _read_until_closed(s, limit)
+        return got
+    finally:
+        s.close()
+
+
+def _refused(gw, listener, reason):
+    text = gw.admin_get("/metrics").text
+    m = re.search(r'^siemrelay_http_refused_total\{listener="%s",reason="%s"\} (\d+)$'
+                  % (re.escape(listener), reason), text, re.M)
+    assert m, "no siemrelay_http_refused_total for %s/%s" % (listener, reason)
+    return int(m.group(1))
+
+
+SMUGGLE_BODY = b'3\r\n{}\n\r\n0\r\n\r\nPOST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}'
+
+LENIENT_FRAMING = [
+    ("ws_before_colon", b"Transfer-Encoding : chunked\r\n", SMUGGLE_BODY, 400, "bad_field_name"),
+    ("identity_chunked", b"Transfer-Encoding: identity, chunked\r\n", SMUGGLE_BODY, 501,
+     "te_unsupported"),
+    ("unknown_coding", b"Transfer-Encoding: gzip\r\n", b"", 501, "te_unsupported"),
+    ("obs_fold_te", b"Transfer-Encoding: chunked\r\n identity\r\nX-A: b\r\n", SMUGGLE_BODY, 400,
+     "obs_fold"),
+    ("obs_fold_tab", b"X-A: a\r\n\tb\r\nContent-Length: 2\r\n", b"{}", 400, "obs_fold"),
+    ("ctl_in_value", b"X-A: a\x0bb\r\nContent-Length: 2\r\n", b"{}", 400, "bad_field_value"),
+    ("ctl_in_name", b"X\x0bA: a\r\nContent-Length: 2\r\n", b"{}", 400, "bad_field_name"),
+    ("bare_cr", b"X-A: a\rContent-Length: 2\r\n", b"{}", 400, "bad_line"),
+    ("cl_and_te", b"Content-Length: 14\r\nTransfer-Encoding: chunked\r\n", SMUGGLE_BODY, 400,
+     "cl_and_te"),
+    ("bad_chunk_ext", b"Transfer-Encoding: chunked\r\n",
+     b'3;a=b;;\x01\r\n{}\n\r\n0\r\n\r\n', 400, "bad_chunk"),
+    ("quoted_ext_unterminated", b"Transfer-Encoding: chunked\r\n",
+     b'3;a="b\r\n{}\n\r\n0\r\n\r\n', 400, "bad_chunk"),
+]
+
+
+@pytest.mark.parametrize("name,fields,body,status,reason", LENIENT_FRAMING,
+                         ids=[c[0] for c in LENIENT_FRAMING])
+def test_lenient_framing_is_refused(env, name, fields, body, status, reason):
+    gw, rcv = env
+    before = _refused(gw, "input.http", reason)
+    req = (b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           + fields + b"\r\n" + body)
+    got = _raw_exchange(gw.http_port, req)
+    assert got.startswith(b"HTTP/1.1 %d " % status), got[:200]
+    assert b"Connection: close\r\n" in got
+    assert got.count(b"HTTP/1.1 ") == 1, "a smuggled second request was answered: %r" % got
+    assert _refused(gw, "input.http", reason) == before + 1
+    assert_serving(gw, rcv)
+
+
+def test_transfer_encoding_in_http10_is_refused_then_closed(env):
+    gw, rcv = env
+    before = _refused(gw, "input.http", "te_http10")
+    got = _raw_exchange(gw.http_port,
+                        b"POST /v1/events HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n"
+                        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + SMUGGLE_BODY)
+    assert got.startswith(b"HTTP/1.1 400 "), got[:200]
+    assert got.count(b"HTTP/1.1 ") == 1
+    assert _refused(gw, "input.http", "te_http10") == before + 1
+    assert_serving(gw, rcv)
+
+
+def test_strict_framing_on_the_admin_listener(env):
+    gw, _ = env
+    before = _refused(gw, "admin", "bad_field_name")
+    got = _raw_exchange(gw.admin_port, b"GET /healthz HTTP/1.1\r\nHost : 127.0.0.1\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 400 "), got[:200]
+    assert _refused(gw, "admin", "bad_field_name") == before + 1
+
+
+def test_chunk_extensions_and_any_case_chunked_are_accepted(env):
+    gw, rcv = env
+    ev = fresh()
+    body = compact(ev).encode()
+    s = socket.create_connection(("127.0.0.1", gw.http_port))
+    try:
+        s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: ChUnKeD\r\nConnection: close\r\n\r\n"
+                  + b"%x;name=\"v;1\" ; flag\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+        got, _ = _read_until_closed(s, 5)
+    finally:
+        s.close()
+    assert got.startswith(b"HTTP/1.1 200 "), got[:300]
+    wait_ids(rcv, [ev["id"]])

@@ -421,6 +421,82 @@ static void test_max_connections(fixture *fx) {
     close(again);
 }
 
+typedef struct stats_call {
+    fixture *fx;
+    sr_http_server_stats stats;
+} stats_call;
+
+static void read_stats(void *arg) {
+    stats_call *sc = arg;
+    sr_http_server_stats_get(sc->fx->srv, &sc->stats);
+}
+
+/* Every lenient framing case gets its status, the connection is closed
+ * after the answer, and the refusal is counted under its kind. */
+static void test_strict_framing(fixture *fx) {
+    static const struct {
+        const char *req;
+        int status;
+        sr_http_refusal kind;
+    } cases[] = {
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n"
+         "3\r\nabc\r\n0\r\n\r\n",
+         400, SR_HTTP_REFUSED_BAD_FIELD_NAME},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n"
+         "3\r\nabc\r\n0\r\n\r\n",
+         501, SR_HTTP_REFUSED_TE_UNSUPPORTED},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+         SR_HTTP_REFUSED_TE_UNSUPPORTED},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n  identity\r\n\r\n"
+         "0\r\n\r\n",
+         400, SR_HTTP_REFUSED_OBS_FOLD},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n", 400,
+         SR_HTTP_REFUSED_OBS_FOLD},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\x01\r\n\r\n", 400,
+         SR_HTTP_REFUSED_BAD_FIELD_VALUE},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\x7f\r\n\r\n", 400,
+         SR_HTTP_REFUSED_BAD_FIELD_VALUE},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\rContent-Length: 3\r\n\r\nabc", 400,
+         SR_HTTP_REFUSED_BAD_LINE},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"
+         "\r\n0\r\n\r\n",
+         400, SR_HTTP_REFUSED_CL_AND_TE},
+        {"POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+         400, SR_HTTP_REFUSED_TE_HTTP10},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3;a=b;;\x01z\r\nabc\r\n0\r\n\r\n",
+         400, SR_HTTP_REFUSED_BAD_CHUNK},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3;x=\"unterminated\r\nabc\r\n0\r\n\r\n",
+         400, SR_HTTP_REFUSED_BAD_CHUNK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        stats_call before = {fx, {0}}, after = {fx, {0}};
+        lt_call(&fx->lt, read_stats, &before);
+        int fd = client_connect(fx->port);
+        send_str(fd, cases[i].req);
+        RESPONSE(fd, status);
+        CHECK_INT(status, cases[i].status);
+        CHECK(strncmp(body, "{\"error\":", 9) == 0);
+        CHECK(strstr(head, "Connection: close\r\n") != NULL);
+        CHECK(closed_by_server(fd));
+        close(fd);
+        lt_call(&fx->lt, read_stats, &after);
+        CHECK_INT(after.stats.refused[cases[i].kind], before.stats.refused[cases[i].kind] + 1);
+        if (status != cases[i].status)
+            fprintf(stderr, "  case %zu\n", i);
+    }
+    /* A well-formed chunk extension still passes. */
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /take HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                 "3;name=\"v;1\"\r\nhel\r\n2 ; x\r\nlo\r\n0\r\n\r\n");
+    RESPONSE(fd, status);
+    CHECK_INT(status, 200);
+    CHECK(strstr(head, "X-Len: 5\r\n") != NULL);
+    close(fd);
+}
+
 static void test_bind_error(fixture *fx) {
     char want[64];
     lt_call(&fx->lt, try_second_server, fx);
@@ -460,6 +536,7 @@ int main(void) {
         test_413_chunked(&fx);
         test_expect_continue(&fx);
         test_malformed(&fx);
+        test_strict_framing(&fx);
         test_idle_timeout(&fx);
         test_disconnect_before_reply(&fx);
         test_max_connections(&fx);
