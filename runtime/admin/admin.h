@@ -48,6 +48,15 @@ typedef struct sr_admin_token_conf sr_admin_token_conf;
 typedef struct sr_buf sr_buf;
 typedef struct sr_probe_result sr_probe_result;
 
+/* The `admin:` section: the listener and who may use it. */
+typedef struct sr_admin_conf {
+    int enabled;
+    char *host;
+    int port;
+    sr_admin_token_conf *tokens; /* `tokens:`, replaced as a whole by a later file */
+    size_t ntokens;
+} sr_admin_conf;
+
 /* Called once an asynchronous change finished: `err` NULL on success. */
 typedef void (*sr_admin_done_cb)(void *cbud, const char *err);
 

@@ -280,7 +280,9 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
         append_configuration(g.delivery_host, i, &out);
         sr_buf_putc(&out, '}');
     }
-    sr_buf_puts(&out, "\n]}\n");
+    sr_buf_puts(&out, "\n],\n\"settings\":");
+    sr_config_print_settings(&g.cfg, &out);
+    sr_buf_puts(&out, "}\n");
     fwrite(out.data, 1, out.len, stdout);
     fprintf(stderr, "siemrelay: configuration OK (%zu integration%s%s%s)\n", g.ninteg,
             g.ninteg == 1 ? "" : "s", access(g.api_path, F_OK) == 0 ? "; with " : "",
@@ -484,7 +486,7 @@ static void on_shutdown_tick(uv_timer_t *t) {
     sr_worker_pool_free(g->pool);
     g->pool = NULL;
     if (g->delivery)
-        sr_delivery_drain(g->delivery, g->cfg.shutdown_timeout_ms, on_drained, g);
+        sr_delivery_drain(g->delivery, g->cfg.delivery.shutdown_timeout_ms, on_drained, g);
     else
         finish(g);
 }
@@ -494,7 +496,7 @@ static void begin_shutdown(sr_gateway *g, const char *why) {
         return;
     g->stopping = 1;
     sr_info("gateway", "%s: stopping inputs, then delivering what is queued (up to %u s)", why,
-            (unsigned)(g->cfg.shutdown_timeout_ms / 1000));
+            (unsigned)(g->cfg.delivery.shutdown_timeout_ms / 1000));
     sr_input_http_close(g->http);
     g->http = NULL;
     sr_input_tcp_close(g->tcp);
@@ -537,15 +539,9 @@ static sr_lua_host **new_worker_hosts(const sr_lua_host_conf *conf, size_t n) {
 }
 
 static sr_delivery_conf delivery_conf(const sr_config *cfg) {
-    sr_delivery_conf c = {
-        .max_attempts = cfg->max_attempts,
-        .backoff_ms = cfg->backoff_ms,
-        .backoff_max_ms = cfg->backoff_max_ms,
-        .inhibit_ms = cfg->inhibit_ms,
-        .status_window_ms = cfg->status_window_ms,
-        .data_dir = cfg->data_dir,
-        .queue_defaults = &cfg->queue,
-    };
+    sr_delivery_conf c = cfg->delivery;
+    c.data_dir = cfg->data_dir;
+    c.queue_defaults = &cfg->queue;
     return c;
 }
 

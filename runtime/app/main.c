@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin_auth.h"
+#include "config.h"
 #include "gateway.h"
 #include "cmd_status.h"
 #include "version.h"
@@ -21,6 +22,8 @@ static void usage(FILE *out) {
             "                                                the running gateway's integrations\n"
             "       siemrelay hash-token                     read an admin token on stdin,\n"
             "                                                print its SHA-256 for admin.tokens\n"
+            "       siemrelay --print-config-reference       the key tables of\n"
+            "                                                docs/configuration.md\n"
             "       siemrelay --version                      the version, and those of the\n"
             "                                                libraries it runs with\n"
             "       siemrelay --help\n"
@@ -58,10 +61,20 @@ static int hash_token(int argc) {
     return 0;
 }
 
+/* Generated from the key tables, so the docs can be checked against them. */
+static int print_config_reference(void) {
+    sr_buf out = SR_BUF_INIT;
+    sr_config_reference(&out);
+    int rc = out.len && fwrite(out.data, 1, out.len, stdout) == out.len ? 0 : 1;
+    sr_buf_free(&out);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'k'},
+        {"print-config-reference", no_argument, NULL, 'r'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -84,6 +97,7 @@ int main(int argc, char **argv) {
             paths[npaths++] = optarg;
             break;
         case 'k': check = 1; break;
+        case 'r': return print_config_reference();
         case 'V': return sr_version_print(stdout) == 0 ? 0 : 1;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -21,53 +21,46 @@
 
 #include <stddef.h>
 
+#include "admin.h"
 #include "admin_auth.h"
+#include "buf.h"
+#include "conf_table.h"
 #include "delivery.h"
 #include "ingest.h"
 #include "node.h"
 #include "queue.h"
 #include "tls_stream.h"
 
+/* Every key, its default and its documentation live in the tables of
+ * config_keys.c (and of the owners' sections they include): see
+ * conf_table.h. */
 typedef struct sr_config {
     int log_level;            /* sr_log_level */
     int log_format;           /* sr_log_format */
     int workers;              /* 0 = one per CPU core */
-    char *data_dir;           /* dead letters and (later) spools; default "./data" */
+    char *data_dir;           /* dead letters, spools, states */
     char *lua_dir;            /* the lua/ tree; NULL = built-in default */
     char **integration_paths; /* extra directories searched for <type>.lua */
     size_t nintegration_paths;
     char **scripts; /* global site scripts, in order */
     size_t nscripts;
-    unsigned long long script_timeout_ms; /* per event; default 200 */
-    int forwarder_enabled;                /* local_forwarder.enabled; default 1 */
-    unsigned transmit_message_types;      /* SR_MT_* mask; default all */
+    unsigned long long script_timeout_ms; /* per event */
+    int forwarder_enabled;                /* local_forwarder.enabled */
+    unsigned transmit_message_types;      /* SR_MT_* mask */
     sr_input_conf http;
     sr_input_conf tcp;
-    sr_queue_conf queue; /* `queue:` defaults for every integration */
-    /* `delivery:` */
-    unsigned max_attempts;                  /* default 3 */
-    unsigned long long backoff_ms;          /* default 1 s */
-    unsigned long long backoff_max_ms;      /* default 30 s */
-    unsigned long long inhibit_ms;          /* default 5 min */
-    unsigned long long status_window_ms;    /* Warning -> Connected; default 24 h */
-    unsigned long long shutdown_timeout_ms; /* flush deadline on SIGTERM; default 10 s */
-    /* `admin:` the admin API listener */
-    struct {
-        int enabled;                 /* default 1 */
-        char *host;                  /* default "127.0.0.1" */
-        int port;                    /* default 9090 */
-        sr_admin_token_conf *tokens; /* `tokens:` (replaced as a whole by a later file) */
-        size_t ntokens;
-    } admin;
+    sr_queue_conf queue;       /* `queue:` defaults for every integration (zero: unset) */
+    sr_delivery_conf delivery; /* `delivery:` (data_dir and queue_defaults unused here) */
+    sr_admin_conf admin;       /* `admin:` the admin API listener */
     sr_integration_conf *integrations;
     size_t nintegrations;
     sr_node **docs; /* the parsed files, kept for their nodes */
     size_t ndocs;
 } sr_config;
 
-/* Splits "host:port" or "[v6 address]:port" (port 1-65535); *host is
- * replaced by a malloc'd copy. Returns 0 or -1. */
-int sr_parse_listen(const char *s, char **host, int *port);
+/* The top-level keys and those of one `integrations:` element. */
+extern const sr_conf_key sr_config_keys[];
+extern const sr_conf_key sr_integration_conf_keys[];
 
 /* Loads and merges `paths` in order. On error returns -1 and writes a
  * message of the form "FILE:LINE: key 'x': what is wrong" into err. The
@@ -75,5 +68,13 @@ int sr_parse_listen(const char *s, char **host, int *port);
 int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char *err,
                    size_t errlen);
 void sr_config_free(sr_config *cfg);
+
+/* The effective settings (but the integrations) as one JSON object, secrets
+ * masked, queue defaults resolved: what `--check` prints. */
+void sr_config_print_settings(const sr_config *cfg, sr_buf *out);
+
+/* docs/configuration.md's two key tables (the top-level keys, an
+ * integration's keys), header rows included, separated by a blank line. */
+void sr_config_reference(sr_buf *out);
 
 #endif

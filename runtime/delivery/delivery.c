@@ -615,14 +615,7 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
     d->host = host;
     d->dl = dl;
     d->conf = *conf;
-    if (!d->conf.max_attempts)
-        d->conf.max_attempts = 3;
-    if (!d->conf.backoff_ms)
-        d->conf.backoff_ms = 1000;
-    if (!d->conf.backoff_max_ms)
-        d->conf.backoff_max_ms = 30000;
-    if (!d->conf.inhibit_ms)
-        d->conf.inhibit_ms = 300000;
+    sr_conf_fill_unset(sr_delivery_conf_keys, &d->conf, NULL);
     if (conf->queue_defaults)
         d->queue_defaults = *conf->queue_defaults;
     d->conf.queue_defaults = &d->queue_defaults;
@@ -740,11 +733,13 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
     free(d->rt);
     d->rt = rt;
     d->n = n;
-    d->conf.max_attempts = conf->max_attempts ? conf->max_attempts : 3;
-    d->conf.backoff_ms = conf->backoff_ms ? conf->backoff_ms : 1000;
-    d->conf.backoff_max_ms = conf->backoff_max_ms ? conf->backoff_max_ms : 30000;
-    d->conf.inhibit_ms = conf->inhibit_ms ? conf->inhibit_ms : 300000;
+    d->conf.max_attempts = conf->max_attempts;
+    d->conf.backoff_ms = conf->backoff_ms;
+    d->conf.backoff_max_ms = conf->backoff_max_ms;
+    d->conf.inhibit_ms = conf->inhibit_ms;
     d->conf.status_window_ms = conf->status_window_ms;
+    d->conf.shutdown_timeout_ms = conf->shutdown_timeout_ms;
+    sr_conf_fill_unset(sr_delivery_conf_keys, &d->conf, NULL);
     if (conf->queue_defaults)
         d->queue_defaults = *conf->queue_defaults;
     sr_delivery_kick(d);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "conf_table.h"
 #include "deadletter.h"
 #include "lua_host.h"
 #include "integration_status.h"
@@ -52,15 +53,21 @@ typedef struct sr_integration_conf {
     int type_line; /* the `type:` line, for unknown-type errors */
 } sr_integration_conf;
 
+/* `delivery:`; zero values take the defaults of sr_delivery_conf_keys. */
 typedef struct sr_delivery_conf {
-    unsigned max_attempts;     /* default 3 */
-    uint64_t backoff_ms;       /* first retry delay; default 1000 */
-    uint64_t backoff_max_ms;   /* default 30000 */
-    uint64_t inhibit_ms;       /* default 300000 */
-    uint64_t status_window_ms; /* Warning -> Connected after this long clean; 0 = 24 h */
-    const char *data_dir;      /* spools under <data_dir>/spool/<name>, states under state/ */
+    unsigned max_attempts;
+    uint64_t backoff_ms; /* first retry delay */
+    uint64_t backoff_max_ms;
+    uint64_t inhibit_ms;
+    uint64_t status_window_ms;    /* Warning -> Connected after this long clean */
+    uint64_t shutdown_timeout_ms; /* what the gateway gives sr_delivery_drain on SIGTERM */
+    /* Not configuration keys: the gateway sets them. */
+    const char *data_dir; /* spools under <data_dir>/spool/<name>, states under state/ */
     const sr_queue_conf *queue_defaults; /* the global `queue:`; NULL = built-in defaults */
 } sr_delivery_conf;
+
+/* The `delivery:` section's keys, with the defaults (delivery_conf.c). */
+extern const sr_conf_key sr_delivery_conf_keys[];
 
 typedef struct sr_integration_stats {
     uint64_t received;      /* records queued */

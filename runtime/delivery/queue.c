@@ -301,22 +301,3 @@ void sr_queue_tick(sr_queue *q, uint64_t now_ms) {
     if (q->spool && sr_spool_sync_if_due(q->spool, now_ms, err, sizeof err) != 0)
         sr_error("queue", "integration '%s': %s", q->name, err);
 }
-
-void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *integ,
-                           sr_queue_conf *out) {
-    *out = *integ;
-    if (!out->type)
-        out->type = global->type ? global->type : SR_QUEUE_MEMORY;
-    if (!out->max_bytes)
-        out->max_bytes = global->max_bytes            ? global->max_bytes
-                         : out->type == SR_QUEUE_DISK ? (1ull << 30)
-                                                      : (16ull << 20);
-    if (!out->overflow)
-        out->overflow = global->overflow ? global->overflow : SR_OVERFLOW_BLOCK;
-    if (!out->fsync)
-        out->fsync = global->fsync ? global->fsync : SR_FSYNC_CONF_ALWAYS;
-    if (!out->fsync_interval_ms)
-        out->fsync_interval_ms = global->fsync_interval_ms ? global->fsync_interval_ms : 1000;
-    if (!out->segment_bytes)
-        out->segment_bytes = global->segment_bytes ? global->segment_bytes : (64ull << 20);
-}

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf_table.h"
 #include "spool.h"
 
 /* `queue:`, globally (defaults for every integration) and per integration
@@ -36,13 +37,16 @@ typedef enum {
 } sr_fsync_conf;
 
 typedef struct sr_queue_conf {
-    sr_queue_type type;                   /* default memory */
-    unsigned long long max_bytes;         /* default 16 MiB (memory), 1 GiB (disk) */
-    sr_overflow_policy overflow;          /* default block */
-    sr_fsync_conf fsync;                  /* disk; default always */
-    unsigned long long fsync_interval_ms; /* disk, fsync interval; default 1000 */
-    unsigned long long segment_bytes;     /* disk; default 64 MiB */
+    sr_queue_type type;
+    unsigned long long max_bytes; /* queued payload bytes, in-flight included */
+    sr_overflow_policy overflow;
+    sr_fsync_conf fsync;                  /* disk */
+    unsigned long long fsync_interval_ms; /* disk, fsync interval */
+    unsigned long long segment_bytes;     /* disk */
 } sr_queue_conf;
+
+/* The `queue:` section's keys, with the defaults (queue_conf.c). */
+extern const sr_conf_key sr_queue_conf_keys[];
 
 /* Fills what `integ` leaves unset from `global`, then the defaults. */
 void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *integ,
