@@ -404,6 +404,111 @@ local function enveloped(envelope)
     end
 end
 
+---------------------------------------------------------------------------
+-- Routing from scripts, and answers for a mistyped method
+--
+--   ev:route(names)    only the named integrations get the event (a name or
+--                      a list; a second call narrows further)
+--   ev:unroute(names)  the named integrations do not get it
+--
+-- Both are for global scripts: they decide before any integration has the
+-- event. The loop (event_loop.lua) resets `routing` for each event, opens
+-- it while the global scripts run, and asks its skip_reason() per
+-- integration. `known` holds the configured integration names; a name
+-- outside it is reported through routing.unknown (counted, logged once).
+
+local routing = { allow = nil, deny = nil, open = false, known = {}, unknown = nil }
+
+local function route_names(what, names)
+    if not routing.open then
+        error(what .. ": only a global script can route an event (a per-integration script "
+            .. "runs after routing)", 3)
+    end
+    if type(names) == "string" then
+        names = { names }
+    elseif type(names) ~= "table" then
+        error(what .. ": expected an integration name or a list of names, got a "
+            .. type(names), 3)
+    end
+    local known, unknown = routing.known, routing.unknown
+    for i = 1, #names do
+        local name = names[i]
+        if type(name) ~= "string" then
+            error(what .. ": integration names are strings, got a " .. type(name), 3)
+        end
+        if not known[name] and unknown then
+            unknown(name)
+        end
+    end
+    return names
+end
+
+function methods.route(ev, names)
+    names = route_names("ev:route", names)
+    local prev, allow = routing.allow, {}
+    for i = 1, #names do
+        local name = names[i]
+        if not prev or prev[name] then
+            allow[name] = true
+        end
+    end
+    routing.allow = allow
+end
+
+function methods.unroute(ev, names)
+    names = route_names("ev:unroute", names)
+    local deny = routing.deny or {}
+    for i = 1, #names do
+        deny[names[i]] = true
+    end
+    routing.deny = deny
+end
+
+-- Levenshtein distance, for suggestions (short names only).
+local function distance(a, b)
+    local la, lb = #a, #b
+    local prev, cur = {}, {}
+    for j = 0, lb do
+        prev[j] = j
+    end
+    for i = 1, la do
+        cur[0] = i
+        local ca = byte(a, i)
+        for j = 1, lb do
+            local cost = ca == byte(b, j) and 0 or 1
+            local d = prev[j] + 1
+            if cur[j - 1] + 1 < d then
+                d = cur[j - 1] + 1
+            end
+            if prev[j - 1] + cost < d then
+                d = prev[j - 1] + cost
+            end
+            cur[j] = d
+        end
+        prev, cur = cur, prev
+    end
+    return prev[lb]
+end
+
+-- A method lookup that found nothing lands here (hot lookups never do):
+-- name the closest method rather than "attempt to call a nil value".
+setmetatable(methods, { __index = function(_, name)
+    if type(name) ~= "string" then
+        return nil
+    end
+    local best, best_d
+    for known in pairs(methods) do
+        local d = distance(name, known)
+        if not best_d or d < best_d or (d == best_d and known < best) then
+            best, best_d = known, d
+        end
+    end
+    if best and best_d <= 2 + floor(#name / 4) then
+        error(format("ev:%s: no such method; did you mean ev:%s?", name, best), 2)
+    end
+    error(format("ev:%s: no such method", name), 2)
+end })
+
 return {
     encode = encode, -- any Lua value as JSON text, integers exact
     enveloped = enveloped, -- encode(ev, conf) from envelope(ev, conf)
@@ -413,4 +518,5 @@ return {
     quote = quote,   -- a Lua string as a JSON string
     null = cjson.null,
     DROPPED = EV_DROPPED,
+    routing = routing, -- script routes of the event being processed (see above)
 }

@@ -6,12 +6,14 @@
 -- Lua costs one call per batch and the loop over events is JIT-compiled.
 --
 -- plan = {
---   scripts = { process, ... },           -- global site scripts, in order
+--   scripts = { script, ... },            -- global site scripts, in order
 --   integrations = { {                    -- in configuration order
 --     index, name, mask, min_severity,    -- routing (index is 0-based, as C counts)
---     scripts = { process, ... }, ctx = { integration = name },
+--     scripts = { script, ... },
 --     encode, envelope, conf,             -- from the type's module (envelope optional)
 --   }, ... },
+-- script = { process, ctx = { integration, params }, slot, path }: slot
+-- numbers the script's counters in batch.counts (lua_host.c).
 --   transmit = SR_MT_* mask, enabled = local_forwarder.enabled,
 -- }
 -- batch: the host's sr_lua_batch (runtime/lua/lua_host_impl.h), as light
@@ -20,8 +22,10 @@
 --
 -- Every script and encode call is protected: an error fails that event for
 -- that stage (and integration) and the loop goes on, with the next
--- integration of the same event or the next event (one pcall around the
--- loop, resumed after a failure: see the end of new()).
+-- integration of the same event or the next event (one xpcall around the
+-- loop, resumed after a failure: see the end of new()). The failure names
+-- the innermost site script (or module) frame as FILE:LINE and carries the
+-- Lua traceback for the dead letter.
 --
 -- The loop over events is meant to be one LuaJIT trace that inlines
 -- routing, scripts and encode: hot code below keeps clear of what ends a
@@ -34,7 +38,8 @@ local event = require "event" -- declares sr_event and its methods
 
 local C = ffi.C
 local band = bit.band
-local pcall, tostring, type = pcall, tostring, type
+local xpcall, tostring, type = xpcall, tostring, type
+local getinfo, traceback, sub = debug.getinfo, debug.traceback, string.sub
 
 ffi.cdef [[
 typedef struct sr_emit {
@@ -55,39 +60,137 @@ typedef struct sr_lua_batch {
     int32_t integ;
     uint32_t timed_out;
     uint32_t timeout_ms;
+    double *counts;
+    int32_t script;
+    uint32_t nslots;
+    double script_t0;
+    void *stats;
 } sr_lua_batch;
 
 int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
 int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,
                   const char *pre, size_t plen, const char *suf, size_t slen);
-int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage,
-                    const char *msg, size_t msglen);
+int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage,
+                       const char *msg, size_t msglen, const char *where, size_t wlen,
+                       const char *trace, size_t tlen);
+double sr_lua_clock_ns(void);
+void sr_lua_unknown_route(void *stats, const char *name, size_t len);
 ]]
 
 local DROPPED = event.DROPPED
 local GLOBAL = -1
+local routing = event.routing
+
+-- Per-script counters in batch.counts (script_stats.h's order).
+local NCOUNTERS, C_EVENTS, C_DROPPED, C_FAILED, C_TIMED_OUT, C_TIME = 5, 0, 1, 2, 3, 4
 
 local M = {}
+
+-- Why integration `it` does not get event `ev`, or nil when it does. The
+-- one routing decision: the loop, counters and tools all ask it. `transmit`
+-- is the plan's SR_MT_* mask; script routes are those the global scripts
+-- set on the event being processed (event.routing).
+local function skip_reason(it, ev, transmit)
+    if band(it.mask, ev.channel_bit) == 0 then
+        return "channel"
+    end
+    local mt = ev.msg_type_bit
+    if mt ~= 0 and band(transmit, mt) == 0 then
+        return "message_type" -- platform audit has no message type and always passes
+    end
+    local min, sev = it.min_severity, ev.severity
+    if min >= 0 and sev >= 0 and sev > min then
+        return "severity"
+    end
+    local allow, deny = routing.allow, routing.deny
+    if allow and not allow[it.name] then
+        return "script_route"
+    end
+    if deny and deny[it.name] then
+        return "script_unroute"
+    end
+    return nil
+end
+M.skip_reason = skip_reason
+
+-- Where a failure happened: the innermost frame of a site script (the
+-- `sources` set, "@path" -> true), else of any Lua file but this loop and
+-- the event binding (an integration module's encode).
+local function locate(sources)
+    local fallback
+    for level = 2, 80 do
+        local info = getinfo(level, "Sl")
+        if not info then
+            break
+        end
+        local src = info.source
+        if sources[src] and info.currentline > 0 then
+            return sub(src, 2) .. ":" .. info.currentline
+        end
+        if not fallback and info.currentline > 0 and sub(src, 1, 1) == "@"
+            and not src:find("/event_loop%.lua$") and not src:find("/event%.lua$") then
+            fallback = sub(src, 2) .. ":" .. info.currentline
+        end
+    end
+    return fallback or ""
+end
 
 function M.new(plan, batch_ptr)
     local batch = ffi.cast("sr_lua_batch *", batch_ptr)
     local scripts, nscripts = plan.scripts, #plan.scripts
     local integs, ninteg = plan.integrations, #plan.integrations
     local transmit, enabled = plan.transmit, plan.enabled
-    local global_ctx = {}
+    local counts, now = batch.counts, C.sr_lua_clock_ns
+    -- Script files, for naming where a failure happened; integration names,
+    -- for telling a route name that matches none.
+    local sources, known = {}, {}
+    for s = 1, nscripts do
+        sources["@" .. scripts[s].path] = true
+    end
+    for k = 1, ninteg do
+        known[integs[k].name] = true
+        for s = 1, #integs[k].scripts do
+            sources["@" .. integs[k].scripts[s].path] = true
+        end
+    end
+    routing.known = known
+    routing.unknown = function(name)
+        C.sr_lua_unknown_route(batch.stats, name, #name)
+    end
     -- Each integration works on its own fork of the event, so its scripts'
     -- edits and drops never reach another. One fork slot serves them all.
     local fork_slot = ffi.new("sr_event[1]")
     local fork = ffi.cast("sr_event *", fork_slot)
 
+    -- err is what on_error returned (a table) or a message of our own.
     local function fail(i, integ, stage, err)
         if batch.timed_out ~= 0 then
             -- the error is the one the watchdog's hook raised
             batch.timed_out = 0
             stage = "timeout"
         end
+        local slot = batch.script
+        if slot >= 0 then
+            local base = slot * NCOUNTERS
+            local k = stage == "timeout" and C_TIMED_OUT or C_FAILED
+            counts[base + k] = counts[base + k] + 1
+            counts[base + C_TIME] = counts[base + C_TIME] + (now() - batch.script_t0)
+            batch.script = -1
+        end
+        local msg, where, trace
+        if type(err) == "table" then
+            msg, where, trace = err.msg, err.where, err.trace
+        else
+            msg, where, trace = tostring(err), "", ""
+        end
+        C.sr_emit_failure_at(batch.out, i, integ, stage, msg, #msg, where, #where, trace, #trace)
+    end
+
+    -- The xpcall handler: runs where the error was raised, so the stack
+    -- still shows which script line it came from.
+    local function on_error(err)
         local msg = tostring(err)
-        C.sr_emit_failure(batch.out, i, integ, stage, msg, #msg)
+        return { msg = msg, where = locate(sources), trace = traceback(msg, 2) }
     end
 
     -- Where the loop is, for the one pcall around it (see run below); the
@@ -95,11 +198,20 @@ function M.new(plan, batch_ptr)
     local cur_k, cur_stage = 0, "script"
 
     -- Runs one site script; true when the event is still wanted. An error
-    -- goes up to run's pcall.
-    local function run_script(f, ev, ctx)
-        local keep = f(ev, ctx)
+    -- goes up to run's xpcall. batch.script and script_t0 say which script
+    -- is running since when (for fail() and the watchdog).
+    local function run_script(s, ev)
+        local base = s.slot * NCOUNTERS
+        batch.script = s.slot
+        counts[base] = counts[base] + 1
+        local t0 = now()
+        batch.script_t0 = t0
+        local keep = s.process(ev, s.ctx)
+        counts[base + C_TIME] = counts[base + C_TIME] + (now() - t0)
+        batch.script = -1
         if keep == false or band(ev.flags, DROPPED) ~= 0 then
             C.sr_lua_ev_drop(ev)
+            counts[base + C_DROPPED] = counts[base + C_DROPPED] + 1
             local out = batch.out
             out.ndropped = out.ndropped + 1
             return false
@@ -111,28 +223,16 @@ function M.new(plan, batch_ptr)
     -- run) is the common case; a loop that runs once per call keeps LuaJIT
     -- from compiling its caller ("leaving loop in root trace"), so that
     -- case has no loop.
-    local function run_scripts(list, n, ev, ctx)
+    local function run_scripts(list, n, ev)
         if n == 1 then
-            return run_script(list[1], ev, ctx)
+            return run_script(list[1], ev)
         end
         for s = 1, n do
-            if not run_script(list[s], ev, ctx) then
+            if not run_script(list[s], ev) then
                 return false
             end
         end
         return true
-    end
-
-    local function routes(it, ev)
-        if band(it.mask, ev.channel_bit) == 0 then
-            return false
-        end
-        local mt = ev.msg_type_bit
-        if mt ~= 0 and band(transmit, mt) == 0 then
-            return false -- platform audit has no message type and always passes
-        end
-        local min, sev = it.min_severity, ev.severity
-        return min < 0 or sev < 0 or sev <= min
     end
 
     local function deliver(it, ev, i)
@@ -144,7 +244,7 @@ function M.new(plan, batch_ptr)
         end
         cur_stage = "script"
         local list = it.scripts
-        if not run_scripts(list, #list, fork, it.ctx) then
+        if not run_scripts(list, #list, fork) then
             return
         end
         cur_stage = "encode"
@@ -176,7 +276,7 @@ function M.new(plan, batch_ptr)
     local function offer(k, ev, i)
         cur_k = k
         local it = integs[k]
-        if routes(it, ev) then
+        if skip_reason(it, ev, transmit) == nil then
             deliver(it, ev, i)
         end
     end
@@ -192,7 +292,9 @@ function M.new(plan, batch_ptr)
             if k0 == 0 then
                 cur_k, cur_stage = 0, "script"
                 batch.integ = GLOBAL
-                wanted = run_scripts(scripts, nscripts, ev, global_ctx) and enabled
+                routing.allow, routing.deny, routing.open = nil, nil, true
+                wanted = run_scripts(scripts, nscripts, ev) and enabled
+                routing.open = false
             end
             if wanted and ninteg == 1 and k0 == 0 then
                 offer(1, ev, i) -- no loop for the common case (see run_scripts)
@@ -205,15 +307,15 @@ function M.new(plan, batch_ptr)
         end
     end
 
-    -- One pcall around the loop rather than one per script and encode call:
-    -- LuaJIT cannot compile a return through pcall to a frame below where a
-    -- trace started, so per-call pcalls kept the per-event path
+    -- One xpcall around the loop rather than one per script and encode
+    -- call: LuaJIT cannot compile a return through pcall to a frame below
+    -- where a trace started, so per-call pcalls kept the per-event path
     -- interpreted. An error fails that event for that stage (and
     -- integration), and the loop resumes right after it.
     return function()
         local i, k = batch.start, 0
         while true do
-            local ok, err = pcall(run, i, k)
+            local ok, err = xpcall(run, on_error, i, k)
             if ok then
                 return
             end

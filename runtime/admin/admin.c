@@ -75,6 +75,7 @@ typedef enum {
     R_TYPES,
     R_AUDIT,
     R_WHOAMI,
+    R_SCRIPTS,
 } route;
 
 /* Methods a route takes, and what each needs. */
@@ -94,6 +95,7 @@ static const route_info routes[] = {
     [R_RELOAD] = {"POST"},
     [R_TYPES] = {"GET, HEAD"},
     [R_AUDIT] = {"GET, HEAD"},
+    [R_SCRIPTS] = {"GET, HEAD"},
     [R_WHOAMI] = {"GET, HEAD"},
 };
 
@@ -106,7 +108,7 @@ static route route_of(const char *path, char *name, size_t namelen, int *bad_nam
     } fixed[] = {
         {"/healthz", R_HEALTH},      {"/readyz", R_READY},      {"/metrics", R_METRICS},
         {INTEGRATIONS_PATH, R_LIST}, {"/api/reload", R_RELOAD}, {"/api/types", R_TYPES},
-        {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI},
+        {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI}, {"/api/scripts", R_SCRIPTS},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(path, fixed[i].path) == 0)
@@ -291,6 +293,11 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     case R_METRICS: {
         int status = sr_admin_doc_metrics(&a->src, not_ready_reason(a) == NULL, &body);
         respond_doc(resp, status, SR_ADMIN_METRICS_CONTENT_TYPE, &body);
+        break;
+    }
+    case R_SCRIPTS: {
+        int status = sr_admin_doc_scripts(&a->src, &body);
+        respond_doc(resp, status, "application/json", &body);
         break;
     }
     case R_LIST: {

@@ -47,6 +47,7 @@ typedef struct sr_audit sr_audit;
 typedef struct sr_admin_token_conf sr_admin_token_conf;
 typedef struct sr_buf sr_buf;
 typedef struct sr_probe_result sr_probe_result;
+typedef struct sr_script_stats sr_script_stats;
 
 /* The `admin:` section: the listener and who may use it. */
 typedef struct sr_admin_conf {
@@ -101,7 +102,8 @@ typedef struct sr_admin_sources {
     /* The admin API's own listener: set by the API itself, whatever is given. */
     const sr_http_server *admin_server;
     const sr_deadletter *deadletter;
-    int64_t start_time_ms; /* process start, wall clock */
+    int64_t start_time_ms;          /* process start, wall clock */
+    const sr_script_stats *scripts; /* per-script counters; may be NULL */
     /* NULL when the gateway is ready, else why it is not ("starting",
      * "shutting down", ...). A NULL callback means always ready. */
     const char *(*not_ready)(void *ud);

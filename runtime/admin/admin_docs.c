@@ -109,12 +109,44 @@ int sr_admin_doc_integration(const sr_admin_sources *src, const char *name, sr_b
     return rc;
 }
 
+/* Sets v's script counters; the caller frees *rows. */
+static int fill_scripts(const sr_admin_sources *src, sr_admin_view *v, sr_script_stat **rows) {
+    *rows = NULL;
+    if (!src->scripts)
+        return 0;
+    size_t n = sr_script_stats_count(src->scripts);
+    *rows = calloc(n ? n : 1, sizeof **rows);
+    if (!*rows)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        sr_script_stats_get(src->scripts, i, &(*rows)[i]);
+    v->have_scripts = 1;
+    v->scripts = *rows;
+    v->nscripts = n;
+    v->unknown_routes = sr_script_stats_unknown_routes(src->scripts);
+    return 0;
+}
+
 int sr_admin_doc_metrics(const sr_admin_sources *src, int ready, sr_buf *body) {
     sr_admin_view v;
     sr_admin_integration *items = NULL;
+    sr_script_stat *rows = NULL;
     fill_view(src, ready, &v);
-    int rc = fill_all(src, &v, &items, NULL) == 0 && sr_admin_metrics(body, &v) == 0 ? 200 : -1;
+    int rc = fill_all(src, &v, &items, NULL) == 0 && fill_scripts(src, &v, &rows) == 0 &&
+                     sr_admin_metrics(body, &v) == 0
+                 ? 200
+                 : -1;
     free(items);
+    free(rows);
+    return rc;
+}
+
+int sr_admin_doc_scripts(const sr_admin_sources *src, sr_buf *body) {
+    sr_admin_view v;
+    sr_script_stat *rows = NULL;
+    fill_view(src, 1, &v);
+    int rc = fill_scripts(src, &v, &rows) == 0 && sr_admin_json_scripts(body, &v) == 0 ? 200 : -1;
+    free(rows);
     return rc;
 }
 

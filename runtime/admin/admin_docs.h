@@ -21,6 +21,8 @@ int sr_admin_doc_integration(const sr_admin_sources *src, const char *name, sr_b
 #define SR_ADMIN_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* 200 with the Prometheus exposition; `ready` feeds siemrelay_ready. */
+/* GET /api/scripts: each site script's counters (admin_json.h). */
+int sr_admin_doc_scripts(const sr_admin_sources *src, sr_buf *body);
 int sr_admin_doc_metrics(const sr_admin_sources *src, int ready, sr_buf *body);
 
 /* 200 {"status":"ready"} when `not_ready` is NULL, else 503

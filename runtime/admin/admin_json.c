@@ -99,3 +99,21 @@ int sr_admin_json_integrations(sr_buf *out, const sr_admin_view *v) {
     rc |= sr_buf_putc(out, ']');
     return rc ? -1 : 0;
 }
+
+int sr_admin_json_scripts(sr_buf *out, const sr_admin_view *v) {
+    int rc = sr_buf_puts(out, "{\"scripts\":[");
+    for (size_t i = 0; i < v->nscripts; i++) {
+        const sr_script_stat *s = &v->scripts[i];
+        rc |= sr_buf_puts(out, i ? ",{\"script\":" : "{\"script\":");
+        rc |= sr_admin_json_text(out, s->path);
+        rc |= sr_buf_puts(out, ",\"integration\":");
+        rc |= sr_admin_json_text(out, *s->integration ? s->integration : NULL);
+        rc |= sr_buf_printf(out,
+                            ",\"events\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"failed\":%" PRIu64
+                            ",\"timed_out\":%" PRIu64 ",\"seconds\":%.6f}",
+                            s->c[SR_SCRIPT_EVENTS], s->c[SR_SCRIPT_DROPPED], s->c[SR_SCRIPT_FAILED],
+                            s->c[SR_SCRIPT_TIMED_OUT], (double)s->c[SR_SCRIPT_TIME_NS] / 1e9);
+    }
+    rc |= sr_buf_printf(out, "],\"unknown_routes\":%" PRIu64 "}", v->unknown_routes);
+    return rc ? -1 : 0;
+}

@@ -34,6 +34,13 @@ int sr_admin_json_text(sr_buf *out, const char *s);
 
 int sr_admin_json_integration(sr_buf *out, const sr_admin_integration *ai, int with_history);
 
+/* GET /api/scripts:
+ *   {"scripts":[{"script":"/etc/siemrelay/tag.lua","integration":null|"soc",
+ *     "events":N,"dropped":N,"failed":N,"timed_out":N,"seconds":S}, ...],
+ *    "unknown_routes":N}
+ * `seconds` is the time spent in the script on the worker threads. */
+int sr_admin_json_scripts(sr_buf *out, const sr_admin_view *v);
+
 /* The array of every integration in the view, without histories. */
 int sr_admin_json_integrations(sr_buf *out, const sr_admin_view *v);
 

@@ -224,8 +224,56 @@ static int put_http_listeners(sr_buf *out, const sr_admin_view *v) {
     return rc ? -1 : 0;
 }
 
+static int script_sample(sr_buf *out, const char *name, const sr_script_stat *s,
+                         const char *value) {
+    int rc = sr_buf_printf(out, "%s{script=\"", name);
+    rc |= sr_admin_metrics_label_value(out, s->path);
+    rc |= sr_buf_puts(out, "\",integration=\"");
+    rc |= sr_admin_metrics_label_value(out, s->integration);
+    rc |= sr_buf_printf(out, "\"} %s\n", value);
+    return rc;
+}
+
+static const struct {
+    const char *name, *help;
+    int counter;
+} script_metrics[] = {
+    {"siemrelay_script_events_total", "Events the site script was called with.", SR_SCRIPT_EVENTS},
+    {"siemrelay_script_dropped_total", "Events the site script dropped.", SR_SCRIPT_DROPPED},
+    {"siemrelay_script_failed_total", "Events the site script raised an error on.",
+     SR_SCRIPT_FAILED},
+    {"siemrelay_script_timed_out_total", "Events the site script ran out of time on.",
+     SR_SCRIPT_TIMED_OUT},
+};
+
+/* Per site script, labelled {script="<path>",integration="<name>"|""}. */
+static int put_scripts(sr_buf *out, const sr_admin_view *v) {
+    int rc = 0;
+    char value[32];
+    for (size_t m = 0; m < sizeof script_metrics / sizeof script_metrics[0]; m++) {
+        rc |= family(out, script_metrics[m].name, "counter", script_metrics[m].help);
+        for (size_t i = 0; i < v->nscripts; i++) {
+            snprintf(value, sizeof value, "%" PRIu64, v->scripts[i].c[script_metrics[m].counter]);
+            rc |= script_sample(out, script_metrics[m].name, &v->scripts[i], value);
+        }
+    }
+    rc |= family(out, "siemrelay_script_seconds_total", "counter",
+                 "Time spent in the site script on the worker threads.");
+    for (size_t i = 0; i < v->nscripts; i++) {
+        snprintf(value, sizeof value, "%.6f", (double)v->scripts[i].c[SR_SCRIPT_TIME_NS] / 1e9);
+        rc |= script_sample(out, "siemrelay_script_seconds_total", &v->scripts[i], value);
+    }
+    rc |= family(out, "siemrelay_script_unknown_routes_total", "counter",
+                 "Names given to ev:route/ev:unroute that match no integration.");
+    rc |= sr_buf_printf(out, "siemrelay_script_unknown_routes_total %" PRIu64 "\n",
+                        v->unknown_routes);
+    return rc ? -1 : 0;
+}
+
 int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
     int rc = put_integrations(out, v);
+    if (v->have_scripts)
+        rc |= put_scripts(out, v);
     if (v->have_pipeline) {
         rc |= put_fields(out, pipeline_metrics,
                          sizeof pipeline_metrics / sizeof pipeline_metrics[0], &v->pipeline, "");

@@ -23,6 +23,9 @@
  * HTTP listeners, labelled {listener="input.http"|"admin"}:
  *   siemrelay_http_connections_total, siemrelay_http_connections_open,
  *   siemrelay_http_refused_total{listener,reason} (reason: http_refusal.h).
+ * Per site script, labelled {script="<path>",integration="<name>"|""}:
+ *   siemrelay_script_{events,dropped,failed,timed_out}_total,
+ *   siemrelay_script_seconds_total; and siemrelay_script_unknown_routes_total.
  * Process: siemrelay_deadletter_records_total, siemrelay_ready,
  *   siemrelay_build_info{version}, process_start_time_seconds,
  *   process_resident_memory_bytes, process_cpu_seconds_total. */

@@ -20,6 +20,7 @@
 #include "input_tcp.h"
 #include "pipeline.h"
 #include "integration_status.h"
+#include "script_stats.h"
 
 typedef struct sr_admin_integration {
     const char *name;
@@ -52,6 +53,10 @@ typedef struct sr_admin_view {
     sr_http_server_stats http, admin_http;
     int have_deadletter;
     uint64_t deadletter_records;
+    int have_scripts;
+    const sr_script_stat *scripts; /* one per site script the process ran */
+    size_t nscripts;
+    uint64_t unknown_routes; /* ev:route names matching no integration */
     sr_admin_process process;
 } sr_admin_view;
 

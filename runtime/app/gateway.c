@@ -45,9 +45,10 @@ typedef struct sr_gateway {
     sr_worker_pool *pool;
     sr_input_http *http;
     sr_input_tcp *tcp;
-    sr_admin *admin;       /* NULL when admin.enabled is off */
-    int64_t start_time_ms; /* wall clock, for process_start_time_seconds */
-    int ready;             /* the inputs listen (GET /readyz) */
+    sr_admin *admin;               /* NULL when admin.enabled is off */
+    int64_t start_time_ms;         /* wall clock, for process_start_time_seconds */
+    sr_script_stats *script_stats; /* the process's, shared with each reload */
+    int ready;                     /* the inputs listen (GET /readyz) */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t shutdown_timer;
     /* SIGHUP: the configuration being switched to, and its workers */
@@ -142,6 +143,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
     hc->transmit_message_types = cfg->transmit_message_types;
     hc->forwarder_enabled = cfg->forwarder_enabled;
     hc->script_timeout_ms = cfg->script_timeout_ms;
+    hc->stats = g->script_stats;
     return 0;
 }
 
@@ -318,6 +320,7 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
         .http = g->http,
         .deadletter = g->dl,
         .start_time_ms = g->start_time_ms,
+        .scripts = g->script_stats,
         .not_ready = gateway_not_ready,
         .ud = g,
         .tokens = g->cfg.admin.tokens,
@@ -680,6 +683,7 @@ static void reload(sr_gateway *g) {
         reload_abandon(g, "out of memory");
         return;
     }
+    g->next->script_stats = g->script_stats;
     if (load(g->next, g->paths, g->npaths, g->api_path, NULL, 1, (const char *const *)g->paused,
              g->npaused, err, sizeof err) != 0) {
         reload_abandon(g, err);
@@ -788,11 +792,14 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     memset(&g, 0, sizeof g);
     signal(SIGPIPE, SIG_IGN);
     char err[1024] = "";
-    int loaded = load(&g, paths, npaths, NULL, NULL, 1, NULL, 0, err, sizeof err);
+    g.script_stats = sr_script_stats_new();
+    int loaded = g.script_stats ? load(&g, paths, npaths, NULL, NULL, 1, NULL, 0, err, sizeof err)
+                                : (snprintf(err, sizeof err, "out of memory"), -1);
     sr_log_configure(g.cfg.log_level, g.cfg.log_format);
     if (loaded != 0) {
         fprintf(stderr, "siemrelay: %s\n", err);
         gateway_release(&g);
+        sr_script_stats_free(g.script_stats);
         return 1;
     }
     uv_loop_init(&g.loop);
@@ -825,5 +832,6 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     free(g.paused);
     free(g.data_dir);
     gateway_release(&g);
+    sr_script_stats_free(g.script_stats);
     return g.exit_code;
 }

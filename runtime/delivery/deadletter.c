@@ -114,6 +114,14 @@ static int format_line(const sr_deadletter_entry *e, sr_buf *b) {
         rc |= sr_buf_puts(b, ",\"response\":");
         rc |= sr_buf_json_string(b, e->response, n);
     }
+    if (e->where && *e->where) {
+        rc |= sr_buf_puts(b, ",\"where\":");
+        rc |= sr_buf_json_string(b, e->where, strlen(e->where));
+    }
+    if (e->traceback && e->traceback_len) {
+        rc |= sr_buf_puts(b, ",\"traceback\":");
+        rc |= sr_buf_json_string(b, e->traceback, e->traceback_len);
+    }
     rc |= sr_buf_puts(b, e->payload_is_event ? ",\"event\":" : ",\"record\":");
     if (!e->payload || !e->payload_len) {
         rc |= sr_buf_puts(b, "null");

@@ -5,7 +5,10 @@
  * failed on. Each line:
  *   {"time":"<RFC 3339>","integration":"<name>"|null,"stage":"script"|
  *    "timeout"|"encode"|"rejected"|..., "reason":"...", "response":"<excerpt>",
+ *    "where":"FILE:LINE", "traceback":"<Lua traceback>",
  *    "event":{...} | "record":{...}|"<text>"}
+ * `where` and `traceback` are present for script and encode failures: the
+ * site script (or module) line that failed and the Lua stack at the time.
  * `event` is the event as received; `record` is what the integration had
  * encoded (written raw when it is JSON, else as a string). Files rotate at
  * 64 MiB, keeping 5. Writes are synchronous: dead letters are rare, and a
@@ -29,7 +32,10 @@ typedef struct sr_deadletter_entry {
     size_t response_len;
     const char *payload; /* the event or the record */
     size_t payload_len;
-    int payload_is_event; /* 1: "event", 0: "record" */
+    int payload_is_event;  /* 1: "event", 0: "record" */
+    const char *where;     /* may be NULL */
+    const char *traceback; /* may be NULL */
+    size_t traceback_len;
 } sr_deadletter_entry;
 
 /* Returns 0, or -1 after logging why the line could not be written. */

@@ -6,9 +6,14 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_limit.h"
 
 /* Reject log lines per batch: enough to diagnose, not enough to flood. */
 #define SR_REJECT_LOG_MAX 5
+/* Failure log lines: per failing place (stage, integration, script line),
+ * this many per window; the rest are counted and reported with the next. */
+#define SR_FAIL_LOG_BURST     5
+#define SR_FAIL_LOG_WINDOW_MS 10000
 
 struct sr_pipeline {
     uv_loop_t *loop;
@@ -21,6 +26,7 @@ struct sr_pipeline {
     int accepting;
     int paused; /* a reload is swapping configurations: ingest waits */
     sr_pipeline_stats st;
+    sr_log_limit *fail_log; /* NULL: out of memory at start, every line written */
 };
 
 sr_pipeline *sr_pipeline_new(uv_loop_t *loop, sr_delivery *delivery, sr_deadletter *dl,
@@ -33,6 +39,7 @@ sr_pipeline *sr_pipeline_new(uv_loop_t *loop, sr_delivery *delivery, sr_deadlett
     p->dl = dl;
     p->names = integration_names;
     p->accepting = 1;
+    p->fail_log = sr_log_limit_new(SR_FAIL_LOG_BURST, SR_FAIL_LOG_WINDOW_MS);
     return p;
 }
 
@@ -94,6 +101,57 @@ static void log_rejects(const sr_ingest_batch *b) {
                 b->nrejects - SR_REJECT_LOG_MAX);
 }
 
+/* ` (id "x")` for an event with a scalar "id", else "". */
+static void event_id(const sr_event *e, char *out, size_t outlen) {
+    const char *val;
+    uint32_t vlen;
+    int t = sr_event_get(e, "id", 2, &val, &vlen);
+    out[0] = '\0';
+    if (t == SR_JSON_STRING || t == SR_JSON_NUMBER)
+        snprintf(out, outlen, " (id %.*s)", (int)(vlen > 80 ? 80 : vlen), val);
+}
+
+/* Lua's message usually starts with the same FILE:LINE as `where`, or its
+ * tail after "..." (Lua shortens long paths): the line says it once. */
+static const char *without_where(const char *msg, const char *where) {
+    size_t wlen = strlen(where);
+    if (!wlen)
+        return msg;
+    if (strncmp(msg, where, wlen) == 0 && strncmp(msg + wlen, ": ", 2) == 0)
+        return msg + wlen + 2;
+    const char *colon = strstr(msg, ": ");
+    if (strncmp(msg, "...", 3) == 0 && colon) {
+        size_t n = (size_t)(colon - (msg + 3));
+        if (n <= wlen && memcmp(where + wlen - n, msg + 3, n) == 0)
+            return colon + 2;
+    }
+    return msg;
+}
+
+/* One line per failing place and window (see SR_FAIL_LOG_*): 750 events
+ * failing on one script line make five lines, and the next line of that
+ * place says how many were not written. Metrics count every one. */
+static void log_failure(sr_pipeline *p, const sr_ingest_batch *b, const sr_emit_fail *f,
+                        const char *integ) {
+    const sr_event *e = &b->events[f->ev];
+    char key[512];
+    int klen = snprintf(key, sizeof key, "%s|%s|%s", f->stage, integ ? integ : "",
+                        f->where[0] ? f->where : f->msg);
+    uint64_t held = 0;
+    if (p->fail_log &&
+        !sr_log_limit_allow(p->fail_log, key,
+                            klen < (int)sizeof key ? (size_t)klen : sizeof key - 1, &held))
+        return;
+    char id[100], more[96] = "";
+    event_id(e, id, sizeof id);
+    if (held)
+        snprintf(more, sizeof more, " (%llu more like it not logged)", (unsigned long long)held);
+    const char *msg = without_where(f->msg, f->where);
+    sr_warn("pipeline", "%s: event %u%s failed in %s%s%s%s%s: %s%s", b->origin, e->seq, id,
+            f->stage, integ ? " for integration " : "", integ ? integ : "",
+            f->where[0] ? " at " : "", f->where, msg, more);
+}
+
 /* A failed event is written as it was received (compacted), so the dead
  * letter can be replayed as is. */
 static void dead_letter_failures(sr_pipeline *p, const sr_ingest_batch *b) {
@@ -104,8 +162,7 @@ static void dead_letter_failures(sr_pipeline *p, const sr_ingest_batch *b) {
         sr_buf_reset(&ev);
         sr_json_compact(e->raw, e->raw_len, &ev);
         const char *integ = f->integ >= 0 ? p->names[f->integ] : NULL;
-        sr_warn("pipeline", "%s: event %u failed in %s%s%s: %s", b->origin, e->seq, f->stage,
-                integ ? " for integration " : "", integ ? integ : "", f->msg);
+        log_failure(p, b, f, integ);
         sr_deadletter_entry d = {
             .integration = integ,
             .stage = f->stage,
@@ -113,6 +170,9 @@ static void dead_letter_failures(sr_pipeline *p, const sr_ingest_batch *b) {
             .payload = ev.data ? ev.data : "{}",
             .payload_len = ev.len,
             .payload_is_event = 1,
+            .where = f->where,
+            .traceback = f->trace_len ? b->emit.traces.data + f->trace_off : NULL,
+            .traceback_len = f->trace_len,
         };
         sr_deadletter_write(p->dl, &d);
     }
@@ -249,4 +309,8 @@ uint64_t sr_pipeline_pending(const sr_pipeline *p) { return p->pending; }
 
 void sr_pipeline_stats_get(const sr_pipeline *p, sr_pipeline_stats *out) { *out = p->st; }
 
-void sr_pipeline_free(sr_pipeline *p) { free(p); }
+void sr_pipeline_free(sr_pipeline *p) {
+    if (p)
+        sr_log_limit_free(p->fail_log);
+    free(p);
+}

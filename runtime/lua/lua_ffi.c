@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lua_host_impl.h"
 
@@ -161,12 +162,14 @@ void sr_emit_reset(sr_emit *e) {
     e->nrecs = 0;
     e->nfails = 0;
     e->ndropped = 0;
+    sr_buf_reset(&e->traces);
 }
 
 void sr_emit_free(sr_emit *e) {
     sr_buf_free(&e->data);
     free(e->recs);
     free(e->fails);
+    sr_buf_free(&e->traces);
     sr_emit_init(e);
 }
 
@@ -245,7 +248,8 @@ static size_t utf8_prefix(const char *s, size_t n, size_t max) {
 }
 
 static int emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
-                        size_t msglen) {
+                        size_t msglen, const char *where, size_t wlen, const char *trace,
+                        size_t tlen) {
     if (grow((void **)&e->fails, &e->fails_cap, e->nfails + 1, sizeof *e->fails) != 0)
         return -1;
     sr_emit_fail *f = &e->fails[e->nfails++];
@@ -255,13 +259,39 @@ static int emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stag
     snprintf(f->stage, sizeof f->stage, "%s", stage);
     size_t len = utf8_prefix(msg, msglen, sizeof f->msg - 1);
     memcpy(f->msg, msg, len);
+    len = utf8_prefix(where, wlen, sizeof f->where - 1);
+    memcpy(f->where, where, len);
+    /* A traceback that does not fit is left out, never the failure. */
+    f->trace_off = (uint32_t)e->traces.len;
+    if (tlen && e->traces.len + tlen < UINT32_MAX && sr_buf_append(&e->traces, trace, tlen) == 0)
+        f->trace_len = (uint32_t)tlen;
     return 0;
 }
 
 int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
                     size_t msglen) {
+    return sr_emit_failure_at(e, ev, integ, stage, msg, msglen, "", 0, "", 0);
+}
+
+int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
+                       size_t msglen, const char *where, size_t wlen, const char *trace,
+                       size_t tlen) {
     sr_lua_guard_enter();
-    int rc = emit_failure(e, ev, integ, stage, msg, msglen);
+    int rc = emit_failure(e, ev, integ, stage, msg, msglen, where, wlen, trace, tlen);
     sr_lua_guard_leave();
     return rc;
+}
+
+double sr_lua_clock_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len) {
+    if (!stats)
+        return;
+    sr_lua_guard_enter();
+    sr_script_stats_unknown_route(stats, name, len);
+    sr_lua_guard_leave();
 }

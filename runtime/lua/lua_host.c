@@ -20,13 +20,58 @@
 #define SR_LSAN_IGNORE(p) ((void)(p))
 #endif
 
+static void add_slot(sr_lua_host *h, const char *path, const char *integration) {
+    sr_lua_script *s = &h->scripts[h->nscripts++];
+    s->path = path;
+    s->integration = integration;
+    s->row = h->conf->stats ? sr_script_stats_row(h->conf->stats, path, integration) : -1;
+}
+
+/* One slot per script, global ones first (the order lua_state.c numbers
+ * them in), each with its counters. */
+static int script_slots(sr_lua_host *h) {
+    const sr_lua_host_conf *c = h->conf;
+    size_t n = c->nscripts;
+    for (size_t i = 0; i < c->nintegrations; i++)
+        n += c->integrations[i].nscripts;
+    h->scripts = calloc(n ? n : 1, sizeof *h->scripts);
+    h->batch.counts = calloc((n ? n : 1) * SR_SCRIPT_NCOUNTERS, sizeof *h->batch.counts);
+    if (!h->scripts || !h->batch.counts)
+        return -1;
+    for (size_t i = 0; i < c->nscripts; i++)
+        add_slot(h, c->scripts[i], NULL);
+    for (size_t i = 0; i < c->nintegrations; i++)
+        for (size_t k = 0; k < c->integrations[i].nscripts; k++)
+            add_slot(h, c->integrations[i].scripts[k], c->integrations[i].name);
+    h->batch.nslots = (uint32_t)n;
+    h->batch.script = -1;
+    h->batch.stats = c->stats;
+    return 0;
+}
+
+/* Adds what the last batch counted to the process's counters. */
+static void flush_counts(sr_lua_host *h) {
+    double *c = h->batch.counts;
+    for (size_t i = 0; i < h->nscripts; i++, c += SR_SCRIPT_NCOUNTERS) {
+        uint64_t add[SR_SCRIPT_NCOUNTERS];
+        int any = 0;
+        for (int k = 0; k < SR_SCRIPT_NCOUNTERS; k++) {
+            add[k] = c[k] > 0 ? (uint64_t)c[k] : 0;
+            any |= add[k] != 0;
+            c[k] = 0;
+        }
+        if (any && h->conf->stats)
+            sr_script_stats_add(h->conf->stats, h->scripts[i].row, add);
+    }
+}
+
 sr_lua_host *sr_lua_host_new(const sr_lua_host_conf *conf, char *err, size_t errlen) {
     sr_lua_host *h = calloc(1, sizeof *h);
     if (!h)
         goto oom;
     h->conf = conf;
     h->integs = calloc(conf->nintegrations ? conf->nintegrations : 1, sizeof *h->integs);
-    if (!h->integs)
+    if (!h->integs || script_slots(h) != 0)
         goto oom;
     for (size_t i = 0; i < conf->nintegrations; i++)
         h->integs[i].spec = &conf->integrations[i];
@@ -69,6 +114,8 @@ void sr_lua_host_free(sr_lua_host *h) {
     free(h->integs);
     graveyard_release(h);
     sr_buf_free(&h->scratch);
+    free(h->scripts);
+    free(h->batch.counts);
     free(h);
 }
 
@@ -91,10 +138,17 @@ static void bury(sr_lua_host *h) {
     h->graveyard[h->ngraves++] = heap;
 }
 
-static void fail_event(sr_emit *out, uint32_t ev, int32_t integ, const char *stage,
-                       const char *msg) {
-    if (sr_emit_failure(out, ev, integ, stage, msg, strlen(msg)) != 0)
+static void fail_event(sr_emit *out, uint32_t ev, int32_t integ, const char *stage, const char *msg,
+                       const char *where) {
+    if (sr_emit_failure_at(out, ev, integ, stage, msg, strlen(msg), where, strlen(where), "", 0) !=
+        0)
         sr_error("lua", "event %u: %s: %s (and no memory to record it)", ev, stage, msg);
+}
+
+/* The script the batch was in, or "" (then it was an encode). */
+static const char *running_script(const sr_lua_host *h) {
+    int32_t k = h->batch.script;
+    return k >= 0 && (size_t)k < h->nscripts ? h->scripts[k].path : "";
 }
 
 /* The watchdog cut a compiled loop short: abandon the state, build a new
@@ -103,13 +157,20 @@ static int recover(sr_lua_host *h) {
     char err[512];
     const sr_lua_batch *b = &h->batch;
     size_t bytes = sr_lua_heap_bytes(h->heap);
+    const char *script = running_script(h);
     fail_event(b->out, b->progress, b->integ, "timeout",
-               "script exceeded its time budget; it was stopped and the Lua state rebuilt");
+               "script exceeded its time budget; it was stopped and the Lua state rebuilt", script);
+    if (b->script >= 0 && (uint32_t)b->script < b->nslots) {
+        double *c = b->counts + (size_t)b->script * SR_SCRIPT_NCOUNTERS;
+        c[SR_SCRIPT_TIMED_OUT] += 1;
+        c[SR_SCRIPT_TIME_NS] += sr_lua_clock_ns() - b->script_t0;
+    }
     bury(h);
     sr_error("lua",
-             "event %u: a script ran past its %u ms budget in compiled code; abandoned "
+             "event %u: script %s ran past its %u ms budget in compiled code; abandoned "
              "the Lua state (%zu KiB; %zu so far) and rebuilt it",
-             b->progress, b->timeout_ms, bytes / 1024, h->ngraves);
+             b->progress, *script ? script : "(an encode)", b->timeout_ms, bytes / 1024,
+             h->ngraves);
     if (sr_lua_state_build(h, err, sizeof err) != 0) {
         sr_error("lua", "cannot rebuild the Lua state: %s", err);
         return -1;
@@ -144,6 +205,7 @@ int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out) {
         b->progress = b->start;
         b->integ = -1;
         b->timed_out = 0;
+        b->script = -1;
         lua_rawgeti(h->L, LUA_REGISTRYINDEX, h->run_ref);
         int rc = sr_lua_watched_pcall(h->wd, h->L, 0);
         if (rc == 0)
@@ -156,13 +218,14 @@ int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out) {
              * hook that fired between them, or a bug in event_loop.lua. */
             const char *msg = lua_tostring(h->L, -1);
             fail_event(out, b->progress, b->integ, b->timed_out ? "timeout" : "internal",
-                       msg ? msg : "unknown error");
+                       msg ? msg : "unknown error", running_script(h));
             lua_pop(h->L, 1);
         }
         b->start = b->progress + 1;
     }
     b->evs = NULL;
     b->out = NULL;
+    flush_counts(h);
     return 0;
 }
 

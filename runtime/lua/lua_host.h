@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "event.h"
 #include "node.h"
+#include "script_stats.h"
 #include "sink.h"
 
 /* What the host needs to know about one configured integration. */
@@ -49,6 +50,7 @@ typedef struct sr_lua_host_conf {
     unsigned transmit_message_types; /* SR_MT_* mask */
     int forwarder_enabled;
     unsigned long long script_timeout_ms; /* per event; 0 = no limit */
+    sr_script_stats *stats;               /* per-script counters; may be NULL */
 } sr_lua_host_conf;
 
 typedef struct sr_lua_host sr_lua_host;
@@ -77,6 +79,8 @@ typedef struct sr_emit_fail {
     int32_t integ;  /* -1: a global script; else the integration */
     char stage[12]; /* "script", "encode", "timeout" */
     char msg[256];
+    char where[192]; /* "FILE:LINE" of the script (or module) that failed; "" unknown */
+    uint32_t trace_off, trace_len; /* the Lua traceback, in sr_emit.traces */
 } sr_emit_fail;
 
 typedef struct sr_emit {
@@ -86,6 +90,7 @@ typedef struct sr_emit {
     sr_emit_fail *fails;
     size_t nfails, fails_cap;
     uint32_t ndropped; /* events a script dropped */
+    sr_buf traces;     /* failures' tracebacks, back to back */
 } sr_emit;
 
 void sr_emit_init(sr_emit *e);
@@ -95,7 +100,8 @@ void sr_emit_free(sr_emit *e);
 /* Runs the pipeline over `n` parsed events: global scripts, routing
  * (channels, transmit_message_types, min_severity), per-integration scripts,
  * `encode`. A script error, a timeout or an encode error fails that event
- * for that stage (recorded in out->fails) and the batch goes on; a runaway
+ * for that stage (recorded in out->fails, with the script's FILE:LINE and
+ * the Lua traceback) and the batch goes on; a runaway
  * script is stopped by a watchdog and the state is rebuilt. Returns 0, or -1
  * only if the state could not be rebuilt. */
 int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out);

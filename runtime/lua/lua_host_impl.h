@@ -32,7 +32,20 @@ typedef struct sr_lua_batch {
     int32_t integ;      /* integration being processed, -1 for global scripts */
     uint32_t timed_out; /* set by the timeout hook: the error Lua caught is ours */
     uint32_t timeout_ms;
+    double *counts;         /* SR_SCRIPT_NCOUNTERS per script slot, added up by Lua */
+    int32_t script;         /* slot of the script running, -1 when none */
+    uint32_t nslots;        /* script slots */
+    double script_t0;       /* clock when that script was called (sr_lua_clock_ns) */
+    sr_script_stats *stats; /* may be NULL */
 } sr_lua_batch;
+
+/* A site script as the host counts it: slot k of the batch's counts. Global
+ * scripts come first, then each integration's, in configuration order. */
+typedef struct sr_lua_script {
+    const char *path;
+    const char *integration; /* NULL: global */
+    int row;                 /* in conf->stats, -1 when none */
+} sr_lua_script;
 
 /* What the first build learned about one integration; kept for the host's
  * lifetime so pointers handed out by sr_lua_host_info stay valid. */
@@ -65,6 +78,8 @@ struct sr_lua_host {
     sr_lua_heap **graveyard;
     size_t ngraves, graves_cap;
     sr_buf scratch;
+    sr_lua_script *scripts; /* the batch's script slots */
+    size_t nscripts;
 };
 
 /* ---- lua_state.c ---- */
@@ -139,5 +154,13 @@ int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event 
                   const char *pre, size_t plen, const char *suf, size_t slen);
 int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
                     size_t msglen);
+/* The same, naming where it failed ("FILE:LINE") and with the traceback. */
+int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
+                       size_t msglen, const char *where, size_t wlen, const char *trace,
+                       size_t tlen);
+/* A monotonic clock in nanoseconds, for per-script time. */
+double sr_lua_clock_ns(void);
+/* A route name no integration has (ev:route); `stats` may be NULL. */
+void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len);
 
 #endif

@@ -117,8 +117,11 @@ void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
         sr_lua_raise(L, "%s: %s", what, lua_tostring(L, -1));
 }
 
-/* Pushes a site script's process function. */
-static void push_script(lua_State *L, const char *path, const char *where) {
+/* Pushes a site script's entry for event_loop.lua:
+ * { process, ctx = { integration, params }, slot, path }. `slot` numbers
+ * the script as lua_host.c counts it. */
+static void push_script(lua_State *L, const char *path, const char *where, int slot,
+                        const char *integration) {
     char what[1024];
     snprintf(what, sizeof what, "%ssite script %s", where, path);
     sr_lua_run_file(L, path, what);
@@ -128,12 +131,26 @@ static void push_script(lua_State *L, const char *path, const char *where) {
     }
     if (!lua_isfunction(L, -1))
         sr_lua_raise(L, "%s: must return a table with a process(ev, ctx) function", what);
+    lua_createtable(L, 0, 4);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "process");
+    lua_createtable(L, 0, 2);
+    if (integration) {
+        lua_pushstring(L, integration);
+        lua_setfield(L, -2, "integration");
+    }
+    lua_setfield(L, -2, "ctx");
+    lua_pushinteger(L, slot);
+    lua_setfield(L, -2, "slot");
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
 }
 
-static void push_scripts(lua_State *L, const char *const *paths, size_t n, const char *where) {
+static void push_scripts(lua_State *L, const char *const *paths, size_t n, const char *where,
+                         int first_slot, const char *integration) {
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        push_script(L, paths[i], where);
+        push_script(L, paths[i], where, first_slot + (int)i, integration);
         lua_rawseti(L, -2, (int)i + 1);
     }
 }
@@ -528,7 +545,10 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     char where[512];
     snprintf(where, sizeof where, "%s:%d: integration '%s' (%s): ", s->file ? s->file : "?",
              s->line, s->name, s->type);
-    push_scripts(L, s->scripts, s->nscripts, where);
+    int slot = (int)h->conf->nscripts;
+    for (size_t k = 0; k < i; k++)
+        slot += (int)h->conf->integrations[k].nscripts;
+    push_scripts(L, s->scripts, s->nscripts, where, slot, s->name);
     int scripts = lua_gettop(L);
 
     lua_createtable(L, 0, 12);
@@ -554,10 +574,6 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     lua_setfield(L, -2, "mask");
     lua_pushinteger(L, s->min_severity);
     lua_setfield(L, -2, "min_severity");
-    lua_createtable(L, 0, 1);
-    lua_pushstring(L, s->name);
-    lua_setfield(L, -2, "integration");
-    lua_setfield(L, -2, "ctx");
 
     lua_replace(L, mod);
     lua_settop(L, mod);
@@ -578,7 +594,7 @@ static int build(lua_State *L) {
 
     lua_newtable(L); /* the plan */
     int plan = lua_gettop(L);
-    push_scripts(L, c->scripts, c->nscripts, "");
+    push_scripts(L, c->scripts, c->nscripts, "", 0, NULL);
     lua_setfield(L, plan, "scripts");
 
     lua_newtable(L);

@@ -1,0 +1,140 @@
+/* script_stats.c - per-script counters shared by every Lua host. */
+#include "script_stats.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef struct row {
+    char *path, *integration;
+    _Atomic uint64_t c[SR_SCRIPT_NCOUNTERS];
+} row;
+
+struct sr_script_stats {
+    pthread_mutex_t mu;
+    row **rows; /* a row never moves: once found, it is read without the lock */
+    _Atomic size_t nrows;
+    size_t cap;
+    char **unknown; /* route names already logged */
+    size_t nunknown;
+    _Atomic uint64_t unknown_routes;
+};
+
+sr_script_stats *sr_script_stats_new(void) {
+    sr_script_stats *s = calloc(1, sizeof *s);
+    if (s)
+        pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+void sr_script_stats_free(sr_script_stats *s) {
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nrows; i++) {
+        free(s->rows[i]->path);
+        free(s->rows[i]->integration);
+        free(s->rows[i]);
+    }
+    free(s->rows);
+    for (size_t i = 0; i < s->nunknown; i++)
+        free(s->unknown[i]);
+    free(s->unknown);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static int find_row(const sr_script_stats *s, const char *path, const char *integration) {
+    for (size_t i = 0; i < s->nrows; i++)
+        if (strcmp(s->rows[i]->path, path) == 0 &&
+            strcmp(s->rows[i]->integration, integration) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int add_row(sr_script_stats *s, const char *path, const char *integration) {
+    if (s->nrows == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        row **rows = malloc(cap * sizeof *rows);
+        if (!rows)
+            return -1;
+        if (s->nrows)
+            memcpy(rows, s->rows, s->nrows * sizeof *rows);
+        free(s->rows); /* readers index it only under the mutex */
+        s->rows = rows;
+        s->cap = cap;
+    }
+    row *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    r->path = strdup(path);
+    r->integration = strdup(integration);
+    if (!r->path || !r->integration) {
+        free(r->path);
+        free(r->integration);
+        free(r);
+        return -1;
+    }
+    s->rows[s->nrows] = r;
+    return (int)atomic_fetch_add(&s->nrows, 1);
+}
+
+int sr_script_stats_row(sr_script_stats *s, const char *path, const char *integration) {
+    if (!integration)
+        integration = "";
+    pthread_mutex_lock(&s->mu);
+    int i = find_row(s, path, integration);
+    if (i < 0)
+        i = add_row(s, path, integration);
+    pthread_mutex_unlock(&s->mu);
+    return i;
+}
+
+void sr_script_stats_add(sr_script_stats *s, int i, const uint64_t *counts) {
+    if (i < 0 || (size_t)i >= s->nrows)
+        return;
+    pthread_mutex_lock(&s->mu);
+    row *r = s->rows[i];
+    pthread_mutex_unlock(&s->mu);
+    for (int k = 0; k < SR_SCRIPT_NCOUNTERS; k++)
+        if (counts[k])
+            atomic_fetch_add_explicit(&r->c[k], counts[k], memory_order_relaxed);
+}
+
+size_t sr_script_stats_count(const sr_script_stats *s) { return s->nrows; }
+
+void sr_script_stats_get(const sr_script_stats *s, size_t i, sr_script_stat *out) {
+    pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+    const row *r = s->rows[i];
+    pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+    out->path = r->path;
+    out->integration = r->integration;
+    for (int k = 0; k < SR_SCRIPT_NCOUNTERS; k++)
+        out->c[k] = atomic_load_explicit(&r->c[k], memory_order_relaxed);
+}
+
+void sr_script_stats_unknown_route(sr_script_stats *s, const char *name, size_t len) {
+    atomic_fetch_add_explicit(&s->unknown_routes, 1, memory_order_relaxed);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nunknown; i++)
+        if (strlen(s->unknown[i]) == len && memcmp(s->unknown[i], name, len) == 0)
+            goto done;
+    char **u = realloc(s->unknown, (s->nunknown + 1) * sizeof *u);
+    char *copy = u ? strndup(name, len) : NULL;
+    if (u)
+        s->unknown = u;
+    if (copy)
+        s->unknown[s->nunknown++] = copy;
+    sr_warn("script",
+            "ev:route/ev:unroute: no integration is named '%.*s'; counted in "
+            "siemrelay_script_unknown_routes_total, logged only once",
+            (int)(len > 200 ? 200 : len), name);
+done:
+    pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t sr_script_stats_unknown_routes(const sr_script_stats *s) {
+    return atomic_load_explicit(&s->unknown_routes, memory_order_relaxed);
+}

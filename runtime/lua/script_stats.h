@@ -1,0 +1,60 @@
+/* script_stats.h - what site scripts did, counted per script for the whole
+ * process: events in, dropped, failed, timed out, and time spent.
+ *
+ * One object per process, created by the gateway and handed to every Lua
+ * host through sr_lua_host_conf.stats. A script is identified by its path
+ * and the integration whose script it is ("" for a global script); its row
+ * is created the first time a host is built with it and kept for the life
+ * of the process, so counters survive reloads as Prometheus expects.
+ *
+ * Hosts count into a private array while they run a batch and add it here
+ * once per batch (sr_script_stats_add), so the per-event path takes no
+ * lock and touches no shared cache line.
+ *
+ * The object also counts route names scripts gave that match no
+ * integration (ev:route / ev:unroute), and logs each such name once.
+ *
+ * Thread-safe: rows are added under a mutex; counters are atomic. */
+#ifndef SR_SCRIPT_STATS_H
+#define SR_SCRIPT_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    SR_SCRIPT_EVENTS,    /* events the script was called with */
+    SR_SCRIPT_DROPPED,   /* events it dropped */
+    SR_SCRIPT_FAILED,    /* events it raised an error on */
+    SR_SCRIPT_TIMED_OUT, /* events it ran out of time on */
+    SR_SCRIPT_TIME_NS,   /* nanoseconds spent in it (worker thread clock) */
+    SR_SCRIPT_NCOUNTERS
+};
+
+typedef struct sr_script_stats sr_script_stats;
+
+sr_script_stats *sr_script_stats_new(void);
+void sr_script_stats_free(sr_script_stats *s);
+
+/* The row of a script (created on first use); -1 when out of memory.
+ * `integration` is NULL or "" for a global script. */
+int sr_script_stats_row(sr_script_stats *s, const char *path, const char *integration);
+
+/* Adds counts[SR_SCRIPT_NCOUNTERS] to a row. */
+void sr_script_stats_add(sr_script_stats *s, int row, const uint64_t *counts);
+
+typedef struct sr_script_stat {
+    const char *path;        /* valid for the life of the object */
+    const char *integration; /* "" for a global script */
+    uint64_t c[SR_SCRIPT_NCOUNTERS];
+} sr_script_stat;
+
+size_t sr_script_stats_count(const sr_script_stats *s);
+/* Copies row i (i < count). */
+void sr_script_stats_get(const sr_script_stats *s, size_t i, sr_script_stat *out);
+
+/* A route name that matches no integration: counted; logged the first time
+ * this process sees the name. */
+void sr_script_stats_unknown_route(sr_script_stats *s, const char *name, size_t len);
+uint64_t sr_script_stats_unknown_routes(const sr_script_stats *s);
+
+#endif
