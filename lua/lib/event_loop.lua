@@ -49,6 +49,7 @@ typedef struct sr_emit {
     void *fails;
     size_t nfails, fails_cap;
     uint32_t ndropped;
+    sr_buf traces;
 } sr_emit;
 
 typedef struct sr_lua_batch {
