@@ -21,7 +21,9 @@
 /* Admin requests are small GETs from operators and scrapers: a few
  * connections and a short idle limit are plenty, and keep a misbehaving
  * client from holding resources. */
-#define ADMIN_MAX_BODY        (64u * 1024)
+#define ADMIN_MAX_BODY (64u * 1024)
+/* Bodies being received together: writes are small and rare. */
+#define ADMIN_MAX_BODY_TOTAL  (4u * 1024 * 1024)
 #define ADMIN_IDLE_TIMEOUT_MS 10000
 #define ADMIN_MAX_CONNECTIONS 64
 #define ADMIN_MAX_NAME        512
@@ -234,6 +236,37 @@ static void write_route(sr_admin *a, route r, const char *name, sr_http_request 
                            who);
 }
 
+/* Decides who asks and whether they may; answers (and audits) a refusal.
+ * Returns 1 when it answered. */
+static int check_access(sr_admin *a, route r, const char *name, sr_http_request *req,
+                        sr_http_response *resp, sr_admin_decision *d) {
+    sr_admin_role need = role_needed(r, req->method);
+    *d = (sr_admin_decision){0};
+    if (need == SR_ROLE_NONE)
+        return 0;
+    *d = sr_admin_authorize(a->src.tokens, a->src.ntokens,
+                            sr_http_request_header(req, "Authorization"), need);
+    if (!d->status)
+        return 0;
+    sr_http_header h[2] = {{"Cache-Control", "no-store"},
+                           {"WWW-Authenticate", d->www_authenticate}};
+    audit_refusal(a, req, d, r, name); /* before answering frees `req` */
+    sr_http_respond_error(resp, d->status, d->message, h, d->www_authenticate ? 2 : 1);
+    return 1;
+}
+
+/* Access is decided on the head: a refused request's body is never read. */
+static int on_head(void *ud, sr_http_request *req, sr_http_response *resp) {
+    sr_admin *a = ud;
+    char name[ADMIN_MAX_NAME + 1] = "";
+    int bad_name = 0;
+    sr_admin_decision d;
+    route r = route_of(req->path, name, sizeof name, &bad_name);
+    if (r == R_NONE || r == R_UI || !allowed(r, req->method) || a->closing)
+        return 0; /* on_request answers these without credentials */
+    return check_access(a, r, name, req, resp, &d);
+}
+
 static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_admin *a = ud;
     char name[ADMIN_MAX_NAME + 1] = "";
@@ -257,19 +290,9 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
         sr_admin_ui_serve(req, resp);
         return;
     }
-    sr_admin_role need = role_needed(r, req->method);
-    sr_admin_decision d = {0};
-    if (need != SR_ROLE_NONE) {
-        d = sr_admin_authorize(a->src.tokens, a->src.ntokens,
-                               sr_http_request_header(req, "Authorization"), need);
-        if (d.status) {
-            sr_http_header h[2] = {{"Cache-Control", "no-store"},
-                                   {"WWW-Authenticate", d.www_authenticate}};
-            audit_refusal(a, req, &d, r, name); /* before answering frees `req` */
-            sr_http_respond_error(resp, d.status, d.message, h, d.www_authenticate ? 2 : 1);
-            return;
-        }
-    }
+    sr_admin_decision d;
+    if (check_access(a, r, name, req, resp, &d))
+        return;
     if (bad_name) {
         sr_http_respond_error(resp, 400, "malformed or too long integration name in the path", NULL,
                               0);
@@ -369,6 +392,8 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         .max_body = ADMIN_MAX_BODY,
         .idle_timeout_ms = ADMIN_IDLE_TIMEOUT_MS,
         .max_connections = ADMIN_MAX_CONNECTIONS,
+        .max_body_total = ADMIN_MAX_BODY_TOTAL,
+        .head_handler = on_head,
     };
     a->srv = sr_http_server_new(loop, &conf, on_request, a, why, sizeof why);
     if (!a->srv) {

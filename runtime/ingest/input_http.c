@@ -116,11 +116,6 @@ static void handle_events(sr_input_http *in, sr_http_request *req, sr_http_respo
     char *data = NULL;
     size_t len = 0;
 
-    if (!authorized(in, req)) {
-        sr_warn(COMPONENT, "%s: missing or invalid bearer token", req->peer);
-        sr_http_respond_error(resp, 401, "missing or invalid bearer token", bearer_challenge, 1);
-        return;
-    }
     int status = take_body(in, req, &data, &len, why, sizeof why);
     if (status) {
         sr_debug(COMPONENT, "%s: %d %s", req->peer, status, why);
@@ -154,6 +149,17 @@ static void handle_events(sr_input_http *in, sr_http_request *req, sr_http_respo
     }
 }
 
+/* The token is checked on the head, so a sender without one never makes the
+ * gateway read, let alone hold, a body. */
+static int handle_head(void *ud, sr_http_request *req, sr_http_response *resp) {
+    sr_input_http *in = ud;
+    if (strcmp(req->path, "/v1/events") != 0 || authorized(in, req))
+        return 0;
+    sr_warn(COMPONENT, "%s: missing or invalid bearer token", req->peer);
+    sr_http_respond_error(resp, 401, "missing or invalid bearer token", bearer_challenge, 1);
+    return 1;
+}
+
 static void handle_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_input_http *in = ud;
     static const char ok[] = "{\"status\":\"ok\"}";
@@ -171,6 +177,15 @@ static void handle_request(void *ud, sr_http_request *req, sr_http_response *res
     } else {
         sr_http_respond_error(resp, 404, "not found", NULL, 0);
     }
+}
+
+/* What the bodies being received may hold together: four of the largest,
+ * and never less than 64 MiB. */
+static size_t body_budget(size_t max_body) {
+    size_t floor = (size_t)64 << 20;
+    if (max_body == 0 || max_body > SIZE_MAX / 4)
+        return SIZE_MAX / 2;
+    return 4 * max_body > floor ? 4 * max_body : floor;
 }
 
 static void input_free(sr_input_http *in) {
@@ -205,6 +220,8 @@ sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
         .max_body = in->max_body,
         .idle_timeout_ms = conf->idle_timeout_ms,
         .max_connections = SR_INPUT_HTTP_MAX_CONNECTIONS,
+        .max_body_total = body_budget(in->max_body),
+        .head_handler = handle_head,
     };
     in->server = sr_http_server_new(loop, &sc, handle_request, in, err, errlen);
     if (!in->server)

@@ -11,8 +11,11 @@
  * constant time; the token never reaches a log line. Every error body is
  * {"error":"..."}.
  *
+ * The token is checked on the request head: a request without it is answered
+ * 401 before any of its body is read, and its connection closed.
  * Bodies are limited to conf->max_body_bytes, before and after inflation
- * (413); requests must arrive within conf->idle_timeout_ms; TLS is on when
+ * (413), and the bodies being received at once to four times that (at least
+ * 64 MiB; 503 beyond); requests must arrive within conf->idle_timeout_ms; TLS is on when
  * conf->tls.cert_file is set. At most SR_INPUT_HTTP_MAX_CONNECTIONS
  * connections are served at once. */
 #ifndef SR_INPUT_HTTP_H

@@ -27,6 +27,8 @@ static const refusal_info infos[SR_HTTP_REFUSED_KINDS] = {
     [SR_HTTP_REFUSED_UPGRADE] = {"upgrade", 501, "protocol upgrade not supported"},
     [SR_HTTP_REFUSED_CONNECTIONS] = {"connections", 0, "too many connections"},
     [SR_HTTP_REFUSED_NO_MEMORY] = {"no_memory", 500, "out of memory"},
+    [SR_HTTP_REFUSED_BODY_BUDGET] = {"body_budget", 503,
+                                     "too many request bodies in progress; retry later"},
 };
 
 const char *sr_http_refusal_name(sr_http_refusal r) {

@@ -27,6 +27,7 @@ typedef enum sr_http_refusal {
     SR_HTTP_REFUSED_UPGRADE,           /* 501: protocol upgrade */
     SR_HTTP_REFUSED_CONNECTIONS,       /* connection closed at accept: max_connections */
     SR_HTTP_REFUSED_NO_MEMORY,         /* 500 */
+    SR_HTTP_REFUSED_BODY_BUDGET,       /* 503: max_body_total reached */
     SR_HTTP_REFUSED_KINDS
 } sr_http_refusal;
 

@@ -47,6 +47,7 @@ struct sr_http_response {
     char *path, *query;
     char peer[64], peer_ip[INET6_ADDRSTRLEN];
     int keep_alive, head;
+    size_t reserved; /* bytes of the server's body budget this request holds */
 };
 
 struct http_conn {
@@ -66,6 +67,7 @@ struct http_conn {
     int http_minor;       /* of the last request */
     int started;          /* bytes of a request arrived since the last answer */
     int peer_ended;       /* the peer closed its side; answer, then close */
+    int discard;          /* answered at the head: the rest of the request is dropped */
     int closing;
     int open_handles; /* timer + stream, while closing */
 };
@@ -208,9 +210,28 @@ static sr_http_response *exchange_new(http_conn *c) {
     return ex;
 }
 
+/* Gives the request's share of the body budget back. */
+static void exchange_release(sr_http_response *ex) {
+    if (ex->conn && ex->reserved)
+        ex->conn->srv->stats.body_bytes_reserved -= ex->reserved;
+    ex->reserved = 0;
+}
+
+/* Takes `n` more bytes of the body budget: 0, or -1 when it is spent. */
+static int exchange_reserve(sr_http_response *ex, uint64_t n) {
+    sr_http_server *srv = ex->conn->srv;
+    size_t limit = srv->conf.max_body_total;
+    if (limit && (n > limit || srv->stats.body_bytes_reserved > limit - n))
+        return -1;
+    srv->stats.body_bytes_reserved += n;
+    ex->reserved += n;
+    return 0;
+}
+
 static void exchange_free(sr_http_response *ex) {
     if (!ex)
         return;
+    exchange_release(ex);
     sr_buf_free(&ex->url);
     sr_buf_free(&ex->fields);
     sr_buf_free(&ex->body);
@@ -229,6 +250,7 @@ const char *sr_http_request_header(const sr_http_request *req, const char *name)
 char *sr_http_request_take_body(sr_http_request *req, size_t *len) {
     sr_http_response *ex = (sr_http_response *)((char *)req - offsetof(sr_http_response, req));
     char *body = ex->body.len ? sr_buf_steal(&ex->body, len) : NULL;
+    exchange_release(ex); /* its new owner bounds it from now on */
     if (!body)
         *len = 0;
     sr_buf_free(&ex->body);
@@ -359,10 +381,18 @@ static int on_headers_complete(http_parser *p) {
     ex->req.http_minor = p->http_minor;
     ex->head = p->method == HTTP_HEAD;
     c->http_minor = p->http_minor;
+    if (c->srv->conf.head_handler && c->srv->conf.head_handler(c->srv->ud, &ex->req, ex)) {
+        /* Answered: `ex` is gone; stop before the body. */
+        c->srv->stats.answered_at_head++;
+        c->discard = 1;
+        return -1;
+    }
     /* ULLONG_MAX: no Content-Length (chunked bodies are checked as they come). */
+    if (p->content_length != ULLONG_MAX && max_body && p->content_length > max_body)
+        return parse_fail(c, SR_HTTP_REFUSED_TOO_LARGE, NULL);
     if (p->content_length != ULLONG_MAX) {
-        if (max_body && p->content_length > max_body)
-            return parse_fail(c, SR_HTTP_REFUSED_TOO_LARGE, NULL);
+        if (exchange_reserve(ex, p->content_length) != 0)
+            return parse_fail(c, SR_HTTP_REFUSED_BODY_BUDGET, NULL);
         if (sr_buf_reserve(&ex->body, (size_t)p->content_length) != 0)
             return parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
     }
@@ -375,6 +405,9 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     size_t max_body = c->srv->conf.max_body;
     if (max_body && len > max_body - ex->body.len)
         return parse_fail(c, SR_HTTP_REFUSED_TOO_LARGE, NULL);
+    if (ex->body.len + len > ex->reserved &&
+        exchange_reserve(ex, ex->body.len + len - ex->reserved))
+        return parse_fail(c, SR_HTTP_REFUSED_BODY_BUDGET, NULL);
     return sr_buf_append(&ex->body, at, len) ? parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL) : 0;
 }
 
@@ -442,6 +475,8 @@ static void conn_parse(http_conn *c, const char *data, size_t len) {
         else
             conn_dispatch(c);
     } else if (e != HPE_OK) {
+        if (c->discard)
+            return; /* answered at the head; the answer closes the connection */
         if (c->failed)
             conn_fail(c, c->fail_kind, c->fail_msg);
         else if (e == HPE_HEADER_OVERFLOW)
@@ -498,10 +533,13 @@ static void conn_fail(http_conn *c, sr_http_refusal kind, const char *msg) {
     c->keep_alive = 0;
     c->state = CONN_DRAINING; /* discard the rest of what the client sends */
     conn_arm_timer(c, LINGER_MS);
+    /* A 503 is about load: the client may come back soon. */
+    static const sr_http_header retry = {"Retry-After", "1"};
     if (json_error(&body, msg) != 0)
         conn_close(c);
     else
-        conn_write_answer(c, status, "application/json", NULL, 0, body.data, body.len, 0);
+        conn_write_answer(c, status, "application/json", status == 503 ? &retry : NULL,
+                          status == 503, body.data, body.len, 0);
     sr_buf_free(&body);
 }
 
@@ -511,6 +549,8 @@ static void conn_on_data(void *ud, const char *data, size_t len) {
     case CONN_READING: conn_parse(c, data, len); break;
     case CONN_HANDLING:
     case CONN_WRITING:
+        if (c->discard)
+            break;
         /* TLS can hand over more than one read's worth after read_stop. */
         if (sr_buf_append(&c->pending, data, len) != 0)
             conn_close(c);
@@ -573,9 +613,10 @@ static void conn_close(http_conn *c) {
     if (c->closing)
         return;
     c->closing = 1;
-    if (c->ex && c->state == CONN_HANDLING)
+    if (c->ex && c->state == CONN_HANDLING) {
+        exchange_release(c->ex);
         c->ex->conn = NULL; /* the handler still holds it */
-    else
+    } else
         exchange_free(c->ex);
     c->ex = NULL;
     c->open_handles = 2;

@@ -17,6 +17,7 @@
  *       (slow clients, slowloris); an idle keep-alive connection is closed
  *       silently after the same time;
  *   413 Content-Length, or a chunked body as it streams, exceeds max_body;
+ *   503 the bodies being received together would exceed max_body_total;
  *   417 Expect carries anything but 100-continue;
  *   431 the header section exceeds 80 KiB or 64 fields;
  *   501 the client asks for a protocol upgrade, or a transfer coding other
@@ -80,6 +81,14 @@ char *sr_http_request_take_body(sr_http_request *req, size_t *len);
 
 typedef void (*sr_http_handler)(void *ud, sr_http_request *req, sr_http_response *resp);
 
+/* Called once a request's head is complete, before any of its body is read
+ * (req->body is empty). Returns 0 to go on: the body is read and the handler
+ * called. Returns 1 after answering with sr_http_respond() right away: the
+ * body is then never read (what the client still sends is discarded) and
+ * the connection closes after the answer. This is where a handler refuses
+ * a request that must not cost memory, e.g. without credentials. */
+typedef int (*sr_http_head_handler)(void *ud, sr_http_request *req, sr_http_response *resp);
+
 typedef struct sr_http_server_conf {
     const char *name;         /* log component, e.g. "input.http"; copied */
     const char *host;         /* address or name to bind */
@@ -88,6 +97,12 @@ typedef struct sr_http_server_conf {
     size_t max_body;          /* bytes; 0 = no limit */
     uint64_t idle_timeout_ms; /* per request, see above; 0 = none */
     unsigned max_connections; /* 0 = no limit */
+    /* Bytes of request bodies being received at once, all connections
+     * together (a Content-Length counts in full as soon as it is announced,
+     * a chunked body as it grows); beyond it 503 with Retry-After and close.
+     * 0 = no limit. */
+    size_t max_body_total;
+    sr_http_head_handler head_handler; /* NULL: none */
 } sr_http_server_conf;
 
 /* Starts listening. On error returns NULL with e.g. "cannot listen on
@@ -103,6 +118,8 @@ typedef struct sr_http_server_stats {
     uint64_t connections;                    /* accepted and served, ever */
     uint64_t connections_open;               /* now */
     uint64_t refused[SR_HTTP_REFUSED_KINDS]; /* per kind, see http_refusal.h */
+    uint64_t answered_at_head;               /* by the head handler, body unread */
+    uint64_t body_bytes_reserved;            /* now, against max_body_total */
 } sr_http_server_stats;
 
 /* Counters since the server started. */

@@ -55,7 +55,6 @@ typedef struct sr_tls_listen_conf {
     int require_client_cert; /* 1: handshake fails without a valid client cert */
 } sr_tls_listen_conf;
 
-
 /* Builds a server context from `conf`: certificate chain and key (PEM),
  * TLS 1.2 minimum, renegotiation and compression off. With client_ca_file,
  * client certificates are requested and verified against it; with

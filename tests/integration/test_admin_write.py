@@ -6,6 +6,7 @@ persistence across a restart, and `--check` reading the API file."""
 
 import json
 import os
+import socket
 import signal
 import stat
 import subprocess
@@ -116,6 +117,22 @@ def test_tokens_roles_401_403_and_failed_auth_audited(gateway_factory, tmp_path)
     assert p.returncode == 1 and "401" in p.stderr, p.stderr
     p = run_cli(["status", "--admin", where], env={"SIEMRELAY_ADMIN_TOKEN": VIEWER_TOKEN})
     assert p.returncode == 0 and "audit-archive" in p.stdout, p.stderr
+
+
+def test_refused_on_the_head_before_the_body(gateway_factory, tmp_path):
+    """Without a valid token the answer comes on the request head alone: the
+    body is never waited for, nor read."""
+    gw, _ = start(gateway_factory, tmp_path)
+    for auth in (b"", b"Authorization: Bearer not-a-token\r\n"):
+        s = socket.create_connection(("127.0.0.1", gw.admin_port))
+        try:
+            s.settimeout(5)
+            s.sendall(b"POST /api/integrations HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth +
+                      b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n")
+            assert s.recv(12) == b"HTTP/1.1 401"
+        finally:
+            s.close()
+    assert Admin(gw, ADMIN_TOKEN).get("/api/whoami").status_code == 200
 
 
 def test_without_tokens_reads_are_open_and_writes_refused(gateway_factory, tmp_path):

@@ -536,7 +536,8 @@ TOKEN = "ingest-tok-3f9a71c2e5"
 def token_env(module_gateway_factory, module_receiver_factory):
     rcv = module_receiver_factory()
     gw = module_gateway_factory([webhook("hook", rcv.url("/hook"))],
-                                conf={"inputs": {"http": {"token": "${INGEST_TOKEN}"}}},
+                                conf={"inputs": {"http": {"token": "${INGEST_TOKEN}",
+                                                               "max_body": "16MiB"}}},
                                 env={"INGEST_TOKEN": TOKEN})
     return gw, rcv
 
@@ -559,6 +560,83 @@ def test_token_accepted(token_env):
     r = gw.post(compact(ev), token=TOKEN, content_type="application/json")
     assert r.status_code == 200, r.text
     assert wait_ids(rcv, [ev["id"]])[ev["id"]] == ev
+
+
+def _peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+def test_unauthenticated_bodies_are_never_read(token_env):
+    """100 senders without the token, each announcing and pushing 15 MiB: each
+    gets 401 on its head alone, and the gateway's peak RSS stays under 200 MB."""
+    gw, rcv = token_env
+    size = 15 * 1024 * 1024
+    block = b"x" * (1 << 20)
+    head = (b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer wrong\r\nContent-Length: %d\r\n\r\n" % size)
+    answers = []
+
+    def sender():
+        s = socket.create_connection(("127.0.0.1", gw.http_port))
+        s.settimeout(20)
+        try:
+            s.sendall(head)
+            answer = s.recv(12)  # before one body byte is sent
+            answers.append(answer)
+            try:
+                for _ in range(size // len(block)):
+                    s.sendall(block)
+            except OSError:
+                pass  # the gateway closed: it does not read the body
+        except OSError as e:
+            answers.append(repr(e).encode())
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert answers == [b"HTTP/1.1 401"] * 100, set(answers)
+    peak = _peak_rss_mb(gw.proc.pid)
+    assert peak < 200, "peak RSS %.0f MB" % peak
+    ev = fresh()
+    r = gw.post(compact(ev), token=TOKEN, content_type="application/json")
+    assert r.status_code == 200, r.text
+    wait_ids(rcv, [ev["id"]])
+
+
+def test_bodies_in_progress_share_a_budget(env):
+    """max_body 1 MiB: the bodies being received together may hold 64 MiB.
+    Announced bodies beyond it get 503 with Retry-After at once; once they are
+    gone a normal post goes through."""
+    gw, rcv = env
+    socks = []
+    try:
+        for _ in range(64):  # 64 x 1 MiB announced, not sent: the budget is full
+            s = socket.create_connection(("127.0.0.1", gw.http_port))
+            s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % MAX_BODY)
+            socks.append(s)
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", gw.http_port))
+        extra.sendall(b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        got, _ = _read_until_closed(extra, 5)
+        extra.close()
+        assert got.startswith(b"HTTP/1.1 503 "), got[:200]
+        assert b"Retry-After: 1\r\n" in got
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.3)
+    assert_serving(gw, rcv)
 
 
 def test_token_not_needed_for_healthz_and_never_logged(token_env):

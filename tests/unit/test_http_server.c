@@ -119,6 +119,17 @@ static void handler(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_buf_free(&b);
 }
 
+/* Refuses /deny on the head, as an input refuses a request without a token. */
+static int head_handler(void *ud, sr_http_request *req, sr_http_response *resp) {
+    (void)ud;
+    if (strcmp(req->path, "/deny") != 0)
+        return 0;
+    CHECK_INT(req->body_len, 0);
+    sr_http_header h = {"WWW-Authenticate", "Bearer"};
+    sr_http_respond_error(resp, 401, "no", &h, 1);
+    return 1;
+}
+
 static void start_server(void *arg) {
     fixture *fx = arg;
     char err[256];
@@ -129,6 +140,8 @@ static void start_server(void *arg) {
         .max_body = 1024,
         .idle_timeout_ms = 400,
         .max_connections = 8,
+        .max_body_total = 1500,
+        .head_handler = head_handler,
     };
     fx->srv = sr_http_server_new(&fx->lt.loop, &conf, handler, fx, err, sizeof err);
     CHECK(fx->srv != NULL);
@@ -497,6 +510,68 @@ static void test_strict_framing(fixture *fx) {
     close(fd);
 }
 
+/* A request refused on its head is answered before its body is sent and
+ * never read: the connection closes after the answer. */
+static void test_refused_at_head(fixture *fx) {
+    stats_call before = {fx, {0}}, after = {fx, {0}};
+    lt_call(&fx->lt, read_stats, &before);
+    int fd = client_connect(fx->port);
+    send_str(fd, "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    RESPONSE(fd, status); /* not one body byte sent yet */
+    CHECK_INT(status, 401);
+    CHECK(strstr(head, "WWW-Authenticate: Bearer\r\n") != NULL);
+    CHECK(strstr(head, "Connection: close\r\n") != NULL);
+    char junk[1000];
+    memset(junk, 'j', sizeof junk);
+    client_send(fd, junk, sizeof junk); /* discarded */
+    CHECK(closed_by_server(fd));
+    close(fd);
+    lt_call(&fx->lt, read_stats, &after);
+    CHECK_INT(after.stats.answered_at_head, before.stats.answered_at_head + 1);
+    CHECK_INT(after.stats.body_bytes_reserved, 0);
+}
+
+/* Bodies being received share max_body_total: one announced body holds its
+ * share until answered, the next that does not fit gets 503 at once. */
+static void test_body_budget(fixture *fx) {
+    int a = client_connect(fx->port);
+    send_str(a, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc");
+    usleep(100 * 1000);
+    stats_call st = {fx, {0}};
+    lt_call(&fx->lt, read_stats, &st);
+    CHECK_INT(st.stats.body_bytes_reserved, 1000);
+    int b = client_connect(fx->port);
+    send_str(b, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n");
+    RESPONSE(b, status);
+    CHECK_INT(status, 503);
+    CHECK(strstr(head, "Retry-After: 1\r\n") != NULL);
+    CHECK(closed_by_server(b));
+    close(b);
+    /* A chunked body grows into the budget too. */
+    int c = client_connect(fx->port);
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[300];
+    memset(chunk, 'c', sizeof chunk);
+    for (int i = 0; i < 2; i++) { /* 600 bytes: 1000 + 600 > 1500 */
+        send_str(c, "12c\r\n");
+        client_send(c, chunk, sizeof chunk);
+        send_str(c, "\r\n");
+    }
+    int s2 = read_response(c, head, sizeof head, body, sizeof body);
+    CHECK_INT(s2, 503);
+    close(c);
+    /* The first body completes; its share comes back. */
+    char rest[997];
+    memset(rest, 'r', sizeof rest);
+    client_send(a, rest, sizeof rest);
+    int s3 = read_response(a, head, sizeof head, body, sizeof body);
+    CHECK_INT(s3, 200);
+    close(a);
+    lt_call(&fx->lt, read_stats, &st);
+    CHECK_INT(st.stats.body_bytes_reserved, 0);
+    CHECK(st.stats.refused[SR_HTTP_REFUSED_BODY_BUDGET] >= 2);
+}
+
 static void test_bind_error(fixture *fx) {
     char want[64];
     lt_call(&fx->lt, try_second_server, fx);
@@ -537,6 +612,8 @@ int main(void) {
         test_expect_continue(&fx);
         test_malformed(&fx);
         test_strict_framing(&fx);
+        test_refused_at_head(&fx);
+        test_body_budget(&fx);
         test_idle_timeout(&fx);
         test_disconnect_before_reply(&fx);
         test_max_connections(&fx);
