@@ -2,12 +2,17 @@
 -- sr_event (runtime/event/event.h) with methods.
 --
 --   ev:get(key)             top-level field as a Lua value (nil if absent)
---   ev:get_path(k1, k2, ...) nested field, e.g. ev:get_path("content", "fields")
 --   ev:label(name)          labels[name] as a string, or nil
 --   ev:raw(key)             the field's JSON text, untouched
 --   ev:set(key, value)      value: string, number, boolean, int64 cdata, table; nil deletes
 --   ev:set_raw(key, json)   JSON text, validated
 --   ev:delete(key), ev:drop()
+--   (set, set_raw and delete take a top-level name: a name with '.' or '['
+--   that the event does not have raises, pointing to set_path)
+--   nested fields, labels (section "Paths" below; docs/lua-contract.md):
+--   ev:get_path(path), ev:set_path(path, v), ev:set_path_raw(path, json),
+--   ev:delete_path(path), ev:rename(from, to), ev:set_label(k, v),
+--   ev:delete_label(k), ev:rename_label(from, to)
 --   ev:json()               the whole event, edits applied, as one line of JSON
 --   ev.severity             0 (most severe) .. 7, or -1 when the event has none
 --   ev:type_name()          its "type" ("policy", "command", "audittrail", ...)
@@ -16,8 +21,9 @@
 --
 -- Numbers come back as Lua numbers when a double holds them exactly, else as
 -- int64_t cdata, so 64-bit ids and nanosecond timestamps survive a get/set
--- round trip. Objects and arrays are decoded into tables (fine for reading;
--- use raw/set_raw to pass them through exactly).
+-- round trip. Objects and arrays are decoded into tables that write back
+-- exactly (event_tree.lua): json.null for null, empty arrays marked, key
+-- order and untouched bytes kept.
 --
 -- An ev is only valid during the call it was handed to: do not keep it.
 --
@@ -32,11 +38,13 @@
 local ffi = require "ffi"
 local bit = require "bit"
 local cjson = require "cjson.safe"
+local json = require "json"
 
 local C = ffi.C
 local band = bit.band
 local error, select, tonumber, tostring, type = error, select, tonumber, tostring, type
-local pairs, sort, concat = pairs, table.sort, table.concat
+local pairs, next, sort, concat = pairs, next, table.sort, table.concat
+local getmetatable = getmetatable
 local floor, huge = math.floor, math.huge
 local format, gsub, byte = string.format, string.gsub, string.byte
 local ffi_string, istype = ffi.string, ffi.istype
@@ -68,6 +76,17 @@ int sr_lua_ev_get(const sr_event *ev, const char *key, uint32_t klen, const char
                   uint32_t *vlen);
 int sr_lua_ev_get_path(const sr_event *ev, const char *const *path, const uint32_t *lens,
                        uint32_t n, const char **val, uint32_t *vlen);
+int sr_lua_ev_set_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
+                       const char *val, uint32_t vlen, sr_json_error *err);
+int sr_lua_ev_set_path_raw(sr_event *ev, const char *const *keys, const uint32_t *lens,
+                           uint32_t n, const char *val, uint32_t vlen, sr_json_error *err);
+int sr_lua_ev_delete_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
+                          sr_json_error *err);
+int sr_lua_ev_rename_path(sr_event *ev, const char *const *fkeys, const uint32_t *flens,
+                          uint32_t fn, const char *const *tkeys, const uint32_t *tlens, uint32_t tn,
+                          sr_json_error *err);
+int sr_event_path_parse(const char *s, size_t n, const char **keys, uint32_t *lens, uint32_t max,
+                        char *store, sr_json_error *err);
 int sr_lua_ev_set(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen);
 int sr_lua_ev_set_raw(sr_event *ev, const char *key, uint32_t klen, const char *val,
                       uint32_t vlen, sr_json_error *err);
@@ -82,16 +101,20 @@ int sr_lua_json_unescape(const char *p, size_t n, sr_buf *out);
 int sr_lua_json_token_escaped(const char *p, size_t n);
 void sr_lua_buf_free(sr_buf *b);
 int sr_json_to_int64(const char *p, size_t n, int64_t *out);
+int sr_json_to_uint64(const char *p, size_t n, uint64_t *out);
 int sr_json_to_double(const char *p, size_t n, double *out);
 const char *sr_data_type_name(int dt);
 const char *sr_channel_name(unsigned channel_bit);
 ]]
 
+-- After the cdefs above: it uses sr_event's neighbours' types.
+local tree = require "event_tree"
+
 -- sr_json_type
 local T_NULL, T_FALSE, T_TRUE, T_NUMBER, T_STRING = 0, 1, 2, 3, 4
 local EV_DROPPED = 1
 local MAX_EXACT = 2 ^ 53
-local MAX_PATH = 16
+local MAX_PATH = 32 -- SR_EVENT_PATH_MAX
 
 local int64_t, uint64_t = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
 
@@ -100,6 +123,7 @@ local int64_t, uint64_t = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
 local val = ffi.new("const char *[1]")
 local vlen = ffi.new("uint32_t[1]")
 local i64 = ffi.new("int64_t[1]")
+local u64 = ffi.new("uint64_t[1]")
 local dbl = ffi.new("double[1]")
 local path_keys = ffi.new("const char *[?]", MAX_PATH)
 local path_lens = ffi.new("uint32_t[?]", MAX_PATH)
@@ -117,11 +141,15 @@ local function decode_number(p, n)
         end
         return v
     end
+    if C.sr_json_to_uint64(p, n, u64) == 0 then
+        return u64[0] -- above INT64_MAX
+    end
     C.sr_json_to_double(p, n, dbl)
     return dbl[0]
 end
 
-local function decode(p, n, t)
+local decode
+decode = function(p, n, t)
     if t == T_STRING then
         if C.sr_lua_json_token_escaped(p, n) == 0 then
             return ffi_string(p + 1, n - 2)
@@ -139,11 +167,7 @@ local function decode(p, n, t)
     elseif t == T_NULL then
         return nil
     end
-    local v, err = cjson.decode(ffi_string(p, n))
-    if v == nil then
-        error("cannot decode: " .. tostring(err), 3)
-    end
-    return v
+    return tree.decode(ffi_string(p, n), t, decode)
 end
 
 ---------------------------------------------------------------------------
@@ -180,6 +204,13 @@ end
 local encode_value
 
 local function encode_table(t, out, depth)
+    if tree.encode(t, out, depth, encode_value, quote) then
+        return
+    end
+    if next(t) == nil and (getmetatable(t) == json.array_mt or t == json.empty_array) then
+        out[#out + 1] = "[]"
+        return
+    end
     local n, count = #t, 0
     for _ in pairs(t) do
         count = count + 1
@@ -255,6 +286,12 @@ local function check_key(key, what)
 end
 
 local function check_rc(rc, what, key)
+    if rc == -3 then
+        error(format("%s('%s'): the event has no top-level field of that name, and %s takes " ..
+            "a name, not a path: for a nested field use the _path form, e.g. " ..
+            "ev:set_path('%s', v); for a new top-level name with a dot, ev:set_path({'%s'}, v)",
+            what, key, what, key, key), 3)
+    end
     if rc ~= 0 then
         error(format("%s('%s'): out of memory", what, key), 3)
     end
@@ -265,25 +302,6 @@ local methods = {}
 function methods.get(ev, key)
     check_key(key, "ev:get")
     local t = C.sr_lua_ev_get(ev, key, #key, val, vlen)
-    if t < 0 then
-        return nil
-    end
-    return decode(val[0], vlen[0], t)
-end
-
-function methods.get_path(ev, ...)
-    local n = select("#", ...)
-    if n > MAX_PATH then
-        error("ev:get_path: more than " .. MAX_PATH .. " keys", 2)
-    end
-    for i = 1, n do
-        local k = select(i, ...)
-        check_key(k, "ev:get_path")
-        -- The pointer stays valid: the string is an argument of this call.
-        path_keys[i - 1] = k
-        path_lens[i - 1] = #k
-    end
-    local t = C.sr_lua_ev_get_path(ev, path_keys, path_lens, n, val, vlen)
     if t < 0 then
         return nil
     end
@@ -387,6 +405,235 @@ function methods.channel(ev)
         channel_names[b] = name
     end
     return name or nil
+end
+
+
+---------------------------------------------------------------------------
+-- Paths: nested fields, nested edits and labels (runtime/event/event_path.h)
+--
+-- A path is a string in path syntax, parsed in C once and cached here:
+--   content.fields["proc.cmdline"]   labels['kubernetes.pod.name']
+--   content.ruleTags[0]              (indexes count from 0)
+-- or a Lua array of segments, used as given: strings are keys (dots and
+-- all), numbers are array indexes from 0: {"labels", "kubernetes.pod.name"}.
+
+local path_keys2 = ffi.new("const char *[?]", MAX_PATH)
+local path_lens2 = ffi.new("uint32_t[?]", MAX_PATH)
+local parse_keys = ffi.new("const char *[?]", MAX_PATH)
+local parse_lens = ffi.new("uint32_t[?]", MAX_PATH)
+local parsed, nparsed = {}, 0
+local MAX_PARSED = 1024 -- distinct path strings kept (scripts use a handful)
+
+-- `level` as error's, counted from path_error's caller.
+local function path_error(what, path, msg, level)
+    local shown = type(path) == "string" and path or "<table>"
+    if type(path) == "table" then
+        local parts = {}
+        for i = 1, #path do
+            parts[i] = type(path[i]) == "string" and format("%q", path[i]) or tostring(path[i])
+        end
+        shown = "{" .. concat(parts, ", ") .. "}"
+    end
+    error(format("%s(%s): %s", what, type(path) == "string" and "'" .. shown .. "'" or shown, msg),
+        level + 1)
+end
+
+local function parse_path(s, what)
+    local segs = parsed[s]
+    if segs then
+        return segs
+    end
+    local store = ffi.new("char[?]", #s + 1)
+    local n = C.sr_event_path_parse(s, #s, parse_keys, parse_lens, MAX_PATH, store, jerr)
+    if n < 0 then
+        path_error(what, s, format("bad path at byte %d: %s", tonumber(jerr.offset) + 1,
+            ffi_string(jerr.msg)), 4)
+    end
+    segs = { n = n }
+    for i = 0, n - 1 do
+        if parse_keys[i] == nil then
+            segs[i + 1] = tonumber(parse_lens[i])
+        else
+            segs[i + 1] = ffi_string(parse_keys[i], parse_lens[i])
+        end
+    end
+    if nparsed >= MAX_PARSED then
+        parsed, nparsed = {}, 0
+    end
+    parsed[s] = segs
+    nparsed = nparsed + 1
+    return segs
+end
+
+-- Fills keys/lens with `path` (string or segment array); returns the count.
+-- Key pointers stay valid: the strings are held by the cache or by the
+-- caller's table for the duration of the call.
+local function load_path(path, keys, lens, what)
+    local segs, n = path, nil
+    if type(path) == "string" then
+        segs = parse_path(path, what)
+        n = segs.n
+    elseif type(path) == "table" then
+        n = #segs
+        if n == 0 or n > MAX_PATH then
+            path_error(what, path, "a path has 1 to " .. MAX_PATH .. " segments", 3)
+        end
+    else
+        error(format("%s: the path must be a string or an array of segments, got a %s", what,
+            type(path)), 3)
+    end
+    for i = 1, n do
+        local seg = segs[i]
+        if type(seg) == "string" then
+            keys[i - 1] = seg
+            lens[i - 1] = #seg
+        elseif type(seg) == "number" and seg >= 0 and seg < 2 ^ 32 and seg == floor(seg)
+            and i > 1 then
+            keys[i - 1] = nil
+            lens[i - 1] = seg
+        else
+            path_error(what, path, format("segment %d must be %s, got %s", i,
+                i == 1 and "a key (a string)" or "a key or an index from 0", tostring(seg)), 3)
+        end
+    end
+    return n
+end
+
+-- `level`: the script's level as seen from path_failed's caller.
+local function path_failed(what, path, level)
+    local msg = ffi_string(jerr.msg)
+    if msg == "out of memory" then
+        error(format("%s: out of memory", what), level + 1)
+    end
+    path_error(what, path, msg, level + 1)
+end
+
+-- ev:get_path(path): the value at path, nil when it does not resolve.
+-- ev:get_path(k1, k2, ...) (several arguments): each one a key, as given.
+function methods.get_path(ev, path, ...)
+    local n
+    if select("#", ...) > 0 then
+        n = select("#", ...) + 1
+        if n > MAX_PATH then
+            error("ev:get_path: more than " .. MAX_PATH .. " keys", 2)
+        end
+        for i = 1, n do
+            local k = select(i, path, ...)
+            check_key(k, "ev:get_path")
+            path_keys[i - 1] = k
+            path_lens[i - 1] = #k
+        end
+    else
+        n = load_path(path, path_keys, path_lens, "ev:get_path")
+    end
+    local t = C.sr_lua_ev_get_path(ev, path_keys, path_lens, n, val, vlen)
+    if t < 0 then
+        return nil
+    end
+    return decode(val[0], vlen[0], t)
+end
+
+-- JSON text of a value for set_path (nil is handled by the caller).
+local function value_text(v)
+    local tv = type(v)
+    if tv == "string" then
+        return quote(v)
+    elseif tv == "number" then
+        return number_text(v)
+    elseif tv == "boolean" then
+        return v and "true" or "false"
+    end
+    return encode(v)
+end
+
+-- The edits on the path loaded into path_keys/path_lens (n segments);
+-- `what` and `shown` name the call in errors.
+local function set_loaded(ev, n, v, what, shown)
+    local s = value_text(v)
+    if C.sr_lua_ev_set_path(ev, path_keys, path_lens, n, s, #s, jerr) ~= 0 then
+        path_failed(what, shown, 3)
+    end
+end
+
+local function delete_loaded(ev, n, what, shown)
+    local rc = C.sr_lua_ev_delete_path(ev, path_keys, path_lens, n, jerr)
+    if rc < 0 then
+        path_failed(what, shown, 3)
+    end
+    return rc == 1
+end
+
+function methods.set_path(ev, path, v)
+    if v == nil then
+        return methods.delete_path(ev, path)
+    end
+    set_loaded(ev, load_path(path, path_keys, path_lens, "ev:set_path"), v, "ev:set_path", path)
+end
+
+function methods.set_path_raw(ev, path, text)
+    if type(text) ~= "string" then
+        error("ev:set_path_raw: the value must be JSON text, got a " .. type(text), 2)
+    end
+    local n = load_path(path, path_keys, path_lens, "ev:set_path_raw")
+    local rc = C.sr_lua_ev_set_path_raw(ev, path_keys, path_lens, n, text, #text, jerr)
+    if rc == -2 then
+        path_error("ev:set_path_raw", path, format("invalid JSON at byte %d: %s",
+            tonumber(jerr.offset), ffi_string(jerr.msg)), 2)
+    elseif rc ~= 0 then
+        path_failed("ev:set_path_raw", path, 2)
+    end
+end
+
+-- True when something was removed, false when there was nothing there.
+function methods.delete_path(ev, path)
+    local n = load_path(path, path_keys, path_lens, "ev:delete_path")
+    local removed = delete_loaded(ev, n, "ev:delete_path", path) -- not a tail call: error levels
+    return removed
+end
+
+function methods.rename(ev, from, to)
+    local fn = load_path(from, path_keys, path_lens, "ev:rename")
+    local tn = load_path(to, path_keys2, path_lens2, "ev:rename")
+    if C.sr_lua_ev_rename_path(ev, path_keys, path_lens, fn, path_keys2, path_lens2, tn,
+        jerr) ~= 0 then
+        path_failed("ev:rename", from, 2)
+    end
+end
+
+-- Labels live in the top-level object "labels" of every Sysdig event type
+-- (docs/lua-contract.md); their names are keys with dots in them.
+local function label_path(keys, lens, name)
+    keys[0] = "labels"
+    lens[0] = 6
+    keys[1] = name
+    lens[1] = #name
+end
+
+function methods.set_label(ev, name, v)
+    if v == nil then
+        return methods.delete_label(ev, name)
+    end
+    check_key(name, "ev:set_label")
+    label_path(path_keys, path_lens, name)
+    set_loaded(ev, 2, v, "ev:set_label", name)
+end
+
+function methods.delete_label(ev, name)
+    check_key(name, "ev:delete_label")
+    label_path(path_keys, path_lens, name)
+    local removed = delete_loaded(ev, 2, "ev:delete_label", name) -- not a tail call: error levels
+    return removed
+end
+
+function methods.rename_label(ev, from, to)
+    check_key(from, "ev:rename_label")
+    check_key(to, "ev:rename_label")
+    label_path(path_keys, path_lens, from)
+    label_path(path_keys2, path_lens2, to)
+    if C.sr_lua_ev_rename_path(ev, path_keys, path_lens, 2, path_keys2, path_lens2, 2,
+        jerr) ~= 0 then
+        path_failed("ev:rename_label", from, 2)
+    end
 end
 
 ffi.metatype("sr_event", { __index = methods })
@@ -517,6 +764,7 @@ return {
     end,
     quote = quote,   -- a Lua string as a JSON string
     null = cjson.null,
+    keys = tree.keys, -- the keys of a table read from an object, in order
     DROPPED = EV_DROPPED,
     routing = routing, -- script routes of the event being processed (see above)
 }

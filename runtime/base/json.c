@@ -768,6 +768,10 @@ int sr_json_to_int64(const char *p, size_t n, int64_t *out) {
     return 0;
 }
 
+int sr_json_to_uint64(const char *p, size_t n, uint64_t *out) {
+    return parse_u64(p, n, UINT64_MAX, out);
+}
+
 int sr_json_to_double(const char *p, size_t n, double *out) {
     char small[64];
     char *buf = n < sizeof small ? small : malloc(n + 1);

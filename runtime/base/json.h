@@ -88,6 +88,7 @@ int sr_json_unescape(const char *p, size_t n, int quoted, sr_buf *out);
 /* Converts a validated number token. int64: exact, fails (-1) on fractions,
  * exponents or overflow. uint64 likewise for non-negative values. */
 int sr_json_to_int64(const char *p, size_t n, int64_t *out);
+int sr_json_to_uint64(const char *p, size_t n, uint64_t *out);
 int sr_json_to_double(const char *p, size_t n, double *out);
 
 /* Appends the value [p, p+n) to `out` with all whitespace outside strings

@@ -217,26 +217,23 @@ int sr_event_get(const sr_event *ev, const char *key, uint32_t klen, const char 
     return m->type;
 }
 
-int sr_event_get_path(const sr_event *ev, const char *const *path, const uint32_t *lens, uint32_t n,
-                      const char **val, uint32_t *vlen) {
-    if (n == 0)
+int sr_event_get_text(const sr_event *ev, const char *key, uint32_t klen, const char **val,
+                      uint32_t *vlen, int *spaced) {
+    const sr_event_edit *e = find_edit(ev, key, klen);
+    *spaced = 0;
+    if (e)
+        return sr_event_get(ev, key, klen, val, vlen);
+    const sr_json_member *m = find_member(ev, key, klen);
+    if (!m)
         return -1;
-    const char *v;
-    uint32_t vl;
-    int type = sr_event_get(ev, path[0], lens[0], &v, &vl);
-    for (uint32_t k = 1; k < n && type >= 0; k++) {
-        sr_json_member m;
-        if (type != SR_JSON_OBJECT || !sr_json_object_get(v, vl, path[k], lens[k], &m))
-            return -1;
-        v += m.val_off;
-        vl = m.val_len;
-        type = m.type;
-    }
-    if (type < 0)
-        return -1;
-    *val = v;
-    *vlen = vl;
-    return type;
+    *val = ev->raw + m->val_off;
+    *vlen = m->val_len;
+    *spaced = m->val_has_ws;
+    return m->type;
+}
+
+int sr_event_has_field(const sr_event *ev, const char *key, uint32_t klen) {
+    return find_edit(ev, key, klen) != NULL || find_member(ev, key, klen) != NULL;
 }
 
 /* ---- Parsing ------------------------------------------------------------- */
@@ -444,7 +441,8 @@ static int may_have_ws(const char *p, uint32_t n) {
     return 0;
 }
 
-int sr_event_set(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen) {
+int sr_event_value_copy(sr_arena *arena, const char *val, uint32_t vlen, const char **out,
+                        uint32_t *olen) {
     while (vlen && is_ws(val[0])) {
         val++;
         vlen--;
@@ -457,16 +455,30 @@ int sr_event_set(sr_event *ev, const char *key, uint32_t klen, const char *val, 
     if (may_have_ws(val, vlen)) {
         /* Records are single-line JSON: store the value compacted. */
         sr_buf tmp = SR_BUF_INIT;
-        copy = sr_json_compact(val, vlen, &tmp) == 0 ? sr_arena_memdup(ev->arena, tmp.data, tmp.len)
+        copy = sr_json_compact(val, vlen, &tmp) == 0 ? sr_arena_memdup(arena, tmp.data, tmp.len)
                                                      : NULL;
         vlen = (uint32_t)tmp.len;
         sr_buf_free(&tmp);
     } else {
-        copy = sr_arena_memdup(ev->arena, val, vlen);
+        copy = sr_arena_memdup(arena, val, vlen);
     }
     if (!copy)
         return -1;
+    *out = copy;
+    *olen = vlen;
+    return 0;
+}
+
+int sr_event_set(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen) {
+    const char *copy;
+    if (sr_event_value_copy(ev->arena, val, vlen, &copy, &vlen) != 0)
+        return -1;
     return put_edit(ev, key, klen, copy, vlen);
+}
+
+int sr_event_set_owned(sr_event *ev, const char *key, uint32_t klen, const char *val,
+                       uint32_t vlen) {
+    return put_edit(ev, key, klen, val, vlen);
 }
 
 static int needs_escape(const char *s, uint32_t n) {

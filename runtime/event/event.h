@@ -112,11 +112,13 @@ const char *sr_severity_label(int severity); /* "High", "Medium", "Low", "Info",
  * `*val`, `*vlen`, and its sr_json_type; -1 if the field is absent or deleted. */
 int sr_event_get(const sr_event *ev, const char *key, uint32_t klen, const char **val,
                  uint32_t *vlen);
-/* Same, for a path into nested objects: `path` holds `n` keys. Used for
- * labels["kubernetes.cluster.name"] (two keys: "labels",
- * "kubernetes.cluster.name") and content.fields. */
-int sr_event_get_path(const sr_event *ev, const char *const *path, const uint32_t *lens, uint32_t n,
-                      const char **val, uint32_t *vlen);
+/* Same, and `*spaced` says whether the text may hold whitespace outside
+ * strings (only values of a pretty-printed input do; edits never). */
+int sr_event_get_text(const sr_event *ev, const char *key, uint32_t klen, const char **val,
+                      uint32_t *vlen, int *spaced);
+/* 1 when the event has top-level field `key`, as sent or added by an edit
+ * (a deleted one counts: the name is known), else 0. */
+int sr_event_has_field(const sr_event *ev, const char *key, uint32_t klen);
 
 /* --- Edits. --------------------------------------------------------------
  * Sets top-level field `key` to the JSON text `val` (which the caller
@@ -127,6 +129,15 @@ int sr_event_set(sr_event *ev, const char *key, uint32_t klen, const char *val, 
 int sr_event_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s, uint32_t slen);
 int sr_event_set_int(sr_event *ev, const char *key, uint32_t klen, int64_t v);
 int sr_event_delete(sr_event *ev, const char *key, uint32_t klen);
+/* Sets `key` to `val`, which is compact JSON text the caller already put in
+ * the event's arena (event_path.c builds nested edits that way). */
+int sr_event_set_owned(sr_event *ev, const char *key, uint32_t klen, const char *val,
+                       uint32_t vlen);
+/* Copies the JSON text `val` into `arena`, without surrounding whitespace
+ * and compacted when it holds any, as every edit is stored. -1 when it is
+ * empty or on allocation failure. */
+int sr_event_value_copy(sr_arena *arena, const char *val, uint32_t vlen, const char **out,
+                        uint32_t *olen);
 void sr_event_drop(sr_event *ev);
 
 /* Copies `src` into `dst` so that edits made to `dst` do not affect `src`

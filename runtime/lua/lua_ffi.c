@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "event_path.h"
 #include "lua_host_impl.h"
 
 /* ---- Events ------------------------------------------------------------- */
@@ -30,9 +31,19 @@ int sr_lua_ev_get_path(const sr_event *ev, const char *const *path, const uint32
     return rc;
 }
 
+/* The top-level edits take a name, never a path: a name with a dot or a
+ * bracket that the event does not have is almost always a path written by
+ * mistake (ev:set("labels.ns", v) would add a top-level "labels.ns"), so
+ * those return -3 and event.lua points to set_path. */
+static int unknown_dotted(const sr_event *ev, const char *key, uint32_t klen) {
+    return (memchr(key, '.', klen) || memchr(key, '[', klen)) && !sr_event_has_field(ev, key, klen);
+}
+
 /* `val` comes from the Lua encoder in event.lua, which only produces valid
  * JSON. */
 int sr_lua_ev_set(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen) {
+    if (unknown_dotted(ev, key, klen))
+        return -3;
     sr_lua_guard_enter();
     int rc = sr_event_set(ev, key, klen, val, vlen);
     sr_lua_guard_leave();
@@ -45,6 +56,8 @@ int sr_lua_ev_set(sr_event *ev, const char *key, uint32_t klen, const char *val,
 int sr_lua_ev_set_raw(sr_event *ev, const char *key, uint32_t klen, const char *val, uint32_t vlen,
                       sr_json_error *err) {
     int rc = -2;
+    if (unknown_dotted(ev, key, klen))
+        return -3;
     sr_lua_guard_enter();
     if (sr_json_validate(val, vlen, SR_JSON_DEFAULT_MAX_DEPTH, err) == 0)
         rc = sr_event_set(ev, key, klen, val, vlen);
@@ -54,6 +67,8 @@ int sr_lua_ev_set_raw(sr_event *ev, const char *key, uint32_t klen, const char *
 
 int sr_lua_ev_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s,
                          uint32_t slen) {
+    if (unknown_dotted(ev, key, klen))
+        return -3;
     sr_lua_guard_enter();
     int rc = sr_event_set_string(ev, key, klen, s, slen);
     sr_lua_guard_leave();
@@ -61,13 +76,53 @@ int sr_lua_ev_set_string(sr_event *ev, const char *key, uint32_t klen, const cha
 }
 
 int sr_lua_ev_set_int(sr_event *ev, const char *key, uint32_t klen, int64_t v) {
+    if (unknown_dotted(ev, key, klen))
+        return -3;
     sr_lua_guard_enter();
     int rc = sr_event_set_int(ev, key, klen, v);
     sr_lua_guard_leave();
     return rc;
 }
 
+int sr_lua_ev_set_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
+                       const char *val, uint32_t vlen, sr_json_error *err) {
+    sr_lua_guard_enter();
+    int rc = sr_event_set_path(ev, keys, lens, n, val, vlen, err);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+/* `val` comes from a script (ev:set_path_raw): validated as ev:set_raw's. */
+int sr_lua_ev_set_path_raw(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
+                           const char *val, uint32_t vlen, sr_json_error *err) {
+    int rc = -2;
+    sr_lua_guard_enter();
+    if (sr_json_validate(val, vlen, SR_JSON_DEFAULT_MAX_DEPTH, err) == 0)
+        rc = sr_event_set_path(ev, keys, lens, n, val, vlen, err);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+int sr_lua_ev_delete_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
+                          sr_json_error *err) {
+    sr_lua_guard_enter();
+    int rc = sr_event_delete_path(ev, keys, lens, n, err);
+    sr_lua_guard_leave();
+    return rc;
+}
+
+int sr_lua_ev_rename_path(sr_event *ev, const char *const *fkeys, const uint32_t *flens,
+                          uint32_t fn, const char *const *tkeys, const uint32_t *tlens, uint32_t tn,
+                          sr_json_error *err) {
+    sr_lua_guard_enter();
+    int rc = sr_event_rename_path(ev, fkeys, flens, fn, tkeys, tlens, tn, err);
+    sr_lua_guard_leave();
+    return rc;
+}
+
 int sr_lua_ev_delete(sr_event *ev, const char *key, uint32_t klen) {
+    if (unknown_dotted(ev, key, klen))
+        return -3;
     sr_lua_guard_enter();
     int rc = sr_event_delete(ev, key, klen);
     sr_lua_guard_leave();

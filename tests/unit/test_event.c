@@ -6,6 +6,7 @@
 #include "check.h"
 #include "falco.h"
 #include "event.h"
+#include "event_path.h"
 
 /* A sample payload from tests/data. */
 static char *slurp(const char *name, size_t *len) {

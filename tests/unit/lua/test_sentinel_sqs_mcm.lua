@@ -34,31 +34,8 @@ local function conf_of(mod, given)
 end
 
 -- Real events: parsed by sr_event_parse into an arena, with event.lua's methods.
-ffi.cdef [[
-typedef struct sr_arena { void *head; size_t chunk_size; size_t total; } sr_arena;
-void sr_arena_init(sr_arena *a, size_t chunk_size);
-void sr_arena_free(sr_arena *a);
-int sr_event_parse(sr_event *ev, sr_arena *arena, const char *p, size_t n, const void *limits,
-                   sr_json_error *err);
-]]
-local arena = ffi.new("sr_arena")
-ffi.C.sr_arena_init(arena, 65536)
-local keep = {}
-
-local function parse(text)
-    local ev = ffi.new("sr_event")
-    local err = ffi.new("sr_json_error")
-    keep[#keep + 1] = text
-    assert(ffi.C.sr_event_parse(ev, arena, text, #text, nil, err) == 0, ffi.string(err.msg))
-    return ev
-end
-
-local function sample(name)
-    local f = assert(io.open(src .. "/tests/data/" .. name, "rb"))
-    local text = f:read("*a")
-    f:close()
-    return text
-end
+local events = dofile(src .. "/tests/unit/lua/events.lua")(src)
+local parse, sample = events.parse, events.sample
 
 local POLICY = sample("policy_event.json")
 
@@ -487,5 +464,5 @@ mcm.setup(mo)
 eq(mcm.request({ "{}" }, 1, mo).url, "http://127.0.0.1:2/identity/token", "IAM override")
 eq(oauth.cache(mo, "main"):token(), nil, "separate caches per conf")
 
-ffi.C.sr_arena_free(arena)
+events.free()
 return t.summary("lua (sentinel, sqs, mcm)")
