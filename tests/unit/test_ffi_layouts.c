@@ -63,6 +63,12 @@ static const c_field event_fields[] = {
     FIELD(sr_event, flags),
     FIELD(sr_event, seq),
 };
+static const c_field json_member_fields[] = {
+    FIELD(sr_json_member, key_off),    FIELD(sr_json_member, key_len),
+    FIELD(sr_json_member, val_off),    FIELD(sr_json_member, val_len),
+    FIELD(sr_json_member, type),       FIELD(sr_json_member, key_escaped),
+    FIELD(sr_json_member, val_has_ws),
+};
 static const c_field emit_fields[] = {
     FIELD(sr_emit, data),      FIELD(sr_emit, recs),     FIELD(sr_emit, nrecs),
     FIELD(sr_emit, recs_cap),  FIELD(sr_emit, fails),    FIELD(sr_emit, nfails),
@@ -80,7 +86,7 @@ static const c_field batch_fields[] = {
 static const c_struct c_structs[] = {
     STRUCT(sr_buf, buf_fields),         STRUCT(sr_json_error, json_error_fields),
     STRUCT(sr_event, event_fields),     STRUCT(sr_emit, emit_fields),
-    STRUCT(sr_lua_batch, batch_fields),
+    STRUCT(sr_lua_batch, batch_fields), STRUCT(sr_json_member, json_member_fields),
 };
 #define NSTRUCTS (sizeof c_structs / sizeof c_structs[0])
 
