@@ -15,6 +15,8 @@
 -- script = { process, ctx = { integration, params }, slot, path }: slot
 -- numbers the script's counters in batch.counts (lua_host.c).
 --   transmit = SR_MT_* mask, enabled = local_forwarder.enabled,
+--   trace = true for `siemrelay test`: notes say which script dropped an
+--     event and why routing passed an integration by (sr_emit_note),
 -- }
 -- batch: the host's sr_lua_batch (runtime/lua/lua_host_impl.h), as light
 -- userdata. Before each event run() stores its index in batch.progress:
@@ -50,6 +52,8 @@ typedef struct sr_emit {
     size_t nfails, fails_cap;
     uint32_t ndropped;
     sr_buf traces;
+    void *notes;
+    size_t nnotes, notes_cap;
 } sr_emit;
 
 typedef struct sr_lua_batch {
@@ -76,6 +80,8 @@ int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage
                        const char *trace, size_t tlen);
 double sr_lua_clock_ns(void);
 void sr_lua_unknown_route(void *stats, const char *name, size_t len);
+int sr_emit_note_add(sr_emit *e, uint32_t ev, int32_t integ, const char *kind,
+                     const char *detail, size_t len);
 ]]
 
 local DROPPED = event.DROPPED
@@ -136,11 +142,42 @@ local function locate(sources)
     return fallback or ""
 end
 
+-- The tracing variant of a script list: each script notes the drops it
+-- makes, naming itself by its 0-based position in the list.
+local function traced(list, note, batch)
+    local out = {}
+    for s = 1, #list do
+        local script, name = list[s], tostring(s - 1)
+        local process = script.process
+        out[s] = {
+            process = function(ev, ctx)
+                local keep = process(ev, ctx)
+                if keep == false or band(ev.flags, DROPPED) ~= 0 then
+                    note(batch.progress, batch.integ, "drop", name)
+                end
+                return keep
+            end,
+            ctx = script.ctx, slot = script.slot, path = script.path,
+        }
+    end
+    return out
+end
+
 function M.new(plan, batch_ptr)
     local batch = ffi.cast("sr_lua_batch *", batch_ptr)
     local scripts, nscripts = plan.scripts, #plan.scripts
     local integs, ninteg = plan.integrations, #plan.integrations
     local transmit, enabled = plan.transmit, plan.enabled
+    local note = nil
+    if plan.trace then
+        note = function(i, integ, kind, detail)
+            C.sr_emit_note_add(batch.out, i, integ, kind, detail, #detail)
+        end
+        scripts = traced(scripts, note, batch)
+        for k = 1, ninteg do
+            integs[k].scripts = traced(integs[k].scripts, note, batch)
+        end
+    end
     local counts, now = batch.counts, C.sr_lua_clock_ns
     -- Script files, for naming where a failure happened; integration names,
     -- for telling a route name that matches none.
@@ -277,8 +314,11 @@ function M.new(plan, batch_ptr)
     local function offer(k, ev, i)
         cur_k = k
         local it = integs[k]
-        if skip_reason(it, ev, transmit) == nil then
+        local why = skip_reason(it, ev, transmit)
+        if why == nil then
             deliver(it, ev, i)
+        elseif note then
+            note(i, it.index, "skip", why)
         end
     end
 

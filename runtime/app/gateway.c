@@ -223,6 +223,34 @@ static int load(sr_gateway *g, const char *const *paths, size_t npaths, const ch
     return g->delivery_host ? 0 : -1;
 }
 
+sr_gateway *sr_gateway_load(const char *const *paths, size_t npaths, char *err, size_t errlen) {
+    sr_gateway *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (load_config(g, paths, npaths, NULL, NULL, err, errlen) != 0)
+        goto fail;
+    if (build_host_conf(g, 1, NULL, 0) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return g;
+
+fail:
+    sr_gateway_free(g);
+    return NULL;
+}
+
+sr_lua_host_conf *sr_gateway_host_conf(sr_gateway *g) { return g->host_conf; }
+
+void sr_gateway_free(sr_gateway *g) {
+    if (!g)
+        return;
+    gateway_release(g);
+    free(g);
+}
+
 /* ---- --check ------------------------------------------------------------ */
 
 static void print_channels(sr_buf *out, unsigned mask) {

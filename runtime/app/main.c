@@ -9,6 +9,7 @@
 #include "config.h"
 #include "gateway.h"
 #include "cmd_status.h"
+#include "cmd_test.h"
 #include "version.h"
 
 #define SR_MAX_CONFIGS 16
@@ -20,6 +21,10 @@ static void usage(FILE *out) {
             "                                                configuration (secrets masked)\n"
             "       siemrelay status [-c FILE ...] [--admin HOST:PORT] [--json]\n"
             "                                                the running gateway's integrations\n"
+            "       siemrelay test -c FILE [-c FILE ...] [--json] [EVENTS ...]\n"
+            "                                                run events through the scripts,\n"
+            "                                                routing and encoders, offline\n"
+            "       siemrelay test [-c FILE ...] --suite FILE  run script test files\n"
             "       siemrelay hash-token                     read an admin token on stdin,\n"
             "                                                print its SHA-256 for admin.tokens\n"
             "       siemrelay --print-config-reference       the key tables of\n"
@@ -85,6 +90,8 @@ int main(int argc, char **argv) {
     /* A subcommand with options of its own. */
     if (argc > 1 && strcmp(argv[1], "status") == 0)
         return sr_cmd_status(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "test") == 0)
+        return sr_cmd_test(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "hash-token") == 0)
         return hash_token(argc);
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {

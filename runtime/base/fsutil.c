@@ -71,3 +71,12 @@ void sr_safe_file_name(const char *name, char *out, size_t outlen) {
     }
     out[i] = '\0';
 }
+
+int sr_read_all(FILE *f, sr_buf *out) {
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (sr_buf_append(out, chunk, n) != 0)
+            return -1;
+    return ferror(f) ? -1 : 0;
+}

@@ -4,7 +4,10 @@
 #define SR_FSUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/uio.h>
+
+#include "buf.h"
 
 /* Creates `path` and its missing parents with mode 0750, or only the
  * parents of `path` (everything before its last '/') when `parents_only`.
@@ -21,5 +24,9 @@ void sr_iov_consume(struct iovec **iov, int *cnt, size_t n);
  * digits, '-', '_' and a '.' not in front become '_', so a name never
  * leaves its directory. */
 void sr_safe_file_name(const char *name, char *out, size_t outlen);
+
+/* Appends everything left in `f` to `out`. Returns 0, or -1 on a read
+ * error or when out of memory. */
+int sr_read_all(FILE *f, sr_buf *out);
 
 #endif

@@ -218,6 +218,7 @@ void sr_emit_reset(sr_emit *e) {
     e->nfails = 0;
     e->ndropped = 0;
     sr_buf_reset(&e->traces);
+    e->nnotes = 0;
 }
 
 void sr_emit_free(sr_emit *e) {
@@ -225,6 +226,7 @@ void sr_emit_free(sr_emit *e) {
     free(e->recs);
     free(e->fails);
     sr_buf_free(&e->traces);
+    free(e->notes);
     sr_emit_init(e);
 }
 
@@ -349,4 +351,25 @@ void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len) 
     sr_lua_guard_enter();
     sr_script_stats_unknown_route(stats, name, len);
     sr_lua_guard_leave();
+}
+
+static int emit_note(sr_emit *e, uint32_t ev, int32_t integ, const char *kind, const char *detail,
+                     size_t len) {
+    if (grow((void **)&e->notes, &e->notes_cap, e->nnotes + 1, sizeof *e->notes) != 0)
+        return -1;
+    sr_emit_note *nt = &e->notes[e->nnotes++];
+    memset(nt, 0, sizeof *nt);
+    nt->ev = ev;
+    nt->integ = integ;
+    snprintf(nt->kind, sizeof nt->kind, "%s", kind);
+    memcpy(nt->detail, detail, utf8_prefix(detail, len, sizeof nt->detail - 1));
+    return 0;
+}
+
+int sr_emit_note_add(sr_emit *e, uint32_t ev, int32_t integ, const char *kind, const char *detail,
+                     size_t len) {
+    sr_lua_guard_enter();
+    int rc = emit_note(e, ev, integ, kind, detail, len);
+    sr_lua_guard_leave();
+    return rc;
 }

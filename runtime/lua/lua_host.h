@@ -51,6 +51,8 @@ typedef struct sr_lua_host_conf {
     int forwarder_enabled;
     unsigned long long script_timeout_ms; /* per event; 0 = no limit */
     sr_script_stats *stats;               /* per-script counters; may be NULL */
+    int trace;                            /* 1: record sr_emit notes saying why events went nowhere
+                                             (`siemrelay test`); costs a little per event */
 } sr_lua_host_conf;
 
 typedef struct sr_lua_host sr_lua_host;
@@ -83,6 +85,19 @@ typedef struct sr_emit_fail {
     uint32_t trace_off, trace_len; /* the Lua traceback, in sr_emit.traces */
 } sr_emit_fail;
 
+/* With conf->trace, why an event did not reach an integration:
+ *   kind "drop": site script number `detail` (0-based, in the order
+ *     configured) dropped it; integ -1: a global script, else one of the
+ *     integration's own;
+ *   kind "skip": routing passed integration `integ` by; `detail` is the
+ *     failed test: "channel", "message_type" or "severity". */
+typedef struct sr_emit_note {
+    uint32_t ev;
+    int32_t integ;
+    char kind[12];
+    char detail[52];
+} sr_emit_note;
+
 typedef struct sr_emit {
     sr_buf data;
     sr_emit_rec *recs;
@@ -91,6 +106,8 @@ typedef struct sr_emit {
     size_t nfails, fails_cap;
     uint32_t ndropped; /* events a script dropped */
     sr_buf traces;     /* failures' tracebacks, back to back */
+    sr_emit_note *notes;
+    size_t nnotes, notes_cap;
 } sr_emit;
 
 void sr_emit_init(sr_emit *e);

@@ -162,5 +162,8 @@ int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage
 double sr_lua_clock_ns(void);
 /* A route name no integration has (ev:route); `stats` may be NULL. */
 void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len);
+/* A trace note (conf->trace); see sr_emit_note. */
+int sr_emit_note_add(sr_emit *e, uint32_t ev, int32_t integ, const char *kind, const char *detail,
+                     size_t len);
 
 #endif

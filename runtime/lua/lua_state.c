@@ -611,6 +611,8 @@ static int build(lua_State *L) {
     lua_setfield(L, plan, "transmit");
     lua_pushboolean(L, c->forwarder_enabled);
     lua_setfield(L, plan, "enabled");
+    lua_pushboolean(L, c->trace);
+    lua_setfield(L, plan, "trace");
 
     lua_getfield(L, pipeline, "new");
     lua_pushvalue(L, plan);

@@ -1,0 +1,373 @@
+"""`siemrelay test`: every sample through the configured pipeline offline,
+its status, the reasons it went nowhere (dropped by which script, failed
+with the script's file:line, unrouted by channel / message type /
+severity), and each integration's wire record compared byte for byte with
+what the real gateway sends for the same event (FILE contents, the bodies
+WEBHOOK, SPLUNK and ELASTIC receivers got, a SYSLOG TCP stream); secrets
+masked in the requests shown; script suites (a failing case gives a diff
+and a non-zero exit)."""
+
+import json
+import os
+import pytest
+
+from dest_util import FORWARDER, Peers
+from harness import (DATA_DIR, INVALID_SAMPLE, SAMPLE_NAMES, file_integration, repo_path, run_cli,
+                     sample_bytes, strict_loads, summary_of, wait_until, webhook, yaml_text)
+from peers.capture import Capture
+from receivers.elastic import ElasticReceiver
+from receivers.splunk import HecReceiver
+
+SECRET = "hook-secret-7f3a9c1e"
+HEC_TOKEN = "5a4bfc2e-8d0d-4b0e-9c52-3a1d6f0e7c11"
+ES_USER, ES_PASSWORD = "elastic", "s3cr3t-pw-for-cmd-test"
+
+SCRIPT = """\
+-- drops file access events, fails on kubectl exec, marks the rest
+local M = {}
+function M.process(ev, ctx)
+    local t = ev:get("type")
+    if t == "fileaccess" then
+        return false
+    end
+    if t == "kubernetes" then
+        error("no exec events here")
+    end
+    ev:set("checked", true)
+    return true
+end
+return M
+"""
+
+INTEG_SCRIPT = """\
+local M = {}
+function M.process(ev, ctx)
+    if ev:get("type") == "connection" then
+        return false
+    end
+    ev:set("via", ctx.integration)
+end
+return M
+"""
+
+
+def sample_paths():
+    return [os.path.join(DATA_DIR, n) for n in SAMPLE_NAMES]
+
+
+def run_test(config, files, *extra, stdin=None):
+    args = ["test", "-c", config, "--json"] + list(extra) + list(files)
+    if stdin is None:
+        p = run_cli(args)
+    else:
+        import subprocess
+        from harness import gateway_bin
+        p = subprocess.run([gateway_bin()] + args, input=stdin, capture_output=True, timeout=15)
+        p.stdout = p.stdout.decode()
+        p.stderr = p.stderr.decode()
+    out = [strict_loads(line) for line in p.stdout.splitlines() if line.strip()]
+    return p, out
+
+
+def by_name(report):
+    return {i["name"]: i for i in report["integrations"]}
+
+
+# ---- statuses and reasons -------------------------------------------------------
+
+@pytest.fixture
+def scripted(tmp_path):
+    (tmp_path / "global.lua").write_text(SCRIPT)
+    (tmp_path / "per.lua").write_text(INTEG_SCRIPT)
+    conf = {
+        "data_dir": str(tmp_path / "data"),
+        "scripts": [str(tmp_path / "global.lua")],
+        "local_forwarder": {"enabled": True, "transmit_message_types": ["POLICY_EVENTS"]},
+        "integrations": [
+            webhook("soc", "http://127.0.0.1:9/hook", min_severity=3, scripts=[str(tmp_path / "per.lua")],
+                    auth="BEARER_TOKEN", secret=SECRET),
+            file_integration("archive", str(tmp_path / "archive.jsonl"), channels=["PLATFORM_AUDIT"]),
+        ],
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml_text(conf))
+    return str(path), tmp_path
+
+
+def test_every_sample_status_and_reasons(scripted):
+    config, tmp = scripted
+    files = sample_paths() + [os.path.join(DATA_DIR, INVALID_SAMPLE)]
+    p, out = run_test(config, files)
+    assert p.returncode == 1, p.stderr  # one failed, one rejected
+    got = {os.path.basename(r["source"]): r for r in out}
+    assert sorted(got) == sorted(SAMPLE_NAMES + [INVALID_SAMPLE])
+
+    # a global drop names the script
+    r = got["audit_file.json"]
+    assert r["status"] == "dropped"
+    assert r["reason"] == "dropped by global script %s" % (tmp / "global.lua")
+    assert {i["result"] for i in r["integrations"]} == {"not_reached"}
+
+    # a global failure: stage, message with the script's file:line
+    r = got["audit_kube_exec.json"]
+    assert r["status"] == "failed" and r["stage"] == "script"
+    # (Lua shortens a long chunk name from the left)
+    assert r["reason"].endswith("global.lua:9: no exec events here"), r["reason"]
+
+    # parse errors: where and why
+    r = got[INVALID_SAMPLE]
+    assert r["status"] == "rejected" and r["line"] == 26
+    assert "expected ',' or '}' after object member" in r["reason"]
+
+    # message type: SECURE_AUDIT is not transmitted
+    r = got["audit_command.json"]
+    assert r["status"] == "accepted"
+    soc = by_name(r)["soc"]
+    assert soc["result"] == "unrouted"
+    assert soc["reason"] == "message type SECURE_AUDIT is not in local_forwarder.transmit_message_types"
+    assert by_name(r)["archive"]["reason"] == ("channel ACTIVITY_AUDIT is not among the integration's "
+                                               "channels [PLATFORM_AUDIT]")
+
+    # the policy event reaches soc (severity 0 <= 3), with both scripts' edits
+    r = got["policy_event.json"]
+    assert r["status"] == "accepted" and r["severity"] == 0
+    assert r["event"]["checked"] is True and "via" not in r["event"]  # per-integration edits stay there
+    soc = by_name(r)["soc"]
+    assert soc["result"] == "record"
+    rec = strict_loads(soc["record"])
+    assert rec["via"] == "soc" and rec["checked"] is True
+    assert rec["timestamp"] == 1606322948648718268
+    req = soc["request"]
+    assert req["method"] == "POST" and req["url"] == "http://127.0.0.1:9/hook"
+    assert req["headers"]["Authorization"] == "Bearer ******"
+    assert SECRET not in p.stdout and SECRET not in p.stderr
+
+    # platform audit goes to the archive only through its channel
+    r = got["platform_audit.json"]
+    assert by_name(r)["archive"]["result"] == "record"
+    assert "request" not in by_name(r)["archive"]  # FILE is not an HTTP type
+
+
+def test_severity_and_per_integration_drop_reasons(scripted):
+    config, tmp = scripted
+    ev = json.loads(sample_bytes("policy_event.json"))
+    ev["severity"] = 6
+    conn = json.loads(sample_bytes("audit_network.json"))
+    body = (json.dumps(ev) + "\n" + json.dumps(conn) + "\n").encode()
+    p, out = run_test(config, ["-"], stdin=body)
+    assert p.returncode == 0, p.stderr
+    assert [r["line"] for r in out] == [1, 2]
+    soc = by_name(out[0])["soc"]
+    assert soc["result"] == "unrouted"
+    assert soc["reason"] == "severity 6 (Low) is less severe than min_severity 3 (High)"
+    # connection events: SECURE_AUDIT is not transmitted, so soc never sees them;
+    # with it transmitted the per-integration script drops them
+    conf = yaml_text_load(config)
+    conf["local_forwarder"]["transmit_message_types"] = ["POLICY_EVENTS", "SECURE_AUDIT"]
+    (tmp / "cfg2.yaml").write_text(yaml_text(conf))
+    p, out = run_test(str(tmp / "cfg2.yaml"), [os.path.join(DATA_DIR, "audit_network.json")])
+    soc = by_name(out[0])["soc"]
+    assert soc["result"] == "dropped"
+    assert soc["reason"] == "dropped by the integration's script %s" % (tmp / "per.lua")
+
+
+def yaml_text_load(path):
+    import yaml
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def test_text_output_names_everything(scripted):
+    config, tmp = scripted
+    p = run_cli(["test", "-c", config, os.path.join(DATA_DIR, "policy_event.json"),
+                 os.path.join(DATA_DIR, "audit_file.json")])
+    assert p.returncode == 0, p.stderr
+    text = p.stdout
+    assert "policy_event.json: event 1: accepted (id \"164ace360cc3cfbc26ec22d61b439500\"" in text
+    assert "  soc (WEBHOOK): record, " in text
+    assert "    POST http://127.0.0.1:9/hook\n" in text
+    assert "      Authorization: Bearer ******\n" in text
+    assert "  archive (FILE): unrouted: channel SECURE_EVENTS_POLICIES is not among" in text
+    assert "audit_file.json: event 1: dropped" in text
+    assert "dropped by global script %s" % (tmp / "global.lua") in text
+    assert SECRET not in text
+
+
+def test_usage_and_bad_input(scripted, tmp_path):
+    config, _ = scripted
+    assert run_cli(["test"]).returncode == 2
+    p = run_cli(["test", "-c", config, str(tmp_path / "missing.json")])
+    assert p.returncode == 2 and "cannot open" in p.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("integrations:\n- type: WEBHOK\n")
+    p = run_cli(["test", "-c", str(bad), os.path.join(DATA_DIR, "policy_event.json")])
+    assert p.returncode == 2 and "did you mean 'WEBHOOK'" in p.stderr
+
+
+# ---- wire records: the same bytes the gateway sends -----------------------------
+
+@pytest.fixture
+def peers():
+    made = []
+
+    def make(cls, **kw):
+        p = Peers(cls, **kw)
+        made.append(p)
+        return p()
+    yield make
+    for p in made:
+        p.close()
+
+
+def one_each(entry):
+    entry["batch"] = {"max_events": 1, "linger": "0ms"}
+    return entry
+
+
+def test_wire_records_match_what_the_gateway_sends(tmp_path, peers, receiver_factory, gateway_factory):
+    hook = receiver_factory()
+    hec = peers(HecReceiver, tokens={HEC_TOKEN: None})
+    es = peers(ElasticReceiver, auth=("basic", ES_USER, ES_PASSWORD))
+    tcp = Capture()
+    archive = str(tmp_path / "archive.jsonl")
+    integrations = [
+        one_each(file_integration("archive", archive)),
+        one_each(webhook("hook", hook.url())),
+        one_each({"name": "hec", "type": "SPLUNK", "channels": ["SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT"],
+                  "configuration": {"endpoint": hec.url(), "token": HEC_TOKEN}}),
+        one_each({"name": "es", "type": "ELASTIC", "channels": ["SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT"],
+                  "configuration": {"endpoint": es.url(), "index": "sysdig-%Y.%m.%d", "auth": "BASIC_AUTH",
+                                    "secret": "%s:%s" % (ES_USER, ES_PASSWORD)}}),
+        one_each({"name": "syslog", "type": "SYSLOG",
+                  "configuration": {"address": "127.0.0.1", "port": tcp.port, "type": "tcp",
+                                    "formatter": "CEF", "messageFormat": "RFC_5424"}}),
+    ]
+    try:
+        gw = gateway_factory(integrations, conf=FORWARDER)
+        for name in SAMPLE_NAMES:
+            r = gw.post(sample_bytes(name), content_type="application/json")
+            assert r.status_code == 200 and summary_of(r)["accepted"] == 1, r.text
+
+        p, out = run_test(gw.config_path, sample_paths())
+        assert p.returncode == 0, p.stderr
+        want = {}
+        for report in out:
+            for i in report["integrations"]:
+                if i["result"] == "record":
+                    want.setdefault(i["name"], []).append(i["record"].encode())
+        assert sorted(want) == ["archive", "es", "hec", "hook", "syslog"]
+        assert len(want["archive"]) == len(SAMPLE_NAMES)
+
+        def got_hook():
+            return [r.body for r in hook.requests] if len(hook.requests) >= len(want["hook"]) else None
+        bodies = wait_until(got_hook, 15)
+        assert sorted(bodies) == sorted(rec + b"\n" for rec in want["hook"])
+
+        bodies = wait_until(lambda: [r.body for r in hec.requests if r.status == 200]
+                            if len([r for r in hec.requests if r.status == 200]) >= len(want["hec"]) else None, 15)
+        assert sorted(bodies) == sorted(want["hec"])  # HEC: records back to back
+
+        bodies = wait_until(lambda: [r.body for r in es.requests if r.status == 200]
+                            if len([r for r in es.requests if r.status == 200]) >= len(want["es"]) else None, 15)
+        assert sorted(bodies) == sorted(want["es"])  # framing "concat": each record ends its line itself
+
+        stream = b"".join(want["syslog"])
+        wait_until(lambda: len(tcp.bytes()) >= len(stream), 15)
+        got_stream = tcp.bytes()
+        # records go in posting order, each one whole
+        assert got_stream == stream or sorted(split_by(got_stream, want["syslog"])) == sorted(want["syslog"])
+
+        def file_done():
+            return os.path.exists(archive) and open(archive, "rb").read().count(b"\n") >= len(SAMPLE_NAMES)
+        wait_until(file_done, 15)
+        with open(archive, "rb") as f:
+            lines = f.read().split(b"\n")[:-1]
+        assert lines == want["archive"]  # FILE writes in submission order
+
+        # the requests shown are the ones sent, secrets masked
+        reports = {os.path.basename(r["source"]): by_name(r) for r in out}
+        shown = reports["policy_event.json"]["es"]["request"]
+        sent = [r for r in es.requests if r.status == 200][0]
+        assert shown["url"] == es.url() + sent.path
+        assert shown["headers"]["Authorization"] == "Basic ******"
+        assert shown["headers"]["Content-Type"] == sent.header("content-type")
+        assert reports["policy_event.json"]["hec"]["request"]["headers"]["Authorization"] == "Splunk ******"
+        assert HEC_TOKEN not in p.stdout and ES_PASSWORD not in p.stdout
+    finally:
+        tcp.close()
+
+
+def split_by(stream, records):
+    out, pos = [], 0
+    while pos < len(stream):
+        rec = next(r for r in records if stream.startswith(r, pos))
+        out.append(rec)
+        pos += len(rec)
+    return out
+
+
+# ---- script suites ---------------------------------------------------------------
+
+def test_every_example_script_ships_a_passing_suite():
+    examples = repo_path("lua", "examples")
+    scripts = sorted(f[:-4] for f in os.listdir(examples) if f.endswith(".lua"))
+    assert "tag" in scripts  # docs/configuration.md cites it
+    for name in scripts:
+        suite = os.path.join(examples, name + ".test.yaml")
+        assert os.path.exists(suite), "lua/examples/%s.lua has no suite" % name
+        p = run_cli(["test", "--suite", suite])
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "FAIL" not in p.stdout and " 0 failed" in p.stdout
+
+
+FAILING_SUITE = """\
+config: %(config)s
+scripts: [%(script)s]
+cases:
+  - name: passes
+    event: %(data)s/policy_event.json
+    expect: {integrations: [soc], fields: {timestamp: 1606322948648718268}}
+  - name: wrong on purpose
+    event: %(data)s/policy_event.json
+    set: {severity: 2}
+    expect:
+      dropped: true
+      fields:
+        timestamp: 1606322948648718269
+        'content.fields["proc.cmdline"]': "touch /etc/ard"
+      absent: [content.output]
+      records:
+        soc: {contains: "no such text", matches: '"checked":true'}
+"""
+
+
+def test_a_failing_suite_case_gives_a_diff_and_exit_1(scripted, tmp_path):
+    config, tmp = scripted
+    suite = tmp_path / "s.test.yaml"
+    suite.write_text(FAILING_SUITE % {"config": config, "script": tmp / "global.lua", "data": DATA_DIR})
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 1, p.stdout + p.stderr
+    out = p.stdout
+    assert "ok   %s:4: passes" % suite in out
+    assert "FAIL %s:7: wrong on purpose" % suite in out
+    assert "  dropped:\n      expected true\n      got      accepted\n" in out
+    # 64-bit integers are compared digit by digit
+    assert "  fields timestamp:\n      expected 1606322948648718269\n      got      1606322948648718268\n" in out
+    assert 'fields content.fields["proc.cmdline"]' not in out  # that one holds
+    assert "  absent content.output:\n      expected (absent)\n      got      \"File below /etc" in out
+    assert '  records.soc contains:\n      expected to contain "no such text"\n' in out
+    assert "records.soc matches" not in out  # the record does have "checked":true
+    assert "%s: 1 passed, 1 failed" % suite in out
+
+
+def test_a_malformed_suite_is_reported_with_its_line(scripted, tmp_path):
+    config, _ = scripted
+    suite = tmp_path / "m.test.yaml"
+    suite.write_text("config: %s\ncases:\n  - name: typo\n    event: '{\"type\":\"policy\"}'\n"
+                     "    expect: {statsu: accepted}\n" % config)
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 1
+    assert "%s:5: unknown expectation 'statsu' (did you mean 'status'?)" % suite in p.stdout
+    suite.write_text("confg: x\ncases: []\n")
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 2 and "unknown key 'confg' (did you mean 'config'?)" in p.stderr
