@@ -121,6 +121,10 @@ static void unrouted_reason(const sr_test_run *r, size_t integ, const sr_event *
         snprintf(out, len, "severity %d (%s) is less severe than min_severity %d (%s)",
                  ev->severity, severity_word(ev->severity), s->min_severity,
                  severity_word(s->min_severity));
+    } else if (strcmp(test, "script_route") == 0) {
+        snprintf(out, len, "a global script routed the event to other integrations (ev:route)");
+    } else if (strcmp(test, "script_unroute") == 0) {
+        snprintf(out, len, "a global script excluded this integration (ev:unroute)");
     } else {
         snprintf(out, len, "%s", test);
     }
@@ -133,6 +137,15 @@ static void drop_reason(const sr_test_run *r, int32_t integ, const char *detail,
     size_t n = integ < 0 ? r->conf.nscripts : r->conf.integrations[integ].nscripts;
     snprintf(out, len, "dropped by %s script %s", integ < 0 ? "global" : "the integration's",
              k < n ? list[k] : detail);
+}
+
+/* A failure's message, followed by where it happened (the innermost site
+ * script or module line) unless the message starts with it already. */
+static void failure_reason(const sr_emit_fail *f, char *out, size_t len) {
+    if (f->where[0] && strncmp(f->msg, f->where, strlen(f->where)) != 0)
+        snprintf(out, len, "%s (at %s)", f->msg, f->where);
+    else
+        snprintf(out, len, "%s", f->msg);
 }
 
 /* ---- Explaining a body -------------------------------------------------- */
@@ -155,12 +168,12 @@ static void explain_event(const sr_test_run *r, const sr_ingest_batch *b, uint32
         if (fl->integ < 0) {
             te->status = SR_TEST_FAILED;
             snprintf(te->stage, sizeof te->stage, "%s", fl->stage);
-            snprintf(te->why, sizeof te->why, "%s", fl->msg);
+            failure_reason(fl, te->why, sizeof te->why);
         } else if ((size_t)fl->integ < n) {
             sr_test_target *t = &te->targets[fl->integ];
             t->kind = SR_TARGET_FAILED;
             snprintf(t->stage, sizeof t->stage, "%s", fl->stage);
-            snprintf(t->why, sizeof t->why, "%s", fl->msg);
+            failure_reason(fl, t->why, sizeof t->why);
         }
     }
     for (size_t k = 0; k < em->nnotes; k++) {

@@ -39,7 +39,7 @@ typedef enum {
 typedef struct sr_test_target {
     sr_test_target_kind kind;
     char stage[12];  /* FAILED: "script", "encode", "timeout" */
-    char why[400];   /* all but RECORD: the reason, in words */
+    char why[512];   /* all but RECORD: the reason, in words */
     const char *rec; /* RECORD: the exact bytes that would go into a batch */
     size_t rec_len;
 } sr_test_target;
@@ -47,7 +47,7 @@ typedef struct sr_test_target {
 typedef struct sr_test_event {
     sr_test_status status;
     char stage[12];          /* FAILED: "script", "timeout" */
-    char why[400];           /* DROPPED, FAILED, REJECTED: the reason */
+    char why[512];           /* DROPPED, FAILED, REJECTED: the reason */
     const sr_event *ev;      /* as the global scripts left it; NULL when rejected */
     uint32_t line;           /* NDJSON: 1-based line; 0 otherwise */
     int32_t index;           /* JSON array: 0-based element; -1 otherwise */
