@@ -111,8 +111,9 @@ def test_every_sample_status_and_reasons(scripted):
     # a global failure: stage, message with the script's file:line
     r = got["audit_kube_exec.json"]
     assert r["status"] == "failed" and r["stage"] == "script"
-    # (Lua shortens a long chunk name from the left)
-    assert r["reason"].endswith("global.lua:9: no exec events here"), r["reason"]
+    # Lua shortens a long chunk name in the message; the location is whole
+    assert "global.lua:9: no exec events here" in r["reason"], r["reason"]
+    assert r["reason"].endswith(" (at %s:9)" % (tmp / "global.lua")), r["reason"]
 
     # parse errors: where and why
     r = got[INVALID_SAMPLE]
@@ -371,3 +372,34 @@ def test_a_malformed_suite_is_reported_with_its_line(scripted, tmp_path):
     suite.write_text("confg: x\ncases: []\n")
     p = run_cli(["test", "--suite", str(suite)])
     assert p.returncode == 2 and "unknown key 'confg' (did you mean 'config'?)" in p.stderr
+
+
+ROUTE_SCRIPT = """\
+local M = {}
+function M.process(ev, ctx)
+    if ev:get("type") == "policy" then
+        ev:route{"archive"}
+    elseif ev:get("type") == "connection" then
+        ev:unroute{"archive"}
+    end
+end
+return M
+"""
+
+
+def test_script_routes_are_reported(tmp_path):
+    (tmp_path / "route.lua").write_text(ROUTE_SCRIPT)
+    conf = {"data_dir": str(tmp_path / "data"), "scripts": [str(tmp_path / "route.lua")],
+            "integrations": [webhook("soc", "http://127.0.0.1:9/hook"),
+                             file_integration("archive", str(tmp_path / "a.jsonl"))]}
+    (tmp_path / "cfg.yaml").write_text(yaml_text(conf))
+    p, out = run_test(str(tmp_path / "cfg.yaml"), [os.path.join(DATA_DIR, "policy_event.json"),
+                                                   os.path.join(DATA_DIR, "audit_network.json")])
+    assert p.returncode == 0, p.stderr
+    policy, conn = by_name(out[0]), by_name(out[1])
+    assert policy["archive"]["result"] == "record"
+    assert policy["soc"] == {"name": "soc", "type": "WEBHOOK", "result": "unrouted",
+                             "reason": "a global script routed the event to other integrations (ev:route)"}
+    assert conn["soc"]["result"] == "record"
+    assert conn["archive"]["result"] == "unrouted"
+    assert conn["archive"]["reason"] == "a global script excluded this integration (ev:unroute)"
