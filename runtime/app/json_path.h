@@ -1,10 +1,7 @@
 /* json_path.h - finding a value in JSON text by a path, for script test
- * expectations.
- *
- * A path is keys separated by dots: `content.fields.proc.cmdline`. A key
- * that holds dots (labels do: `kubernetes.cluster.name`) is written in
- * brackets and quotes: `labels["kubernetes.cluster.name"]`; `[N]` is the
- * N-th (0-based) element of an array: `content.ruleTags[0]`. */
+ * expectations. Paths are the ones scripts use (event_path.h):
+ * `content.fields["proc.cmdline"]`, `labels['kubernetes.cluster.name']`,
+ * `content.ruleTags[0]` (indexes count from 0). */
 #ifndef SR_JSON_PATH_H
 #define SR_JSON_PATH_H
 
