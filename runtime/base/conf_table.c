@@ -387,6 +387,43 @@ int sr_conf_fill_unset(const sr_conf_key *keys, void *base, const void *from) {
     return 0;
 }
 
+/* ---- Freeing ------------------------------------------------------------ */
+
+static void free_string_at(void *base, size_t offset) {
+    char *s;
+    memcpy(&s, field_of(base, offset), sizeof s);
+    free(s);
+    memset(field_of(base, offset), 0, sizeof s);
+}
+
+void sr_conf_free(const sr_conf_key *keys, void *base) {
+    for (const sr_conf_key *k = keys; k->name; k++) {
+        if (k->alias_of)
+            continue;
+        void *field = field_of(base, k->offset);
+        switch (k->type) {
+        case SR_CONF_STRING:
+        case SR_CONF_LISTEN: free_string_at(base, k->offset); break;
+        case SR_CONF_STRINGS: {
+            char **list;
+            size_t n;
+            memcpy(&list, field, sizeof list);
+            memcpy(&n, field_of(base, k->aux), sizeof n);
+            free_strings(list, n);
+            memset(field, 0, sizeof list);
+            memset(field_of(base, k->aux), 0, sizeof n);
+            break;
+        }
+        case SR_CONF_SECTION: sr_conf_free(k->sub, field); break;
+        case SR_CONF_CUSTOM:
+            if (k->drop)
+                k->drop(field);
+            break;
+        default: break;
+        }
+    }
+}
+
 /* ---- Printing ----------------------------------------------------------- */
 
 /* Sizes and durations print in the largest unit that keeps them exact, as

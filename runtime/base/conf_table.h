@@ -72,6 +72,7 @@ typedef struct sr_conf_item {
  * `apply` runs after its map was read (to check the result as a whole). */
 typedef int (*sr_conf_apply_fn)(sr_conf_ctx *ctx, const sr_conf_item *it, void *field);
 typedef void (*sr_conf_print_fn)(sr_buf *out, const void *field);
+typedef void (*sr_conf_drop_fn)(void *field);
 
 typedef struct sr_conf_key {
     const char *name;
@@ -88,6 +89,7 @@ typedef struct sr_conf_key {
     const struct sr_conf_key *sub; /* SECTION */
     sr_conf_apply_fn apply;        /* CUSTOM: reads; SECTION: checks after reading */
     sr_conf_print_fn print;        /* CUSTOM: the effective value as JSON */
+    sr_conf_drop_fn drop;          /* CUSTOM: frees what `apply` allocated */
     const char *alias_of;          /* another spelling of that key of this table */
     const char *doc_default;       /* the reference's default, when `dflt` does not say it */
     const char *doc;               /* the reference's meaning; a SECTION with one is one row */
@@ -115,6 +117,11 @@ int sr_conf_set_defaults(const sr_conf_key *keys, void *base, char *err, size_t 
 /* Sets the fields of `base` that are still zero from `from` (same struct),
  * then, with from NULL, from the rows' defaults. Value rows only. */
 int sr_conf_fill_unset(const sr_conf_key *keys, void *base, const void *from);
+
+/* Frees what reading `keys` allocated in `base` (strings, lists, hosts,
+ * what custom rows' `drop` frees), sections included, and zeroes those
+ * fields. */
+void sr_conf_free(const sr_conf_key *keys, void *base);
 
 /* `{"key":value,...}` of `base`'s effective values; secrets as "******". */
 void sr_conf_print_json(sr_buf *out, const sr_conf_key *keys, const void *base);

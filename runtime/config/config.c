@@ -27,16 +27,8 @@
 
 /* ---- integrations ------------------------------------------------------- */
 
-static void free_strings(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void sr_config_integration_free(sr_integration_conf *ic) {
-    free(ic->name);
-    free(ic->type);
-    free_strings(ic->scripts, ic->nscripts);
+    sr_conf_free(sr_integration_conf_keys, ic);
     memset(ic, 0, sizeof *ic);
 }
 
@@ -197,27 +189,10 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
     return 0;
 }
 
-static void free_input(sr_input_conf *in) {
-    free(in->host);
-    free(in->token);
-    free(in->tls.cert_file);
-    free(in->tls.key_file);
-    free(in->tls.client_ca_file);
-}
-
 void sr_config_free(sr_config *cfg) {
     if (!cfg)
         return;
-    free(cfg->data_dir);
-    free(cfg->lua_dir);
-    free_strings(cfg->integration_paths, cfg->nintegration_paths);
-    free_strings(cfg->scripts, cfg->nscripts);
-    free_input(&cfg->http);
-    free_input(&cfg->tcp);
-    free(cfg->admin.host);
-    for (size_t i = 0; i < cfg->admin.ntokens; i++)
-        free(cfg->admin.tokens[i].name);
-    free(cfg->admin.tokens);
+    sr_conf_free(sr_config_keys, cfg);
     for (size_t i = 0; i < cfg->nintegrations; i++)
         sr_config_integration_free(&cfg->integrations[i]);
     free(cfg->integrations);

@@ -332,8 +332,15 @@ static const sr_conf_key token_keys[] = {
 
 static void free_tokens(sr_admin_token_conf *t, size_t n) {
     for (size_t i = 0; i < n; i++)
-        free(t[i].name);
+        sr_conf_free(token_keys, &t[i]);
     free(t);
+}
+
+static void drop_tokens(void *field) {
+    sr_admin_conf *admin = field;
+    free_tokens(admin->tokens, admin->ntokens);
+    admin->tokens = NULL;
+    admin->ntokens = 0;
 }
 
 /* `tokens:` replaces an earlier file's list as a whole. */
@@ -407,6 +414,7 @@ static const sr_conf_key admin_keys[] = {
      .type = SR_CONF_CUSTOM,
      .apply = read_tokens,
      .print = print_tokens,
+     .drop = drop_tokens,
      .doc = "a list of `{name, role, sha256}`: who may use the admin API, `role` `admin` or "
             "`viewer`, `sha256` the token's SHA-256 in hex (never the token); replaced as a "
             "whole by a later file, re-read on reload "

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -31,6 +32,18 @@ static int read_name(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
                                    "letter or digit, at most 64)",
                                    0);
     return sr_conf_set_string(ctx, it, 0, field);
+}
+
+static void drop_name(void *field) {
+    char **name = field;
+    free(*name);
+    *name = NULL;
+}
+
+static void drop_type(void *field) {
+    sr_integration_conf *ic = field;
+    free(ic->type);
+    ic->type = NULL;
 }
 
 static int read_type(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
@@ -142,6 +155,7 @@ const sr_conf_key sr_integration_conf_keys[] = {
      .type = SR_CONF_CUSTOM,
      SR_CONF_AT(sr_integration_conf, name),
      .apply = read_name,
+     .drop = drop_name,
      .doc_default = "`<type in lower case>-<n>`",
      .doc = "unique (case-insensitively) across all files; letters, digits, `.`, `_`, `-`, "
             "starting with a letter or digit, at most 64 characters. It names the dead-letter "
@@ -150,6 +164,7 @@ const sr_conf_key sr_integration_conf_keys[] = {
     {.name = "type",
      .type = SR_CONF_CUSTOM,
      .apply = read_type,
+     .drop = drop_type,
      .doc_default = "required",
      .doc = "`WEBHOOK`, `SPLUNK`, `FILE`, ... (letters, digits, `_`; any case, stored upper "
             "case); the module `lua/integrations/<type>.lua`"},
