@@ -7,9 +7,10 @@
  * The rotating file is only touched by the running job, or by the loop thread
  * when no job runs, so it needs no lock.
  *
- * Settings: `path` (required), `rotate_bytes` (0 = never), `keep_files`
- * (0 = rotated data is deleted). The integration's Lua module supplies the
- * documented defaults, so zero values are taken literally here.
+ * Settings (file.h, keys at the end of this file): `path` (required),
+ * `rotate_bytes` (0 = never), `keep_files` (0 = rotated data is deleted).
+ * The key table supplies the defaults, so zero values are taken literally
+ * here.
  *
  * Errors: a path that cannot be opened (its directory cannot be created, or
  * it is not writable) fails sr_file_sink_new with the reason in `err`. A
@@ -18,7 +19,7 @@
  *
  * Each batch is fdatasync'ed before it is reported written: the delivery
  * layer forgets records a sink reported delivered, so they must be on disk. */
-#include "sink.h"
+#include "file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ static const sr_sink_ops file_ops = {
     .close = file_close,
 };
 
-sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen) {
+sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_file_settings *s, char *err, size_t errlen) {
     if (!s->path || !*s->path) {
         snprintf(err, errlen, "file sink: 'path' is required");
         return NULL;
@@ -193,10 +194,27 @@ sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
     fs->loop = loop;
     /* Opening on the loop thread once, at start-up, so a bad path is a
      * configuration error rather than an endless retry. */
-    fs->rf = sr_rotating_file_open(s->path, s->rotate_bytes, s->keep_files, err, errlen);
+    fs->rf =
+        sr_rotating_file_open(s->path, (uint64_t)s->rotate_bytes, (int)s->keep_files, err, errlen);
     if (!fs->rf) {
         free(fs);
         return NULL;
     }
     return &fs->base;
 }
+
+static const sr_sink_key file_keys[] = {
+    SR_SINK_KEY(sr_file_settings, path, SR_SINK_KEY_STRING, 0, "file the records are appended to"),
+    SR_SINK_KEY(sr_file_settings, rotate_bytes, SR_SINK_KEY_INT, 0,
+                "rotate when the file would exceed it; 0 = never"),
+    SR_SINK_KEY(sr_file_settings, keep_files, SR_SINK_KEY_INT, 5,
+                "rotated files kept: path.1 .. path.N"),
+    {0},
+};
+
+static sr_sink *file_open(uv_loop_t *loop, const void *s, char *err, size_t errlen) {
+    return sr_file_sink_new(loop, s, err, errlen);
+}
+
+const sr_sink_transport sr_transport_file = {"file", file_keys, sizeof(sr_file_settings),
+                                             file_open};

@@ -14,7 +14,7 @@
  *
  * Teardown: close() abandons what is in flight, cleans up curl, and closes the
  * uv handles; the sink's memory goes with the last close callback. */
-#include "sink.h"
+#include "http.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -570,7 +570,7 @@ static int configure_multi(http_sink *hs) {
     return 0;
 }
 
-sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen) {
+sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_http_settings *s, char *err, size_t errlen) {
     http_sink *hs = calloc(1, sizeof *hs);
     if (!hs) {
         snprintf(err, errlen, "http sink: out of memory");
@@ -582,7 +582,8 @@ sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
     hs->connect_timeout_ms =
         s->connect_timeout_ms > 0 ? s->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     hs->insecure = s->insecure;
-    hs->max_connections = s->max_connections > 0 ? s->max_connections : DEFAULT_MAX_CONNECTIONS;
+    hs->max_connections =
+        s->max_connections > 0 ? (int)s->max_connections : DEFAULT_MAX_CONNECTIONS;
     /* Checked now so a typo is a start-up error, not a retry loop. */
     if (copy_file_setting("ca_file", s->ca_file, &hs->ca_file, err, errlen) != 0 ||
         copy_file_setting("cert_file", s->cert_file, &hs->cert_file, err, errlen) != 0 ||
@@ -609,3 +610,21 @@ fail:
     sink_free(hs);
     return NULL;
 }
+
+static const sr_sink_key http_keys[] = {
+    SR_SINK_KEY(sr_http_settings, timeout_ms, SR_SINK_KEY_INT, DEFAULT_TIMEOUT_MS,
+                "whole request, in milliseconds"),
+    SR_SINK_KEY(sr_http_settings, connect_timeout_ms, SR_SINK_KEY_INT, DEFAULT_CONNECT_TIMEOUT_MS,
+                "connection set-up, in milliseconds"),
+    SR_SINK_TLS_KEYS(sr_http_settings),
+    SR_SINK_KEY(sr_http_settings, max_connections, SR_SINK_KEY_INT, DEFAULT_MAX_CONNECTIONS,
+                "connections per sink"),
+    {0},
+};
+
+static sr_sink *http_open(uv_loop_t *loop, const void *s, char *err, size_t errlen) {
+    return sr_http_sink_new(loop, s, err, errlen);
+}
+
+const sr_sink_transport sr_transport_http = {"http", http_keys, sizeof(sr_http_settings),
+                                             http_open};

@@ -485,7 +485,7 @@ static const sr_sink_ops kafka_ops = {
     .close = kafka_close,
 };
 
-sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen) {
+sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_kafka_settings *s, char *err, size_t errlen) {
     kafka_sink *ks = calloc(1, sizeof *ks);
     if (!ks) {
         snprintf(err, errlen, "kafka sink: out of memory");
@@ -507,3 +507,24 @@ sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err
     }
     return &ks->base;
 }
+
+static const sr_sink_key kafka_keys[] = {
+    SR_SINK_KEY(sr_kafka_settings, brokers, SR_SINK_KEY_STRING, 0,
+                "bootstrap servers, \"h1:9092,h2:9092\""),
+    SR_SINK_KEY(sr_kafka_settings, topic, SR_SINK_KEY_STRING, 0, "topic the records go to"),
+    SR_SINK_KEY(sr_kafka_settings, key_field, SR_SINK_KEY_STRING, 0,
+                "top-level record field used as the message key"),
+    SR_SINK_KEY(sr_kafka_settings, timeout_ms, SR_SINK_KEY_INT, 30000,
+                "message.timeout.ms: a message's time to be acknowledged"),
+    SR_SINK_TLS_KEYS(sr_kafka_settings),
+    SR_SINK_KEY(sr_kafka_settings, props, SR_SINK_KEY_PROPS, 0,
+                "librdkafka properties, \"header.<Name>\" static headers, \"keytab.base64\""),
+    {0},
+};
+
+static sr_sink *kafka_open(uv_loop_t *loop, const void *s, char *err, size_t errlen) {
+    return sr_kafka_sink_new(loop, s, err, errlen);
+}
+
+const sr_sink_transport sr_transport_kafka = {"kafka", kafka_keys, sizeof(sr_kafka_settings),
+                                              kafka_open};

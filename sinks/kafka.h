@@ -1,5 +1,19 @@
-/* kafka.h - inside the kafka sink (sinks/kafka*.c); not for other users.
+/* kafka.h - the "kafka" transport: records produced as messages of a topic
+ * by an idempotent librdkafka producer (acks=all) on its own threads, woken
+ * into the loop through its queue's I/O event.
  *
+ * A message's key is the record's top-level member key_field (none if unset
+ * or absent); props are librdkafka properties, plus "header.<Name>" (static
+ * headers) and "keytab.base64" (a Kerberos keytab the sink writes to a
+ * private 0600 file for sasl.kerberos.keytab). timeout_ms is
+ * message.timeout.ms; insecure, ca_file, cert_file and key_file configure
+ * TLS. Every batch reports per-record items from the delivery reports:
+ * failures of the record itself (too large, malformed) are
+ * SR_SINK_ITEM_REJECT, all others (brokers, timeouts, authorization, topic)
+ * SR_SINK_ITEM_RETRY.
+ *
+ * The settings and the constructor are the transport's interface; the rest
+ * is shared by its files:
  *   kafka.c         the sink: one idempotent librdkafka producer driven by the
  *                   uv loop, batches tracked message by message through
  *                   delivery reports;
@@ -15,6 +29,24 @@
 
 #include "buf.h"
 #include "sink.h"
+
+/* Its keys (kafka.c's table has the defaults). Strings and props are
+ * copied. */
+typedef struct sr_kafka_settings {
+    const char *brokers;   /* bootstrap servers, "h1:9092,h2:9092" */
+    const char *topic;     /* required */
+    const char *key_field; /* top-level record field used as the message key */
+    long long timeout_ms;  /* message.timeout.ms; 0 or less: librdkafka's default */
+    int insecure;
+    const char *ca_file;
+    const char *cert_file;
+    const char *key_file;
+    sr_sink_props props; /* see above */
+} sr_kafka_settings;
+
+/* Creation fails (NULL, `err`) for missing brokers or topic, an unknown
+ * librdkafka property or bad value, or a bad keytab. */
+sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_kafka_settings *s, char *err, size_t errlen);
 
 /* The sink's own props, not passed to librdkafka. */
 #define SR_KAFKA_HEADER_PREFIX "header."       /* "header.<Name>": a static message header */
@@ -40,7 +72,7 @@ typedef struct sr_kafka_opts {
  * the keytab (decoded and written to a fresh private directory). Fails (-1,
  * `err`) for a missing brokers/topic, bad base64 or an unwritable keytab.
  * `err` never contains a property's value. */
-int sr_kafka_opts_init(sr_kafka_opts *o, const sr_sink_settings *s, char *err, size_t errlen);
+int sr_kafka_opts_init(sr_kafka_opts *o, const sr_kafka_settings *s, char *err, size_t errlen);
 /* Frees the copies and removes the keytab file and its directory. */
 void sr_kafka_opts_free(sr_kafka_opts *o);
 

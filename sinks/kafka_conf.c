@@ -1,6 +1,6 @@
 /* kafka_conf.c - the kafka sink's settings as librdkafka configuration.
  *
- * sr_sink_settings carries the brokers, topic and key field, the TLS files
+ * sr_kafka_settings (kafka.h) carries the brokers, topic and key field, the TLS files
  * shared with other transports, timeout_ms (librdkafka's message.timeout.ms:
  * how long the producer keeps retrying one message before its delivery
  * report fails it), and `props`: librdkafka properties from the Lua module,
@@ -101,7 +101,7 @@ fail:
     return -1; /* sr_kafka_opts_free removes what was made */
 }
 
-int sr_kafka_opts_init(sr_kafka_opts *o, const sr_sink_settings *s, char *err, size_t errlen) {
+int sr_kafka_opts_init(sr_kafka_opts *o, const sr_kafka_settings *s, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
     if (!s->brokers || !*s->brokers || !s->topic || !*s->topic) {
         snprintf(err, errlen, "kafka sink: brokers and topic are required");
@@ -115,13 +115,14 @@ int sr_kafka_opts_init(sr_kafka_opts *o, const sr_sink_settings *s, char *err, s
     o->key_file = dup_or_null(s->key_file);
     o->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 0;
     o->insecure = s->insecure;
-    o->props = s->nprops ? calloc(s->nprops, sizeof *o->props) : NULL;
+    const sr_sink_props *in = &s->props;
+    o->props = in->n ? calloc(in->n, sizeof *o->props) : NULL;
     if (!o->brokers || !o->topic || (s->key_field && *s->key_field && !o->key_field) ||
-        (s->nprops && !o->props))
+        (in->n && !o->props))
         goto oom;
     size_t hlen = strlen(SR_KAFKA_HEADER_PREFIX);
-    for (size_t i = 0; i < s->nprops; i++) {
-        const char *name = s->props[i].name, *value = s->props[i].value ? s->props[i].value : "";
+    for (size_t i = 0; i < in->n; i++) {
+        const char *name = in->items[i].name, *value = in->items[i].value ? in->items[i].value : "";
         if (strncmp(name, SR_KAFKA_HEADER_PREFIX, hlen) == 0) {
             if (!name[hlen]) {
                 snprintf(err, errlen, "kafka sink: a header needs a name ('%s<Name>')",

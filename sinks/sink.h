@@ -77,84 +77,97 @@ struct sr_sink {
     const sr_sink_ops *ops;
 };
 
+/* ---- Settings ------------------------------------------------------------
+ *
+ * Each transport has a settings struct of its own and declares the keys it
+ * accepts in a table (as an integration module declares M.options): the
+ * name setup() returns it under (the struct field of the same name), its
+ * type, where it lives in the struct, its default and what it means. The Lua
+ * host fills a transport's settings from what the integration's `setup`
+ * returned through that table alone (runtime/lua/lua_sink_settings.c), so a
+ * new transport is its file plus one line in sinks/registry.c. */
+
 typedef struct sr_sink_prop {
     const char *name;
     const char *value;
 } sr_sink_prop;
 
-/* Transport settings, filled from what the integration's Lua `setup`
- * returned. Fields a transport does not use are ignored. Strings are copied. */
-typedef struct sr_sink_settings {
-    /* http */
-    long timeout_ms;         /* whole request; default 30000 */
-    long connect_timeout_ms; /* default 10000 */
-    int insecure;            /* skip certificate and host-name verification */
-    const char *ca_file;     /* PEM bundle to verify the server with */
-    const char *cert_file;   /* client certificate (mTLS) */
-    const char *key_file;    /* client key (mTLS) */
-    int max_connections;     /* per sink; default 4 */
-    /* file */
-    const char *path;
-    unsigned long long rotate_bytes; /* rotate when the file would exceed it; 0 = never */
-    int keep_files;                  /* rotated files kept: path.1 .. path.N; default 5 */
-    /* stream (syslog over tcp/udp/tls) and kafka */
-    const char *host;      /* stream: peer host name or address */
-    int port;              /* stream: peer port */
-    const char *protocol;  /* stream: "tcp", "udp" or "tls" */
-    const char *brokers;   /* kafka: bootstrap servers, "h1:9092,h2:9092" */
-    const char *topic;     /* kafka */
-    const char *key_field; /* kafka: top-level record field used as the message key */
-    /* Further transport-specific settings from `setup`'s `props` table, as
-     * name/value strings (kafka: librdkafka properties, and "header.<Name>"
-     * for static message headers). */
-    const sr_sink_prop *props;
-    size_t nprops;
-} sr_sink_settings;
+/* Name/value strings: setup's `props` table, sorted by name. */
+typedef struct sr_sink_props {
+    const sr_sink_prop *items;
+    size_t n;
+} sr_sink_props;
 
-/* HTTP(S) on libcurl's multi interface, driven by `loop`; keep-alive
- * connections are shared by the sink's transfers. Fails (NULL, `err`) only
- * for unusable settings, e.g. an unreadable ca_file/cert_file/key_file.
- * send() needs payload->http and fails (-1, no callback) for a header name or
- * value with a line break. The sink adds no headers of its own and suppresses
- * curl's (Expect, Accept, a default Content-Type). transport_ok is 0 when no
- * complete HTTP response arrived (refused, timeout, TLS, reset mid-body). */
-sr_sink *sr_http_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
-/* Records appended as lines to settings->path (runtime/base/rotating_file.h),
- * written and fdatasync'ed on the libuv threadpool, in send() order. A path
- * that cannot be opened fails creation (NULL, `err`); a later write error
- * fails that batch through the callback (transport_ok 0, `error`). */
-sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
-/* Records written as-is, in order, to settings->host:port over
- * settings->protocol: "tcp" or "tls" (one persistent connection; TLS verifies
- * the server against ca_file or the system store and its host name unless
- * `insecure`, with an optional client certificate cert_file/key_file), or
- * "udp" (one datagram per record). The Lua module frames the records. A
- * tcp/tls batch succeeds once the peer's TCP acknowledged all of it and the
- * connection stayed healthy for a short settle time; until timeout_ms it is
- * rewritten on reconnect (backoff 100 ms to 5 s; connect_timeout_ms per
- * attempt), then fails. TLS refusals fail at once. Creation fails (NULL,
- * `err`) for a missing host, a bad port or protocol, or unreadable TLS files.
- * Details in sinks/stream_tcp.c and sinks/stream_udp.c. */
-sr_sink *sr_stream_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
-/* Records produced as messages of settings->topic on settings->brokers by an
- * idempotent librdkafka producer (acks=all) on its own threads, woken into
- * the loop through its queue's I/O event. A message's key is the record's
- * top-level member settings->key_field (none if unset or absent); props are
- * librdkafka properties, plus "header.<Name>" (static headers) and
- * "keytab.base64" (a Kerberos keytab the sink writes to a private 0600 file
- * for sasl.kerberos.keytab). timeout_ms is message.timeout.ms; insecure,
- * ca_file, cert_file and key_file configure TLS. Every batch reports
- * per-record items from the delivery reports: failures of the record itself
- * (too large, malformed) are SR_SINK_ITEM_REJECT, all others (brokers,
- * timeouts, authorization, topic) SR_SINK_ITEM_RETRY. Creation fails (NULL,
- * `err`) for missing brokers or topic, an unknown librdkafka property or bad
- * value, or a bad keytab. Details in sinks/kafka.c and sinks/kafka_errors.c. */
-sr_sink *sr_kafka_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err, size_t errlen);
+typedef enum {
+    SR_SINK_KEY_STRING, /* const char *; NULL when setup leaves it out */
+    SR_SINK_KEY_INT,    /* long long */
+    SR_SINK_KEY_BOOL,   /* int, 0 or 1 (any Lua value, by its truth) */
+    SR_SINK_KEY_PROPS,  /* sr_sink_props, from a table of strings, numbers, booleans */
+} sr_sink_key_type;
 
-/* Opens the sink for a transport name ("http", "file", "stream", "kafka").
- * Unknown names fail with a message listing the known ones. */
-sr_sink *sr_sink_open(uv_loop_t *loop, const char *transport, const sr_sink_settings *s, char *err,
+typedef struct sr_sink_key {
+    const char *name;
+    sr_sink_key_type type;
+    size_t offset; /* of the field in the transport's settings struct */
+    long long def; /* INT and BOOL: the value when setup leaves the key out */
+    const char *description;
+} sr_sink_key;
+
+/* A row of a key table: the key is named after the field. */
+#define SR_SINK_KEY(T, field, type, def, description)                                              \
+    { #field, type, offsetof(T, field), def, description }
+
+/* The TLS client keys a transport shares with others (fields of these names
+ * and types in its struct). */
+#define SR_SINK_TLS_KEYS(T)                                                                        \
+    SR_SINK_KEY(T, insecure, SR_SINK_KEY_BOOL, 0, "skip certificate and host-name verification"),  \
+        SR_SINK_KEY(T, ca_file, SR_SINK_KEY_STRING, 0, "PEM bundle to verify the server with"),    \
+        SR_SINK_KEY(T, cert_file, SR_SINK_KEY_STRING, 0, "client certificate (mTLS)"),             \
+        SR_SINK_KEY(T, key_file, SR_SINK_KEY_STRING, 0, "client certificate's key (mTLS)")
+
+typedef struct sr_sink_transport {
+    const char *name;        /* what an integration module's M.transport names */
+    const sr_sink_key *keys; /* ends with a row whose name is NULL */
+    size_t settings_size;    /* of its settings struct */
+    /* Creates a sink from a settings struct of this transport. Fails (NULL,
+     * `err`) only for unusable settings. */
+    sr_sink *(*open)(uv_loop_t *loop, const void *settings, char *err, size_t errlen);
+} sr_sink_transport;
+
+/* ---- The registry (sinks/registry.c) --------------------------------------- */
+
+/* The transport of that name, or NULL. */
+const sr_sink_transport *sr_sink_transport_find(const char *name);
+/* The known transport names, space-separated ("http file stream kafka"). */
+void sr_sink_transport_names(char *buf, size_t len);
+
+/* Opens the sink for a transport name with a settings struct of that
+ * transport. Unknown names fail with a message listing the known ones. */
+sr_sink *sr_sink_open(uv_loop_t *loop, const char *transport, const void *settings, char *err,
                       size_t errlen);
+
+/* ---- Settings values (sinks/sink_settings.c) ------------------------------- */
+
+/* The key of that name, or NULL. */
+const sr_sink_key *sr_sink_key_find(const sr_sink_transport *t, const char *name);
+
+/* A settings struct of the transport with every key at its default (strings
+ * NULL, no props); NULL when out of memory. Free with sr_sink_settings_free. */
+void *sr_sink_settings_new(const sr_sink_transport *t);
+/* Sets one key of `settings`: a copy of the string (0, or -1 when out of
+ * memory), a number or truth value, or the props (taken over: the array
+ * and its strings must be malloc'd). */
+int sr_sink_settings_set_string(void *settings, const sr_sink_key *k, const char *value);
+void sr_sink_settings_set_int(void *settings, const sr_sink_key *k, long long value);
+void sr_sink_settings_set_props(void *settings, const sr_sink_key *k, sr_sink_prop *items,
+                                size_t n);
+/* Lowers the INT key `name` to `max` when its value is not in 1..max
+ * (nothing when the transport has no such key): how the admin API's probe
+ * keeps a test send short whatever the integration's timeouts. */
+void sr_sink_settings_cap(const sr_sink_transport *t, void *settings, const char *name,
+                          long long max);
+/* Frees the strings and props the settings own, then the struct. */
+void sr_sink_settings_free(const sr_sink_transport *t, void *settings);
 
 static inline int sr_sink_send(sr_sink *s, const sr_sink_payload *p, sr_sink_done_cb cb, void *ud) {
     return s->ops->send(s, p, cb, ud);

@@ -710,7 +710,7 @@ static const sr_sink_ops tcp_ops = {
     .close = tcp_close,
 };
 
-sr_sink *sr_stream_tcp_sink_new(uv_loop_t *loop, const sr_sink_settings *s, int tls, char *err,
+sr_sink *sr_stream_tcp_sink_new(uv_loop_t *loop, const sr_stream_settings *s, int tls, char *err,
                                 size_t errlen) {
     tcp_sink *ts = calloc(1, sizeof *ts);
     if (!ts || !(ts->host = strdup(s->host))) {

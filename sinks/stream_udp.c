@@ -320,7 +320,7 @@ static const sr_sink_ops udp_ops = {
     .close = udp_close,
 };
 
-sr_sink *sr_stream_udp_sink_new(uv_loop_t *loop, const sr_sink_settings *s, char *err,
+sr_sink *sr_stream_udp_sink_new(uv_loop_t *loop, const sr_stream_settings *s, char *err,
                                 size_t errlen) {
     udp_sink *us = calloc(1, sizeof *us);
     if (!us || !(us->host = strdup(s->host))) {

@@ -108,7 +108,6 @@ end
 function M.setup(conf)
     local p = prepare(conf)
     return http.transport(conf, {
-        url = conf.endpoint,
         -- json: a request holds one event, exactly as Sysdig sends it.
         framing = p.ndjson and "ndjson" or "list",
         max_events = (not p.ndjson) and 1 or nil,

@@ -332,18 +332,24 @@ void sr_probe_start(sr_probe_list *list, uv_loop_t *loop, sr_lua_host *host, siz
     uv_timer_init(loop, &p->closer);
     p->closer.data = p;
     sr_audit_new_id(p->id);
-    if (sr_lua_host_info(host, integ, &p->info) != 0 || !p->info.transport) {
+    if (sr_lua_host_info(host, integ, &p->info) != 0 || !p->info.sink) {
         finish(p, "failed", 0, NULL, "unknown integration");
         return;
     }
     if (encode(p, min_severity) != 0)
         return;
-    sr_sink_settings s = p->info.sink;
-    if (s.timeout_ms <= 0 || s.timeout_ms > PROBE_TIMEOUT_MS)
-        s.timeout_ms = PROBE_TIMEOUT_MS;
-    if (s.connect_timeout_ms <= 0 || s.connect_timeout_ms > PROBE_CONNECT_MS)
-        s.connect_timeout_ms = PROBE_CONNECT_MS;
-    p->sink = sr_sink_open(loop, p->info.transport, &s, err, sizeof err);
+    /* A shallow copy: the strings stay the host's. */
+    const sr_sink_transport *t = p->info.sink;
+    void *s = malloc(t->settings_size);
+    if (!s) {
+        finish(p, "failed", 0, NULL, "out of memory");
+        return;
+    }
+    memcpy(s, p->info.settings, t->settings_size);
+    sr_sink_settings_cap(t, s, "timeout_ms", PROBE_TIMEOUT_MS);
+    sr_sink_settings_cap(t, s, "connect_timeout_ms", PROBE_CONNECT_MS);
+    p->sink = t->open(loop, s, err, sizeof err);
+    free(s);
     if (!p->sink) {
         sr_lua_host_redact(host, integ, err, strlen(err));
         finish(p, "failed", 0, NULL, err);

@@ -23,6 +23,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "file.h"
 #include "queue.h"
 #include "sink.h"
 
@@ -506,7 +507,7 @@ static void arm_timer(sr_integ_rt *r, timer_purpose why, uint64_t ms) {
 
 static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen) {
     char why[256] = "";
-    r->sink = sr_sink_open(d->loop, r->info.transport, &r->info.sink, why, sizeof why);
+    r->sink = sr_sink_open(d->loop, r->info.transport, r->info.settings, why, sizeof why);
     if (r->sink)
         return 0;
     snprintf(err, errlen, "%s:%d: integration '%s' (%s): %s", r->conf->file, r->conf->line,
@@ -702,8 +703,8 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
         if (open_sink(d, r, err, errlen) != 0) {
             /* Keep it queued: it retries (and reports) until the next reload. */
             sr_error("delivery", "%s", err);
-            r->sink = sr_sink_open(d->loop, "file", &(sr_sink_settings){.path = "/dev/null"}, err,
-                                   errlen);
+            r->sink =
+                sr_file_sink_new(d->loop, &(sr_file_settings){.path = "/dev/null"}, err, errlen);
         }
         if (r->timer_for == TIMER_LINGER || r->timer_for == TIMER_IDLE) {
             uv_timer_stop(&r->timer);

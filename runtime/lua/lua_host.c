@@ -105,9 +105,10 @@ void sr_lua_host_free(sr_lua_host *h) {
         lua_close(h->L);
     sr_lua_heap_free(h->heap);
     for (size_t i = 0; h->integs && i < h->conf->nintegrations; i++) {
-        for (size_t k = 0; k < sizeof h->integs[i].owned / sizeof h->integs[i].owned[0]; k++)
-            free(h->integs[i].owned[k]);
-        sr_lua_free_props(&h->integs[i]);
+        free(h->integs[i].transport);
+        free(h->integs[i].framing);
+        if (h->integs[i].info.sink)
+            sr_sink_settings_free(h->integs[i].info.sink, h->integs[i].settings);
         sr_buf_free(&h->integs[i].describe);
         sr_buf_free(&h->integs[i].secrets);
     }
@@ -248,18 +249,6 @@ static int push_method(sr_lua_host *h, size_t integ, const char *field) {
     lua_replace(L, -3);
     lua_pop(L, 1);
     return 0; /* stack: conf, fn */
-}
-
-void sr_lua_free_props(sr_lua_integ *in) {
-    for (size_t i = 0; i < in->nprops; i++) {
-        free((char *)in->props[i].name);
-        free((char *)in->props[i].value);
-    }
-    free(in->props);
-    in->props = NULL;
-    in->nprops = 0;
-    in->info.sink.props = NULL;
-    in->info.sink.nprops = 0;
 }
 
 int sr_lua_host_info(sr_lua_host *h, size_t integ, sr_integration_info *out) {

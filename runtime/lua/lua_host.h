@@ -130,9 +130,11 @@ typedef struct sr_integration_info {
     const char
         *framing; /* how records join into a body: "ndjson", "concat", "json_array", "list" */
     long max_events, max_bytes, linger_ms; /* the module's M.batch defaults */
-    long max_events_limit; /* a hard cap no `batch:` override may exceed; 0 = none */
-    unsigned channels;     /* effective channel mask */
-    sr_sink_settings sink; /* from `setup`'s returned transport table; strings owned by the host */
+    long max_events_limit;         /* a hard cap no `batch:` override may exceed; 0 = none */
+    unsigned channels;             /* effective channel mask */
+    const sr_sink_transport *sink; /* the native transport named by `transport` */
+    const void *settings;          /* its settings struct (the transport's header), filled from
+                                      `setup`'s result through its key table; owned by the host */
 } sr_integration_info;
 
 int sr_lua_host_info(sr_lua_host *h, size_t integ, sr_integration_info *out);
@@ -181,7 +183,7 @@ int sr_lua_host_step(sr_lua_host *h, size_t integ, const char *step, const sr_si
                      char *reason, size_t reasonlen);
 
 /* The integration's effective configuration as JSON, secrets shown as
- * "******", for --check and (later) the admin API. */
+ * "******", for --check and the admin API. */
 int sr_lua_host_describe(sr_lua_host *h, size_t integ, sr_buf *out);
 
 /* Masks, in place and keeping the length, every occurrence of the

@@ -5,6 +5,7 @@
  *                   scripts and the pipeline
  *   lua_options.c   checking a configuration tree against a module's option
  *                   schema, and describing the result with secrets masked
+ *   lua_sink_settings.c  a transport's settings from what `setup` returned
  *   lua_watchdog.c  the allocator, the interrupt guard and the watchdog
  *                   thread that stops runaway scripts
  *   lua_ffi.c       the C functions Lua reaches through ffi.C
@@ -53,9 +54,8 @@ typedef struct sr_lua_integ {
     const sr_integration_spec *spec;
     unsigned channels; /* effective mask */
     sr_integration_info info;
-    char *owned[11];     /* info's strings */
-    sr_sink_prop *props; /* info.sink.props; names and values malloc'd */
-    size_t nprops;
+    char *transport, *framing; /* info's strings */
+    void *settings;            /* info.settings, of info.sink */
     sr_buf describe;
     sr_buf secrets; /* secret option values, each NUL-terminated */
 } sr_lua_integ;
@@ -98,19 +98,28 @@ void sr_lua_run_file(lua_State *L, const char *path, const char *what);
 void sr_lua_raise(lua_State *L, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
 
+/* Raises "FILE:LINE: integration 'NAME' (TYPE): <message>". */
+void sr_lua_raise_integ(lua_State *L, const sr_integration_spec *s, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
 /* ---- lua_options.c ---- */
 
 /* With the module at `mod` on the stack, checks spec->configuration against
  * M.options and pushes the canonical conf table. Raises on invalid input,
- * naming file, line and key. If `describe` is not NULL, writes the conf as
- * JSON with secret options masked. */
-/* With `describe`, also writes the masked conf there and appends each secret
- * option's string value, NUL-terminated, to `secrets` (for redaction). */
-/* Frees an integration's props (info.sink.props). */
-void sr_lua_free_props(sr_lua_integ *in);
-
+ * naming file, line and key. With `describe`, also writes the conf there as
+ * JSON with secret options masked, and appends each secret option's string
+ * value, NUL-terminated, to `secrets` (for redaction). */
 void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
                           sr_buf *secrets);
+
+/* ---- lua_sink_settings.c ---- */
+
+/* Fills in->info.sink and in->settings (replacing earlier ones) for the
+ * transport named in->info.transport from setup's result at `ret` (nil: all
+ * defaults). Raises for a transport that is not a native one, a value of the
+ * wrong type, or a key that is neither in `host_keys` (NULL-terminated: what
+ * the host reads itself) nor declared by the transport. */
+void sr_lua_sink_settings(lua_State *L, sr_lua_integ *in, int ret, const char *const *host_keys);
 
 /* ---- lua_watchdog.c ---- */
 

@@ -26,6 +26,11 @@ int luaopen_cjson_safe(lua_State *L);
 
 static const char *const framings[] = {"ndjson", "concat", "json_array", "list", NULL};
 
+/* What the host itself reads from setup's result; the rest is the
+ * transport's (lua_sink_settings.c). */
+static const char *const host_keys[] = {"framing",   "max_events",       "max_bytes",
+                                        "linger_ms", "max_events_limit", NULL};
+
 void sr_lua_raise(lua_State *L, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
@@ -37,10 +42,7 @@ void sr_lua_raise(lua_State *L, const char *fmt, ...) {
     abort(); /* lua_error does not return */
 }
 
-static void raise_integ(lua_State *L, const sr_integration_spec *s, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 3, 4)));
-
-static void raise_integ(lua_State *L, const sr_integration_spec *s, const char *fmt, ...) {
+void sr_lua_raise_integ(lua_State *L, const sr_integration_spec *s, const char *fmt, ...) {
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
@@ -321,21 +323,24 @@ static unsigned effective_channels(lua_State *L, unsigned supported, const sr_in
     unsigned extra = s->channels & ~supported;
     if (extra) {
         unsigned bit = extra & -extra;
-        raise_integ(L, s, "channel '%s' is not supported by this type", sr_channel_name(bit));
+        sr_lua_raise_integ(L, s, "channel '%s' is not supported by this type",
+                           sr_channel_name(bit));
     }
     return s->channels;
 }
 
 /* ---- Info (first build only) -------------------------------------------- */
 
-static char *own(sr_lua_integ *in, int slot, lua_State *L, int idx) {
+/* A copy of the string at idx (NULL if it is none) in *slot, which the
+ * host frees. */
+static char *own(char **slot, lua_State *L, int idx) {
     if (!lua_isstring(L, idx))
         return NULL;
-    free(in->owned[slot]);
-    in->owned[slot] = strdup(lua_tostring(L, idx));
-    if (!in->owned[slot])
+    free(*slot);
+    *slot = strdup(lua_tostring(L, idx));
+    if (!*slot)
         sr_lua_raise(L, "out of memory");
-    return in->owned[slot];
+    return *slot;
 }
 
 /* Reads t[key] as a number (t may be nil), keeping `def` when absent. */
@@ -348,92 +353,18 @@ static long long field_num(lua_State *L, int t, const char *key, long long def,
     if (lua_type(L, -1) == LUA_TNUMBER)
         v = (long long)lua_tonumber(L, -1);
     else if (!lua_isnil(L, -1))
-        raise_integ(L, s, "%s returned %s as a %s, expected a number", from, key,
-                    luaL_typename(L, -1));
+        sr_lua_raise_integ(L, s, "%s returned %s as a %s, expected a number", from, key,
+                           luaL_typename(L, -1));
     lua_pop(L, 1);
     return v;
-}
-
-static char *field_str(lua_State *L, int t, const char *key, sr_lua_integ *in, int slot,
-                       const char *from) {
-    if (!lua_istable(L, t))
-        return NULL;
-    lua_getfield(L, t, key);
-    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-        raise_integ(L, in->spec, "%s returned %s as a %s, expected a string", from, key,
-                    luaL_typename(L, -1));
-    char *v = own(in, slot, L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-static int field_bool(lua_State *L, int t, const char *key) {
-    if (!lua_istable(L, t))
-        return 0;
-    lua_getfield(L, t, key);
-    int v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* setup's `props` table (string keys, string/number/boolean values) becomes
- * the sink's name/value list, sorted by name so the order is stable. */
-static void fill_props(lua_State *L, sr_lua_integ *in, int ret) {
-    sr_lua_free_props(in);
-    if (!lua_istable(L, ret))
-        return;
-    lua_getfield(L, ret, "props");
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    if (!lua_istable(L, -1))
-        raise_integ(L, in->spec, "setup returned props as a %s, expected a table",
-                    luaL_typename(L, -1));
-    int t = lua_gettop(L);
-    size_t n = 0;
-    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
-        n++;
-    sr_sink_prop *props = n ? calloc(n, sizeof *props) : NULL;
-    if (n && !props)
-        sr_lua_raise(L, "out of memory");
-    in->props = props;
-    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            raise_integ(L, in->spec, "setup returned a props key that is not a string");
-        const char *v;
-        if (lua_type(L, -1) == LUA_TBOOLEAN)
-            v = lua_toboolean(L, -1) ? "true" : "false";
-        else if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
-            v = lua_tostring(L, -1);
-        else
-            raise_integ(L, in->spec, "setup returned props.%s as a %s, expected a string",
-                        lua_tostring(L, -2), luaL_typename(L, -1));
-        size_t i = in->nprops;
-        props[i].name = strdup(lua_tostring(L, -2));
-        props[i].value = strdup(v);
-        in->nprops++;
-        if (!props[i].name || !props[i].value)
-            sr_lua_raise(L, "out of memory");
-    }
-    lua_pop(L, 1);
-    for (size_t i = 1; i < in->nprops; i++) /* insertion sort: a handful of props */
-        for (size_t j = i; j > 0 && strcmp(props[j - 1].name, props[j].name) > 0; j--) {
-            sr_sink_prop tmp = props[j];
-            props[j] = props[j - 1];
-            props[j - 1] = tmp;
-        }
-    in->info.sink.props = props;
-    in->info.sink.nprops = in->nprops;
 }
 
 static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
     const sr_integration_spec *s = in->spec;
     sr_integration_info *info = &in->info;
-    sr_sink_settings *k = &info->sink;
 
     lua_getfield(L, mod, "transport");
-    info->transport = own(in, 0, L, -1);
+    info->transport = own(&in->transport, L, -1);
     lua_pop(L, 1);
 
     lua_getfield(L, ret, "framing");
@@ -446,9 +377,10 @@ static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
     for (int i = 0; framings[i]; i++)
         ok |= strcmp(framing, framings[i]) == 0;
     if (!ok)
-        raise_integ(L, s, "unknown framing '%s' (use ndjson, concat, json_array or list)", framing);
+        sr_lua_raise_integ(L, s, "unknown framing '%s' (use ndjson, concat, json_array or list)",
+                           framing);
     lua_pushstring(L, framing);
-    info->framing = own(in, 1, L, -1);
+    info->framing = own(&in->framing, L, -1);
     lua_pop(L, 2);
 
     lua_getfield(L, mod, "batch");
@@ -463,23 +395,7 @@ static void fill_info(lua_State *L, sr_lua_integ *in, int mod, int ret) {
     info->max_events_limit = field_num(L, ret, "max_events_limit", 0, s, "setup");
     info->channels = in->channels;
 
-    k->timeout_ms = field_num(L, ret, "timeout_ms", 30000, s, "setup");
-    k->connect_timeout_ms = field_num(L, ret, "connect_timeout_ms", 10000, s, "setup");
-    k->insecure = field_bool(L, ret, "insecure");
-    k->ca_file = field_str(L, ret, "ca_file", in, 2, "setup");
-    k->cert_file = field_str(L, ret, "cert_file", in, 3, "setup");
-    k->key_file = field_str(L, ret, "key_file", in, 4, "setup");
-    k->max_connections = (int)field_num(L, ret, "max_connections", 4, s, "setup");
-    k->path = field_str(L, ret, "path", in, 5, "setup");
-    k->rotate_bytes = (unsigned long long)field_num(L, ret, "rotate_bytes", 0, s, "setup");
-    k->keep_files = (int)field_num(L, ret, "keep_files", 5, s, "setup");
-    k->host = field_str(L, ret, "host", in, 6, "setup");
-    k->port = (int)field_num(L, ret, "port", 0, s, "setup");
-    k->protocol = field_str(L, ret, "protocol", in, 7, "setup");
-    k->brokers = field_str(L, ret, "brokers", in, 8, "setup");
-    k->topic = field_str(L, ret, "topic", in, 9, "setup");
-    k->key_field = field_str(L, ret, "key_field", in, 10, "setup");
-    fill_props(L, in, ret);
+    sr_lua_sink_settings(L, in, ret, host_keys);
 }
 
 static void describe_head(sr_buf *b, const sr_integration_spec *s, const char *transport,
@@ -528,10 +444,10 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     if (lua_isfunction(L, -1)) {
         lua_pushvalue(L, conf);
         if (lua_pcall(L, 1, 1, 0) != 0)
-            raise_integ(L, s, "%s", lua_tostring(L, -1));
+            sr_lua_raise_integ(L, s, "%s", lua_tostring(L, -1));
         if (!lua_isnil(L, -1) && !lua_istable(L, -1))
-            raise_integ(L, s, "setup returned a %s, expected a table or nothing",
-                        luaL_typename(L, -1));
+            sr_lua_raise_integ(L, s, "setup returned a %s, expected a table or nothing",
+                               luaL_typename(L, -1));
     } else {
         lua_pop(L, 1);
         lua_pushnil(L);

@@ -208,7 +208,7 @@ M.options = { endpoint = { required = true, type = "string" } }
 M.batch = { max_events = 10, max_bytes = 1048576, linger_ms = 20 }
 
 function M.setup(conf)
-    return { url = conf.endpoint, timeout_ms = 10000 }
+    return { timeout_ms = 10000 }
 end
 
 function M.encode(ev, conf)

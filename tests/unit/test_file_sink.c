@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "rotating_file.h"
-#include "sink.h"
+#include "file.h"
 
 static char tmpdir[64];
 
@@ -267,7 +267,7 @@ static void test_sink_order(void) {
     uv_loop_init(&loop);
     char err[256] = "";
     const char *path = path_of("sink/new/dir/events.jsonl");
-    sr_sink_settings set = {.path = path, .rotate_bytes = 0, .keep_files = 5};
+    sr_file_settings set = {.path = path, .rotate_bytes = 0, .keep_files = 5};
     sr_sink *s = sr_file_sink_new(&loop, &set, err, sizeof err);
     CHECK(s != NULL);
     if (!s)
@@ -301,7 +301,7 @@ static void test_sink_rotation(void) {
     uv_loop_init(&loop);
     char err[256] = "";
     const char *path = path_of("sinkrot.log");
-    sr_sink_settings set = {.path = path, .rotate_bytes = 8, .keep_files = 2};
+    sr_file_settings set = {.path = path, .rotate_bytes = 8, .keep_files = 2};
     sr_sink *s = sr_file_sink_new(&loop, &set, err, sizeof err);
     CHECK(s != NULL);
     if (!s)
@@ -328,17 +328,17 @@ static void test_sink_errors(void) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     char err[256] = "";
-    sr_sink_settings none = {0};
+    sr_file_settings none = {0};
     CHECK(sr_file_sink_new(&loop, &none, err, sizeof err) == NULL);
     CHECK(strstr(err, "path") != NULL);
 
     const char *bad = path_of("plain/events.jsonl"); /* "plain" is a file */
-    sr_sink_settings set = {.path = bad, .keep_files = 5};
+    sr_file_settings set = {.path = bad, .keep_files = 5};
     CHECK(sr_file_sink_new(&loop, &set, err, sizeof err) == NULL);
     CHECK(strstr(err, bad) != NULL);
     CHECK(strstr(err, "Not a directory") != NULL);
 
-    sr_sink_settings full = {.path = "/dev/full", .keep_files = 5};
+    sr_file_settings full = {.path = "/dev/full", .keep_files = 5};
     sr_sink *s = sr_file_sink_new(&loop, &full, err, sizeof err);
     CHECK(s != NULL);
     if (!s)
@@ -363,7 +363,7 @@ static void test_sink_close_in_flight(void) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     char err[256] = "";
-    sr_sink_settings set = {.path = path_of("closing.log"), .keep_files = 5};
+    sr_file_settings set = {.path = path_of("closing.log"), .keep_files = 5};
     sr_sink *s = sr_file_sink_new(&loop, &set, err, sizeof err);
     CHECK(s != NULL);
     if (!s)

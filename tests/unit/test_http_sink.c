@@ -21,7 +21,7 @@
 
 #include "buf.h"
 #include "check.h"
-#include "sink.h"
+#include "http.h"
 
 #define MAX_STEPS 16
 #define MAX_CONNS 8
@@ -387,7 +387,7 @@ static int unused_port(void) {
 
 static sr_sink *new_sink(uv_loop_t *loop, long timeout_ms, int max_connections) {
     char err[256] = "";
-    sr_sink_settings set = {.timeout_ms = timeout_ms, .max_connections = max_connections};
+    sr_http_settings set = {.timeout_ms = timeout_ms, .max_connections = max_connections};
     sr_sink *s = sr_http_sink_new(loop, &set, err, sizeof err);
     if (!s)
         fprintf(stderr, "sr_http_sink_new: %s\n", err);
@@ -662,7 +662,7 @@ static void test_refused_requests(void) {
     CHECK_INT(o.calls, 0);
 
     char err[256] = "";
-    sr_sink_settings bad_ca = {.ca_file = "/nonexistent/ca.pem"};
+    sr_http_settings bad_ca = {.ca_file = "/nonexistent/ca.pem"};
     uv_loop_init(&loop);
     CHECK(sr_http_sink_new(&loop, &bad_ca, err, sizeof err) == NULL);
     CHECK(strstr(err, "/nonexistent/ca.pem") != NULL);

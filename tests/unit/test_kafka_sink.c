@@ -77,7 +77,7 @@ static int mode_of(const char *path) {
 static void test_opts(void) {
     char err[256];
     sr_kafka_opts o;
-    sr_sink_settings s = {0};
+    sr_kafka_settings s = {0};
     CHECK_INT(sr_kafka_opts_init(&o, &s, err, sizeof err), -1);
     CHECK(strstr(err, "brokers and topic") != NULL);
 
@@ -85,8 +85,7 @@ static void test_opts(void) {
     sr_sink_prop bad[] = {{"keytab.base64", "c2llbXJlbGF5!!"}};
     s.brokers = "127.0.0.1:1";
     s.topic = "t";
-    s.props = bad;
-    s.nprops = 1;
+    s.props = (sr_sink_props){bad, 1};
     CHECK_INT(sr_kafka_opts_init(&o, &s, err, sizeof err), -1);
     CHECK(strstr(err, "base64") != NULL && strstr(err, "c2ll") == NULL);
 
@@ -97,8 +96,7 @@ static void test_opts(void) {
         /* "siemrelay keytab\0\x01" */
         {"keytab.base64", "c2llbXJlbGF5IGtleXRhYgAB"},
     };
-    s.props = props;
-    s.nprops = 4;
+    s.props = (sr_sink_props){props, 4};
     s.key_field = "id";
     CHECK_INT(sr_kafka_opts_init(&o, &s, err, sizeof err), 0);
     CHECK_INT(o.nprops, 1);
@@ -152,12 +150,11 @@ static void test_conf(void) {
         {"sasl.username", "u"},
         {"security.protocol", "sasl_plaintext"},
     };
-    sr_sink_settings s = {.brokers = "127.0.0.1:1,127.0.0.1:2",
-                          .topic = "t",
-                          .timeout_ms = 4321,
-                          .insecure = 1,
-                          .props = props,
-                          .nprops = 7};
+    sr_kafka_settings s = {.brokers = "127.0.0.1:1,127.0.0.1:2",
+                           .topic = "t",
+                           .timeout_ms = 4321,
+                           .insecure = 1,
+                           .props = {props, 7}};
     CHECK_INT(sr_kafka_opts_init(&o, &s, err, sizeof err), 0);
     rd_kafka_conf_t *c = sr_kafka_conf_new(&o, err, sizeof err);
     CHECK(c != NULL);
@@ -177,8 +174,7 @@ static void test_conf(void) {
     sr_kafka_opts_free(&o);
 
     sr_sink_prop unknown[] = {{"no.such.property", "x"}};
-    s.props = unknown;
-    s.nprops = 1;
+    s.props = (sr_sink_props){unknown, 1};
     CHECK_INT(sr_kafka_opts_init(&o, &s, err, sizeof err), 0);
     c = sr_kafka_conf_new(&o, err, sizeof err);
     CHECK(c == NULL && strstr(err, "no.such.property") != NULL);
@@ -186,7 +182,7 @@ static void test_conf(void) {
 
     /* A bad value is not repeated: it might have been a credential. */
     sr_sink_prop badval[] = {{"linger.ms", "s3cr3t-value"}};
-    s.props = badval;
+    s.props = (sr_sink_props){badval, 1};
     CHECK_INT(sr_kafka_opts_init(&o, &s, err, sizeof err), 0);
     c = sr_kafka_conf_new(&o, err, sizeof err);
     CHECK(c == NULL && strstr(err, "linger.ms") != NULL && strstr(err, "s3cr3t") == NULL);
@@ -340,12 +336,11 @@ static void mock_stop(mock *m) {
 
 static sr_sink *open_sink(uv_loop_t *loop, const mock *m, sr_sink_prop *props, size_t nprops) {
     char err[256] = "";
-    sr_sink_settings s = {.brokers = m->bootstrap,
-                          .topic = "events",
-                          .key_field = "id",
-                          .timeout_ms = 5000,
-                          .props = props,
-                          .nprops = nprops};
+    sr_kafka_settings s = {.brokers = m->bootstrap,
+                           .topic = "events",
+                           .key_field = "id",
+                           .timeout_ms = 5000,
+                           .props = {props, nprops}};
     sr_sink *sink = sr_sink_open(loop, "kafka", &s, err, sizeof err);
     if (!sink)
         fprintf(stderr, "kafka sink: %s\n", err);
@@ -507,7 +502,7 @@ static void test_close_in_flight(uv_loop_t *loop, mock *m) {
 static void test_bad_settings(uv_loop_t *loop) {
     char err[256] = "";
     sr_sink_prop props[] = {{"no.such.property", "1"}};
-    sr_sink_settings s = {.brokers = "127.0.0.1:1", .topic = "t", .props = props, .nprops = 1};
+    sr_kafka_settings s = {.brokers = "127.0.0.1:1", .topic = "t", .props = {props, 1}};
     sr_sink *sink = sr_sink_open(loop, "kafka", &s, err, sizeof err);
     CHECK(sink == NULL);
     CHECK(strstr(err, "no.such.property") != NULL);

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "check.h"
+#include "file.h"
+#include "http.h"
 #include "yaml_load.h"
 #include "lua_host.h"
 #include "lua_host_impl.h" /* to see whether a state was abandoned */
@@ -588,24 +590,64 @@ static void test_describe_and_info(void) {
     CHECK_INT(info.max_bytes, 65536);
     CHECK_INT(info.linger_ms, 50);
     CHECK_INT(info.channels, 15);
-    CHECK_INT(info.sink.timeout_ms, 1234);
-    CHECK_INT(info.sink.connect_timeout_ms, 10000);
-    CHECK_INT(info.sink.insecure, 1);
-    CHECK_STR(info.sink.ca_file, "/ca.pem");
-    CHECK(info.sink.cert_file == NULL);
+    CHECK(info.sink == sr_sink_transport_find("http"));
+    const sr_http_settings *hs = info.settings;
+    CHECK_INT(hs->timeout_ms, 1234);
+    CHECK_INT(hs->connect_timeout_ms, 10000); /* the http key table's defaults */
+    CHECK_INT(hs->max_connections, 4);
+    CHECK_INT(hs->insecure, 1);
+    CHECK_STR(hs->ca_file, "/ca.pem");
+    CHECK(hs->cert_file == NULL);
 
     CHECK_INT(sr_lua_host_info(h, 1, &info), 0);
     CHECK_STR(info.transport, "file");
     CHECK_STR(info.framing, "concat");
     CHECK_INT(info.channels, SR_CH_ACTIVITY_AUDIT);
-    CHECK_STR(info.sink.path, "/var/log/out.json");
-    CHECK_INT(info.sink.rotate_bytes, 1000);
-    CHECK_INT(info.sink.keep_files, 2);
+    CHECK(info.sink == sr_sink_transport_find("file"));
+    const sr_file_settings *fs = info.settings;
+    CHECK_STR(fs->path, "/var/log/out.json");
+    CHECK_INT(fs->rotate_bytes, 1000);
+    CHECK_INT(fs->keep_files, 2);
     CHECK_INT(sr_lua_host_info(h, 2, &info), -1);
 done:
     sr_lua_host_free(h);
     sr_node_free(web);
     sr_node_free(file);
+}
+
+/* What setup returns is checked against the transport's key table. */
+static void test_setup_settings(void) {
+    expect_config_error("TESTHTTP", "endpoint: http://x\nsetup_extra:\n  path: /tmp/x\n",
+                        "cfg.yaml:1: integration 'siem' (TESTHTTP): setup returned 'path', which "
+                        "the http transport does not take (it takes: timeout_ms, "
+                        "connect_timeout_ms, insecure, ca_file, cert_file, key_file, "
+                        "max_connections)");
+    expect_config_error("TESTHTTP", "endpoint: http://x\nsetup_extra:\n  timeout_ms: soon\n",
+                        "cfg.yaml:1: integration 'siem' (TESTHTTP): setup returned timeout_ms as "
+                        "a string, expected a number");
+    expect_config_error("TESTPIGEON", "{}\n",
+                        "cfg.yaml:1: integration 'siem' (TESTPIGEON): the module's transport "
+                        "'pigeon' is not a native one (known: http file stream kafka)");
+
+    /* Every key of the table reaches the struct at its offset. */
+    sr_node *cfg = yaml("endpoint: http://x\nsetup_extra:\n  cert_file: /c.pem\n"
+                        "  key_file: /k.pem\n  max_connections: 9\n  connect_timeout_ms: 77\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    sr_lua_host_conf c = host_conf(&s, 1);
+    sr_lua_host *h = host(&c);
+    sr_integration_info info;
+    if (h && sr_lua_host_info(h, 0, &info) == 0) {
+        const sr_http_settings *hs = info.settings;
+        CHECK_INT(hs->timeout_ms, 1234);
+        CHECK_INT(hs->connect_timeout_ms, 77);
+        CHECK_INT(hs->max_connections, 9);
+        CHECK_INT(hs->insecure, 0);
+        CHECK_STR(hs->ca_file, "/ca.pem");
+        CHECK_STR(hs->cert_file, "/c.pem");
+        CHECK_STR(hs->key_file, "/k.pem");
+    }
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
 }
 
 static const char *header(const sr_sink_request *r, const char *name) {
@@ -778,6 +820,7 @@ int main(void) {
     test_runaway_compiled();
     test_option_errors();
     test_describe_and_info();
+    test_setup_settings();
     test_request_and_outcome();
     return CHECK_DONE();
 }

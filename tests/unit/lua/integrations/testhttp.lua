@@ -16,6 +16,7 @@ M.options = {
     output = { type = "string", enum = { "json", "ndjson" }, default = "json" },
     retries = { type = "integer", default = 3 },
     encode_error = { type = "string", description = "fail encode for events of this type" },
+    setup_extra = { type = "any", description = "keys added to what setup returns" },
 }
 
 M.batch = { max_events = 100, max_bytes = 65536, linger_ms = 50 }
@@ -24,7 +25,11 @@ function M.setup(conf)
     if not conf.endpoint:match("^https?://") then
         error("endpoint must be an http(s) URL, got '" .. conf.endpoint .. "'", 0)
     end
-    return { timeout_ms = 1234, insecure = conf.isInsecure, max_events = 7, ca_file = "/ca.pem" }
+    local ret = { timeout_ms = 1234, insecure = conf.isInsecure, max_events = 7, ca_file = "/ca.pem" }
+    for k, v in pairs(conf.setup_extra or {}) do
+        ret[k] = v
+    end
+    return ret
 end
 
 function M.encode(ev, conf)

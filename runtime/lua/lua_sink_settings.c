@@ -1,0 +1,137 @@
+/* lua_sink_settings.c - an integration's transport settings from what its
+ * Lua `setup` returned, through the transport's key table (sinks/sink.h).
+ *
+ * Nothing here knows a transport: every key the transport declares is read
+ * with its type (absent keys keep the declared default), and every key of
+ * setup's result must be either one the host reads itself or one the
+ * transport declares, so a misspelt or misplaced setting is a configuration
+ * error naming the transport and the key instead of being ignored. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lua_host_impl.h"
+
+static void oom(lua_State *L) { sr_lua_raise(L, "out of memory"); }
+
+/* setup's `props` table (string keys; string, number or boolean values)
+ * into name/value pairs, sorted by name so the order is stable. */
+static void set_props(lua_State *L, sr_lua_integ *in, const sr_sink_key *k) {
+    if (!lua_istable(L, -1))
+        sr_lua_raise_integ(L, in->spec, "setup returned %s as a %s, expected a table", k->name,
+                           luaL_typename(L, -1));
+    int t = lua_gettop(L);
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
+        n++;
+    sr_sink_prop *props = n ? calloc(n, sizeof *props) : NULL;
+    if (n && !props)
+        oom(L);
+    /* Owned by the settings from here on, so an error below leaks nothing. */
+    sr_sink_settings_set_props(in->settings, k, props, 0);
+    sr_sink_props *owned = (sr_sink_props *)((char *)in->settings + k->offset);
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            sr_lua_raise_integ(L, in->spec, "setup returned a %s key that is not a string",
+                               k->name);
+        const char *v;
+        if (lua_type(L, -1) == LUA_TBOOLEAN)
+            v = lua_toboolean(L, -1) ? "true" : "false";
+        else if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+            v = lua_tostring(L, -1);
+        else
+            sr_lua_raise_integ(L, in->spec, "setup returned %s.%s as a %s, expected a string",
+                               k->name, lua_tostring(L, -2), luaL_typename(L, -1));
+        size_t i = owned->n++;
+        props[i].name = strdup(lua_tostring(L, -2));
+        props[i].value = strdup(v);
+        if (!props[i].name || !props[i].value)
+            oom(L);
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort: a handful of props */
+        for (size_t j = i; j > 0 && strcmp(props[j - 1].name, props[j].name) > 0; j--) {
+            sr_sink_prop tmp = props[j];
+            props[j] = props[j - 1];
+            props[j - 1] = tmp;
+        }
+}
+
+/* The value of setup's key `k` (on the stack top) into the settings. */
+static void set_key(lua_State *L, sr_lua_integ *in, const sr_sink_key *k) {
+    switch (k->type) {
+    case SR_SINK_KEY_STRING:
+        if (lua_type(L, -1) != LUA_TSTRING)
+            sr_lua_raise_integ(L, in->spec, "setup returned %s as a %s, expected a string", k->name,
+                               luaL_typename(L, -1));
+        if (sr_sink_settings_set_string(in->settings, k, lua_tostring(L, -1)) != 0)
+            oom(L);
+        break;
+    case SR_SINK_KEY_INT:
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            sr_lua_raise_integ(L, in->spec, "setup returned %s as a %s, expected a number", k->name,
+                               luaL_typename(L, -1));
+        sr_sink_settings_set_int(in->settings, k, (long long)lua_tonumber(L, -1));
+        break;
+    case SR_SINK_KEY_BOOL: sr_sink_settings_set_int(in->settings, k, lua_toboolean(L, -1)); break;
+    case SR_SINK_KEY_PROPS: set_props(L, in, k); break;
+    }
+}
+
+static int is_host_key(const char *name, const char *const *host_keys) {
+    for (size_t i = 0; host_keys[i]; i++)
+        if (strcmp(name, host_keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Raises for the first key of setup's result (at `ret`) that neither the
+ * host nor the transport takes, listing what the transport takes. */
+static void check_keys(lua_State *L, sr_lua_integ *in, int ret, const char *const *host_keys) {
+    const sr_sink_transport *t = in->info.sink;
+    for (lua_pushnil(L); lua_next(L, ret); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            sr_lua_raise_integ(L, in->spec, "setup returned a key that is not a string (a %s)",
+                               luaL_typename(L, -2));
+        const char *name = lua_tostring(L, -2);
+        if (is_host_key(name, host_keys) || sr_sink_key_find(t, name))
+            continue;
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (const sr_sink_key *k = t->keys; k->name; k++) {
+            luaL_addstring(&b, k == t->keys ? "" : ", ");
+            luaL_addstring(&b, k->name);
+        }
+        luaL_pushresult(&b);
+        sr_lua_raise_integ(L, in->spec,
+                           "setup returned '%s', which the %s transport does not take (it takes: "
+                           "%s)",
+                           name, t->name, lua_tostring(L, -1));
+    }
+}
+
+void sr_lua_sink_settings(lua_State *L, sr_lua_integ *in, int ret, const char *const *host_keys) {
+    const sr_sink_transport *t = sr_sink_transport_find(in->info.transport);
+    if (!t) {
+        char known[128];
+        sr_sink_transport_names(known, sizeof known);
+        sr_lua_raise_integ(L, in->spec,
+                           "the module's transport '%s' is not a native one (known: %s)",
+                           in->info.transport, known);
+    }
+    if (in->info.sink)
+        sr_sink_settings_free(in->info.sink, in->settings);
+    in->info.sink = t;
+    in->info.settings = in->settings = sr_sink_settings_new(t);
+    if (!in->settings)
+        oom(L);
+    if (!lua_istable(L, ret))
+        return;
+    check_keys(L, in, ret, host_keys);
+    for (const sr_sink_key *k = t->keys; k->name; k++) {
+        lua_getfield(L, ret, k->name);
+        if (!lua_isnil(L, -1))
+            set_key(L, in, k);
+        lua_pop(L, 1);
+    }
+}
