@@ -1,16 +1,13 @@
-/* cmd_status.c - `siemrelay status`: fetch GET /api/integrations, print it. */
+/* cmd_status.c - `siemrelay status`: fetch GET /api/integrations with libcurl, print it. */
 #include "cmd_status.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "json.h"
@@ -222,119 +219,106 @@ static void format_address(const address *a, char *out, size_t n) {
         snprintf(out, n, "%s:%s", a->host, a->port);
 }
 
-static int connect_to(const address *a, char *err, size_t errlen) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
-    int rc = getaddrinfo(a->host, a->port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s", gai_strerror(rc));
-        return -1;
+typedef struct answer {
+    sr_buf *body;
+    int too_large;
+} answer;
+
+/* Collects the body, refusing more than STATUS_MAX_ANSWER. */
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+    answer *ans = ud;
+    size_t len = size * n;
+    if (ans->body->len + len > STATUS_MAX_ANSWER) {
+        ans->too_large = 1;
+        return 0; /* curl stops with CURLE_WRITE_ERROR */
     }
-    int fd = -1, last = 0;
-    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        /* On Linux SO_SNDTIMEO bounds connect() too. */
-        struct timeval tv = {.tv_sec = STATUS_TIMEOUT_S};
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            last = errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(err, errlen, "%s", strerror(last == EINPROGRESS ? ETIMEDOUT : last));
-    return fd;
+    return sr_buf_append(ans->body, p, len) == 0 ? len : 0;
 }
 
-static int send_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+/* Why a transfer failed, in the words the command has always used: the
+ * system's reason for a refused or timed-out connection. */
+static void failure(CURL *e, CURLcode rc, const answer *ans, const char *curl_err, char *err,
+                    size_t errlen) {
+    long os_errno = 0;
+    curl_off_t connected = 0;
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connected);
+    if (rc == CURLE_WRITE_ERROR)
+        snprintf(err, errlen, "%s", ans->too_large ? "the answer is too large" : "out of memory");
+    else if (rc == CURLE_WEIRD_SERVER_REPLY)
+        snprintf(err, errlen, "the answer is not HTTP");
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        snprintf(err, errlen, "%s",
+                 connected ? "reading the answer: timed out" : strerror(ETIMEDOUT));
+    else if (rc == CURLE_COULDNT_CONNECT && os_errno)
+        snprintf(err, errlen, "%s", strerror((int)os_errno));
+    else
+        snprintf(err, errlen, "%s", *curl_err ? curl_err : curl_easy_strerror(rc));
 }
 
-/* GETs `path`; on success returns the HTTP status with the body in `body`. */
+/* GETs `path` with libcurl; on success returns the HTTP status with the
+ * body in `body`, else -1 with the reason in `err`. Plain HTTP only, no
+ * proxy (the admin API is local, and a proxy from the environment must not
+ * see the token), the token from $SIEMRELAY_ADMIN_TOKEN. A connection
+ * attempt and any stall of the answer are each cut at STATUS_TIMEOUT_S. */
 static int http_get(const address *a, const char *path, sr_buf *body, char *err, size_t errlen) {
-    char req[4608], addr[300], auth[4200] = "";
-    sr_buf in = SR_BUF_INIT;
+    char url[512], addr[300], auth[4200] = "", agent[64], curl_err[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL, *h;
+    answer ans = {body, 0};
     int status = -1;
+    long code = 0;
     format_address(a, addr, sizeof addr);
+    snprintf(url, sizeof url, "http://%s%s", addr, path);
+    snprintf(agent, sizeof agent, "siemrelay-status/%s", SR_VERSION);
     /* An admin API with admin.tokens wants a viewer's token (docs/admin.md). */
     const char *token = getenv("SIEMRELAY_ADMIN_TOKEN");
     if (token && *token && strlen(token) < 4096 && !strpbrk(token, "\r\n"))
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
-    int fd = connect_to(a, err, errlen);
-    if (fd < 0)
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl");
         return -1;
-    snprintf(req, sizeof req,
-             "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: siemrelay-status/%s\r\n"
-             "Accept: application/json\r\n%sConnection: close\r\n\r\n",
-             path, addr, SR_VERSION, auth);
-    if (send_all(fd, req, strlen(req)) != 0) {
-        snprintf(err, errlen, "sending the request: %s", strerror(errno));
+    }
+    CURL *e = curl_easy_init();
+    if (!e || !(h = curl_slist_append(NULL, "Accept: application/json")))
+        goto oom;
+    headers = h;
+    if (*auth) {
+        if (!(h = curl_slist_append(headers, auth)))
+            goto oom;
+        headers = h;
+    }
+    if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_USERAGENT, agent) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)STATUS_TIMEOUT_S) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)STATUS_TIMEOUT_S) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &ans) != CURLE_OK) {
+        snprintf(err, errlen, "cannot configure libcurl");
         goto done;
     }
-    for (;;) {
-        if (sr_buf_reserve(&in, 65536) != 0) {
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
-        ssize_t k = recv(fd, in.data + in.len, in.cap - in.len - 1, 0);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            snprintf(err, errlen, "reading the answer: %s",
-                     errno == EAGAIN ? "timed out" : strerror(errno));
-            goto done;
-        }
-        if (k == 0)
-            break;
-        in.len += (size_t)k;
-        in.data[in.len] = '\0';
-        if (in.len > STATUS_MAX_ANSWER) {
-            snprintf(err, errlen, "the answer is too large");
-            goto done;
-        }
-    }
-    const char *head_end = in.data ? strstr(in.data, "\r\n\r\n") : NULL;
-    int minor, code;
-    if (!head_end || sscanf(in.data, "HTTP/1.%d %d", &minor, &code) != 2) {
+    CURLcode rc = curl_easy_perform(e);
+    if (rc != CURLE_OK)
+        failure(e, rc, &ans, curl_err, err, errlen);
+    else if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code <= 0)
         snprintf(err, errlen, "the answer is not HTTP");
-        goto done;
-    }
-    /* The admin API always sends Content-Length and closes; trust the
-     * length when given, else everything up to the close. */
-    size_t body_off = (size_t)(head_end + 4 - in.data), body_len = in.len - body_off;
-    for (const char *h = strstr(in.data, "\r\n"); h && h < head_end; h = strstr(h + 2, "\r\n")) {
-        if (strncasecmp(h + 2, "Content-Length:", 15) == 0) {
-            unsigned long long cl = strtoull(h + 17, NULL, 10);
-            if (cl < body_len)
-                body_len = (size_t)cl;
-        } else if (strncasecmp(h + 2, "Transfer-Encoding:", 18) == 0) {
-            snprintf(err, errlen, "unexpected Transfer-Encoding in the answer");
-            goto done;
-        }
-    }
-    if (sr_buf_append(body, in.data + body_off, body_len) != 0) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-    status = code;
+    else
+        status = (int)code;
+    goto done;
+
+oom:
+    snprintf(err, errlen, "out of memory");
 done:
-    close(fd);
-    sr_buf_free(&in);
+    curl_slist_free_all(headers);
+    if (e)
+        curl_easy_cleanup(e);
+    curl_global_cleanup();
     return status;
 }
 

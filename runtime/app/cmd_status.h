@@ -8,8 +8,8 @@
  * (0.0.0.0, ::) is reached on loopback. --json prints the API's answer as
  * it came. Exit status: 0 printed; 1 the gateway is not reachable or
  * answered something unexpected (one line on stderr says what); 2 usage or
- * configuration error. The client is a plain blocking socket with a 5 s
- * timeout: one short request, no library needed. */
+ * configuration error. The request is one blocking libcurl transfer (plain
+ * HTTP, no proxy) cut after 5 s without progress. */
 #ifndef SR_CMD_STATUS_H
 #define SR_CMD_STATUS_H
 
