@@ -78,6 +78,7 @@ typedef enum {
     R_AUDIT,
     R_WHOAMI,
     R_SCRIPTS,
+    R_KAFKA,
 } route;
 
 /* Methods a route takes, and what each needs. */
@@ -99,6 +100,7 @@ static const route_info routes[] = {
     [R_AUDIT] = {"GET, HEAD"},
     [R_SCRIPTS] = {"GET, HEAD"},
     [R_WHOAMI] = {"GET, HEAD"},
+    [R_KAFKA] = {"GET, HEAD"},
 };
 
 static route route_of(const char *path, char *name, size_t namelen, int *bad_name) {
@@ -111,6 +113,7 @@ static route route_of(const char *path, char *name, size_t namelen, int *bad_nam
         {"/healthz", R_HEALTH},      {"/readyz", R_READY},      {"/metrics", R_METRICS},
         {INTEGRATIONS_PATH, R_LIST}, {"/api/reload", R_RELOAD}, {"/api/types", R_TYPES},
         {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI}, {"/api/scripts", R_SCRIPTS},
+        {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI}, {"/api/inputs/kafka", R_KAFKA},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(path, fixed[i].path) == 0)
@@ -325,6 +328,11 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     }
     case R_LIST: {
         int status = sr_admin_doc_integrations(&a->src, &body);
+        respond_doc(resp, status, "application/json", &body);
+        break;
+    }
+    case R_KAFKA: {
+        int status = sr_admin_doc_kafka(&a->src, &body);
         respond_doc(resp, status, "application/json", &body);
         break;
     }

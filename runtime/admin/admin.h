@@ -42,6 +42,7 @@ typedef struct sr_pipeline sr_pipeline;
 typedef struct sr_input_tcp sr_input_tcp;
 typedef struct sr_input_http sr_input_http;
 typedef struct sr_http_server sr_http_server;
+typedef struct sr_input_kafka sr_input_kafka;
 typedef struct sr_deadletter sr_deadletter;
 typedef struct sr_audit sr_audit;
 typedef struct sr_admin_token_conf sr_admin_token_conf;
@@ -101,6 +102,7 @@ typedef struct sr_admin_sources {
     const sr_input_http *http;
     /* The admin API's own listener: set by the API itself, whatever is given. */
     const sr_http_server *admin_server;
+    const sr_input_kafka *kafka;
     const sr_deadletter *deadletter;
     int64_t start_time_ms;          /* process start, wall clock */
     const sr_script_stats *scripts; /* per-script counters; may be NULL */

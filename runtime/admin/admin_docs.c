@@ -10,6 +10,7 @@
 #include "deadletter.h"
 #include "delivery.h"
 #include "input_http.h"
+#include "input_kafka.h"
 #include "input_tcp.h"
 #include "pipeline.h"
 
@@ -29,7 +30,17 @@ static void fill_integration(const sr_admin_sources *src, size_t i, sr_admin_int
     }
 }
 
-/* Everything but the integrations. */
+static void add_partition(void *ud, const sr_input_kafka_partition *p) {
+    sr_admin_view *v = ud;
+    sr_input_kafka_partition *a =
+        realloc(v->kafka_parts, (v->nkafka_parts + 1) * sizeof *v->kafka_parts);
+    if (!a)
+        return; /* the figures are left out, as for a missing source */
+    v->kafka_parts = a;
+    a[v->nkafka_parts++] = *p;
+}
+
+/* Everything but the integrations; release_view() frees what it took. */
 static void fill_view(const sr_admin_sources *src, int ready, sr_admin_view *v) {
     memset(v, 0, sizeof *v);
     v->version = SR_VERSION;
@@ -51,11 +62,22 @@ static void fill_view(const sr_admin_sources *src, int ready, sr_admin_view *v) 
         v->have_admin_http = 1;
         sr_http_server_stats_get(src->admin_server, &v->admin_http);
     }
+    if (src->kafka) {
+        v->have_kafka = 1;
+        sr_input_kafka_get_stats(src->kafka, &v->kafka);
+        sr_input_kafka_foreach_partition(src->kafka, add_partition, v);
+    }
     if (src->deadletter) {
         v->have_deadletter = 1;
         v->deadletter_records = sr_deadletter_count(src->deadletter);
     }
     sr_admin_process_read(src->start_time_ms, &v->process);
+}
+
+static void release_view(sr_admin_view *v) {
+    free(v->kafka_parts);
+    v->kafka_parts = NULL;
+    v->nkafka_parts = 0;
 }
 
 /* Sets v->integrations to every integration; the caller frees *items and
@@ -87,6 +109,7 @@ int sr_admin_doc_integrations(const sr_admin_sources *src, sr_buf *body) {
         sr_buf_free(&extras[i]);
     free(extras);
     free(items);
+    release_view(&v);
     return rc;
 }
 
@@ -138,6 +161,7 @@ int sr_admin_doc_metrics(const sr_admin_sources *src, int ready, sr_buf *body) {
                  : -1;
     free(items);
     free(rows);
+    release_view(&v);
     return rc;
 }
 
@@ -147,6 +171,17 @@ int sr_admin_doc_scripts(const sr_admin_sources *src, sr_buf *body) {
     fill_view(src, 1, &v);
     int rc = fill_scripts(src, &v, &rows) == 0 && sr_admin_json_scripts(body, &v) == 0 ? 200 : -1;
     free(rows);
+    release_view(&v);
+    return rc;
+}
+
+int sr_admin_doc_kafka(const sr_admin_sources *src, sr_buf *body) {
+    if (!src->kafka)
+        return sr_buf_puts(body, "{\"error\":\"no Kafka input runs\"}") == 0 ? 404 : -1;
+    sr_admin_view v;
+    fill_view(src, 1, &v);
+    int rc = sr_admin_json_kafka(body, &v) == 0 ? 200 : -1;
+    release_view(&v);
     return rc;
 }
 

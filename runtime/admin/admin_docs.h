@@ -20,6 +20,10 @@ int sr_admin_doc_integration(const sr_admin_sources *src, const char *name, sr_b
 
 #define SR_ADMIN_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* GET /api/inputs/kafka: 200 with the Kafka input's counters and its
+ * partitions (admin_json.h), 404 when no Kafka input runs. */
+int sr_admin_doc_kafka(const sr_admin_sources *src, sr_buf *body);
+
 /* 200 with the Prometheus exposition; `ready` feeds siemrelay_ready. */
 /* GET /api/scripts: each site script's counters (admin_json.h). */
 int sr_admin_doc_scripts(const sr_admin_sources *src, sr_buf *body);

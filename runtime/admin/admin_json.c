@@ -117,3 +117,27 @@ int sr_admin_json_scripts(sr_buf *out, const sr_admin_view *v) {
     rc |= sr_buf_printf(out, "],\"unknown_routes\":%" PRIu64 "}", v->unknown_routes);
     return rc ? -1 : 0;
 }
+
+int sr_admin_json_kafka(sr_buf *out, const sr_admin_view *v) {
+    const sr_input_kafka_stats *k = &v->kafka;
+    int rc = sr_buf_printf(out,
+                           "{\"paused\":%s,\"partitions_assigned\":%zu,\"messages\":%" PRIu64
+                           ",\"bytes\":%" PRIu64 ",\"empty\":%" PRIu64 ",\"accepted\":%" PRIu64
+                           ",\"rejected\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"commits\":%" PRIu64
+                           ",\"commit_failures\":%" PRIu64 ",\"rebalances\":%" PRIu64
+                           ",\"pauses\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"partitions\":[",
+                           k->paused ? "true" : "false", k->partitions, k->messages, k->bytes,
+                           k->empty, k->accepted, k->rejected, k->refused, k->commits,
+                           k->commit_failures, k->rebalances, k->pauses, k->errors);
+    for (size_t i = 0; i < v->nkafka_parts; i++) {
+        const sr_input_kafka_partition *p = &v->kafka_parts[i];
+        rc |= sr_buf_puts(out, i ? ",{\"topic\":" : "{\"topic\":");
+        rc |= sr_admin_json_text(out, p->topic);
+        rc |= sr_buf_printf(out,
+                            ",\"partition\":%d,\"position\":%" PRId64 ",\"safe\":%" PRId64
+                            ",\"committed\":%" PRId64 ",\"high\":%" PRId64 ",\"lag\":%" PRId64 "}",
+                            (int)p->partition, p->position, p->safe, p->committed, p->high, p->lag);
+    }
+    rc |= sr_buf_puts(out, "]}");
+    return rc ? -1 : 0;
+}

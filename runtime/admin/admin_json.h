@@ -44,4 +44,9 @@ int sr_admin_json_scripts(sr_buf *out, const sr_admin_view *v);
 /* The array of every integration in the view, without histories. */
 int sr_admin_json_integrations(sr_buf *out, const sr_admin_view *v);
 
+/* The Kafka input: {"paused":bool,"partitions_assigned":N,"messages":N,...,
+ * "partitions":[{"topic","partition","position","safe","committed","high",
+ * "lag"}]} (offsets -1 while unknown; docs/admin.md). */
+int sr_admin_json_kafka(sr_buf *out, const sr_admin_view *v);
+
 #endif

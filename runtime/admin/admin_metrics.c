@@ -181,6 +181,47 @@ static int put_integrations(sr_buf *out, const sr_admin_view *v) {
     return rc ? -1 : 0;
 }
 
+#define KAFKA(f) offsetof(sr_input_kafka_stats, f)
+
+static const field_metric kafka_metrics[] = {
+    {"siemrelay_kafka_input_messages_total", "counter", "Messages consumed.", KAFKA(messages)},
+    {"siemrelay_kafka_input_bytes_total", "counter", "Message payload bytes consumed.",
+     KAFKA(bytes)},
+    {"siemrelay_kafka_input_empty_messages_total", "counter", "Empty messages skipped.",
+     KAFKA(empty)},
+    {"siemrelay_kafka_input_events_accepted_total", "counter", "Events the pipeline accepted.",
+     KAFKA(accepted)},
+    {"siemrelay_kafka_input_events_rejected_total", "counter",
+     "Events the pipeline rejected (malformed).", KAFKA(rejected)},
+    {"siemrelay_kafka_input_refused_total", "counter",
+     "Submissions the pipeline handed back (sent again).", KAFKA(refused)},
+    {"siemrelay_kafka_input_commits_total", "counter", "Partition offsets committed.",
+     KAFKA(commits)},
+    {"siemrelay_kafka_input_commit_failures_total", "counter",
+     "Partition offset commits that failed (retried).", KAFKA(commit_failures)},
+    {"siemrelay_kafka_input_rebalances_total", "counter", "Assignments and revocations.",
+     KAFKA(rebalances)},
+    {"siemrelay_kafka_input_pauses_total", "counter",
+     "Times back-pressure paused the assigned partitions.", KAFKA(pauses)},
+    {"siemrelay_kafka_input_errors_total", "counter", "Consumer errors librdkafka reported.",
+     KAFKA(errors)},
+};
+
+/* Per assigned partition, labelled {topic,partition}. */
+static int put_kafka_partitions(sr_buf *out, const sr_admin_view *v, const char *name,
+                                const char *help, size_t offset) {
+    int rc = family(out, name, "gauge", help);
+    for (size_t i = 0; i < v->nkafka_parts; i++) {
+        const sr_input_kafka_partition *p = &v->kafka_parts[i];
+        int64_t value;
+        memcpy(&value, (const char *)p + offset, sizeof value);
+        rc |= sr_buf_printf(out, "%s{topic=\"", name);
+        rc |= sr_admin_metrics_label_value(out, p->topic);
+        rc |= sr_buf_printf(out, "\",partition=\"%d\"} %" PRId64 "\n", (int)p->partition, value);
+    }
+    return rc;
+}
+
 static int put_fields(sr_buf *out, const field_metric *fms, size_t n, const void *stats,
                       const char *labels) {
     int rc = 0;
@@ -286,6 +327,26 @@ int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
         rc |= put_fields(out, input_metrics, sizeof input_metrics / sizeof input_metrics[0],
                          &v->tcp, "{input=\"tcp\"}");
     rc |= put_http_listeners(out, v);
+    if (v->have_kafka) {
+        rc |= put_fields(out, kafka_metrics, sizeof kafka_metrics / sizeof kafka_metrics[0],
+                         &v->kafka, "");
+        rc |= family(out, "siemrelay_kafka_input_paused", "gauge",
+                     "1 while back-pressure holds the assigned partitions paused.");
+        rc |= sr_buf_printf(out, "siemrelay_kafka_input_paused %d\n", v->kafka.paused);
+        rc |= family(out, "siemrelay_kafka_input_partitions", "gauge",
+                     "Partitions assigned to this group member.");
+        rc |= sr_buf_printf(out, "siemrelay_kafka_input_partitions %zu\n", v->kafka.partitions);
+        rc |= put_kafka_partitions(
+            out, v, "siemrelay_kafka_consumer_lag",
+            "High watermark minus the group's committed offset (-1: not known yet).",
+            offsetof(sr_input_kafka_partition, lag));
+        rc |= put_kafka_partitions(out, v, "siemrelay_kafka_consumer_committed_offset",
+                                   "The group's committed offset (-1: none).",
+                                   offsetof(sr_input_kafka_partition, committed));
+        rc |= put_kafka_partitions(out, v, "siemrelay_kafka_consumer_safe_offset",
+                                   "Every message below it is safe (queued durably or delivered).",
+                                   offsetof(sr_input_kafka_partition, safe));
+    }
     if (v->have_deadletter) {
         rc |= family(out, "siemrelay_deadletter_records_total", "counter",
                      "Dead-letter lines written, all files together.");

@@ -26,6 +26,12 @@
  * Per site script, labelled {script="<path>",integration="<name>"|""}:
  *   siemrelay_script_{events,dropped,failed,timed_out}_total,
  *   siemrelay_script_seconds_total; and siemrelay_script_unknown_routes_total.
+ * Kafka input: siemrelay_kafka_input_{messages,bytes,empty_messages,
+ *   events_accepted,events_rejected,refused,commits,commit_failures,
+ *   rebalances,pauses,errors}_total, siemrelay_kafka_input_paused,
+ *   siemrelay_kafka_input_partitions; per partition, labelled
+ *   {topic,partition}: siemrelay_kafka_consumer_{lag,committed_offset,
+ *   safe_offset} (gauges; -1 while unknown).
  * Process: siemrelay_deadletter_records_total, siemrelay_ready,
  *   siemrelay_build_info{version}, process_start_time_seconds,
  *   process_resident_memory_bytes, process_cpu_seconds_total. */

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "delivery.h"
 #include "http_server.h"
+#include "input_kafka.h"
 #include "input_tcp.h"
 #include "pipeline.h"
 #include "integration_status.h"
@@ -51,6 +52,10 @@ typedef struct sr_admin_view {
     sr_input_tcp_stats tcp;
     int have_http, have_admin_http; /* the HTTP input's and the admin API's listeners */
     sr_http_server_stats http, admin_http;
+    int have_kafka;
+    sr_input_kafka_stats kafka;
+    sr_input_kafka_partition *kafka_parts; /* owned by whoever filled the view */
+    size_t nkafka_parts;
     int have_deadletter;
     uint64_t deadletter_records;
     int have_scripts;

@@ -835,6 +835,14 @@ long sr_delivery_busy(const sr_delivery *d) {
 
 size_t sr_delivery_count(const sr_delivery *d) { return d->n; }
 
+uint64_t sr_delivery_next_seq(const sr_delivery *d, size_t integ) {
+    return sr_queue_next_seq(d->rt[integ]->queue);
+}
+
+uint64_t sr_delivery_safe_seq(const sr_delivery *d, size_t integ) {
+    return sr_queue_safe_seq(d->rt[integ]->queue);
+}
+
 const char *sr_delivery_name(const sr_delivery *d, size_t integ) {
     return d->rt[integ]->conf->name;
 }

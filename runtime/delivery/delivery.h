@@ -121,6 +121,13 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
 int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *recs,
                              const uint32_t *lens, size_t n, char *err, size_t errlen);
 int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t len);
+/* Sequence numbers of integration `integ`'s queue (queue.h): the next one
+ * a record gets, and the one below which every record is safe (on disk per
+ * the fsync policy, or delivered/dead-lettered from a memory queue). A record
+ * pushed when next_seq was N is safe once safe_seq >= N + 1. */
+uint64_t sr_delivery_next_seq(const sr_delivery *d, size_t integ);
+uint64_t sr_delivery_safe_seq(const sr_delivery *d, size_t integ);
+
 /* Sends full batches now and starts linger timers for partial ones. */
 void sr_delivery_kick(sr_delivery *d);
 

@@ -234,6 +234,14 @@ uint64_t sr_queue_oldest_seq(const sr_queue *q) {
     return si.oldest_seq;
 }
 
+uint64_t sr_queue_safe_seq(const sr_queue *q) {
+    if (!q->spool)
+        return sr_queue_oldest_seq(q);
+    sr_spool_info si;
+    sr_spool_stats(q->spool, &si);
+    return si.durable_seq;
+}
+
 /* Memory: unlinks and frees records from `from_seq` on. */
 static uint64_t drop_memory(sr_queue *q, uint64_t from_seq, uint64_t target, uint64_t *next_seq) {
     mem_rec *prev = NULL, *r = q->head;

@@ -101,6 +101,11 @@ uint64_t sr_queue_drop_oldest(sr_queue *q, uint64_t from_seq, uint64_t room, uin
 /* The first sequence number not yet pushed; the oldest unacked one. */
 uint64_t sr_queue_next_seq(const sr_queue *q);
 uint64_t sr_queue_oldest_seq(const sr_queue *q);
+/* Every record below it is safe from a crash of the process: on disk as the
+ * spool's fsync policy promises (disk), or acked, that is delivered,
+ * dead-lettered or dropped by overflow (memory). Inputs that acknowledge
+ * upstream only once events are safe (Kafka offsets) wait for it. */
+uint64_t sr_queue_safe_seq(const sr_queue *q);
 
 uint64_t sr_queue_events(const sr_queue *q);
 uint64_t sr_queue_bytes(const sr_queue *q);

@@ -78,6 +78,8 @@ struct sr_spool {
     int rfd;          /* cached read descriptor of an older segment */
     uint64_t rfd_seg; /* its first_seq */
     uint64_t next_seq, cursor;
+    /* Every record below durable_seq is as durable as the policy makes it. */
+    uint64_t durable_seq;
     spos cursor_pos; /* first record >= cursor, for pending_bytes */
     spos hint;       /* where the last read stopped */
     int must_roll;   /* the last segment must not be appended to (damage, gap) */
@@ -930,6 +932,7 @@ static void settle_sequences(sr_spool *sp) {
     uint64_t oldest = sp->nsegs ? sp->segs[0].first_seq : sp->next_seq;
     if (sp->cursor < oldest)
         sp->cursor = oldest;
+    sp->durable_seq = sp->next_seq; /* recovery read it back from disk */
 }
 
 static void conf_init(sr_spool_conf *c, const sr_spool_conf *in) {
@@ -1201,6 +1204,8 @@ int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
     commit(sp, lens, n);
     if (sp->conf.fsync != SR_FSYNC_ALWAYS)
         sp->data_dirty = 1;
+    if (sp->conf.fsync != SR_FSYNC_INTERVAL)
+        sp->durable_seq = sp->next_seq;
     return 0;
 
 fail:
@@ -1398,8 +1403,10 @@ static int flush(sr_spool *sp, int durable, char *err, size_t errlen) {
             return -1;
         }
     }
-    if (durable)
+    if (durable) {
         sp->data_dirty = 0;
+        sp->durable_seq = sp->next_seq;
+    }
     if (sp->cursor_dirty) {
         if (write_cursor(sp, durable, err, errlen) < 0)
             return -1;
@@ -1433,6 +1440,7 @@ void sr_spool_stats(const sr_spool *sp, sr_spool_info *out) {
     out->segments = sp->nsegs;
     out->cursor = sp->cursor;
     out->next_seq = sp->next_seq;
+    out->durable_seq = sp->durable_seq;
     out->oldest_seq = sp->next_seq;
     out->lost_records = sp->lost_records;
     out->disk_bytes = sp->have_spare ? sp->spare_bytes : 0;

@@ -124,6 +124,9 @@ typedef struct sr_spool_info {
     uint64_t cursor;       /* every record below it is delivered */
     uint64_t oldest_seq;   /* first pending record; == next_seq when none */
     uint64_t next_seq;     /* what the next appended record gets */
+    uint64_t durable_seq;  /* every record below it is on disk as the fsync policy
+                              promises: synced (ALWAYS; INTERVAL once its sync
+                              ran), written (NEVER) */
     uint64_t lost_records; /* since open, recovery included */
 } sr_spool_info;
 

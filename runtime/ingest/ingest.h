@@ -46,6 +46,11 @@ typedef struct sr_ingest_reply {
 
 typedef void (*sr_ingest_cb)(void *ud, const sr_ingest_reply *reply);
 
+/* A snapshot of how far every integration's queue has been filled
+ * (pipeline.c). Taken in a reply callback it covers that submission's
+ * records; free() it. */
+typedef struct sr_ingest_mark sr_ingest_mark;
+
 typedef struct sr_ingest {
     /* Takes ownership of `data` (malloc'd) in every case. `first_line` is the
      * 1-based line number of the first line in `data` (TCP streams keep
@@ -60,6 +65,17 @@ typedef struct sr_ingest {
      * wait (a queue is at its bound, or the gateway is stopping). Inputs ask
      * before reading on (TCP) or answer 503 with Retry-After (HTTP). */
     long (*busy)(void *ctx);
+    /* For inputs that acknowledge upstream only once what they submitted is
+     * safe (Kafka commits offsets). mark(), called in a reply callback with
+     * status 200 or 400, returns a mark covering that submission (NULL when
+     * out of memory: take one later, it covers more). safe() is 1 once every
+     * record the mark covers is safe: on disk in a spool as its fsync policy
+     * promises, or delivered or dead-lettered from a memory queue. After a
+     * reload it may replace *m with a fresh, later mark (the integrations
+     * were renumbered), so the answer stays conservative. Marks become safe
+     * in the order they were taken. */
+    sr_ingest_mark *(*mark)(void *ctx);
+    int (*safe)(void *ctx, sr_ingest_mark **m);
     void *ctx;
 } sr_ingest;
 

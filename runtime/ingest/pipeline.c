@@ -24,7 +24,8 @@ struct sr_pipeline {
     sr_ingest_batch *head, *tail; /* submitted, in order, until committed */
     uint64_t next_seq, pending;
     int accepting;
-    int paused; /* a reload is swapping configurations: ingest waits */
+    int paused;          /* a reload is swapping configurations: ingest waits */
+    uint64_t generation; /* +1 per reload: marks of older ones are renumbered */
     sr_pipeline_stats st;
     sr_log_limit *fail_log; /* NULL: out of memory at start, every line written */
 };
@@ -78,8 +79,45 @@ static long busy(void *ctx) {
     return s;
 }
 
+struct sr_ingest_mark {
+    uint64_t generation;
+    size_t n;
+    uint64_t next_seq[]; /* per integration, when the mark was taken */
+};
+
+static sr_ingest_mark *mark(void *ctx) {
+    sr_pipeline *p = ctx;
+    size_t n = sr_delivery_count(p->delivery);
+    sr_ingest_mark *m = malloc(sizeof *m + n * sizeof m->next_seq[0]);
+    if (!m)
+        return NULL;
+    m->generation = p->generation;
+    m->n = n;
+    for (size_t i = 0; i < n; i++)
+        m->next_seq[i] = sr_delivery_next_seq(p->delivery, i);
+    return m;
+}
+
+static int mark_safe(void *ctx, sr_ingest_mark **m) {
+    sr_pipeline *p = ctx;
+    if ((*m)->generation != p->generation) {
+        /* A reload renumbered the integrations (kept ones keep their
+         * queues): wait for everything queued until now instead. */
+        sr_ingest_mark *fresh = mark(p);
+        if (fresh) {
+            free(*m);
+            *m = fresh;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < (*m)->n; i++)
+        if (sr_delivery_safe_seq(p->delivery, i) < (*m)->next_seq[i])
+            return 0;
+    return 1;
+}
+
 sr_ingest sr_pipeline_ingest(sr_pipeline *p) {
-    sr_ingest ing = {.submit = submit, .busy = busy, .ctx = p};
+    sr_ingest ing = {.submit = submit, .busy = busy, .mark = mark, .safe = mark_safe, .ctx = p};
     return ing;
 }
 
@@ -303,6 +341,7 @@ void sr_pipeline_pause(sr_pipeline *p, int paused) { p->paused = paused; }
 
 void sr_pipeline_set_names(sr_pipeline *p, const char *const *integration_names) {
     p->names = integration_names;
+    p->generation++;
 }
 
 uint64_t sr_pipeline_pending(const sr_pipeline *p) { return p->pending; }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kafka_mock_cluster.h"
 #include "kafka.h"
 #include "sink.h"
 
@@ -307,33 +308,6 @@ static size_t consume(const char *bootstrap, const char *topic, msg *out, size_t
     return n;
 }
 
-typedef struct mock {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstrap;
-} mock;
-
-static int mock_start(mock *m) {
-    char errstr[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "log_level", "3", errstr, sizeof errstr);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr);
-    if (!m->rk)
-        return -1;
-    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
-    if (!m->mc)
-        return -1;
-    m->bootstrap = rd_kafka_mock_cluster_bootstraps(m->mc);
-    return rd_kafka_mock_topic_create(m->mc, "events", 1, 1) ? -1 : 0;
-}
-
-static void mock_stop(mock *m) {
-    if (m->mc)
-        rd_kafka_mock_cluster_destroy(m->mc);
-    if (m->rk)
-        rd_kafka_destroy(m->rk);
-}
-
 static sr_sink *open_sink(uv_loop_t *loop, const mock *m, sr_sink_prop *props, size_t nprops) {
     char err[256] = "";
     sr_kafka_settings s = {.brokers = m->bootstrap,
@@ -519,7 +493,7 @@ int main(void) {
     uv_loop_init(&loop);
     test_bad_settings(&loop);
     mock m = {0};
-    CHECK_INT(mock_start(&m), 0);
+    CHECK_INT(mock_start(&m, 1, "events", 1), 0);
     if (m.mc) {
         test_produce_and_read_back(&loop, &m);
         test_broker_errors(&loop, &m);
