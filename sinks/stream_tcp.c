@@ -5,7 +5,7 @@
  * written back to back, exactly as the records came (the integration's Lua
  * already framed them). Everything runs on the loop: name resolution
  * (uv_getaddrinfo, the first address), connect, the TLS handshake
- * (runtime/net/tls_client.h over memory BIOs), writes and reads.
+ * (a client engine of runtime/net/tls_engine.h), writes and reads.
  *
  * When a batch counts as delivered. Syslog has no acknowledgement, and a
  * successful write only means the local kernel took the bytes. A batch is
@@ -59,7 +59,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "tls_client.h"
+#include "tls_engine.h"
 
 #define SETTLE_MS         50
 #define SETTLE_RTT_MAX_MS 1000
@@ -101,7 +101,7 @@ typedef struct conn {
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
     tcp_sink *ts; /* NULL once retired */
-    sr_tls_client *tls;
+    sr_tls_engine *tls;
     conn_state state;
     uint64_t deadline_ns; /* connecting / handshake / TLS 1.3 grace ends */
     uint64_t wire_queued; /* bytes handed to uv_write */
@@ -120,7 +120,7 @@ struct tcp_sink {
     char *host;
     int port;
     char endpoint[300];
-    sr_tls_client_ctx *tls_ctx; /* NULL: plain TCP */
+    sr_tls_ctx *tls_ctx; /* NULL: plain TCP */
     uint64_t timeout_ns, connect_timeout_ns;
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
@@ -171,7 +171,7 @@ static void free_jobs(tcp_sink *ts) {
 /* ---- the sink's lifetime ------------------------------------------------ */
 
 static void sink_free(tcp_sink *ts) {
-    sr_tls_client_ctx_free(ts->tls_ctx);
+    sr_tls_ctx_free(ts->tls_ctx);
     free(ts->host);
     free(ts);
 }
@@ -187,7 +187,7 @@ static void on_timer_closed(uv_handle_t *h) { release(h->data); }
 
 static void on_conn_closed(uv_handle_t *h) {
     conn *c = h->data;
-    sr_tls_client_free(c->tls);
+    sr_tls_engine_free(c->tls);
     free(c);
 }
 
@@ -233,11 +233,11 @@ static int conn_send(conn *c, const void *data, size_t len) {
 /* Sends whatever the TLS engine produced for the peer. */
 static int conn_flush_tls(conn *c) {
     size_t n;
-    while ((n = sr_tls_client_pending(c->tls)) > 0) {
+    while ((n = sr_tls_engine_pending(c->tls)) > 0) {
         char *tmp = malloc(n);
         if (!tmp)
             return UV_ENOMEM;
-        size_t got = sr_tls_client_take(c->tls, tmp, n);
+        size_t got = sr_tls_engine_take(c->tls, tmp, n);
         int rc = conn_send(c, tmp, got);
         free(tmp);
         if (rc < 0)
@@ -256,7 +256,7 @@ static void conn_retire(conn *c, int graceful) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (graceful && c->state == C_READY) {
         if (c->tls) {
-            sr_tls_client_close_notify(c->tls);
+            sr_tls_engine_close_notify(c->tls);
             conn_flush_tls(c);
         }
         if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) == 0)
@@ -332,14 +332,14 @@ static void conn_ready(tcp_sink *ts, conn *c) {
     ts->last_error[0] = '\0'; /* a later timeout must not blame an old failure */
     sr_info("sink.stream", "connected to %s%s", ts->endpoint,
             !c->tls                          ? ""
-            : sr_tls_client_is_tls13(c->tls) ? " (TLS 1.3)"
+            : sr_tls_engine_is_tls13(c->tls) ? " (TLS 1.3)"
                                              : " (TLS 1.2)");
 }
 
 /* Ciphertext from the peer: handshake progress, or its verdict. */
 static void tls_incoming(tcp_sink *ts, conn *c, const char *data, size_t len) {
     char why[300];
-    sr_tls_status st = sr_tls_client_feed(c->tls, data, len, why, sizeof why);
+    sr_tls_status st = sr_tls_engine_feed(c->tls, data, len, NULL, NULL, why, sizeof why);
     /* Answers and alerts leave even when the session failed. */
     conn_flush_tls(c);
     if (st != SR_TLS_OK) {
@@ -349,17 +349,17 @@ static void tls_incoming(tcp_sink *ts, conn *c, const char *data, size_t len) {
         conn_end(ts, how, why);
         return;
     }
-    if (c->state == C_HANDSHAKE && sr_tls_client_ready(c->tls)) {
+    if (c->state == C_HANDSHAKE && sr_tls_engine_ready(c->tls)) {
         /* TLS 1.3: the server judges our certificate after this point; wait
          * for a sign of acceptance (its session tickets) or the grace time. */
-        if (sr_tls_client_is_tls13(c->tls) && !sr_tls_client_heard(c->tls)) {
+        if (sr_tls_engine_is_tls13(c->tls) && !sr_tls_engine_heard(c->tls)) {
             uint64_t grace = (uint64_t)TLS13_GRACE_MS * MS + settle_for(c);
             c->state = C_CONFIRMING;
             c->deadline_ns = uv_hrtime() + grace;
         } else {
             conn_ready(ts, c);
         }
-    } else if (c->state == C_CONFIRMING && sr_tls_client_heard(c->tls)) {
+    } else if (c->state == C_CONFIRMING && sr_tls_engine_heard(c->tls)) {
         conn_ready(ts, c);
     }
 }
@@ -409,7 +409,7 @@ static void on_connect(uv_connect_t *req, int status) {
         return;
     }
     char err[256];
-    c->tls = sr_tls_client_new(ts->tls_ctx, ts->host, err, sizeof err);
+    c->tls = sr_tls_engine_new_client(ts->tls_ctx, ts->host, err, sizeof err);
     if (!c->tls) {
         conn_end(ts, END_CONFIG, err);
         progress(ts);
@@ -550,7 +550,7 @@ static void write_queued(tcp_sink *ts, conn *c) {
             continue;
         int rc;
         if (c->tls) {
-            rc = sr_tls_client_write(c->tls, j->data, j->len) == 0 ? conn_flush_tls(c) : UV_EPROTO;
+            rc = sr_tls_engine_write(c->tls, j->data, j->len) == 0 ? conn_flush_tls(c) : UV_EPROTO;
         } else {
             rc = conn_send(c, j->data, j->len);
         }
@@ -735,7 +735,7 @@ sr_sink *sr_stream_tcp_sink_new(uv_loop_t *loop, const sr_stream_settings *s, in
             .insecure = s->insecure,
         };
         char why[400];
-        ts->tls_ctx = sr_tls_client_ctx_new(&tc, why, sizeof why);
+        ts->tls_ctx = sr_tls_ctx_new_client(&tc, why, sizeof why);
         if (!ts->tls_ctx) {
             snprintf(err, errlen, "stream sink: %s", why);
             sink_free(ts);

@@ -1,6 +1,6 @@
-/* tls_stream.c - TCP connections, plain or TLS over OpenSSL memory BIOs. */
+/* tls_stream.c - accepted TCP connections, plain or through a server
+ * engine of tls_engine.h. */
 #include "tls_stream.h"
-#include "tls_util.h"
 
 #include <netdb.h>
 #include <stdint.h>
@@ -8,22 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
-#define PLAIN_CHUNK (16 * 1024) /* one TLS record */
-
-struct sr_tls_ctx {
-    SSL_CTX *ssl;
-};
-
 struct sr_tls_stream {
     uv_tcp_t tcp; /* tcp.data points back here */
     uv_shutdown_t shutdown_req;
-    SSL *ssl;  /* NULL: plain TCP */
-    BIO *rbio; /* ciphertext from the peer; owned by ssl */
-    BIO *wbio; /* ciphertext for the peer; owned by ssl */
+    sr_tls_engine *tls; /* NULL: plain TCP */
     sr_tls_stream_cbs cbs;
     void *ud;
     sr_tls_close_cb close_cb;
@@ -41,82 +29,6 @@ typedef struct write_req {
     void *ud;
     char data[];
 } write_req;
-
-/* ---- Contexts ---------------------------------------------------------- */
-
-static int ctx_load_client_ca(SSL_CTX *ssl, const sr_tls_listen_conf *conf, char *err,
-                              size_t errlen) {
-    if (SSL_CTX_load_verify_locations(ssl, conf->client_ca_file, NULL) != 1) {
-        sr_tls_file_error(err, errlen, "cannot load client CA", conf->client_ca_file);
-        return -1;
-    }
-    /* Tells clients which CAs we accept, so they pick the right certificate. */
-    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(conf->client_ca_file);
-    if (names)
-        SSL_CTX_set_client_CA_list(ssl, names);
-    int mode = SSL_VERIFY_PEER;
-    if (conf->require_client_cert)
-        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ssl, mode, NULL);
-    return 0;
-}
-
-sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, size_t errlen) {
-    sr_tls_ctx *ctx = NULL;
-    SSL_CTX *ssl = NULL;
-
-    if (!conf->cert_file || !conf->key_file) {
-        snprintf(err, errlen, "tls: cert_file and key_file are both required");
-        return NULL;
-    }
-    if (conf->require_client_cert && !conf->client_ca_file) {
-        snprintf(err, errlen, "tls: require_client_cert needs client_ca_file");
-        return NULL;
-    }
-    ERR_clear_error();
-    ssl = SSL_CTX_new(TLS_server_method());
-    ctx = calloc(1, sizeof *ctx);
-    if (!ssl || !ctx) {
-        snprintf(err, errlen, "tls: out of memory");
-        goto fail;
-    }
-    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
-    SSL_CTX_set_options(ssl, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_default_passwd_cb(ssl, sr_tls_no_passphrase);
-    /* Session resumption with client verification needs a context id. */
-    static const unsigned char sid_ctx[] = "siemrelay";
-    SSL_CTX_set_session_id_context(ssl, sid_ctx, sizeof sid_ctx - 1);
-
-    if (SSL_CTX_use_certificate_chain_file(ssl, conf->cert_file) != 1) {
-        sr_tls_file_error(err, errlen, "cannot load certificate", conf->cert_file);
-        goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ssl, conf->key_file, SSL_FILETYPE_PEM) != 1) {
-        sr_tls_file_error(err, errlen, "cannot load private key", conf->key_file);
-        goto fail;
-    }
-    if (SSL_CTX_check_private_key(ssl) != 1) {
-        sr_tls_file_error(err, errlen, "private key does not match certificate", conf->cert_file);
-        goto fail;
-    }
-    if (conf->client_ca_file && ctx_load_client_ca(ssl, conf, err, errlen) != 0)
-        goto fail;
-    ctx->ssl = ssl;
-    return ctx;
-fail:
-    SSL_CTX_free(ssl);
-    free(ctx);
-    return NULL;
-}
-
-void sr_tls_ctx_free(sr_tls_ctx *ctx) {
-    if (!ctx)
-        return;
-    SSL_CTX_free(ctx->ssl);
-    free(ctx);
-}
 
 /* ---- Writing ----------------------------------------------------------- */
 
@@ -144,15 +56,15 @@ static int write_req_queue(sr_tls_stream *s, write_req *w, size_t len) {
     return rc;
 }
 
-/* Sends whatever OpenSSL has produced for the peer; `cb` rides on it. */
+/* Sends whatever the engine has produced for the peer; `cb` rides on it. */
 static int flush_ciphertext(sr_tls_stream *s, sr_tls_write_cb cb, void *ud) {
-    size_t len = BIO_ctrl_pending(s->wbio);
+    size_t len = sr_tls_engine_pending(s->tls);
     if (len == 0)
         return cb ? UV_EPROTO : 0;
     write_req *w = write_req_new(len, cb, ud);
     if (!w)
         return UV_ENOMEM;
-    if (BIO_read(s->wbio, w->data, (int)len) != (int)len) {
+    if (sr_tls_engine_take(s->tls, w->data, len) != len) {
         free(w);
         return UV_EPROTO;
     }
@@ -165,19 +77,15 @@ int sr_tls_stream_write(sr_tls_stream *s, const void *data, size_t len, sr_tls_w
         return UV_ECANCELED;
     if (len == 0 || len > INT32_MAX)
         return UV_EINVAL;
-    if (!s->ssl) {
+    if (!s->tls) {
         write_req *w = write_req_new(len, cb, ud);
         if (!w)
             return UV_ENOMEM;
         memcpy(w->data, data, len);
         return write_req_queue(s, w, len);
     }
-    ERR_clear_error();
-    /* Memory BIOs grow, so without partial writes SSL_write takes it all. */
-    if (SSL_write(s->ssl, data, (int)len) != (int)len) {
-        ERR_clear_error();
+    if (sr_tls_engine_write(s->tls, data, len) != 0)
         return UV_EPROTO;
-    }
     return flush_ciphertext(s, cb, ud);
 }
 
@@ -191,49 +99,25 @@ static void stream_end(sr_tls_stream *s, int status, const char *why) {
     s->cbs.on_end(s->ud, status, why);
 }
 
-static void tls_failed(sr_tls_stream *s, int ssl_error) {
-    char reason[256], why[400];
-    if (ssl_error == SSL_ERROR_SSL)
-        sr_tls_reason(reason, sizeof reason);
-    else
-        snprintf(reason, sizeof reason, "SSL error %d", ssl_error);
-    long verify = SSL_get_verify_result(s->ssl);
-    const char *stage = SSL_is_init_finished(s->ssl) ? "TLS error" : "TLS handshake failed";
-    if (verify != X509_V_OK)
-        snprintf(why, sizeof why, "%s: %s (client certificate: %s)", stage, reason,
-                 X509_verify_cert_error_string(verify));
-    else
-        snprintf(why, sizeof why, "%s: %s", stage, reason);
-    stream_end(s, UV_EPROTO, why);
+static int on_plain(void *ud, const char *data, size_t len) {
+    sr_tls_stream *s = ud;
+    s->cbs.on_data(s->ud, data, len);
+    return s->ended || s->closing; /* the owner may end or close it from on_data */
 }
 
-/* Decrypts everything the ciphertext fed so far allows. SSL_read also drives
- * the handshake, whose answers go out through flush_ciphertext(). */
+/* Decrypts everything the ciphertext fed so far allows. The engine also
+ * drives the handshake, whose answers go out through flush_ciphertext(). */
 static void tls_feed(sr_tls_stream *s, const char *data, size_t len) {
-    char plain[PLAIN_CHUNK];
-
-    if (BIO_write(s->rbio, data, (int)len) != (int)len) {
-        stream_end(s, UV_ENOMEM, "out of memory");
+    char why[400];
+    sr_tls_status st = sr_tls_engine_feed(s->tls, data, len, on_plain, s, why, sizeof why);
+    if (s->closing)
         return;
-    }
-    while (!s->ended && !s->closing) {
-        ERR_clear_error();
-        int n = SSL_read(s->ssl, plain, sizeof plain);
-        if (n > 0) {
-            s->cbs.on_data(s->ud, plain, (size_t)n);
-            continue;
-        }
-        int e = SSL_get_error(s->ssl, n);
-        /* Handshake messages and alerts must leave even when we fail. */
-        flush_ciphertext(s, NULL, NULL);
-        if (e == SSL_ERROR_WANT_READ)
-            return;
-        if (e == SSL_ERROR_ZERO_RETURN)
-            stream_end(s, 0, "peer closed the TLS session");
-        else
-            tls_failed(s, e);
-        return;
-    }
+    /* Handshake messages and alerts must leave even when we fail. */
+    flush_ciphertext(s, NULL, NULL);
+    if (st == SR_TLS_CLOSED)
+        stream_end(s, 0, why);
+    else if (st != SR_TLS_OK)
+        stream_end(s, UV_EPROTO, why);
 }
 
 /* One buffer per stream, reused by every read: libuv hands it to on_read
@@ -251,7 +135,7 @@ static void on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
 static void on_read(uv_stream_t *tcp, ssize_t n, const uv_buf_t *buf) {
     sr_tls_stream *s = tcp->data;
     if (n > 0) {
-        if (s->ssl)
+        if (s->tls)
             tls_feed(s, buf->base, (size_t)n);
         else
             s->cbs.on_data(s->ud, buf->base, (size_t)n);
@@ -298,28 +182,11 @@ static void format_peer(sr_tls_stream *s) {
     }
 }
 
-static int tls_attach(sr_tls_stream *s, sr_tls_ctx *ctx) {
-    s->ssl = SSL_new(ctx->ssl);
-    s->rbio = BIO_new(BIO_s_mem());
-    s->wbio = BIO_new(BIO_s_mem());
-    if (!s->ssl || !s->rbio || !s->wbio) {
-        BIO_free(s->rbio);
-        BIO_free(s->wbio);
-        s->rbio = s->wbio = NULL;
-        return -1;
-    }
-    /* An empty memory BIO means "wait for more", not end of file. */
-    BIO_set_mem_eof_return(s->rbio, -1);
-    SSL_set_bio(s->ssl, s->rbio, s->wbio);
-    SSL_set_accept_state(s->ssl);
-    return 0;
-}
-
 static void on_closed(uv_handle_t *handle) {
     sr_tls_stream *s = handle->data;
     if (s->close_cb)
         s->close_cb(s->close_ud);
-    SSL_free(s->ssl);
+    sr_tls_engine_free(s->tls);
     free(s->rbuf);
     free(s);
 }
@@ -348,10 +215,8 @@ sr_tls_stream *sr_tls_stream_accept(uv_stream_t *server, sr_tls_ctx *ctx,
         goto fail;
     }
     format_peer(s);
-    if (ctx && tls_attach(s, ctx) != 0) {
-        snprintf(err, errlen, "tls: out of memory");
+    if (ctx && !(s->tls = sr_tls_engine_new_server(ctx, err, errlen)))
         goto fail;
-    }
     uv_tcp_nodelay(&s->tcp, 1);
     s->closing = 0;
     return s;
@@ -362,16 +227,14 @@ fail:
 
 const char *sr_tls_stream_peer(const sr_tls_stream *s) { return s->peer; }
 const char *sr_tls_stream_peer_ip(const sr_tls_stream *s) { return s->peer_ip; }
-int sr_tls_stream_is_tls(const sr_tls_stream *s) { return s->ssl != NULL; }
+int sr_tls_stream_is_tls(const sr_tls_stream *s) { return s->tls != NULL; }
 
 void sr_tls_stream_shutdown(sr_tls_stream *s) {
     if (s->closing || s->shutting_down)
         return;
     s->shutting_down = 1;
-    if (s->ssl && SSL_is_init_finished(s->ssl)) {
-        ERR_clear_error();
-        SSL_shutdown(s->ssl);
-        ERR_clear_error();
+    if (s->tls && sr_tls_engine_ready(s->tls)) {
+        sr_tls_engine_close_notify(s->tls);
         flush_ciphertext(s, NULL, NULL);
     }
     /* Failure (peer already gone) changes nothing: the owner closes anyway. */

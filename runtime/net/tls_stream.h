@@ -3,11 +3,10 @@
  *
  * The network inputs and the admin API read and write plaintext through an
  * sr_tls_stream and never branch on whether TLS is on. With a NULL context
- * the stream passes bytes through; with one, OpenSSL runs over memory BIOs:
- * libuv moves the ciphertext, OpenSSL never touches the socket, so the loop
- * thread never blocks. The TLS engine (feed ciphertext in, plaintext out;
- * plaintext in, ciphertext written) does not depend on the handshake side, so
- * a client context can be added later for TLS sinks.
+ * the stream passes bytes through; with a server context (tls_engine.h) a
+ * server engine runs over the connection: libuv moves the ciphertext, the
+ * engine never touches the socket, so the loop thread never blocks. Client
+ * connections (TLS sinks) use the same engine with a client context.
  *
  * Lifecycle of a stream:
  *   sr_tls_stream_accept() -> sr_tls_stream_read_start() -> on_data()* ->
@@ -40,30 +39,13 @@
 
 #include <uv.h>
 
+#include "tls_engine.h"
+
 /* The most one socket read takes in (ciphertext with TLS). */
 #define SR_TLS_STREAM_READ_BYTES (64 * 1024)
 
-/* ---- TLS contexts: loaded once per listener, shared by its connections. */
-
-typedef struct sr_tls_ctx sr_tls_ctx;
-
-/* A listener's `tls:` section (inputs, admin). */
-typedef struct sr_tls_listen_conf {
-    char *cert_file; /* NULL: plain TCP */
-    char *key_file;
-    char *client_ca_file;    /* verify client certificates against this CA */
-    int require_client_cert; /* 1: handshake fails without a valid client cert */
-} sr_tls_listen_conf;
-
-/* Builds a server context from `conf`: certificate chain and key (PEM),
- * TLS 1.2 minimum, renegotiation and compression off. With client_ca_file,
- * client certificates are requested and verified against it; with
- * require_client_cert the handshake also fails when the client sends none.
- * require_client_cert without client_ca_file is a configuration error.
- * Connections keep their own reference, so the context may be freed while
- * some are still open. */
-sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, size_t errlen);
-void sr_tls_ctx_free(sr_tls_ctx *ctx);
+/* Contexts (sr_tls_ctx_new_server, from a listener's sr_tls_listen_conf)
+ * are loaded once per listener and shared by its connections. */
 
 /* ---- Streams. */
 
