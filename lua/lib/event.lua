@@ -78,6 +78,8 @@ int sr_lua_ev_get_path(const sr_event *ev, const char *const *path, const uint32
                        uint32_t n, const char **val, uint32_t *vlen);
 int sr_lua_ev_set_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
                        const char *val, uint32_t vlen, sr_json_error *err);
+int sr_lua_ev_set_path_string(sr_event *ev, const char *const *keys, const uint32_t *lens,
+                              uint32_t n, const char *s, uint32_t slen, sr_json_error *err);
 int sr_lua_ev_set_path_raw(sr_event *ev, const char *const *keys, const uint32_t *lens,
                            uint32_t n, const char *val, uint32_t vlen, sr_json_error *err);
 int sr_lua_ev_delete_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
@@ -438,6 +440,9 @@ local function path_error(what, path, msg, level)
         level + 1)
 end
 
+-- A parsed path string: its segments (keys as Lua strings, indexes as
+-- numbers) and, ready for C, `keys`/`lens` arrays pointing at those
+-- strings (the table keeps them alive), so a cached path costs no loop.
 local function parse_path(s, what)
     local segs = parsed[s]
     if segs then
@@ -449,13 +454,16 @@ local function parse_path(s, what)
         path_error(what, s, format("bad path at byte %d: %s", tonumber(jerr.offset) + 1,
             ffi_string(jerr.msg)), 4)
     end
-    segs = { n = n }
+    segs = { n = n, keys = ffi.new("const char *[?]", n), lens = ffi.new("uint32_t[?]", n) }
     for i = 0, n - 1 do
         if parse_keys[i] == nil then
             segs[i + 1] = tonumber(parse_lens[i])
+            segs.keys[i] = nil
         else
             segs[i + 1] = ffi_string(parse_keys[i], parse_lens[i])
+            segs.keys[i] = segs[i + 1]
         end
+        segs.lens[i] = parse_lens[i]
     end
     if nparsed >= MAX_PARSED then
         parsed, nparsed = {}, 0
@@ -465,25 +473,24 @@ local function parse_path(s, what)
     return segs
 end
 
--- Fills keys/lens with `path` (string or segment array); returns the count.
--- Key pointers stay valid: the strings are held by the cache or by the
+-- `path` (string or segment array) as C arrays: a parsed string's own, or
+-- `keys`/`lens` filled from the array. Returns keys, lens, count. Key
+-- pointers stay valid: the strings are held by the cache or by the
 -- caller's table for the duration of the call.
 local function load_path(path, keys, lens, what)
-    local segs, n = path, nil
     if type(path) == "string" then
-        segs = parse_path(path, what)
-        n = segs.n
-    elseif type(path) == "table" then
-        n = #segs
-        if n == 0 or n > MAX_PATH then
-            path_error(what, path, "a path has 1 to " .. MAX_PATH .. " segments", 3)
-        end
-    else
+        local segs = parse_path(path, what)
+        return segs.keys, segs.lens, segs.n
+    elseif type(path) ~= "table" then
         error(format("%s: the path must be a string or an array of segments, got a %s", what,
             type(path)), 3)
     end
+    local n = #path
+    if n == 0 or n > MAX_PATH then
+        path_error(what, path, "a path has 1 to " .. MAX_PATH .. " segments", 3)
+    end
     for i = 1, n do
-        local seg = segs[i]
+        local seg = path[i]
         if type(seg) == "string" then
             keys[i - 1] = seg
             lens[i - 1] = #seg
@@ -496,7 +503,7 @@ local function load_path(path, keys, lens, what)
                 i == 1 and "a key (a string)" or "a key or an index from 0", tostring(seg)), 3)
         end
     end
-    return n
+    return keys, lens, n
 end
 
 -- `level`: the script's level as seen from path_failed's caller.
@@ -511,7 +518,7 @@ end
 -- ev:get_path(path): the value at path, nil when it does not resolve.
 -- ev:get_path(k1, k2, ...) (several arguments): each one a key, as given.
 function methods.get_path(ev, path, ...)
-    local n
+    local keys, lens, n = path_keys, path_lens, nil
     if select("#", ...) > 0 then
         n = select("#", ...) + 1
         if n > MAX_PATH then
@@ -524,39 +531,33 @@ function methods.get_path(ev, path, ...)
             path_lens[i - 1] = #k
         end
     else
-        n = load_path(path, path_keys, path_lens, "ev:get_path")
+        keys, lens, n = load_path(path, path_keys, path_lens, "ev:get_path")
     end
-    local t = C.sr_lua_ev_get_path(ev, path_keys, path_lens, n, val, vlen)
+    local t = C.sr_lua_ev_get_path(ev, keys, lens, n, val, vlen)
     if t < 0 then
         return nil
     end
     return decode(val[0], vlen[0], t)
 end
 
--- JSON text of a value for set_path (nil is handled by the caller).
-local function value_text(v)
-    local tv = type(v)
-    if tv == "string" then
-        return quote(v)
-    elseif tv == "number" then
-        return number_text(v)
-    elseif tv == "boolean" then
-        return v and "true" or "false"
-    end
-    return encode(v)
-end
-
--- The edits on the path loaded into path_keys/path_lens (n segments);
+-- Sets v at the path in keys/lens (n segments): strings are escaped in C
+-- (no pattern matching in Lua on the hot path), other values encoded.
 -- `what` and `shown` name the call in errors.
-local function set_loaded(ev, n, v, what, shown)
-    local s = value_text(v)
-    if C.sr_lua_ev_set_path(ev, path_keys, path_lens, n, s, #s, jerr) ~= 0 then
+local function set_at(ev, keys, lens, n, v, what, shown)
+    local rc
+    if type(v) == "string" then
+        rc = C.sr_lua_ev_set_path_string(ev, keys, lens, n, v, #v, jerr)
+    else
+        local s = encode(v)
+        rc = C.sr_lua_ev_set_path(ev, keys, lens, n, s, #s, jerr)
+    end
+    if rc ~= 0 then
         path_failed(what, shown, 3)
     end
 end
 
-local function delete_loaded(ev, n, what, shown)
-    local rc = C.sr_lua_ev_delete_path(ev, path_keys, path_lens, n, jerr)
+local function delete_at(ev, keys, lens, n, what, shown)
+    local rc = C.sr_lua_ev_delete_path(ev, keys, lens, n, jerr)
     if rc < 0 then
         path_failed(what, shown, 3)
     end
@@ -567,15 +568,16 @@ function methods.set_path(ev, path, v)
     if v == nil then
         return methods.delete_path(ev, path)
     end
-    set_loaded(ev, load_path(path, path_keys, path_lens, "ev:set_path"), v, "ev:set_path", path)
+    local keys, lens, n = load_path(path, path_keys, path_lens, "ev:set_path")
+    set_at(ev, keys, lens, n, v, "ev:set_path", path)
 end
 
 function methods.set_path_raw(ev, path, text)
     if type(text) ~= "string" then
         error("ev:set_path_raw: the value must be JSON text, got a " .. type(text), 2)
     end
-    local n = load_path(path, path_keys, path_lens, "ev:set_path_raw")
-    local rc = C.sr_lua_ev_set_path_raw(ev, path_keys, path_lens, n, text, #text, jerr)
+    local keys, lens, n = load_path(path, path_keys, path_lens, "ev:set_path_raw")
+    local rc = C.sr_lua_ev_set_path_raw(ev, keys, lens, n, text, #text, jerr)
     if rc == -2 then
         path_error("ev:set_path_raw", path, format("invalid JSON at byte %d: %s",
             tonumber(jerr.offset), ffi_string(jerr.msg)), 2)
@@ -586,16 +588,15 @@ end
 
 -- True when something was removed, false when there was nothing there.
 function methods.delete_path(ev, path)
-    local n = load_path(path, path_keys, path_lens, "ev:delete_path")
-    local removed = delete_loaded(ev, n, "ev:delete_path", path) -- not a tail call: error levels
+    local keys, lens, n = load_path(path, path_keys, path_lens, "ev:delete_path")
+    local removed = delete_at(ev, keys, lens, n, "ev:delete_path", path) -- not a tail call: error levels
     return removed
 end
 
 function methods.rename(ev, from, to)
-    local fn = load_path(from, path_keys, path_lens, "ev:rename")
-    local tn = load_path(to, path_keys2, path_lens2, "ev:rename")
-    if C.sr_lua_ev_rename_path(ev, path_keys, path_lens, fn, path_keys2, path_lens2, tn,
-        jerr) ~= 0 then
+    local fk, fl, fn = load_path(from, path_keys, path_lens, "ev:rename")
+    local tk, tl, tn = load_path(to, path_keys2, path_lens2, "ev:rename")
+    if C.sr_lua_ev_rename_path(ev, fk, fl, fn, tk, tl, tn, jerr) ~= 0 then
         path_failed("ev:rename", from, 2)
     end
 end
@@ -615,13 +616,13 @@ function methods.set_label(ev, name, v)
     end
     check_key(name, "ev:set_label")
     label_path(path_keys, path_lens, name)
-    set_loaded(ev, 2, v, "ev:set_label", name)
+    set_at(ev, path_keys, path_lens, 2, v, "ev:set_label", name)
 end
 
 function methods.delete_label(ev, name)
     check_key(name, "ev:delete_label")
     label_path(path_keys, path_lens, name)
-    local removed = delete_loaded(ev, 2, "ev:delete_label", name) -- not a tail call: error levels
+    local removed = delete_at(ev, path_keys, path_lens, 2, "ev:delete_label", name) -- not a tail call
     return removed
 end
 

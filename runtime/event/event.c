@@ -490,13 +490,13 @@ static int needs_escape(const char *s, uint32_t n) {
     return 0;
 }
 
-int sr_event_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s,
-                        uint32_t slen) {
+int sr_event_string_value(sr_arena *arena, const char *s, uint32_t slen, const char **out,
+                          uint32_t *olen) {
     char *copy;
     uint32_t len;
     if (!needs_escape(s, slen)) {
         len = slen + 2;
-        copy = sr_arena_alloc(ev->arena, len);
+        copy = sr_arena_alloc(arena, len);
         if (!copy)
             return -1;
         copy[0] = '"';
@@ -505,15 +505,25 @@ int sr_event_set_string(sr_event *ev, const char *key, uint32_t klen, const char
         copy[len - 1] = '"';
     } else {
         sr_buf tmp = SR_BUF_INIT;
-        copy = sr_buf_json_string(&tmp, s, slen) == 0
-                   ? sr_arena_memdup(ev->arena, tmp.data, tmp.len)
-                   : NULL;
+        copy = sr_buf_json_string(&tmp, s, slen) == 0 ? sr_arena_memdup(arena, tmp.data, tmp.len)
+                                                      : NULL;
         len = (uint32_t)tmp.len;
         sr_buf_free(&tmp);
         if (!copy)
             return -1;
     }
-    return put_edit(ev, key, klen, copy, len);
+    *out = copy;
+    *olen = len;
+    return 0;
+}
+
+int sr_event_set_string(sr_event *ev, const char *key, uint32_t klen, const char *s,
+                        uint32_t slen) {
+    const char *val;
+    uint32_t len;
+    if (sr_event_string_value(ev->arena, s, slen, &val, &len) != 0)
+        return -1;
+    return put_edit(ev, key, klen, val, len);
 }
 
 int sr_event_set_int(sr_event *ev, const char *key, uint32_t klen, int64_t v) {

@@ -133,6 +133,9 @@ int sr_event_delete(sr_event *ev, const char *key, uint32_t klen);
  * the event's arena (event_path.c builds nested edits that way). */
 int sr_event_set_owned(sr_event *ev, const char *key, uint32_t klen, const char *val,
                        uint32_t vlen);
+/* The JSON string of raw UTF-8 `s` (escaped as needed), in `arena`. */
+int sr_event_string_value(sr_arena *arena, const char *s, uint32_t slen, const char **out,
+                          uint32_t *olen);
 /* Copies the JSON text `val` into `arena`, without surrounding whitespace
  * and compacted when it holds any, as every edit is stored. -1 when it is
  * empty or on allocation failure. */

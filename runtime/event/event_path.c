@@ -18,13 +18,14 @@ typedef struct cursor {
     int type;
 } cursor;
 
-/* The text being edited: either borrowed (raw bytes or an edit) or the
- * contents of one of two buffers that passes alternate between. */
+/* The text being edited: borrowed (raw bytes or an edit) until the first
+ * splice, then a copy in the event's arena, where the edit keeps it. */
 typedef struct work {
     const char *p;
     uint32_t n;
-    sr_buf bufs[2];
-    int next; /* the buffer the next splice writes */
+    int owned; /* p is in the arena: commit stores it as is */
+    sr_arena *arena;
+    sr_buf spaced; /* the compacted text of a field that arrived pretty-printed */
 } work;
 
 static const char *type_name(int type) {
@@ -271,13 +272,14 @@ int sr_event_get_path(const sr_event *ev, const char *const *keys, const uint32_
 /* ---- Splicing ------------------------------------------------------------- */
 
 /* Loads the compact text of top-level field keys[0] into w; -1 when the
- * field is absent (w then holds `{}` for a set to build on). */
-static int load(const sr_event *ev, const char *const *keys, const uint32_t *lens, work *w,
-                int *type) {
+ * field is absent (w then holds `{}` for a set to build on), -2 when out
+ * of memory. */
+static int load(sr_event *ev, const char *const *keys, const uint32_t *lens, work *w, int *type) {
     const char *v;
     uint32_t vl;
     int spaced;
     memset(w, 0, sizeof *w);
+    w->arena = ev->arena;
     *type = sr_event_get_text(ev, keys[0], lens[0], &v, &vl, &spaced);
     if (*type < 0) {
         w->p = "{}";
@@ -286,34 +288,34 @@ static int load(const sr_event *ev, const char *const *keys, const uint32_t *len
         return -1;
     }
     if (spaced) {
-        if (sr_json_compact(v, vl, &w->bufs[0]) != 0)
+        if (sr_json_compact(v, vl, &w->spaced) != 0)
             return -2;
-        w->next = 1;
-        v = w->bufs[0].data;
-        vl = (uint32_t)w->bufs[0].len;
+        v = w->spaced.data;
+        vl = (uint32_t)w->spaced.len;
     }
     w->p = v;
     w->n = vl;
     return 0;
 }
 
-static void work_free(work *w) {
-    sr_buf_free(&w->bufs[0]);
-    sr_buf_free(&w->bufs[1]);
-}
+static void work_free(work *w) { sr_buf_free(&w->spaced); }
 
-/* w's text with [a, b) replaced by x then y. */
+/* w's text with [a, b) replaced by x then y, in the arena. Passes that
+ * remove duplicates leave their intermediate texts there: they are rare,
+ * and the arena goes with the batch. */
 static int splice(work *w, uint32_t a, uint32_t b, const char *x, uint32_t xn, const char *y,
                   uint32_t yn) {
-    sr_buf *out = &w->bufs[w->next];
-    sr_buf_reset(out);
-    if (sr_buf_reserve(out, (size_t)w->n - (b - a) + xn + yn) != 0 ||
-        sr_buf_append(out, w->p, a) != 0 || sr_buf_append(out, x, xn) != 0 ||
-        sr_buf_append(out, y, yn) != 0 || sr_buf_append(out, w->p + b, w->n - b) != 0)
+    uint32_t n = w->n - (b - a) + xn + yn;
+    char *out = sr_arena_alloc(w->arena, n ? n : 1);
+    if (!out)
         return -1;
-    w->p = out->data;
-    w->n = (uint32_t)out->len;
-    w->next ^= 1;
+    memcpy(out, w->p, a);
+    memcpy(out + a, x, xn);
+    memcpy(out + a + xn, y, yn);
+    memcpy(out + a + xn + yn, w->p + b, w->n - b);
+    w->p = out;
+    w->n = n;
+    w->owned = 1;
     return 0;
 }
 
@@ -333,10 +335,10 @@ static uint32_t member_start(const sr_json_member *m) {
 
 /* Stores w's text as the new value of top-level field keys[0]. */
 static int commit(sr_event *ev, const char *const *keys, const uint32_t *lens, work *w) {
-    char *copy = sr_arena_memdup(ev->arena, w->p, w->n);
-    if (!copy)
+    const char *text = w->owned ? w->p : sr_arena_memdup(ev->arena, w->p, w->n);
+    if (!text)
         return -1;
-    return sr_event_set_owned(ev, keys[0], lens[0], copy, w->n);
+    return sr_event_set_owned(ev, keys[0], lens[0], text, w->n);
 }
 
 /* `"k1":{"k2":...{"kn":` for keys[from..n-1] into b; the caller closes
@@ -489,6 +491,15 @@ static int delete_pass(work *w, cursor top, const char *const *keys, const uint3
     if (r == STEP_MISSING)
         return 1;
     return splice_out(w, member_start(&m), m.val_off + m.val_len) == 0 ? 0 : oom(err);
+}
+
+int sr_event_set_path_string(sr_event *ev, const char *const *keys, const uint32_t *lens,
+                             uint32_t n, const char *s, uint32_t slen, sr_json_error *err) {
+    const char *val;
+    uint32_t vlen;
+    if (sr_event_string_value(ev->arena, s, slen, &val, &vlen) != 0)
+        return oom(err);
+    return sr_event_set_path(ev, keys, lens, n, val, vlen, err);
 }
 
 int sr_event_delete_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,

@@ -61,6 +61,10 @@ int sr_event_get_path(const sr_event *ev, const char *const *keys, const uint32_
 int sr_event_set_path(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
                       const char *val, uint32_t vlen, sr_json_error *err);
 
+/* Same with a string value: `s` is raw UTF-8, escaped here. */
+int sr_event_set_path_string(sr_event *ev, const char *const *keys, const uint32_t *lens,
+                             uint32_t n, const char *s, uint32_t slen, sr_json_error *err);
+
 /* Removes the member or element at a path. A missing member is not an
  * error (there is nothing to remove); a path through a value that is not an
  * object or array is. Array elements after a removed one move down. */

@@ -92,6 +92,14 @@ int sr_lua_ev_set_path(sr_event *ev, const char *const *keys, const uint32_t *le
     return rc;
 }
 
+int sr_lua_ev_set_path_string(sr_event *ev, const char *const *keys, const uint32_t *lens,
+                              uint32_t n, const char *s, uint32_t slen, sr_json_error *err) {
+    sr_lua_guard_enter();
+    int rc = sr_event_set_path_string(ev, keys, lens, n, s, slen, err);
+    sr_lua_guard_leave();
+    return rc;
+}
+
 /* `val` comes from a script (ev:set_path_raw): validated as ev:set_raw's. */
 int sr_lua_ev_set_path_raw(sr_event *ev, const char *const *keys, const uint32_t *lens, uint32_t n,
                            const char *val, uint32_t vlen, sr_json_error *err) {

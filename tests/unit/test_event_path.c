@@ -356,6 +356,11 @@ static void test_edits_and_errors(void) {
     CHECK_INT(set_at(&ev, "content.x.y.z", "true", &err), 0);
     CHECK_INT(set_at(&ev, "extra.deep", "null", &err), 0);
     CHECK_INT(set_at(&ev, "labels.o.k", "\"v\"", &err), 0);
+    const char *nk[] = {"labels", "o", "q"};
+    uint32_t nl[] = {6, 1, 1};
+    CHECK_INT(sr_event_set_path_string(&ev, nk, nl, 3, "a\"\n", 3, &err), 0);
+    CHECK_STR(get_at(&ev, "labels.o.q", out, sizeof out), "\"a\\\"\\n\"");
+    CHECK_INT(set_at(&ev, "labels.o.q", NULL, &err), 1);
     CHECK_INT(set_at(&ev, "labels.a", NULL, &err), 1);
     CHECK_INT(set_at(&ev, "labels.gone", NULL, &err), 0);
     CHECK_INT(set_at(&ev, "nothing.here", NULL, &err), 0);
