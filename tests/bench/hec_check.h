@@ -19,10 +19,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum {
+    HEC_PLAIN = 0,       /* no site script: events as generated */
+    HEC_TRANSFORMED = 1, /* the W1 transform: drops and added fields expected */
+    HEC_REDACTED = 2,    /* the transform and labels["aws.accountId"] redacted (w1_redact) */
+};
+
 typedef struct hec_checker {
     /* settings */
     uint64_t seed;
-    int transformed;       /* the W1 site script ran: drops and added fields expected */
+    int transformed;       /* HEC_* below: what the site script did */
     unsigned verify_every; /* 1 checks every event; 0 none */
     /* counters */
     uint64_t events;            /* envelopes counted */

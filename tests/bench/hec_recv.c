@@ -1,6 +1,6 @@
 /* hec_recv.c - a counting Splunk HEC receiver for the benchmark.
  *
- *   hec_recv [--listen HOST:PORT] --token T [--seed S] [--no-transform]
+ *   hec_recv [--listen HOST:PORT] --token T [--seed S] [--no-transform | --redact]
  *            [--verify-every K]
  *
  * Speaks enough HTTP/1.1 for HEC clients (keep-alive, Content-Length or
@@ -505,7 +505,7 @@ static int listen_on(const char *spec) {
 int main(int argc, char **argv) {
     const char *listen_spec = "127.0.0.1:8088", *token = NULL;
     uint64_t seed = 1;
-    int transformed = 1;
+    int transformed = HEC_TRANSFORMED;
     unsigned verify_every = 8;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--listen") && i + 1 < argc)
@@ -517,10 +517,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--verify-every") && i + 1 < argc)
             verify_every = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--no-transform"))
-            transformed = 0;
+            transformed = HEC_PLAIN;
+        else if (!strcmp(argv[i], "--redact"))
+            transformed = HEC_REDACTED;
         else {
-            fputs("usage: hec_recv [--listen HOST:PORT] --token T [--seed S] [--no-transform] "
-                  "[--verify-every K]\n",
+            fputs("usage: hec_recv [--listen HOST:PORT] --token T [--seed S] [--no-transform | "
+                  "--redact] [--verify-every K]\n",
                   stderr);
             return 2;
         }

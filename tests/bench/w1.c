@@ -473,6 +473,25 @@ size_t w1_expected(const char *ev, size_t n, const w1_info *info, int transforme
     return len;
 }
 
+size_t w1_redact(char *ev, size_t n) {
+    static const char key[] = "\"labels\":{\"aws.accountId\":\"";
+    static const char with[] = "[redacted]";
+    const size_t klen = sizeof key - 1, wlen = sizeof with - 1;
+    for (size_t i = 0; i + klen <= n; i++) {
+        if (ev[i] != '"' || memcmp(ev + i, key, klen) != 0)
+            continue;
+        char *v = ev + i + klen;
+        char *end = memchr(v, '"', n - (size_t)(v - ev));
+        if (!end)
+            return n;
+        size_t old = (size_t)(end - v), tail = n - (size_t)(end - ev);
+        memmove(v + wlen, end, tail);
+        memcpy(v, with, wlen);
+        return n - old + wlen;
+    }
+    return n;
+}
+
 void w1_stamp(char *ev, size_t n, uint64_t t) {
     static const char head[] = "{\"id\":\"";
     if (n < W1_TS_POS + W1_TS_DIGITS || memcmp(ev, head, sizeof head - 1) != 0)

@@ -67,6 +67,12 @@ static inline int w1_kept(const w1_info *info) { return info->severity != 7; }
  * length. */
 size_t w1_expected(const char *ev, size_t n, const w1_info *info, int transformed, char *out);
 
+/* The bench's redacting script (tests/bench/scripts/w1_redact.lua) applied
+ * to an expected event in place: labels["aws.accountId"]'s value becomes
+ * "[redacted]". `ev` holds n bytes and has room for W1_MAX_EVENT + 128;
+ * returns the new length (n when the event has no such label). */
+size_t w1_redact(char *ev, size_t n);
+
 /* Writes `t` as the event's bench_ts_ns (20 digits, zero-padded) into the
  * event starting at `ev`, if it looks like a W1 event of length n. */
 void w1_stamp(char *ev, size_t n, uint64_t t);
