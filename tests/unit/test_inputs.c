@@ -4,7 +4,7 @@
  * and a small OpenSSL client for TCP) run blocking in the main thread. The
  * fake sr_ingest records every submit and answers on the loop thread: at
  * once, with 503, or only when the test releases it. Certificates are made
- * with the openssl CLI into a temporary directory. */
+ * with the openssl CLI into a temporary directory (test_certs.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "check.h"
+#include "test_certs.h"
 #include "gzip.h"
 #include "input_http.h"
 #include "input_tcp.h"
@@ -264,47 +265,12 @@ static uint32_t line_of(fake_ingest *f, const char *needle) {
 typedef struct fixture {
     loop_thread lt;
     fake_ingest fake;
-    char dir[64]; /* certificates */
-    char path[6][128];
+    test_certs certs;
     sr_input_http *http, *https, *mtls;
     sr_input_tcp *tcp, *tcps;
     int http_port, https_port, mtls_port, tcp_port, tcps_port;
     sr_input_tcp_stats tcp_stats;
 } fixture;
-
-enum { CA_CRT, SRV_CRT, SRV_KEY, CLI_CRT, CLI_KEY, BAD_CRT };
-
-static int make_certs(fixture *fx) {
-    static const char *names[] = {"ca.crt",     "server.crt", "server.key",
-                                  "client.crt", "client.key", "unused"};
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/sr-inputs-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    for (int i = 0; i < 6; i++)
-        snprintf(fx->path[i], sizeof fx->path[i], "%s/%s", fx->dir, names[i]);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "cd %s && exec >/dev/null 2>&1 && "
-             "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext && "
-             "printf 'extendedKeyUsage=clientAuth\\n' > cli.ext && "
-             "K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
-             "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca && "
-             "openssl req $K -keyout server.key -out server.csr -subj /CN=localhost && "
-             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "-days 2 -extfile san.ext -out server.crt && "
-             "openssl req $K -keyout client.key -out client.csr -subj /CN=client && "
-             "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "-days 2 -extfile cli.ext -out client.crt",
-             fx->dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void remove_certs(fixture *fx) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx->dir);
-}
 
 static sr_input_conf base_conf(void) {
     sr_input_conf c = {
@@ -329,8 +295,8 @@ static void start_inputs(void *arg) {
     CHECK(fx->http != NULL);
     fx->http_port = fx->http ? sr_input_http_port(fx->http) : -1;
 
-    c.tls.cert_file = fx->path[SRV_CRT];
-    c.tls.key_file = fx->path[SRV_KEY];
+    c.tls.cert_file = fx->certs.path[SRV_CRT];
+    c.tls.key_file = fx->certs.path[SRV_KEY];
     c.token = NULL;
     fx->https = sr_input_http_start(&fx->lt.loop, &c, &ingest, err, sizeof err);
     CHECK(fx->https != NULL);
@@ -338,7 +304,7 @@ static void start_inputs(void *arg) {
         fprintf(stderr, "https: %s\n", err);
     fx->https_port = fx->https ? sr_input_http_port(fx->https) : -1;
 
-    c.tls.client_ca_file = fx->path[CA_CRT];
+    c.tls.client_ca_file = fx->certs.path[CA_CRT];
     c.tls.require_client_cert = 1;
     fx->mtls = sr_input_http_start(&fx->lt.loop, &c, &ingest, err, sizeof err);
     CHECK(fx->mtls != NULL);
@@ -349,8 +315,8 @@ static void start_inputs(void *arg) {
     CHECK(fx->tcp != NULL);
     fx->tcp_port = fx->tcp ? sr_input_tcp_port(fx->tcp) : -1;
 
-    t.tls.cert_file = fx->path[SRV_CRT];
-    t.tls.key_file = fx->path[SRV_KEY];
+    t.tls.cert_file = fx->certs.path[SRV_CRT];
+    t.tls.key_file = fx->certs.path[SRV_KEY];
     fx->tcps = sr_input_tcp_start(&fx->lt.loop, &t, &ingest, err, sizeof err);
     CHECK(fx->tcps != NULL);
     fx->tcps_port = fx->tcps ? sr_input_tcp_port(fx->tcps) : -1;
@@ -359,7 +325,7 @@ static void start_inputs(void *arg) {
     t.tls.cert_file = "/nonexistent.crt";
     CHECK(sr_input_tcp_start(&fx->lt.loop, &t, &ingest, err, sizeof err) == NULL);
     CHECK(strstr(err, "cannot load certificate /nonexistent.crt") != NULL);
-    t.tls.cert_file = fx->path[SRV_CRT];
+    t.tls.cert_file = fx->certs.path[SRV_CRT];
     t.tls.require_client_cert = 1;
     CHECK(sr_input_tcp_start(&fx->lt.loop, &t, &ingest, err, sizeof err) == NULL);
     CHECK(strstr(err, "require_client_cert needs client_ca_file") != NULL);
@@ -589,7 +555,7 @@ static void test_http_busy(fixture *fx) {
 static void test_https(fixture *fx) {
     char u[128];
     url(u, sizeof u, "https", fx->https_port, "/v1/events");
-    http_call c = {.url = u, .body = "{}", .body_len = 2, .ca = fx->path[CA_CRT]};
+    http_call c = {.url = u, .body = "{}", .body_len = 2, .ca = fx->certs.path[CA_CRT]};
     CHECK_INT(http_do(&c), 200);
     CHECK(strstr(c.resp_body.data, "\"accepted\":1") != NULL);
     http_call_free(&c);
@@ -601,7 +567,7 @@ static void test_https(fixture *fx) {
     http_call_free(&p);
 
     url(u, sizeof u, "https", fx->mtls_port, "/v1/events");
-    http_call anon = {.url = u, .body = "{}", .body_len = 2, .ca = fx->path[CA_CRT]};
+    http_call anon = {.url = u, .body = "{}", .body_len = 2, .ca = fx->certs.path[CA_CRT]};
     CHECK(http_do(&anon) < 0); /* no client certificate */
     CHECK(anon.rc != CURLE_OK);
     http_call_free(&anon);
@@ -609,9 +575,9 @@ static void test_https(fixture *fx) {
     http_call mutual = {.url = u,
                         .body = "{}",
                         .body_len = 2,
-                        .ca = fx->path[CA_CRT],
-                        .cert = fx->path[CLI_CRT],
-                        .key = fx->path[CLI_KEY]};
+                        .ca = fx->certs.path[CA_CRT],
+                        .cert = fx->certs.path[CLI_CRT],
+                        .key = fx->certs.path[CLI_KEY]};
     CHECK_INT(http_do(&mutual), 200);
     http_call_free(&mutual);
 }
@@ -1058,7 +1024,7 @@ static void test_inline_answers(fixture *fx) {
 static void test_tcp_tls(fixture *fx) {
     fake_reset(&fx->fake);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(ctx, fx->path[CA_CRT], NULL);
+    SSL_CTX_load_verify_locations(ctx, fx->certs.path[CA_CRT], NULL);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     int fd = tcp_connect(fx->tcps_port);
     SSL *ssl = SSL_new(ctx);
@@ -1128,7 +1094,7 @@ int main(void) {
     sr_log_configure(SR_LOG_ERROR, SR_LOG_TEXT);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     test_gzip();
-    if (make_certs(&fx) != 0) {
+    if (test_certs_make(&fx.certs) != 0) {
         fprintf(stderr, "cannot create test certificates with the openssl CLI\n");
         return 1;
     }
@@ -1157,7 +1123,7 @@ int main(void) {
     lt_stop(&fx.lt);
     fake_reset(&fx.fake);
     uv_mutex_destroy(&fx.fake.mu);
-    remove_certs(&fx);
+    test_certs_remove(&fx.certs);
     curl_global_cleanup();
     return CHECK_DONE();
 }
