@@ -20,6 +20,7 @@
 #include "json.h"
 #include "delivery.h"
 #include "input_http.h"
+#include "input_kafka.h"
 #include "input_tcp.h"
 #include "log.h"
 #include "lua_host.h"
@@ -45,6 +46,7 @@ typedef struct sr_gateway {
     sr_worker_pool *pool;
     sr_input_http *http;
     sr_input_tcp *tcp;
+    sr_input_kafka *kafka;
     sr_admin *admin;               /* NULL when admin.enabled is off */
     int64_t start_time_ms;         /* wall clock, for process_start_time_seconds */
     sr_script_stats *script_stats; /* the process's, shared with each reload */
@@ -345,6 +347,7 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
         .delivery = g->delivery,
         .pipeline = g->pipeline,
         .tcp = g->tcp,
+        .kafka = g->kafka,
         .http = g->http,
         .deadletter = g->dl,
         .start_time_ms = g->start_time_ms,
@@ -495,6 +498,9 @@ static void finish(sr_gateway *g) {
     g->admin = NULL;
     sr_audit_free(g->audit);
     g->audit = NULL;
+    /* Drained: what delivery made safe is committed before it goes. */
+    sr_input_kafka_close(g->kafka);
+    g->kafka = NULL;
     sr_delivery_free(g->delivery);
     g->delivery = NULL;
     uv_close((uv_handle_t *)&g->shutdown_timer, on_closed_handle);
@@ -532,6 +538,7 @@ static void begin_shutdown(sr_gateway *g, const char *why) {
     g->http = NULL;
     sr_input_tcp_close(g->tcp);
     g->tcp = NULL;
+    sr_input_kafka_stop(g->kafka); /* stays in the group until finish() commits */
     /* The admin API stays up while queues drain (readyz says why it is
      * 503), but must forget the closed TCP input. */
     if (g->admin) {
@@ -802,12 +809,20 @@ static int start(sr_gateway *g) {
             return -1;
         }
     }
+    if (g->cfg.kafka.enabled) {
+        g->kafka = sr_input_kafka_start(&g->loop, &g->cfg.kafka, &ingest, err, sizeof err);
+        if (!g->kafka) {
+            sr_error("gateway", "%s", err);
+            return -1;
+        }
+    }
     if (g->cfg.admin.enabled && start_admin(g) != 0)
         return -1;
     g->ready = 1;
-    sr_info("gateway", "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s",
+    sr_info("gateway",
+            "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s, kafka %s",
             g->ninteg, nworkers, g->cfg.http.enabled ? "on" : "off",
-            g->cfg.tcp.enabled ? "on" : "off");
+            g->cfg.tcp.enabled ? "on" : "off", g->cfg.kafka.enabled ? "on" : "off");
     return 0;
 
 fail_hosts:

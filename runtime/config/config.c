@@ -186,6 +186,9 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
         cfg->http.enabled &= ld.http_seen;
         cfg->tcp.enabled &= ld.tcp_seen;
     }
+    cfg->kafka.enabled &= ld.kafka_seen; /* never on by default */
+    if (sr_kafka_input_conf_validate(&cfg->kafka, err, errlen) != 0)
+        return -1;
     return 0;
 }
 

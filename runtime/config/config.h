@@ -27,6 +27,7 @@
 #include "conf_table.h"
 #include "delivery.h"
 #include "ingest.h"
+#include "input_kafka.h"
 #include "node.h"
 #include "queue.h"
 #include "tls_stream.h"
@@ -49,6 +50,7 @@ typedef struct sr_config {
     unsigned transmit_message_types;      /* SR_MT_* mask */
     sr_input_conf http;
     sr_input_conf tcp;
+    sr_kafka_input_conf kafka; /* inputs.kafka */
     sr_queue_conf queue;       /* `queue:` defaults for every integration (zero: unset) */
     sr_delivery_conf delivery; /* `delivery:` (data_dir and queue_defaults unused here) */
     sr_admin_conf admin;       /* `admin:` the admin API listener */

@@ -169,6 +169,12 @@ static int saw_tcp(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
     return 0;
 }
 
+static int saw_kafka(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
+    (void)it, (void)field;
+    ((sr_config_loader *)ctx->ud)->kafka_seen = 1;
+    return 0;
+}
+
 static const sr_conf_key inputs_keys[] = {
     {.name = "http",
      .type = SR_CONF_SECTION,
@@ -180,6 +186,11 @@ static const sr_conf_key inputs_keys[] = {
      SR_CONF_AT(sr_config, tcp),
      .sub = tcp_keys,
      .apply = saw_tcp},
+    {.name = "kafka",
+     .type = SR_CONF_SECTION,
+     SR_CONF_AT(sr_config, kafka),
+     .sub = sr_kafka_input_conf_keys,
+     .apply = saw_kafka},
     {.name = NULL},
 };
 

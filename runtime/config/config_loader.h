@@ -15,6 +15,7 @@ typedef struct sr_config_loader {
     size_t integrations_cap;
     int inputs_seen;         /* some file has an `inputs:` section */
     int http_seen, tcp_seen; /* ... naming this input */
+    int kafka_seen;          /* some file has `inputs.kafka` (off otherwise) */
 } sr_config_loader;
 
 /* Reads one `integrations:` element and appends it to the configuration:

@@ -55,6 +55,7 @@
 
 #include <uv.h>
 
+#include "conf_table.h"
 #include "ingest.h"
 
 /* Submissions in flight at once: enough to keep two workers busy. */
@@ -94,7 +95,12 @@ typedef struct sr_kafka_input_conf {
     unsigned long long lag_interval_ms;    /* default 5000 */
 } sr_kafka_input_conf;
 
-/* Fills the defaults (strings stay NULL where the default is built in). */
+/* The section's keys, defaults and documentation (conf_table.h), and the
+ * check of the merged result: brokers and topics present when enabled, a
+ * known SASL mechanism with what it needs. 0, or -1 with `err`. */
+extern const sr_conf_key sr_kafka_input_conf_keys[];
+int sr_kafka_input_conf_validate(const sr_kafka_input_conf *k, char *err, size_t errlen);
+/* Zeroes and writes the table's defaults; frees what reading allocated. */
 void sr_kafka_input_conf_defaults(sr_kafka_input_conf *c);
 void sr_kafka_input_conf_free(sr_kafka_input_conf *c);
 

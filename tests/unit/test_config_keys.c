@@ -48,7 +48,7 @@ static int load_text(sr_config *cfg, const char *text, char *err, size_t errlen)
 }
 
 /* The effective settings `text` gives, as --check prints them (malloc'd).
- * A second file names both inputs, so that a key written under one of them
+ * A second file names every input, so that a key written under one of them
  * does not turn the other off. */
 static char *settings_of(const char *text) {
     sr_config cfg;
@@ -59,7 +59,7 @@ static char *settings_of(const char *text) {
     CHECK(f != NULL);
     if (!f)
         return NULL;
-    fputs("inputs: {http: {}, tcp: {}}\n", f);
+    fputs("inputs: {http: {}, tcp: {}, kafka: {brokers: \"127.0.0.1:9092\", topics: events}}\n", f);
     fclose(f);
     f = fopen(path, "w");
     CHECK(f != NULL);
