@@ -403,3 +403,23 @@ def test_script_routes_are_reported(tmp_path):
     assert conn["soc"]["result"] == "record"
     assert conn["archive"]["result"] == "unrouted"
     assert conn["archive"]["reason"] == "a global script excluded this integration (ev:unroute)"
+
+
+def test_every_cookbook_recipe_is_a_shipped_script_with_a_named_case():
+    import re
+    with open(repo_path("docs", "scripting.md")) as f:
+        doc = f.read()
+    cookbook = doc[doc.index("## Cookbook"):doc.index("## Passing parameters")]
+    recipes = re.findall(r"^### \d+\. .*$", cookbook, re.M)
+    assert len(recipes) >= 12
+    blocks = re.findall(r"```lua\n-- lua/examples/(\w+)\.lua\n(.*?)```", cookbook, re.S)
+    cases = re.findall(r"Tested by `lua/examples/(\w+)\.test\.yaml`, case \*(.+?)\*\.", cookbook)
+    assert len(blocks) == len(recipes) == len(cases)
+    for (name, code), (suite_name, case) in zip(blocks, cases):
+        assert name == suite_name
+        with open(repo_path("lua", "examples", name + ".lua")) as f:
+            assert f.read() == code, "docs/scripting.md shows an outdated lua/examples/%s.lua" % name
+        suite = repo_path("lua", "examples", name + ".test.yaml")
+        p = run_cli(["test", "--suite", suite])
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert re.search(r"^ok   \S+:\d+: %s$" % re.escape(case), p.stdout, re.M), (name, case, p.stdout)
