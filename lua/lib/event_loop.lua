@@ -39,7 +39,7 @@ local bit = require "bit"
 local event = require "event" -- declares sr_event and its methods
 
 local C = ffi.C
-local band = bit.band
+local band, bor = bit.band, bit.bor
 local xpcall, tostring, type = xpcall, tostring, type
 local getinfo, traceback, sub = debug.getinfo, debug.traceback, string.sub
 
@@ -54,6 +54,8 @@ typedef struct sr_emit {
     sr_buf traces;
     void *notes;
     size_t nnotes, notes_cap;
+    uint32_t unrouted[5];
+    uint32_t unrouted_channels;
 } sr_emit;
 
 typedef struct sr_lua_batch {
@@ -119,6 +121,13 @@ local function skip_reason(it, ev, transmit)
     return nil
 end
 M.skip_reason = skip_reason
+
+-- An event no integration takes is counted under the reason of the
+-- integration that came closest (runtime/lua/lua_host.h's
+-- sr_unrouted_reason, in that order); ROUTED ranks above them all.
+local DISABLED, NO_CHANNEL, ROUTED = 0, 1, 5
+local RANK = { channel = 1, message_type = 2, severity = 3, script_route = 4,
+               script_unroute = 4 }
 
 -- Where a failure happened: the innermost frame of a site script (the
 -- `sources` set, "@path" -> true), else of any Lua file but this loop and
@@ -310,16 +319,27 @@ function M.new(plan, batch_ptr)
         end
     end
 
-    -- Offers the event to integration k (1-based, in configuration order).
+    local function unrouted(ev, rank)
+        local out = batch.out
+        out.unrouted[rank] = out.unrouted[rank] + 1
+        if rank == NO_CHANNEL then
+            out.unrouted_channels = bor(out.unrouted_channels, ev.channel_bit)
+        end
+    end
+
+    -- Offers the event to integration k (1-based, in configuration order);
+    -- returns ROUTED or the rank of why it was skipped.
     local function offer(k, ev, i)
         cur_k = k
         local it = integs[k]
         local why = skip_reason(it, ev, transmit)
         if why == nil then
             deliver(it, ev, i)
+            return ROUTED
         elseif note then
             note(i, it.index, "skip", why)
         end
+        return RANK[why]
     end
 
     -- Events i0.. from integration k0 + 1 on (k0 > 0 resumes an event whose
@@ -330,19 +350,32 @@ function M.new(plan, batch_ptr)
             local ev = evs + i
             batch.progress = i
             local wanted = true
+            -- Resumed after a failure in integration k0's scripts or
+            -- encode: the event was routed to it.
+            local best = k0 > 0 and ROUTED or NO_CHANNEL
             if k0 == 0 then
                 cur_k, cur_stage = 0, "script"
                 batch.integ = GLOBAL
                 routing.allow, routing.deny, routing.open = nil, nil, true
-                wanted = run_scripts(scripts, nscripts, ev) and enabled
+                wanted = run_scripts(scripts, nscripts, ev)
                 routing.open = false
+                if wanted and not enabled then
+                    wanted = false
+                    unrouted(ev, DISABLED)
+                end
             end
             if wanted and ninteg == 1 and k0 == 0 then
-                offer(1, ev, i) -- no loop for the common case (see run_scripts)
+                best = offer(1, ev, i) -- no loop for the common case (see run_scripts)
             elseif wanted then
                 for k = k0 + 1, ninteg do
-                    offer(k, ev, i)
+                    local rank = offer(k, ev, i)
+                    if rank > best then
+                        best = rank
+                    end
                 end
+            end
+            if wanted and best ~= ROUTED then
+                unrouted(ev, best)
             end
             k0 = 0
         end

@@ -79,6 +79,7 @@ typedef enum {
     R_WHOAMI,
     R_SCRIPTS,
     R_KAFKA,
+    R_PIPELINE,
 } route;
 
 /* Methods a route takes, and what each needs. */
@@ -101,6 +102,7 @@ static const route_info routes[] = {
     [R_SCRIPTS] = {"GET, HEAD"},
     [R_WHOAMI] = {"GET, HEAD"},
     [R_KAFKA] = {"GET, HEAD"},
+    [R_PIPELINE] = {"GET, HEAD"},
 };
 
 static route route_of(const char *path, char *name, size_t namelen, int *bad_name) {
@@ -110,10 +112,11 @@ static route route_of(const char *path, char *name, size_t namelen, int *bad_nam
         const char *path;
         route r;
     } fixed[] = {
-        {"/healthz", R_HEALTH},      {"/readyz", R_READY},      {"/metrics", R_METRICS},
-        {INTEGRATIONS_PATH, R_LIST}, {"/api/reload", R_RELOAD}, {"/api/types", R_TYPES},
-        {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI}, {"/api/scripts", R_SCRIPTS},
-        {"/api/audit", R_AUDIT},     {"/api/whoami", R_WHOAMI}, {"/api/inputs/kafka", R_KAFKA},
+        {"/healthz", R_HEALTH},        {"/readyz", R_READY},      {"/metrics", R_METRICS},
+        {INTEGRATIONS_PATH, R_LIST},   {"/api/reload", R_RELOAD}, {"/api/types", R_TYPES},
+        {"/api/audit", R_AUDIT},       {"/api/whoami", R_WHOAMI}, {"/api/scripts", R_SCRIPTS},
+        {"/api/audit", R_AUDIT},       {"/api/whoami", R_WHOAMI}, {"/api/inputs/kafka", R_KAFKA},
+        {"/api/pipeline", R_PIPELINE},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(path, fixed[i].path) == 0)
@@ -338,6 +341,11 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     }
     case R_ONE: {
         int status = sr_admin_doc_integration(&a->src, name, &body);
+        respond_doc(resp, status, "application/json", &body);
+        break;
+    }
+    case R_PIPELINE: {
+        int status = sr_admin_doc_pipeline(&a->src, &body);
         respond_doc(resp, status, "application/json", &body);
         break;
     }

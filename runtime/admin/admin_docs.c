@@ -1,6 +1,7 @@
 /* admin_docs.c - snapshots of the live sources, rendered for the admin API. */
 #include "admin_docs.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,6 +184,28 @@ int sr_admin_doc_kafka(const sr_admin_sources *src, sr_buf *body) {
     int rc = sr_admin_json_kafka(body, &v) == 0 ? 200 : -1;
     release_view(&v);
     return rc;
+}
+
+int sr_admin_doc_pipeline(const sr_admin_sources *src, sr_buf *body) {
+    sr_pipeline_stats st;
+    memset(&st, 0, sizeof st);
+    uint64_t pending = 0, unrouted = 0;
+    if (src->pipeline) {
+        sr_pipeline_stats_get(src->pipeline, &st);
+        pending = sr_pipeline_pending(src->pipeline);
+    }
+    for (int r = 0; r < SR_UNROUTED_REASONS; r++)
+        unrouted += st.unrouted[r];
+    int rc = sr_buf_printf(
+        body,
+        "{\"batches\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64
+        ",\"dropped\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"records_queued\":%" PRIu64
+        ",\"pending_batches\":%" PRIu64 ",\"unrouted\":{\"total\":%" PRIu64,
+        st.batches, st.accepted, st.rejected, st.dropped, st.failed, st.records, pending, unrouted);
+    for (int r = 0; r < SR_UNROUTED_REASONS; r++)
+        rc |= sr_buf_printf(body, ",\"%s\":%" PRIu64, sr_unrouted_reason_name(r), st.unrouted[r]);
+    rc |= sr_buf_puts(body, "}}");
+    return rc ? -1 : 200;
 }
 
 int sr_admin_doc_ready(const char *not_ready, sr_buf *body) {

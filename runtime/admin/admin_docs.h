@@ -29,6 +29,9 @@ int sr_admin_doc_kafka(const sr_admin_sources *src, sr_buf *body);
 int sr_admin_doc_scripts(const sr_admin_sources *src, sr_buf *body);
 int sr_admin_doc_metrics(const sr_admin_sources *src, int ready, sr_buf *body);
 
+/* GET /api/pipeline: the pipeline's counters, with `unrouted` by reason. */
+int sr_admin_doc_pipeline(const sr_admin_sources *src, sr_buf *body);
+
 /* 200 {"status":"ready"} when `not_ready` is NULL, else 503
  * {"status":"not ready","reason":"<not_ready>"}. */
 int sr_admin_doc_ready(const char *not_ready, sr_buf *body);

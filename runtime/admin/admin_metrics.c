@@ -322,6 +322,12 @@ int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
                      "Submissions being processed, not yet committed to the queues.");
         rc |= sr_buf_printf(out, "siemrelay_pipeline_pending_batches %" PRIu64 "\n",
                             v->pipeline_pending);
+        rc |= family(out, "siemrelay_pipeline_events_unrouted_total", "counter",
+                     "Events accepted that no integration took, by reason.");
+        for (int r = 0; r < SR_UNROUTED_REASONS; r++)
+            rc |= sr_buf_printf(
+                out, "siemrelay_pipeline_events_unrouted_total{reason=\"%s\"} %" PRIu64 "\n",
+                sr_unrouted_reason_name(r), v->pipeline.unrouted[r]);
     }
     if (v->have_tcp)
         rc |= put_fields(out, input_metrics, sizeof input_metrics / sizeof input_metrics[0],

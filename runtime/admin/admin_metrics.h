@@ -16,7 +16,8 @@
  *   siemrelay_integration_inhibited,
  *   siemrelay_integration_last_latency_seconds                    gauges
  * Pipeline: siemrelay_pipeline_{batches,events_accepted,events_rejected,
- *   events_dropped,events_failed,records_queued}_total, siemrelay_pipeline_pending_batches.
+ *   events_dropped,events_failed,records_queued}_total, siemrelay_pipeline_pending_batches,
+ *   siemrelay_pipeline_events_unrouted_total{reason}.
  * Inputs, labelled {input="tcp"}: siemrelay_input_{connections,
  *   connections_refused,bytes_received,events_accepted,events_rejected,
  *   oversize_lines,refused_chunks}_total, siemrelay_input_connections_open.

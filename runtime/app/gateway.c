@@ -17,6 +17,7 @@
 #include "admin_audit.h"
 #include "config.h"
 #include "deadletter.h"
+#include "forwarding.h"
 #include "json.h"
 #include "delivery.h"
 #include "input_http.h"
@@ -253,6 +254,26 @@ void sr_gateway_free(sr_gateway *g) {
     free(g);
 }
 
+static void warn_log(void *ud, const char *msg) {
+    (void)ud;
+    sr_warn("config", "%s", msg);
+}
+
+/* Start, reload and --check warn alike when events would go nowhere. */
+static void warn_forwarding(const sr_gateway *g, int per_channel) {
+    size_t nenabled = 0;
+    unsigned subscribed = 0;
+    for (size_t i = 0; i < g->ninteg; i++) {
+        sr_integration_info info;
+        memset(&info, 0, sizeof info);
+        if (!g->integ[i]->enabled || sr_lua_host_info(g->delivery_host, i, &info) != 0)
+            continue;
+        nenabled++;
+        subscribed |= info.channels ? info.channels : g->integ[i]->channels;
+    }
+    sr_forwarding_warnings(&g->cfg, nenabled, subscribed, per_channel, warn_log, NULL);
+}
+
 /* ---- --check ------------------------------------------------------------ */
 
 static void print_channels(sr_buf *out, unsigned mask) {
@@ -289,8 +310,11 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
         gateway_release(&g);
         return 1;
     }
+    warn_forwarding(&g, 1);
     sr_buf out = SR_BUF_INIT;
-    sr_buf_puts(&out, "{\"integrations\":[");
+    sr_buf_putc(&out, '{');
+    sr_forwarding_describe(&g.cfg, &out);
+    sr_buf_puts(&out, ",\n\"integrations\":[");
     for (size_t i = 0; i < g.ninteg; i++) {
         const sr_integration_conf *ic = g.integ[i];
         sr_integration_info info;
@@ -724,6 +748,7 @@ static void reload(sr_gateway *g) {
         reload_abandon(g, err);
         return;
     }
+    warn_forwarding(g->next, 0);
     g->next_nhosts = worker_count(&g->next->cfg);
     g->next_hosts = new_worker_hosts(g->next->host_conf, g->next_nhosts);
     if (!g->next_hosts) {
@@ -845,6 +870,7 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
         sr_script_stats_free(g.script_stats);
         return 1;
     }
+    warn_forwarding(&g, 0);
     uv_loop_init(&g.loop);
     uv_timer_init(&g.loop, &g.shutdown_timer);
     g.shutdown_timer.data = &g;

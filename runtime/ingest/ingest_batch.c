@@ -7,8 +7,9 @@
 
 #define SR_SUMMARY_MAX_ERRORS 100
 
-sr_ingest_batch *sr_ingest_batch_new(char *data, size_t len, sr_body_format fmt, uint32_t first_line,
-                       const char *origin, sr_ingest_cb cb, void *ud) {
+sr_ingest_batch *sr_ingest_batch_new(char *data, size_t len, sr_body_format fmt,
+                                     uint32_t first_line, const char *origin, sr_ingest_cb cb,
+                                     void *ud) {
     sr_ingest_batch *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
@@ -110,7 +111,8 @@ static void parse_ndjson(sr_ingest_batch *b, const sr_event_limits *limits) {
     }
 }
 
-static void parse_array(sr_ingest_batch *b, const char *p, size_t n, const sr_event_limits *limits) {
+static void parse_array(sr_ingest_batch *b, const char *p, size_t n,
+                        const sr_event_limits *limits) {
     sr_json_error err = {0};
     int depth = limits && limits->max_depth ? limits->max_depth : SR_JSON_DEFAULT_MAX_DEPTH;
     /* The array adds a level of nesting the events themselves do not have. */
@@ -208,12 +210,21 @@ static size_t count_accepted(const sr_ingest_batch *b) {
     return n;
 }
 
+uint32_t sr_ingest_batch_unrouted(const sr_ingest_batch *b) {
+    uint32_t n = 0;
+    for (int r = 0; r < SR_UNROUTED_REASONS; r++)
+        n += b->emit.unrouted[r];
+    return n;
+}
+
 int sr_ingest_batch_summary(const sr_ingest_batch *b, sr_buf *out) {
     const sr_emit *em = &b->emit;
     size_t accepted = b->failed ? 0 : count_accepted(b);
     sr_buf_printf(out,
-                  "{\"accepted\":%zu,\"rejected\":%zu,\"dropped\":%u,\"failed\":%zu,\"errors\":[",
-                  accepted, b->nrejects + (b->failed ? b->nevents : 0), em->ndropped, em->nfails);
+                  "{\"accepted\":%zu,\"rejected\":%zu,\"dropped\":%u,\"failed\":%zu,"
+                  "\"unrouted\":%u,\"errors\":[",
+                  accepted, b->nrejects + (b->failed ? b->nevents : 0), em->ndropped, em->nfails,
+                  b->failed ? 0 : sr_ingest_batch_unrouted(b));
     size_t shown = 0;
     for (size_t i = 0; i < b->nrejects && shown < SR_SUMMARY_MAX_ERRORS; i++, shown++) {
         const sr_reject *r = &b->rejects[i];

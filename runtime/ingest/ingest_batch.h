@@ -51,11 +51,12 @@ typedef struct sr_ingest_batch {
     uint64_t seq;
     struct sr_ingest_batch *next;       /* worker pool queues */
     struct sr_ingest_batch *order_next; /* the pipeline's submission order */
-    int done;                    /* set on the loop thread when it returns */
+    int done;                           /* set on the loop thread when it returns */
 } sr_ingest_batch;
 
-sr_ingest_batch *sr_ingest_batch_new(char *data, size_t len, sr_body_format fmt, uint32_t first_line,
-                       const char *origin, sr_ingest_cb cb, void *ud);
+sr_ingest_batch *sr_ingest_batch_new(char *data, size_t len, sr_body_format fmt,
+                                     uint32_t first_line, const char *origin, sr_ingest_cb cb,
+                                     void *ud);
 void sr_ingest_batch_free(sr_ingest_batch *b);
 
 /* Splits the body into events and parses each (see docs/inputs.md for how a
@@ -63,7 +64,10 @@ void sr_ingest_batch_free(sr_ingest_batch *b);
  * recorded as a reject. */
 void sr_ingest_batch_parse(sr_ingest_batch *b, const sr_event_limits *limits);
 
-/* Writes the JSON summary a sender gets and returns the HTTP status. */
+/* Writes the JSON summary a sender gets and returns the HTTP status. Its
+ * `unrouted` counts accepted events no integration took (docs/inputs.md). */
 int sr_ingest_batch_summary(const sr_ingest_batch *b, sr_buf *out);
+/* Events of the batch that no integration took, all reasons. */
+uint32_t sr_ingest_batch_unrouted(const sr_ingest_batch *b);
 
 #endif

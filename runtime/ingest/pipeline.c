@@ -24,8 +24,9 @@ struct sr_pipeline {
     sr_ingest_batch *head, *tail; /* submitted, in order, until committed */
     uint64_t next_seq, pending;
     int accepting;
-    int paused;          /* a reload is swapping configurations: ingest waits */
-    uint64_t generation; /* +1 per reload: marks of older ones are renumbered */
+    int paused;               /* a reload is swapping configurations: ingest waits */
+    uint64_t generation;      /* +1 per reload: marks of older ones are renumbered */
+    unsigned warned_channels; /* unsubscribed channels already warned about */
     sr_pipeline_stats st;
     sr_log_limit *fail_log; /* NULL: out of memory at start, every line written */
 };
@@ -281,6 +282,21 @@ static void report_encode_failures(sr_pipeline *p, const sr_ingest_batch *b) {
     }
 }
 
+/* Counts events no integration took, and warns once per configuration
+ * about each channel that receives events no integration subscribes to. */
+static void note_unrouted(sr_pipeline *p, const sr_ingest_batch *b) {
+    for (int r = 0; r < SR_UNROUTED_REASONS; r++)
+        p->st.unrouted[r] += b->emit.unrouted[r];
+    unsigned fresh = b->emit.unrouted_channels & ~p->warned_channels;
+    for (unsigned bit = 1; fresh && bit <= SR_CH_MONITOR_EVENTS; bit <<= 1)
+        if (fresh & bit)
+            sr_warn("pipeline",
+                    "%s: events on channel %s reach no integration: none subscribes to it; "
+                    "they are accepted and counted as unrouted (no_integration)",
+                    b->origin, sr_channel_name(bit));
+    p->warned_channels |= fresh;
+}
+
 static void commit(sr_pipeline *p, sr_ingest_batch *b) {
     if (!b->failed) {
         if (queue_records(p, b) != 0)
@@ -296,6 +312,8 @@ static void commit(sr_pipeline *p, sr_ingest_batch *b) {
     p->st.dropped += b->emit.ndropped;
     p->st.failed += b->emit.nfails;
     p->st.records += b->failed ? 0 : b->emit.nrecs;
+    if (!b->failed)
+        note_unrouted(p, b);
 
     sr_buf body = SR_BUF_INIT;
     int status = sr_ingest_batch_summary(b, &body);
@@ -342,6 +360,7 @@ void sr_pipeline_pause(sr_pipeline *p, int paused) { p->paused = paused; }
 void sr_pipeline_set_names(sr_pipeline *p, const char *const *integration_names) {
     p->names = integration_names;
     p->generation++;
+    p->warned_channels = 0; /* a new configuration: warn again */
 }
 
 uint64_t sr_pipeline_pending(const sr_pipeline *p) { return p->pending; }

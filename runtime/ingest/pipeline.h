@@ -17,12 +17,13 @@
 
 typedef struct sr_pipeline_stats {
     uint64_t batches;
-    uint64_t accepted; /* events parsed and run through the pipeline */
-    uint64_t rejected; /* events refused at parse time */
-    uint64_t dropped;  /* events a script dropped */
-    uint64_t failed;   /* script/encode failures (dead-lettered) */
-    uint64_t records;  /* records queued, all integrations */
-    uint64_t busy;     /* times ingest was told to wait (queue full, stopping) */
+    uint64_t accepted;                      /* events parsed and run through the pipeline */
+    uint64_t rejected;                      /* events refused at parse time */
+    uint64_t dropped;                       /* events a script dropped */
+    uint64_t failed;                        /* script/encode failures (dead-lettered) */
+    uint64_t records;                       /* records queued, all integrations */
+    uint64_t unrouted[SR_UNROUTED_REASONS]; /* events no integration took, by reason */
+    uint64_t busy; /* times ingest was told to wait (queue full, stopping) */
 } sr_pipeline_stats;
 
 typedef struct sr_pipeline sr_pipeline;
@@ -41,7 +42,8 @@ void sr_pipeline_stop_accepting(sr_pipeline *p);
 /* While paused (a configuration reload), ingest is told to wait a second
  * (busy) and submissions are refused; batches in progress complete. */
 void sr_pipeline_pause(sr_pipeline *p, int paused);
-/* After a reload: the names of the new integrations, by index. */
+/* After a reload: the names of the new integrations, by index (the
+ * warnings about unsubscribed channels start over). */
 void sr_pipeline_set_names(sr_pipeline *p, const char *const *integration_names);
 /* Batches submitted but not yet committed. */
 uint64_t sr_pipeline_pending(const sr_pipeline *p);

@@ -227,6 +227,14 @@ void sr_emit_reset(sr_emit *e) {
     e->ndropped = 0;
     sr_buf_reset(&e->traces);
     e->nnotes = 0;
+    memset(e->unrouted, 0, sizeof e->unrouted);
+    e->unrouted_channels = 0;
+}
+
+const char *sr_unrouted_reason_name(int reason) {
+    static const char *const names[SR_UNROUTED_REASONS] = {
+        "forwarder_disabled", "no_integration", "message_type", "min_severity", "script_route"};
+    return reason >= 0 && reason < SR_UNROUTED_REASONS ? names[reason] : "?";
 }
 
 void sr_emit_free(sr_emit *e) {

@@ -98,6 +98,22 @@ typedef struct sr_emit_note {
     char detail[52];
 } sr_emit_note;
 
+/* Why an event the global scripts kept reached no integration, by how far
+ * routing got with the integration that came closest (event_loop.lua ranks
+ * skip_reason()'s answers in this order). */
+typedef enum {
+    SR_UNROUTED_DISABLED,     /* local_forwarder.enabled: false */
+    SR_UNROUTED_NO_CHANNEL,   /* no integration takes the event's channel */
+    SR_UNROUTED_MESSAGE_TYPE, /* its message type is not in transmit_message_types */
+    SR_UNROUTED_SEVERITY,     /* below every matching integration's min_severity */
+    SR_UNROUTED_SCRIPT,       /* a global script routed it (ev:route/ev:unroute) elsewhere */
+    SR_UNROUTED_REASONS
+} sr_unrouted_reason;
+
+/* "forwarder_disabled", "no_integration", "message_type", "min_severity",
+ * "script_route". */
+const char *sr_unrouted_reason_name(int reason);
+
 typedef struct sr_emit {
     sr_buf data;
     sr_emit_rec *recs;
@@ -108,6 +124,8 @@ typedef struct sr_emit {
     sr_buf traces;     /* failures' tracebacks, back to back */
     sr_emit_note *notes;
     size_t nnotes, notes_cap;
+    uint32_t unrouted[SR_UNROUTED_REASONS]; /* events no integration took, by reason */
+    uint32_t unrouted_channels;             /* SR_CH_* bits of events no integration takes */
 } sr_emit;
 
 void sr_emit_init(sr_emit *e);

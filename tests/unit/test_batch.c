@@ -7,7 +7,8 @@
 
 static sr_ingest_batch *parse(const char *body, sr_body_format fmt, uint32_t first_line) {
     char *copy = strdup(body);
-    sr_ingest_batch *b = sr_ingest_batch_new(copy, strlen(copy), fmt, first_line, "test", NULL, NULL);
+    sr_ingest_batch *b =
+        sr_ingest_batch_new(copy, strlen(copy), fmt, first_line, "test", NULL, NULL);
     sr_ingest_batch_parse(b, NULL);
     return b;
 }
@@ -19,8 +20,8 @@ static char *summary(sr_ingest_batch *b, int *status) {
 }
 
 static void test_single_object(void) {
-    sr_ingest_batch *b = parse("{\"type\":\"policy\",\"severity\":3,\"timestamp\":1606322948648718268}",
-                        SR_BODY_AUTO, 1);
+    sr_ingest_batch *b = parse(
+        "{\"type\":\"policy\",\"severity\":3,\"timestamp\":1606322948648718268}", SR_BODY_AUTO, 1);
     CHECK_INT(b->framing, SR_FRAME_SINGLE);
     CHECK_INT(b->nevents, 1);
     CHECK_INT(b->nrejects, 0);
@@ -28,7 +29,9 @@ static void test_single_object(void) {
     int status;
     char *s = summary(b, &status);
     CHECK_INT(status, 200);
-    CHECK_STR(s, "{\"accepted\":1,\"rejected\":0,\"dropped\":0,\"failed\":0,\"errors\":[]}");
+    CHECK_STR(
+        s,
+        "{\"accepted\":1,\"rejected\":0,\"dropped\":0,\"failed\":0,\"unrouted\":0,\"errors\":[]}");
     free(s);
     sr_ingest_batch_free(b);
 }
@@ -99,7 +102,8 @@ static void test_pretty_printed_sample(void) {
     CHECK(body != NULL);
     if (!body)
         return;
-    sr_ingest_batch *b = sr_ingest_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
+    sr_ingest_batch *b =
+        sr_ingest_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
     sr_ingest_batch_parse(b, NULL);
     CHECK_INT(b->framing, SR_FRAME_SINGLE);
     CHECK_INT(b->nevents, 1);
@@ -118,7 +122,8 @@ static void test_invalid_published_sample(void) {
     uint32_t want_line = 1;
     for (const char *q = body; q < after; q++)
         want_line += *q == '\n';
-    sr_ingest_batch *b = sr_ingest_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
+    sr_ingest_batch *b =
+        sr_ingest_batch_new(body, strlen(body), SR_BODY_AUTO, 1, "test", NULL, NULL);
     sr_ingest_batch_parse(b, NULL);
     CHECK_INT(b->nevents, 0);
     CHECK_INT(b->nrejects, 1);

@@ -70,10 +70,13 @@ static const c_field json_member_fields[] = {
     FIELD(sr_json_member, val_has_ws),
 };
 static const c_field emit_fields[] = {
-    FIELD(sr_emit, data),      FIELD(sr_emit, recs),     FIELD(sr_emit, nrecs),
-    FIELD(sr_emit, recs_cap),  FIELD(sr_emit, fails),    FIELD(sr_emit, nfails),
-    FIELD(sr_emit, fails_cap), FIELD(sr_emit, ndropped), FIELD(sr_emit, traces),
-    FIELD(sr_emit, notes),     FIELD(sr_emit, nnotes),   FIELD(sr_emit, notes_cap),
+    FIELD(sr_emit, data),      FIELD(sr_emit, recs),
+    FIELD(sr_emit, nrecs),     FIELD(sr_emit, recs_cap),
+    FIELD(sr_emit, fails),     FIELD(sr_emit, nfails),
+    FIELD(sr_emit, fails_cap), FIELD(sr_emit, ndropped),
+    FIELD(sr_emit, traces),    FIELD(sr_emit, notes),
+    FIELD(sr_emit, nnotes),    FIELD(sr_emit, notes_cap),
+    FIELD(sr_emit, unrouted),  FIELD(sr_emit, unrouted_channels),
 };
 static const c_field batch_fields[] = {
     FIELD(sr_lua_batch, evs),       FIELD(sr_lua_batch, n),          FIELD(sr_lua_batch, start),
