@@ -125,6 +125,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
         s->configuration = ic->configuration;
         s->scripts = (const char *const *)ic->scripts;
         s->nscripts = ic->nscripts;
+        s->script_entries = ic->script_entries;
         s->channels = ic->channels;
         s->min_severity = ic->min_severity;
         s->file = ic->file;
@@ -141,6 +142,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
     hc->nintegration_paths = cfg->nintegration_paths;
     hc->scripts = (const char *const *)cfg->scripts;
     hc->nscripts = cfg->nscripts;
+    hc->script_entries = cfg->script_entries;
     hc->integrations = g->specs;
     hc->nintegrations = g->ninteg;
     hc->transmit_message_types = cfg->transmit_message_types;

@@ -45,6 +45,7 @@ typedef struct sr_config {
     size_t nintegration_paths;
     char **scripts; /* global site scripts, in order */
     size_t nscripts;
+    const sr_node **script_entries;       /* each as written: a path, or {path, params} */
     unsigned long long script_timeout_ms; /* per event */
     int forwarder_enabled;                /* local_forwarder.enabled */
     unsigned transmit_message_types;      /* SR_MT_* mask */

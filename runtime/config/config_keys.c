@@ -435,6 +435,22 @@ static const sr_conf_key admin_keys[] = {
 
 /* ---- Top level ---------------------------------------------------------- */
 
+/* `field` is the config's `scripts`. */
+static int read_scripts(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
+    sr_config *cfg = (sr_config *)((char *)field - offsetof(sr_config, scripts));
+    return sr_config_read_scripts(ctx, it, &cfg->scripts, &cfg->script_entries, &cfg->nscripts);
+}
+
+static void drop_scripts(void *field) {
+    sr_config *cfg = (sr_config *)((char *)field - offsetof(sr_config, scripts));
+    sr_config_free_scripts(&cfg->scripts, &cfg->script_entries, &cfg->nscripts);
+}
+
+static void print_scripts(sr_buf *out, const void *field) {
+    const sr_config *cfg = (const sr_config *)((const char *)field - offsetof(sr_config, scripts));
+    sr_config_print_scripts(out, cfg->scripts, cfg->nscripts);
+}
+
 const sr_conf_key sr_config_keys[] = {
     {.name = "logging", .type = SR_CONF_SECTION, .sub = logging_keys},
     {.name = "workers",
@@ -462,10 +478,14 @@ const sr_conf_key sr_config_keys[] = {
      .aux = offsetof(sr_config, nintegration_paths),
      .doc = "a directory, or a list of them, searched first for `<type>.lua`"},
     {.name = "scripts",
-     .type = SR_CONF_STRINGS,
+     .type = SR_CONF_CUSTOM,
      SR_CONF_AT(sr_config, scripts),
-     .aux = offsetof(sr_config, nscripts),
-     .doc = "a path or a list of paths: global site scripts, run on every event in order"},
+     .apply = read_scripts,
+     .print = print_scripts,
+     .drop = drop_scripts,
+     .doc_default = "none",
+     .doc = "global site scripts, run on every event in order: a path, or a list of paths "
+            "and `{path, params}` maps"},
     {.name = "script_timeout",
      .type = SR_CONF_DURATION,
      SR_CONF_AT(sr_config, script_timeout_ms),

@@ -26,4 +26,14 @@ int sr_config_add_integration(sr_conf_ctx *ctx, const sr_node *map);
  * documents) and zeroes it. */
 void sr_config_integration_free(sr_integration_conf *ic);
 
+/* Reads a `scripts:` value: a path, or a list whose elements are paths or
+ * maps {path, params}. Replaces *paths (malloc'd strings), *entries (the
+ * element nodes, owned by the documents) and *n. */
+int sr_config_read_scripts(sr_conf_ctx *ctx, const sr_conf_item *it, char ***paths,
+                           const sr_node ***entries, size_t *n);
+/* Frees what sr_config_read_scripts read and zeroes it. */
+void sr_config_free_scripts(char ***paths, const sr_node ***entries, size_t *n);
+/* The paths as a JSON array (parameters are the script's to describe). */
+void sr_config_print_scripts(sr_buf *out, char *const *paths, size_t n);
+
 #endif

@@ -2,6 +2,7 @@
  * table (conf_table.h), and their readers. The element's `configuration`
  * is kept as a tree: the type's Lua option schema checks it later. */
 #include "config.h"
+#include "config_loader.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -116,6 +117,25 @@ static int read_min_severity(sr_conf_ctx *ctx, const sr_conf_item *it, void *fie
     return sr_conf_wrong_value(ctx, it, "a severity 0-7 or High, Medium, Low or Info", 0);
 }
 
+/* `field` is the integration's `scripts`. */
+static int read_scripts(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
+    sr_integration_conf *ic =
+        (sr_integration_conf *)((char *)field - offsetof(sr_integration_conf, scripts));
+    return sr_config_read_scripts(ctx, it, &ic->scripts, &ic->script_entries, &ic->nscripts);
+}
+
+static void drop_scripts(void *field) {
+    sr_integration_conf *ic =
+        (sr_integration_conf *)((char *)field - offsetof(sr_integration_conf, scripts));
+    sr_config_free_scripts(&ic->scripts, &ic->script_entries, &ic->nscripts);
+}
+
+static void print_scripts(sr_buf *out, const void *field) {
+    const sr_integration_conf *ic =
+        (const sr_integration_conf *)((const char *)field - offsetof(sr_integration_conf, scripts));
+    sr_config_print_scripts(out, ic->scripts, ic->nscripts);
+}
+
 static const sr_conf_key batch_keys[] = {
     {.name = "max_events",
      .type = SR_CONF_INT,
@@ -194,10 +214,13 @@ const sr_conf_key sr_integration_conf_keys[] = {
      .doc = "forward events with severity ≤ this (0 is most severe): `0`–`7`, or Sysdig's "
             "labels `High` (3), `Medium` (5), `Low` (6), `Info` (7)"},
     {.name = "scripts",
-     .type = SR_CONF_STRINGS,
+     .type = SR_CONF_CUSTOM,
      SR_CONF_AT(sr_integration_conf, scripts),
-     .aux = offsetof(sr_integration_conf, nscripts),
-     .doc = "site scripts for this integration, run after the global ones"},
+     .apply = read_scripts,
+     .print = print_scripts,
+     .drop = drop_scripts,
+     .doc_default = "none",
+     .doc = "site scripts for this integration, run after the global ones (as `scripts:`)"},
     {.name = "batch", .type = SR_CONF_SECTION, .sub = batch_keys},
     {.name = "queue",
      .type = SR_CONF_SECTION,

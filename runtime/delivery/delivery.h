@@ -46,6 +46,7 @@ typedef struct sr_integration_conf {
     sr_node *configuration; /* the `configuration:` map (owned by cfg->docs), or NULL */
     char **scripts;         /* per-integration site scripts, run after the global ones */
     size_t nscripts;
+    const sr_node **script_entries;        /* each as written: a path, or {path, params} */
     long max_events, max_bytes, linger_ms; /* `batch:` overrides; -1 = type default */
     sr_queue_conf queue;                   /* `queue:` overrides */
     const char *file;                      /* where it was defined */

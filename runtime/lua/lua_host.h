@@ -30,9 +30,11 @@ typedef struct sr_integration_spec {
     const sr_node *configuration; /* may be NULL */
     const char *const *scripts;   /* per-integration site scripts */
     size_t nscripts;
-    unsigned channels; /* SR_CH_* mask; 0 = the type's own list */
-    int min_severity;  /* -1 = all */
-    const char *file;  /* for error messages */
+    const sr_node *const *script_entries; /* each as written (a path, or a map with
+                                             `params`), for its params; may be NULL */
+    unsigned channels;                    /* SR_CH_* mask; 0 = the type's own list */
+    int min_severity;                     /* -1 = all */
+    const char *file;                     /* for error messages */
     int line;
     int type_line; /* the `type:` line; 0 = `line` */
     int paused;    /* 1: routed no events (being deleted, its
@@ -45,6 +47,7 @@ typedef struct sr_lua_host_conf {
     size_t nintegration_paths;
     const char *const *scripts; /* global site scripts */
     size_t nscripts;
+    const sr_node *const *script_entries; /* as for an integration's; may be NULL */
     const sr_integration_spec *integrations;
     size_t nintegrations;
     unsigned transmit_message_types; /* SR_MT_* mask */

@@ -112,6 +112,14 @@ void sr_lua_raise_integ(lua_State *L, const sr_integration_spec *s, const char *
 void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
                           sr_buf *secrets);
 
+/* With a site script's module table at `mod`, checks its `params:` (may be
+ * NULL) against the module's `params` schema (same shape as M.options;
+ * without one, any map is taken as is, typed like an `any` option) and
+ * pushes the params table. Errors read "FILE:LINE: <who>: ...", the line
+ * of the offending key or else of the entry. */
+void sr_lua_params_check(lua_State *L, int mod, const char *who, const sr_node *params,
+                         const char *file, int line);
+
 /* ---- lua_sink_settings.c ---- */
 
 /* Fills in->info.sink and in->settings (replacing earlier ones) for the

@@ -1,5 +1,7 @@
 /* lua_options.c - an integration's `configuration:` block checked against
- * its module's option schema (M.options), producing the Lua `conf` table.
+ * its module's option schema (M.options), producing the Lua `conf` table;
+ * and a site script's `params:` against the script's own `params` schema,
+ * which has the same shape.
  *
  * These errors are usually the first thing a user sees of siemrelay, so each
  * names the file, the line of the offending key, the integration, and what
@@ -25,8 +27,12 @@
 /* Stack slots of the check, so helpers can reach them by index. */
 typedef struct check_ctx {
     lua_State *L;
-    const sr_integration_spec *spec;
-    int options; /* M.options */
+    const char *who;    /* whose values: "integration 'siem' (WEBHOOK)" */
+    const char *owner;  /* whose schema: "integration type WEBHOOK" */
+    const char *schema; /* "M.options" */
+    const char *file;   /* where a missing required key is reported */
+    int line;
+    int options; /* the schema */
     int lookup;  /* lower-case name or alias -> canonical name */
     int conf;    /* the table being built */
     int lines;   /* canonical name -> line of the key that set it */
@@ -46,8 +52,7 @@ static void raise_at(check_ctx *c, const char *file, int line, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sr_lua_raise(c->L, "%s:%d: integration '%s' (%s): %s", file ? file : "?", line, c->spec->name,
-                 c->spec->type, msg);
+    sr_lua_raise(c->L, "%s:%d: %s: %s", file ? file : "?", line, c->who, msg);
 }
 
 /* Secret values are not echoed, even when they are wrong. */
@@ -94,9 +99,9 @@ static const char *opt_type(check_ctx *c, const char *name) {
         }
     }
     sr_lua_raise(c->L,
-                 "integration type %s: option '%s' has unknown type '%s' (use string, boolean, "
+                 "%s: option '%s' has unknown type '%s' (use string, boolean, "
                  "integer, number, list, map or any)",
-                 c->spec->type, name, t);
+                 c->owner, name, t);
 }
 
 /* Builds the lower-case lookup table and checks the schema's own shape:
@@ -108,16 +113,15 @@ static void build_lookup(check_ctx *c) {
     lua_pushnil(L);
     while (lua_next(L, c->options)) {
         if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
-            sr_lua_raise(L, "integration type %s: M.options must map option names to tables",
-                         c->spec->type);
+            sr_lua_raise(L, "%s: %s must map option names to tables", c->owner, c->schema);
         const char *name = lua_tostring(L, -2);
         lua_getfield(L, -1, "alias_of");
         if (lua_isstring(L, -1)) {
             const char *target = lua_tostring(L, -1);
             lua_getfield(L, c->options, target);
             if (!lua_istable(L, -1))
-                sr_lua_raise(L, "integration type %s: option '%s' is an alias of unknown '%s'",
-                             c->spec->type, name, target);
+                sr_lua_raise(L, "%s: option '%s' is an alias of unknown '%s'", c->owner, name,
+                             target);
             lua_pop(L, 1);
         } else {
             lua_pop(L, 1);
@@ -312,7 +316,6 @@ static void check_key(check_ctx *c, const sr_node *map, size_t k) {
 
 static void fill_defaults(check_ctx *c) {
     lua_State *L = c->L;
-    const sr_integration_spec *s = c->spec;
     lua_pushnil(L);
     while (lua_next(L, c->options)) {
         const char *name = lua_tostring(L, -2);
@@ -328,7 +331,7 @@ static void fill_defaults(check_ctx *c) {
             } else {
                 lua_pop(L, 1);
                 if (opt_flag(c, name, "required"))
-                    raise_at(c, s->file, s->line, "missing required key '%s'", name);
+                    raise_at(c, c->file, c->line, "missing required key '%s'", name);
             }
         }
         lua_pop(L, 1);
@@ -442,35 +445,71 @@ static void describe_conf(check_ctx *c, sr_buf *out, sr_buf *secrets) {
     lua_pop(L, 1);
 }
 
-void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
-                          sr_buf *secrets) {
-    check_ctx c = {.L = L, .spec = spec};
-    const sr_node *cfg = spec->configuration;
-
-    lua_getfield(L, mod, "options");
+/* Checks `cfg` against the schema at mod[c->schema field] and leaves the
+ * table built, where the schema was pushed. */
+static void check(check_ctx *c, int mod, const char *field, const sr_node *cfg,
+                  const char *not_a_map, sr_buf *describe, sr_buf *secrets) {
+    lua_State *L = c->L;
+    lua_getfield(L, mod, field);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_newtable(L);
     } else if (!lua_istable(L, -1)) {
-        sr_lua_raise(L, "integration type %s: M.options must be a table", spec->type);
+        sr_lua_raise(L, "%s: %s must be a table", c->owner, c->schema);
     }
-    c.options = lua_gettop(L);
-    build_lookup(&c);
+    c->options = lua_gettop(L);
+    build_lookup(c);
     lua_newtable(L);
-    c.lines = lua_gettop(L);
+    c->lines = lua_gettop(L);
     lua_newtable(L);
-    c.conf = lua_gettop(L);
+    c->conf = lua_gettop(L);
 
     if (cfg && cfg->kind != SR_NODE_MAP && !(cfg->kind == SR_NODE_SCALAR && cfg->is_null))
-        raise_at(&c, cfg->file, cfg->line, "configuration must be a map of options");
+        raise_at(c, cfg->file, cfg->line, "%s", not_a_map);
     if (cfg && cfg->kind == SR_NODE_MAP)
         for (size_t k = 0; k < cfg->n; k++)
-            check_key(&c, cfg, k);
-    fill_defaults(&c);
+            check_key(c, cfg, k);
+    fill_defaults(c);
     if (describe)
-        describe_conf(&c, describe, secrets);
+        describe_conf(c, describe, secrets);
 
-    /* Leave only the conf, where the options table was. */
-    lua_replace(L, c.options);
-    lua_settop(L, c.options);
+    /* Leave only the result, where the schema was. */
+    lua_replace(L, c->options);
+    lua_settop(L, c->options);
+}
+
+void sr_lua_options_check(lua_State *L, int mod, const sr_integration_spec *spec, sr_buf *describe,
+                          sr_buf *secrets) {
+    char who[512], owner[160];
+    snprintf(who, sizeof who, "integration '%s' (%s)", spec->name, spec->type);
+    snprintf(owner, sizeof owner, "integration type %s", spec->type);
+    check_ctx c = {.L = L,
+                   .who = who,
+                   .owner = owner,
+                   .schema = "M.options",
+                   .file = spec->file,
+                   .line = spec->line};
+    check(&c, mod, "options", spec->configuration, "configuration must be a map of options",
+          describe, secrets);
+}
+
+void sr_lua_params_check(lua_State *L, int mod, const char *who, const sr_node *params,
+                         const char *file, int line) {
+    check_ctx c = {
+        .L = L, .who = who, .owner = who, .schema = "params", .file = file, .line = line};
+    lua_getfield(L, mod, "params");
+    int declared = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (declared) {
+        check(&c, mod, "params", params, "params must be a map of parameters", NULL, NULL);
+        return;
+    }
+    /* No schema: whatever map was given, typed as the `any` option type. */
+    if (params && params->kind != SR_NODE_MAP &&
+        !(params->kind == SR_NODE_SCALAR && params->is_null))
+        raise_at(&c, params->file, params->line, "params must be a map of parameters");
+    if (params && params->kind == SR_NODE_MAP)
+        push_generic(L, params, 1);
+    else
+        lua_newtable(L);
 }

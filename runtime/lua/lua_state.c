@@ -121,38 +121,72 @@ void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
 
 /* Pushes a site script's entry for event_loop.lua:
  * { process, ctx = { integration, params }, slot, path }. `slot` numbers
- * the script as lua_host.c counts it. */
-static void push_script(lua_State *L, const char *path, const char *where, int slot,
-                        const char *integration) {
+ * the script as lua_host.c counts it. `entry` (may be NULL) is the script as
+ * configured: its `params` are checked against the script's `params` schema
+ * and handed to its setup(params), run once per state. */
+static void push_script(lua_State *L, const char *path, const sr_node *entry, const char *where,
+                        int slot, const char *integration) {
     char what[1024];
     snprintf(what, sizeof what, "%ssite script %s", where, path);
     sr_lua_run_file(L, path, what);
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "process");
-        lua_remove(L, -2);
-    }
+    int mod = lua_gettop(L);
+    if (lua_istable(L, mod))
+        lua_getfield(L, mod, "process");
+    else
+        lua_pushnil(L);
     if (!lua_isfunction(L, -1))
         sr_lua_raise(L, "%s: must return a table with a process(ev, ctx) function", what);
+    int process = lua_gettop(L);
+
+    const sr_node *params =
+        entry && entry->kind == SR_NODE_MAP ? sr_node_get(entry, "params") : NULL;
+    const char *file = entry ? entry->file : NULL;
+    int line = entry ? entry->line : 0;
+    char who[1024];
+    if (integration)
+        snprintf(who, sizeof who, "integration '%s': site script %s", integration, path);
+    else
+        snprintf(who, sizeof who, "site script %s", path);
+    sr_lua_params_check(L, mod, who, params, file, line);
+    int ptab = lua_gettop(L);
+
+    lua_getfield(L, mod, "setup");
+    if (lua_isfunction(L, -1)) {
+        lua_pushvalue(L, ptab);
+        if (lua_pcall(L, 1, 0, 0) != 0)
+            sr_lua_raise(L, "%s:%d: %s: setup: %s", file ? file : "?", line, who,
+                         lua_tostring(L, -1));
+    } else if (!lua_isnil(L, -1)) {
+        sr_lua_raise(L, "%s: setup must be a function", what);
+    } else {
+        lua_pop(L, 1);
+    }
+
     lua_createtable(L, 0, 4);
-    lua_insert(L, -2);
+    lua_pushvalue(L, process);
     lua_setfield(L, -2, "process");
     lua_createtable(L, 0, 2);
     if (integration) {
         lua_pushstring(L, integration);
         lua_setfield(L, -2, "integration");
     }
+    lua_pushvalue(L, ptab);
+    lua_setfield(L, -2, "params");
     lua_setfield(L, -2, "ctx");
     lua_pushinteger(L, slot);
     lua_setfield(L, -2, "slot");
     lua_pushstring(L, path);
     lua_setfield(L, -2, "path");
+    lua_replace(L, mod);
+    lua_settop(L, mod);
 }
 
-static void push_scripts(lua_State *L, const char *const *paths, size_t n, const char *where,
-                         int first_slot, const char *integration) {
+static void push_scripts(lua_State *L, const char *const *paths, const sr_node *const *entries,
+                         size_t n, const char *where, int first_slot, const char *integration) {
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        push_script(L, paths[i], where, first_slot + (int)i, integration);
+        push_script(L, paths[i], entries ? entries[i] : NULL, where, first_slot + (int)i,
+                    integration);
         lua_rawseti(L, -2, (int)i + 1);
     }
 }
@@ -464,7 +498,7 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     int slot = (int)h->conf->nscripts;
     for (size_t k = 0; k < i; k++)
         slot += (int)h->conf->integrations[k].nscripts;
-    push_scripts(L, s->scripts, s->nscripts, where, slot, s->name);
+    push_scripts(L, s->scripts, s->script_entries, s->nscripts, where, slot, s->name);
     int scripts = lua_gettop(L);
 
     lua_createtable(L, 0, 12);
@@ -510,7 +544,7 @@ static int build(lua_State *L) {
 
     lua_newtable(L); /* the plan */
     int plan = lua_gettop(L);
-    push_scripts(L, c->scripts, c->nscripts, "", 0, NULL);
+    push_scripts(L, c->scripts, c->script_entries, c->nscripts, "", 0, NULL);
     lua_setfield(L, plan, "scripts");
 
     lua_newtable(L);

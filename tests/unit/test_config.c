@@ -110,7 +110,7 @@ static void test_all_sections(void) {
                                "data_dir: /var/lib/siemrelay\n"
                                "lua_dir: /opt/siemrelay/lua\n"
                                "integration_paths: /etc/siemrelay/integrations\n"
-                               "scripts: [a.lua, b.lua]\n"
+                               "scripts: [a.lua, {path: b.lua, params: {x: 1}}]\n"
                                "script_timeout: 1s\n"
                                "inputs:\n"
                                "  http:\n"
@@ -157,6 +157,8 @@ static void test_all_sections(void) {
               "/etc/siemrelay/integrations");
     CHECK_INT(cfg.nscripts, 2);
     CHECK_STR(cfg.nscripts == 2 ? cfg.scripts[1] : NULL, "b.lua");
+    CHECK(cfg.nscripts == 2 && cfg.script_entries[0]->kind == SR_NODE_SCALAR);
+    CHECK(cfg.nscripts == 2 && sr_node_get(cfg.script_entries[1], "params") != NULL);
     CHECK_INT(cfg.script_timeout_ms, 1000);
 
     CHECK_INT(cfg.http.enabled, 1);
@@ -301,7 +303,14 @@ static void test_wrong_types(void) {
     check_error("scripts:\n"
                 "  - a.lua\n"
                 "  - [b.lua]\n",
-                "3: key 'scripts': expected a non-empty string, got a list");
+                "3: key 'scripts': expected a path or a map with path and params, got a list");
+    check_error("scripts:\n"
+                "  - {path: a.lua, param: {}}\n",
+                "2: key 'scripts': unknown key 'param' in a script entry (use path and params); "
+                "did you mean 'params'?");
+    check_error("scripts:\n"
+                "  - params: {a: 1}\n",
+                "2: key 'scripts': a script entry needs a path");
     check_error("inputs: {http: {max_body: lots}}\n",
                 "1: key 'max_body': expected a size such as 512, 64KiB or 16MiB (more than 0), "
                 "got 'lots'");
