@@ -13,6 +13,7 @@
 #include "admin_ui.h"
 #include "admin_write.h"
 #include "admin_audit.h"
+#include "admin_failures.h"
 #include "buf.h"
 #include "hex.h"
 #include "http_server.h"
@@ -34,6 +35,7 @@ struct sr_admin {
     sr_http_server *srv;
     sr_admin_sources src;
     sr_admin_writer *writer;
+    sr_admin_failures *failures; /* failed authentication, per peer */
     int closing;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -250,13 +252,27 @@ static int check_access(sr_admin *a, route r, const char *name, sr_http_request 
     *d = (sr_admin_decision){0};
     if (need == SR_ROLE_NONE)
         return 0;
+    long wait_s = sr_admin_failures_check(a->failures, req->peer_ip);
+    if (wait_s > 0) {
+        char seconds[24];
+        snprintf(seconds, sizeof seconds, "%ld", wait_s);
+        sr_http_header h[2] = {{"Cache-Control", "no-store"}, {"Retry-After", seconds}};
+        sr_http_server_count(a->srv, SR_HTTP_REFUSED_RATE_LIMITED);
+        sr_http_respond_error(resp, 429, "too many failed authentications; retry later", h, 2);
+        return 1;
+    }
     *d = sr_admin_authorize(a->src.tokens, a->src.ntokens,
                             sr_http_request_header(req, "Authorization"), need);
     if (!d->status)
         return 0;
     sr_http_header h[2] = {{"Cache-Control", "no-store"},
                            {"WWW-Authenticate", d->www_authenticate}};
-    audit_refusal(a, req, d, r, name); /* before answering frees `req` */
+    /* Before answering frees `req`. A failed authentication is audited in
+     * full only as the first of its interval (admin_failures.h). */
+    if (d->status != 401 || sr_admin_failures_note(a->failures, req->peer_ip, a->src.audit))
+        audit_refusal(a, req, d, r, name);
+    if (d->status == 401)
+        sr_http_server_count(a->srv, SR_HTTP_REFUSED_UNAUTHORIZED);
     sr_http_respond_error(resp, d->status, d->message, h, d->www_authenticate ? 2 : 1);
     return 1;
 }
@@ -418,6 +434,12 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         return NULL;
     }
     a->src.admin_server = a->srv;
+    if (!(a->failures = sr_admin_failures_new(loop))) {
+        snprintf(err, errlen, "admin API: out of memory");
+        sr_http_server_close(a->srv, NULL, NULL);
+        free(a);
+        return NULL;
+    }
     if (a->src.control)
         a->writer = sr_admin_writer_new(loop, &a->src);
     char addr[300];
@@ -449,6 +471,8 @@ void sr_admin_close(sr_admin *a, void (*cb)(void *ud), void *ud) {
     a->close_ud = ud;
     sr_admin_writer_close(a->writer);
     a->writer = NULL;
+    sr_admin_failures_close(a->failures); /* its last summary still reaches the audit */
+    a->failures = NULL;
     memset(&a->src, 0, sizeof a->src);
     sr_http_server_close(a->srv, on_server_closed, a);
 }

@@ -15,6 +15,7 @@
 
 #include "admin_json.h"
 #include "log.h"
+#include "redact.h"
 #include "rotating_file.h"
 
 #define LOG_ROTATE_BYTES (4ull << 20)
@@ -258,17 +259,23 @@ void sr_audit_set_ingest(sr_audit *a, const sr_ingest *ingest) {
         submit_pending(a);
 }
 
-void sr_audit_record(sr_audit *a, const sr_audit_entry *e) {
+void sr_audit_record(sr_audit *a, const sr_audit_entry *given) {
     char id[33], err[512];
-    sr_buf doc = SR_BUF_INIT;
+    sr_buf doc = SR_BUF_INIT, query = SR_BUF_INIT;
     struct timespec ts;
     if (!a)
         return;
+    /* A query string may carry a credential: never kept or logged raw. */
+    sr_audit_entry masked = *given;
+    const sr_audit_entry *e = &masked;
+    if (given->query && *given->query)
+        masked.query = sr_redact_query(given->query, &query) == 0 && query.data ? query.data : "";
     clock_gettime(CLOCK_REALTIME, &ts);
     sr_audit_new_id(id);
     if (sr_audit_format(e, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, id, a->host, &doc) != 0) {
         sr_error("audit", "out of memory: audit event for %s %s not recorded", e->method, e->uri);
         sr_buf_free(&doc);
+        sr_buf_free(&query);
         return;
     }
     sr_info("audit", "%s %s%s%s by %s from %s: %d", e->method, e->uri,
@@ -282,6 +289,7 @@ void sr_audit_record(sr_audit *a, const sr_audit_entry *e) {
     /* In order: nothing overtakes events still waiting. */
     if (a->npending || submit(a, json, len) != 0)
         hold(a, json, len);
+    sr_buf_free(&query);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */

@@ -15,7 +15,9 @@
  *     file kept (audit.jsonl.1), so the local log stays under 8 MiB;
  *   - kept in memory (the newest SR_AUDIT_RECENT, seeded from the log at
  *     start) for GET /api/audit.
- * Nothing secret goes into an event: callers pass names, never values.
+ * Nothing secret goes into an event: callers pass names, never values, and
+ * the values of credential-like query parameters are masked (redact.h)
+ * before the event is built or logged.
  *
  * Loop thread only. */
 #ifndef SR_ADMIN_AUDIT_H

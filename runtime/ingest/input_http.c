@@ -1,6 +1,7 @@
 /* input_http.c - POST /v1/events into the pipeline. */
 #include "input_http.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "auth_guard.h"
 #include "gzip.h"
 #include "http_server.h"
 #include "log.h"
@@ -18,7 +20,9 @@
 #define TOKEN_DIGEST_LEN 32 /* SHA-256 */
 
 struct sr_input_http {
+    uv_loop_t *loop;
     sr_http_server *server;
+    sr_auth_guard *guard; /* failed tokens per peer, when a token is set */
     sr_tls_ctx *tls;
     sr_ingest ingest;
     size_t max_body;
@@ -153,9 +157,29 @@ static void handle_events(sr_input_http *in, sr_http_request *req, sr_http_respo
  * gateway read, let alone hold, a body. */
 static int handle_head(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_input_http *in = ud;
-    if (strcmp(req->path, "/v1/events") != 0 || authorized(in, req))
+    sr_auth_guard_summary sum;
+    if (strcmp(req->path, "/v1/events") != 0 || !in->has_token)
         return 0;
-    sr_warn(COMPONENT, "%s: missing or invalid bearer token", req->peer);
+    uint64_t now = uv_now(in->loop);
+    long wait_s = sr_auth_guard_check(in->guard, req->peer_ip, now);
+    if (wait_s > 0) {
+        char seconds[24];
+        snprintf(seconds, sizeof seconds, "%ld", wait_s);
+        sr_http_header retry = {"Retry-After", seconds};
+        sr_http_server_count(in->server, SR_HTTP_REFUSED_RATE_LIMITED);
+        sr_http_respond_error(resp, 429, "too many failed authentications; retry later", &retry, 1);
+        return 1;
+    }
+    if (authorized(in, req))
+        return 0;
+    if (sr_auth_guard_failed(in->guard, req->peer_ip, now) & SR_AUTH_REPORT_LOG)
+        sr_warn(COMPONENT, "%s: missing or invalid bearer token", req->peer);
+    if (sr_auth_guard_take_summary(in->guard, now, 0, &sum))
+        sr_warn(COMPONENT,
+                "%" PRIu64 " failed authentications and %" PRIu64 " rate-limited attempts from "
+                "%" PRIu64 " address(es) since %" PRIu64 " s ago",
+                sum.failures, sum.limited, sum.peers, (now - sum.since_ms) / 1000);
+    sr_http_server_count(in->server, SR_HTTP_REFUSED_UNAUTHORIZED);
     sr_http_respond_error(resp, 401, "missing or invalid bearer token", bearer_challenge, 1);
     return 1;
 }
@@ -190,6 +214,7 @@ static size_t body_budget(size_t max_body) {
 
 static void input_free(sr_input_http *in) {
     sr_tls_ctx_free(in->tls);
+    sr_auth_guard_free(in->guard);
     OPENSSL_cleanse(in->token_digest, sizeof in->token_digest);
     free(in);
 }
@@ -202,11 +227,16 @@ sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
         return NULL;
     }
     in->ingest = *ingest;
+    in->loop = loop;
     in->max_body = (size_t)conf->max_body_bytes;
     if (conf->token && *conf->token) {
         in->has_token = 1;
         if (digest(conf->token, strlen(conf->token), in->token_digest) != 0) {
             snprintf(err, errlen, "input.http: cannot hash the token");
+            goto fail;
+        }
+        if (!(in->guard = sr_auth_guard_new(0, 0))) {
+            snprintf(err, errlen, "input.http: out of memory");
             goto fail;
         }
     }

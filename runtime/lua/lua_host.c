@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "lua_host_impl.h"
+#include "redact.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -265,17 +266,6 @@ int sr_lua_host_describe(sr_lua_host *h, size_t integ, sr_buf *out) {
     return sr_buf_append(out, d->data, d->len);
 }
 
-/* Overwrites [p, p+n) in place wherever `secret` (or, for "user:password",
- * the password) occurs. Short values are skipped: masking every "ab" in a
- * response would hide more than it protects. */
-static void mask_occurrences(char *p, size_t n, const char *secret, size_t slen) {
-    if (slen < 4 || slen > n)
-        return;
-    for (char *at = memmem(p, n, secret, slen); at;
-         at = memmem(at + slen, n - (size_t)(at + slen - p), secret, slen))
-        memset(at, '*', slen);
-}
-
 void sr_lua_host_redact(sr_lua_host *h, size_t integ, char *text, size_t len) {
     if (!text || integ >= h->conf->nintegrations)
         return;
@@ -283,10 +273,12 @@ void sr_lua_host_redact(sr_lua_host *h, size_t integ, char *text, size_t len) {
     for (size_t off = 0; off < s->len;) {
         const char *v = s->data + off;
         size_t vlen = strlen(v);
-        mask_occurrences(text, len, v, vlen);
+        /* Each secret in every encoding it may be echoed in (redact.h); for
+         * "user:password", the password alone too. */
+        sr_redact(text, len, v, vlen);
         const char *colon = memchr(v, ':', vlen);
         if (colon)
-            mask_occurrences(text, len, colon + 1, vlen - (size_t)(colon + 1 - v));
+            sr_redact(text, len, colon + 1, vlen - (size_t)(colon + 1 - v));
         off += vlen + 1;
     }
 }

@@ -29,6 +29,9 @@ static const refusal_info infos[SR_HTTP_REFUSED_KINDS] = {
     [SR_HTTP_REFUSED_NO_MEMORY] = {"no_memory", 500, "out of memory"},
     [SR_HTTP_REFUSED_BODY_BUDGET] = {"body_budget", 503,
                                      "too many request bodies in progress; retry later"},
+    [SR_HTTP_REFUSED_UNAUTHORIZED] = {"unauthorized", 401, "missing or invalid credentials"},
+    [SR_HTTP_REFUSED_RATE_LIMITED] = {"rate_limited", 429,
+                                      "too many failed authentications; retry later"},
 };
 
 const char *sr_http_refusal_name(sr_http_refusal r) {

@@ -28,6 +28,8 @@ typedef enum sr_http_refusal {
     SR_HTTP_REFUSED_CONNECTIONS,       /* connection closed at accept: max_connections */
     SR_HTTP_REFUSED_NO_MEMORY,         /* 500 */
     SR_HTTP_REFUSED_BODY_BUDGET,       /* 503: max_body_total reached */
+    SR_HTTP_REFUSED_UNAUTHORIZED,      /* 401 on the head: no or a wrong credential */
+    SR_HTTP_REFUSED_RATE_LIMITED,      /* 429 on the head: too many failed authentications */
     SR_HTTP_REFUSED_KINDS
 } sr_http_refusal;
 

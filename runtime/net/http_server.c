@@ -722,6 +722,11 @@ sr_http_server *sr_http_server_new(uv_loop_t *loop, const sr_http_server_conf *c
 
 int sr_http_server_port(const sr_http_server *srv) { return sr_tcp_local_port(&srv->listener); }
 
+void sr_http_server_count(sr_http_server *srv, sr_http_refusal kind) {
+    if ((unsigned)kind < SR_HTTP_REFUSED_KINDS)
+        srv->stats.refused[kind]++;
+}
+
 void sr_http_server_stats_get(const sr_http_server *srv, sr_http_server_stats *out) {
     *out = srv->stats;
     out->connections_open = srv->nconns;

@@ -125,6 +125,9 @@ typedef struct sr_http_server_stats {
 /* Counters since the server started. */
 void sr_http_server_stats_get(const sr_http_server *srv, sr_http_server_stats *out);
 
+/* Counts a refusal a handler made itself (e.g. 401 from a head handler). */
+void sr_http_server_count(sr_http_server *srv, sr_http_refusal kind);
+
 /* Stops listening and closes every connection at once (answers still
  * pending are dropped when they come). `cb` (may be NULL) runs when all
  * handles are closed; the server is freed right after it. */

@@ -328,7 +328,7 @@ def test_metrics_agree_with_the_api(gateway_factory, receiver_factory):
     assert sample_value(fams, "siemrelay_pipeline_records_queued_total") == 10
     assert sample_value(fams, "siemrelay_deadletter_records_total") == 0
     assert sample_value(fams, "siemrelay_ready") == 1
-    version = run_cli(["--version"]).stdout.split()[-1]
+    version = run_cli(["--version"]).stdout.split()[1]  # "siemrelay X.Y.Z" leads
     assert sample_value(fams, "siemrelay_build_info", version=version) == 1
     start_s = sample_value(fams, "process_start_time_seconds")
     assert abs(start_s - time.time()) < 600

@@ -10,6 +10,7 @@ import socket
 import signal
 import stat
 import subprocess
+import threading
 
 import requests
 
@@ -133,6 +134,88 @@ def test_refused_on_the_head_before_the_body(gateway_factory, tmp_path):
         finally:
             s.close()
     assert Admin(gw, ADMIN_TOKEN).get("/api/whoami").status_code == 200
+
+
+def test_bad_token_flood_is_limited_and_summarised(gateway_factory, tmp_path):
+    """15,000 requests with bad tokens: the first is audited in full (its
+    query string masked), the peer is limited to 429 after 20 failures, and
+    the trail keeps every admin action from before the flood; the rest is one
+    summary record. Another address is not limited."""
+    gw, audit_path = start(gateway_factory, tmp_path)
+    admin = Admin(gw, ADMIN_TOKEN)
+    rcv = receiver()
+    try:
+        for i in range(3):
+            assert admin.create(hook_entry("flood-%d" % i, rcv.url("/h"))).status_code == 201
+    finally:
+        rcv.stop()
+    before = [k for k in admin.audit(1000) if k["content"]["requestMethod"] == "POST"]
+    assert len(before) == 3
+
+    secret = "QuerySecret-6d1f0a"
+    r = requests.get(gw.admin_url("/api/integrations?access_token=%s&limit=1" % secret),
+                     headers={"Authorization": "Bearer wrong"}, timeout=10)
+    assert r.status_code == 401
+    statuses = {}
+    lock = threading.Lock()
+
+    def flood(n):
+        seen = {}
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", gw.admin_port), timeout=10)
+            try:
+                s.sendall(b"GET /api/integrations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Authorization: Bearer wrong\r\n\r\n")
+                code = s.recv(12)
+            finally:
+                s.close()
+            seen[code] = seen.get(code, 0) + 1
+        with lock:
+            for k, v in seen.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    threads = [threading.Thread(target=flood, args=(1875,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sum(statuses.values()) == 15000, statuses
+    assert statuses.get(b"HTTP/1.1 401") == 19 and statuses.get(b"HTTP/1.1 429") == 14981, statuses
+    r = requests.get(gw.admin_url("/api/whoami"), headers={"Authorization": "Bearer " + ADMIN_TOKEN},
+                     timeout=10)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+    # Another address is served; the admin actions are all still in the trail.
+    s = socket.create_connection(("127.0.0.1", gw.admin_port), timeout=10, source_address=("127.0.0.2", 0))
+    try:
+        s.sendall(b"GET /api/audit?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                  b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+    kept = strict_loads(data.split(b"\r\n\r\n", 1)[1])
+    assert [k["id"] for k in before] == [k["id"] for k in kept if k["content"]["requestMethod"] == "POST"]
+    fails = [k for k in kept if k["content"]["responseStatusCode"] == 401]
+    assert len(fails) == 1, fails  # the first, in full; the rest waits for the summary
+    assert fails[0]["content"]["queryString"] == "access_token=******&limit=1"
+    log = read_jsonl(os.path.join(gw.data_dir, "audit.jsonl"))
+    assert len(log) < 20, len(log)
+    assert secret not in gw.stderr()
+    with open(os.path.join(gw.data_dir, "audit.jsonl")) as f:
+        assert secret not in f.read()
+    # At shutdown the interval's summary is recorded.
+    gw.stop()
+    log = read_jsonl(os.path.join(gw.data_dir, "audit.jsonl"))
+    summaries = [e for e in log if e["content"]["requestMethod"] == "-"]
+    assert len(summaries) == 1, summaries
+    assert "20 failed authentications and 14982 rate-limited attempts from 1 address" in \
+        summaries[0]["description"], summaries[0]["description"]
 
 
 def test_without_tokens_reads_are_open_and_writes_refused(gateway_factory, tmp_path):

@@ -7,8 +7,10 @@ ones not overridable), a refused request dead-lettered, and a 503 retried."""
 import base64
 import hashlib
 import hmac
+import json
 import re
 import time
+import urllib.parse
 
 import pytest
 
@@ -132,6 +134,38 @@ def test_refused_credentials_are_dead_lettered(gateway_factory, receiver_factory
     assert rcv.events("/wrong") == []
     assert "not-the-token-4411" not in gw.stderr()
     assert "not-the-token-4411" not in open(gw.data_dir + "/deadletter/" + rec["_file"], encoding="utf-8").read()
+
+
+def test_echoed_credentials_are_masked_in_every_encoding(gateway_factory, receiver_factory):
+    """A platform that refuses the request and echoes the Basic credential
+    (base64), the password percent-encoded and JSON-escaped: the dead letter,
+    the log and the error text keep none of them."""
+    user, pw = "carol", "s3cr/et\"pass+w0rd"
+    cred = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+    forms = [
+        cred,                                            # Authorization: Basic ...
+        cred.rstrip("="),                                # unpadded
+        base64.urlsafe_b64encode(pw.encode()).decode(),  # the password alone, URL-safe
+        urllib.parse.quote(pw, safe=""),                 # percent-encoded
+        json.dumps(pw)[1:-1].replace("/", "\\/"),       # JSON-escaped, '/' too
+        pw,
+    ]
+    rcv = receiver_factory()
+    echo = ('{"error":"bad credentials","got":"Basic %s","hint":"%s",'
+            '"url":"https://x/?password=%s","pw":"%s","raw":"%s","alone":"%s"}'
+            % (forms[0], forms[1], forms[3], forms[4], forms[5].replace('"', ''), forms[2]))
+    rcv.respond_with(400, count=1, body=echo.encode())
+    gw = gateway_factory([webhook("echo", rcv.url("/echo"), output="json", auth="BASIC_AUTH",
+                                  secret="%s:%s" % (user, pw))])
+    r = gw.post_json(dict(sample_events("echo-")[0]))
+    assert r.status_code == 200, r.text
+    rec = gw.wait_deadletter(lambda d: d.get("integration") == "echo", timeout=10)
+    assert rec["stage"] == "rejected", rec
+    text = open(gw.data_dir + "/deadletter/" + rec["_file"], encoding="utf-8").read()
+    assert "bad credentials" in text  # the answer is kept, minus the credentials
+    for form in forms:
+        assert form not in text, "%r in the dead letter:\n%s" % (form, text)
+        assert form not in gw.stderr(), form
 
 
 def test_503_is_retried_and_delivered_once(gateway_factory, receiver_factory):
