@@ -315,6 +315,12 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
     warn_forwarding(&g, 1);
     sr_buf out = SR_BUF_INIT;
     sr_buf_putc(&out, '{');
+    sr_buf_puts(&out, "\"files\":[");
+    for (size_t i = 0; i < g.cfg.ndocs; i++) {
+        sr_buf_puts(&out, i ? "," : "");
+        sr_buf_json_string(&out, g.cfg.docs[i]->file, strlen(g.cfg.docs[i]->file));
+    }
+    sr_buf_puts(&out, "],\n");
     sr_forwarding_describe(&g.cfg, &out);
     sr_buf_puts(&out, ",\n\"integrations\":[");
     for (size_t i = 0; i < g.ninteg; i++) {

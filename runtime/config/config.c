@@ -10,6 +10,7 @@
  * `configuration` points into them; it is checked later against the
  * type's Lua option schema, which knows its keys. */
 #include "config.h"
+#include "agent_files.h"
 #include "config_loader.h"
 #include "yaml_load.h"
 
@@ -165,21 +166,25 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
                    size_t errlen) {
     sr_config_loader ld = {.cfg = cfg};
     sr_conf_ctx ctx = {.err = err, .errlen = errlen, .ud = &ld};
+    sr_agent_files files;
     memset(cfg, 0, sizeof *cfg);
     if (sr_conf_set_defaults(sr_config_keys, cfg, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < npaths; i++) {
-        sr_node *doc = sr_yaml_load_file(paths[i], err, errlen);
+    if (sr_agent_files_expand(paths, npaths, &files, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < files.n; i++) {
+        sr_node *doc = sr_yaml_load_file(files.paths[i], err, errlen);
         if (!doc)
-            return -1;
+            goto fail;
         if (add_doc(cfg, doc) != 0) {
             sr_node_free(doc);
-            snprintf(err, errlen, "%s: out of memory", paths[i]);
-            return -1;
+            snprintf(err, errlen, "%s: out of memory", files.paths[i]);
+            goto fail;
         }
         if (apply_document(&ctx, cfg, doc) != 0)
-            return -1;
+            goto fail;
     }
+    sr_agent_files_free(&files);
     /* An `inputs:` section lists the inputs wanted: one it leaves out is off
      * (both are on only when no file says anything about inputs). */
     if (ld.inputs_seen) {
@@ -190,6 +195,9 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
     if (sr_kafka_input_conf_validate(&cfg->kafka, err, errlen) != 0)
         return -1;
     return 0;
+fail:
+    sr_agent_files_free(&files);
+    return -1;
 }
 
 void sr_config_free(sr_config *cfg) {

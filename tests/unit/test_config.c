@@ -698,10 +698,13 @@ static void test_sysdig_files(void) {
     CHECK_INT(cfg.transmit_message_types, ALL_MT);
     sr_config_free(&cfg);
 
+    /* As the agent reads it: dragent.yaml brings the
+     * local_forwarder_config.yaml beside it. */
     CHECK_INT(load1(&cfg, SR_SOURCE_DIR "/config/sysdig/dragent.yaml"), 0);
     CHECK_INT(cfg.forwarder_enabled, 1);
     CHECK_INT(cfg.transmit_message_types, SR_MT_POLICY_EVENTS | SR_MT_SECURE_AUDIT);
-    CHECK_INT(cfg.nintegrations, 0);
+    CHECK_INT(cfg.nintegrations, 1);
+    CHECK_INT(cfg.ndocs, 2);
     sr_config_free(&cfg);
 
     CHECK_INT(load1(&cfg, SR_SOURCE_DIR "/config/sysdig/values.yaml"), 0);
@@ -719,7 +722,7 @@ static void test_sysdig_files(void) {
                           SR_SOURCE_DIR "/config/sysdig/local_forwarder_config.yaml"};
     CHECK_INT(sr_config_load(&cfg, both, 2, err, sizeof err), 0);
     CHECK_INT(cfg.transmit_message_types, SR_MT_POLICY_EVENTS | SR_MT_SECURE_AUDIT);
-    CHECK_INT(cfg.nintegrations, 1);
+    CHECK_INT(cfg.nintegrations, 1); /* the sibling named again is read once */
     sr_config_free(&cfg);
 }
 
