@@ -423,3 +423,122 @@ def test_every_cookbook_recipe_is_a_shipped_script_with_a_named_case():
         p = run_cli(["test", "--suite", suite])
         assert p.returncode == 0, p.stdout + p.stderr
         assert re.search(r"^ok   \S+:\d+: %s$" % re.escape(case), p.stdout, re.M), (name, case, p.stdout)
+
+
+# ---- the other types: what each platform's strict receiver got for an event ------
+
+def records_by_id(out):
+    """{integration name: {event id: record bytes}} from `siemrelay test --json`."""
+    got = {}
+    for report in out:
+        for i in report["integrations"]:
+            if i["result"] == "record":
+                got.setdefault(i["name"], {})[report["event"]["id"]] = i["record"].encode()
+    return got
+
+
+def test_wire_records_of_the_cloud_and_stream_types(tmp_path, gateway_factory):
+    import base64 as b64
+    from google_util import conf as google_conf
+    from peers.kafka_mock import KafkaMock
+    from receivers.azure import AzureReceiver
+    from receivers.google import GoogleReceiver
+    from receivers.ibm import IbmReceiver
+    from receivers.sqs import SqsReceiver
+    from test_kafka import kafka as kafka_integration
+    from test_mcm import API_KEY as IBM_KEY, ACCOUNT as IBM_ACCOUNT, mcm
+    from test_pubsub import PROJECT, TOPIC, pubsub
+    from test_chronicle import v1 as chronicle_v1, API_KEY as CHRONICLE_KEY
+    from test_scc import scc
+    from test_sentinel import KEY as SENTINEL_KEY, data_collector, CLIENT_SECRET
+    from test_sqs import ACCOUNT, AKID, QUEUE, REGION, SECRET as SQS_SECRET, sqs_integration
+
+    google = GoogleReceiver().start()
+    sa = google.add_service_account()
+    google.add_topic(PROJECT, TOPIC)
+    google.add_chronicle_key(CHRONICLE_KEY)
+    google.add_organization("123456789012")
+    azure = AzureReceiver(client_secret=CLIENT_SECRET, shared_key=SENTINEL_KEY).start()
+    ibm = IbmReceiver(api_keys={IBM_KEY: IBM_ACCOUNT}).start()
+    sqs = SqsReceiver(credentials={AKID: (SQS_SECRET, None)}, region=REGION, queues={(ACCOUNT, QUEUE)}).start()
+    km = KafkaMock(brokers=1, topics=["events:1"], log_path=str(tmp_path / "kafka_mock.log")).start()
+    qradar = Capture()
+    try:
+        one = {"max_events": 1, "linger": "0ms"}
+        integrations = [
+            pubsub(google, sa, batch=one), chronicle_v1(google), scc(google, sa),
+            data_collector(azure, batch=one), mcm(ibm), sqs_integration(sqs, batch=one),
+            kafka_integration("kafka", km.bootstrap, "events", batch=one),
+            {"name": "qradar", "type": "QRADAR", "channels": ["SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT"],
+             "batch": one, "configuration": {"address": "127.0.0.1", "port": qradar.port}},
+        ]
+        cfg = dict(google_conf())
+        cfg.update(FORWARDER)
+        gw = gateway_factory(integrations, conf=cfg)
+        names = [n for n in SAMPLE_NAMES if n != "platform_audit.json"]
+        for name in names:
+            r = gw.post(sample_bytes(name), content_type="application/json")
+            assert r.status_code == 200 and summary_of(r)["accepted"] == 1, r.text
+
+        p, out = run_test(gw.config_path, [os.path.join(DATA_DIR, n) for n in names])
+        assert p.returncode == 0, p.stderr
+        want = records_by_id(out)
+        ids = sorted(strict_loads(sample_bytes(n))["id"] for n in names)
+        for name in ("ps", "legacy", "sqs", "kafka", "qradar"):  # the types that take every channel sent
+            assert sorted(want.get(name, {})) == ids, (name, sorted(want.get(name, {})))
+        for name in ("chr1", "scc", "mcm"):  # policy events
+            assert sorted(want.get(name, {})) == ["164ace360cc3cfbc26ec22d61b439500"], name
+
+        # PUBSUB: the record is the PubsubMessage; the data published is its data
+        google.wait(lambda: len(google.messages) >= len(ids))
+        got = {strict_loads(m["data"])["id"]: m["data"] for m in google.messages}
+        assert {i: (v if isinstance(v, bytes) else v.encode()) for i, v in got.items()} == {
+            i: b64.b64decode(strict_loads(rec)["data"]) for i, rec in want["ps"].items()}
+        # CHRONICLE: each entry's log_text is the record's
+        google.wait(lambda: len(google.entries) >= len(want["chr1"]))
+        for e in google.entries:  # the record is the entry: {"log_text":..., "ts_rfc3339":...}
+            rec = strict_loads(want["chr1"][strict_loads(e["log_text"])["id"]])
+            assert rec == e["entry"], (rec, e)
+        # SENTINEL (Data Collector): the records as stored, integers exact
+        stored = azure.wait_records("collector", len(ids))
+        assert sorted(compact_json(r) for r in stored) == sorted(
+            compact_json(strict_loads(v)) for v in want["legacy"].values())
+        # SQS: each message body is the record, byte for byte
+        sqs.wait(lambda: len(sqs.messages) >= len(ids), 15, "fewer SQS messages")
+        assert sorted(b.encode() if isinstance(b, str) else b for b in sqs.bodies()) == sorted(want["sqs"].values())
+        # KAFKA: each payload is the record
+        msgs = wait_until(lambda: (lambda m: m if len(m) >= len(ids) else None)(km.consume("events")), 30,
+                          interval=0.3)
+        assert sorted(m["payload"] if isinstance(m["payload"], bytes) else m["payload"].encode()
+                      for m in msgs) == sorted(want["kafka"].values())
+        # QRADAR: the TCP stream is the records
+        stream = b"".join(want["qradar"].values())
+        wait_until(lambda: len(qradar.bytes()) >= len(stream), 15)
+        assert sorted(split_by(qradar.bytes(), list(want["qradar"].values()))) == sorted(want["qradar"].values())
+        # SCC and MCM: the record is what the create request carries (SCC:
+        # {findingId, finding}, the finding as the body and the id in the query)
+        def bodies(rcv):
+            out = []
+            for q in list(rcv.requests):
+                try:
+                    out.append(strict_loads(q.body))
+                except Exception:
+                    pass
+            return out
+        google.wait(lambda: len(google.findings) >= len(want["scc"]))
+        for rec in want["scc"].values():
+            r = strict_loads(rec)
+            assert r["finding"] in bodies(google), r
+        ibm.wait(lambda: len(ibm.occurrence_list()) >= len(want["mcm"]), 15, "fewer occurrences")
+        for rec in want["mcm"].values():
+            assert strict_loads(rec) in bodies(ibm), rec
+        for secret in (CHRONICLE_KEY, SENTINEL_KEY, SQS_SECRET, IBM_KEY):
+            assert secret not in p.stdout
+    finally:
+        for r in (google, azure, ibm, sqs, km):
+            r.stop()
+        qradar.close()
+
+
+def compact_json(v):
+    return json.dumps(v, separators=(",", ":"), sort_keys=True)
