@@ -3,9 +3,12 @@ its status, the reasons it went nowhere (dropped by which script, failed
 with the script's file:line, unrouted by channel / message type /
 severity), and each integration's wire record compared byte for byte with
 what the real gateway sends for the same event (FILE contents, the bodies
-WEBHOOK, SPLUNK and ELASTIC receivers got, a SYSLOG TCP stream); secrets
-masked in the requests shown; script suites (a failing case gives a diff
-and a non-zero exit)."""
+WEBHOOK, SPLUNK and ELASTIC receivers got, SYSLOG and QRADAR TCP streams,
+KAFKA payloads from the mock cluster, and what the strict receivers of
+PUBSUB, CHRONICLE, SCC, SENTINEL, MCM and SQS were sent); secrets masked in
+the requests shown; script routes; script suites (a failing case gives a
+diff and a non-zero exit); the cookbook's recipes are the shipped, tested
+scripts."""
 
 import json
 import os
