@@ -43,9 +43,8 @@ int sr_log_format_parse(const char *s) {
 
 int sr_log_enabled(sr_log_level level) { return (int)level >= log_level; }
 
-void sr_log(sr_log_level level, const char *component, const char *fmt, ...) {
-    if (!sr_log_enabled(level))
-        return;
+static void vlog(sr_log_level level, const char *component, const sr_log_field *fields,
+                 size_t nfields, const char *fmt, va_list ap) {
     char stamp[40];
     struct timeval tv;
     struct tm tm;
@@ -55,20 +54,28 @@ void sr_log(sr_log_level level, const char *component, const char *fmt, ...) {
     snprintf(stamp + n, sizeof stamp - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 
     sr_buf msg = SR_BUF_INIT, line = SR_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
     sr_buf_vprintf(&msg, fmt, ap);
-    va_end(ap);
     if (log_format == SR_LOG_JSON) {
         sr_buf_printf(&line, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":", stamp,
                       level_names[level]);
         sr_buf_json_string(&line, component, strlen(component));
         sr_buf_puts(&line, ",\"msg\":");
         sr_buf_json_string(&line, msg.data ? msg.data : "", msg.len);
+        for (size_t i = 0; i < nfields; i++) {
+            sr_buf_putc(&line, ',');
+            sr_buf_json_string(&line, fields[i].key, strlen(fields[i].key));
+            sr_buf_putc(&line, ':');
+            sr_buf_append(&line, fields[i].json, fields[i].len);
+        }
         sr_buf_puts(&line, "}\n");
     } else {
-        sr_buf_printf(&line, "%s %-5s [%s] %s\n", stamp, level_names[level], component,
+        sr_buf_printf(&line, "%s %-5s [%s] %s", stamp, level_names[level], component,
                       msg.data ? msg.data : "");
+        for (size_t i = 0; i < nfields; i++) {
+            sr_buf_printf(&line, " %s=", fields[i].key);
+            sr_buf_append(&line, fields[i].json, fields[i].len);
+        }
+        sr_buf_putc(&line, '\n');
     }
     if (line.data) {
         ssize_t w = write(STDERR_FILENO, line.data, line.len);
@@ -76,4 +83,23 @@ void sr_log(sr_log_level level, const char *component, const char *fmt, ...) {
     }
     sr_buf_free(&msg);
     sr_buf_free(&line);
+}
+
+void sr_log(sr_log_level level, const char *component, const char *fmt, ...) {
+    if (!sr_log_enabled(level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, component, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void sr_log_fields(sr_log_level level, const char *component, const sr_log_field *fields,
+                   size_t nfields, const char *fmt, ...) {
+    if (!sr_log_enabled(level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, component, fields, nfields, fmt, ap);
+    va_end(ap);
 }

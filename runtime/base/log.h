@@ -6,6 +6,8 @@
 #ifndef SR_LOG_H
 #define SR_LOG_H
 
+#include <stddef.h>
+
 typedef enum { SR_LOG_DEBUG, SR_LOG_INFO, SR_LOG_WARN, SR_LOG_ERROR } sr_log_level;
 
 typedef enum { SR_LOG_TEXT, SR_LOG_JSON } sr_log_format;
@@ -19,6 +21,18 @@ int sr_log_enabled(sr_log_level level);
 /* `component` names the module ("input.http", "sink.http", ...). */
 void sr_log(sr_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A record with further members: JSON text values (`json` of `len` bytes)
+ * under their keys. In JSON format each is one more member of the record;
+ * in text format they follow the message as ` key=<json>`. */
+typedef struct sr_log_field {
+    const char *key;
+    const char *json;
+    size_t len;
+} sr_log_field;
+
+void sr_log_fields(sr_log_level level, const char *component, const sr_log_field *fields,
+                   size_t nfields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define sr_debug(c, ...) sr_log(SR_LOG_DEBUG, c, __VA_ARGS__)
 #define sr_info(c, ...)  sr_log(SR_LOG_INFO, c, __VA_ARGS__)

@@ -361,6 +361,13 @@ double sr_lua_clock_ns(void) {
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+void sr_lua_log(sr_script_stats *stats, int level, const char *where, size_t wlen, const char *msg,
+                size_t mlen, const char *fields, size_t flen) {
+    sr_lua_guard_enter();
+    sr_script_log(stats, level, where, wlen, msg, mlen, fields, flen);
+    sr_lua_guard_leave();
+}
+
 void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len) {
     if (!stats)
         return;

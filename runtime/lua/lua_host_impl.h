@@ -177,6 +177,9 @@ int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage
                        size_t tlen);
 /* A monotonic clock in nanoseconds, for per-script time. */
 double sr_lua_clock_ns(void);
+/* A script's log line (lua/lib/log.lua); `stats` may be NULL. */
+void sr_lua_log(sr_script_stats *stats, int level, const char *where, size_t wlen, const char *msg,
+                size_t mlen, const char *fields, size_t flen);
 /* A route name no integration has (ev:route); `stats` may be NULL. */
 void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len);
 /* A trace note (conf->trace); see sr_emit_note. */

@@ -539,6 +539,11 @@ static int build(lua_State *L) {
     open_libraries(L, lua_dir(c));
     require(L, "event");
     lua_pop(L, 1);
+    require(L, "log"); /* before any script's setup can log */
+    lua_getfield(L, -1, "attach");
+    lua_pushlightuserdata(L, c->stats);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
     require(L, "event_loop");
     int pipeline = lua_gettop(L);
 

@@ -3,10 +3,13 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
+#include "log_limit.h"
 
 typedef struct row {
     char *path, *integration;
@@ -21,12 +24,19 @@ struct sr_script_stats {
     char **unknown; /* route names already logged */
     size_t nunknown;
     _Atomic uint64_t unknown_routes;
+    sr_log_limit *log_limit; /* scripts' own log lines */
 };
 
 sr_script_stats *sr_script_stats_new(void) {
     sr_script_stats *s = calloc(1, sizeof *s);
-    if (s)
-        pthread_mutex_init(&s->mu, NULL);
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->mu, NULL);
+    s->log_limit = sr_log_limit_new(SR_SCRIPT_LOG_BURST, SR_SCRIPT_LOG_WINDOW_MS);
+    if (!s->log_limit) {
+        sr_script_stats_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -42,6 +52,7 @@ void sr_script_stats_free(sr_script_stats *s) {
     for (size_t i = 0; i < s->nunknown; i++)
         free(s->unknown[i]);
     free(s->unknown);
+    sr_log_limit_free(s->log_limit);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -137,4 +148,35 @@ done:
 
 uint64_t sr_script_stats_unknown_routes(const sr_script_stats *s) {
     return atomic_load_explicit(&s->unknown_routes, memory_order_relaxed);
+}
+
+void sr_script_log(sr_script_stats *s, int level, const char *where, size_t wlen, const char *msg,
+                   size_t mlen, const char *fields, size_t flen) {
+    if (level < SR_LOG_DEBUG || level > SR_LOG_ERROR || !sr_log_enabled((sr_log_level)level))
+        return;
+    uint64_t held = 0;
+    if (s) {
+        sr_buf key = SR_BUF_INIT;
+        int rc = sr_buf_append(&key, where, wlen) || sr_buf_putc(&key, '|') ||
+                 sr_buf_append(&key, msg, mlen);
+        int allow = rc || sr_log_limit_allow(s->log_limit, key.data, key.len, &held);
+        sr_buf_free(&key);
+        if (!allow)
+            return;
+    }
+    sr_buf script = SR_BUF_INIT;
+    char count[32];
+    sr_log_field f[3];
+    size_t n = 0;
+    if (sr_buf_json_string(&script, where, wlen) == 0)
+        f[n++] = (sr_log_field){"script", script.data, script.len};
+    if (flen)
+        f[n++] = (sr_log_field){"fields", fields, flen};
+    if (held) {
+        snprintf(count, sizeof count, "%llu", (unsigned long long)held);
+        f[n++] = (sr_log_field){"suppressed", count, strlen(count)};
+    }
+    sr_log_fields((sr_log_level)level, "script", f, n, "%.*s", (int)(mlen > 4096 ? 4096 : mlen),
+                  msg);
+    sr_buf_free(&script);
 }

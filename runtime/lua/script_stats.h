@@ -12,7 +12,8 @@
  * lock and touches no shared cache line.
  *
  * The object also counts route names scripts gave that match no
- * integration (ev:route / ev:unroute), and logs each such name once.
+ * integration (ev:route / ev:unroute), and logs each such name once; and
+ * it holds back repeated lines scripts log (require "log").
  *
  * Thread-safe: rows are added under a mutex; counters are atomic. */
 #ifndef SR_SCRIPT_STATS_H
@@ -56,5 +57,15 @@ void sr_script_stats_get(const sr_script_stats *s, size_t i, sr_script_stat *out
  * this process sees the name. */
 void sr_script_stats_unknown_route(sr_script_stats *s, const char *name, size_t len);
 uint64_t sr_script_stats_unknown_routes(const sr_script_stats *s);
+
+/* A script's log line (lua/lib/log.lua): `where` is the script's
+ * "FILE:LINE", `fields` JSON text or empty. Lines with the same place and
+ * message are written at most SR_SCRIPT_LOG_BURST times per
+ * SR_SCRIPT_LOG_WINDOW_MS; the next one written carries "suppressed":N.
+ * `s` may be NULL (no limit). */
+#define SR_SCRIPT_LOG_BURST     5
+#define SR_SCRIPT_LOG_WINDOW_MS 10000
+void sr_script_log(sr_script_stats *s, int level, const char *where, size_t wlen, const char *msg,
+                   size_t mlen, const char *fields, size_t flen);
 
 #endif
