@@ -13,6 +13,7 @@
 #include "admin_ui.h"
 #include "admin_write.h"
 #include "admin_audit.h"
+#include "admin_replay.h"
 #include "admin_failures.h"
 #include "buf.h"
 #include "hex.h"
@@ -82,6 +83,7 @@ typedef enum {
     R_SCRIPTS,
     R_KAFKA,
     R_PIPELINE,
+    R_REPLAY,
 } route;
 
 /* Methods a route takes, and what each needs. */
@@ -105,6 +107,7 @@ static const route_info routes[] = {
     [R_WHOAMI] = {"GET, HEAD"},
     [R_KAFKA] = {"GET, HEAD"},
     [R_PIPELINE] = {"GET, HEAD"},
+    [R_REPLAY] = {"POST"},
 };
 
 static route route_of(const char *path, char *name, size_t namelen, int *bad_name) {
@@ -132,11 +135,14 @@ static route route_of(const char *path, char *name, size_t namelen, int *bad_nam
     route r = R_ONE;
     size_t n = strlen(seg);
     if (slash) {
-        /* "{name}/test" is the only deeper path. */
-        if (strcmp(slash, test_suffix) != 0)
+        /* "{name}/test" and "{name}/replay" are the only deeper paths. */
+        if (strcmp(slash, test_suffix) == 0)
+            r = R_TEST;
+        else if (strcmp(slash, "/replay") == 0)
+            r = R_REPLAY;
+        else
             return R_NONE;
         n = (size_t)(slash - seg);
-        r = R_TEST;
     }
     if (n == 0) /* "/api/integrations/" names nothing */
         return R_NONE;
@@ -165,6 +171,7 @@ static sr_admin_role role_needed(route r, const char *method) {
     case R_READY: return SR_ROLE_NONE;
     case R_AUDIT:
     case R_TEST:
+    case R_REPLAY:
     case R_RELOAD: return SR_ROLE_ADMIN;
     default: return is_read(method) ? SR_ROLE_VIEWER : SR_ROLE_ADMIN;
     }
@@ -178,9 +185,9 @@ static void audit_refusal(sr_admin *a, const sr_http_request *req, const sr_admi
         .uri = req->path,
         .query = req->query,
         .status = d->status,
-        .entity_type = r == R_LIST || r == R_ONE || r == R_TEST ? "integration"
-                       : r == R_RELOAD                          ? "configuration"
-                                                                : "api",
+        .entity_type = r == R_LIST || r == R_ONE || r == R_TEST || r == R_REPLAY ? "integration"
+                       : r == R_RELOAD                                           ? "configuration"
+                                                                                 : "api",
         .entity_id = name && *name ? name : NULL,
         .user = d->who.name,
         .origin_ip = req->peer_ip,
@@ -318,6 +325,10 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
     if (bad_name) {
         sr_http_respond_error(resp, 400, "malformed or too long integration name in the path", NULL,
                               0);
+        return;
+    }
+    if (r == R_REPLAY) {
+        sr_admin_replay(a->src.control, a->src.audit, name, req, resp, d.who.name);
         return;
     }
     if (!is_read(req->method)) {

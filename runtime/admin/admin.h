@@ -49,6 +49,8 @@ typedef struct sr_admin_token_conf sr_admin_token_conf;
 typedef struct sr_buf sr_buf;
 typedef struct sr_probe_result sr_probe_result;
 typedef struct sr_script_stats sr_script_stats;
+typedef struct sr_replay_filter sr_replay_filter;
+typedef struct sr_replay_result sr_replay_result;
 
 /* The `admin:` section: the listener and who may use it. */
 typedef struct sr_admin_conf {
@@ -90,6 +92,11 @@ typedef struct sr_admin_control {
      * `name` runs. `cb` gets the result, possibly before this returns. */
     int (*test)(void *ud, const char *name, void (*cb)(void *cbud, const sr_probe_result *r),
                 void *cbud);
+    /* Replays the dead letters of the running integration `name`
+     * (deadletter_replay.h): 0, 1 when no integration called `name` runs,
+     * or -1 with `err`. */
+    int (*replay)(void *ud, const char *name, const sr_replay_filter *f, sr_replay_result *out,
+                  char *err, size_t errlen);
 } sr_admin_control;
 
 /* What the API reports on. All borrowed; any pointer may be NULL (its

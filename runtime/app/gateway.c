@@ -17,6 +17,7 @@
 #include "admin_audit.h"
 #include "config.h"
 #include "deadletter.h"
+#include "deadletter_replay.h"
 #include "forwarding.h"
 #include "json.h"
 #include "delivery.h"
@@ -490,6 +491,15 @@ static int control_test(void *ud, const char *name,
     return 0;
 }
 
+static int control_replay(void *ud, const char *name, const sr_replay_filter *f,
+                          sr_replay_result *out, char *err, size_t errlen) {
+    sr_gateway *g = ud;
+    long i = g->stopping ? -1 : sr_delivery_find(g->delivery, name);
+    if (i < 0)
+        return 1;
+    return sr_deadletter_replay(g->dl, g->delivery, (size_t)i, f, out, err, errlen);
+}
+
 static void init_control(sr_gateway *g) {
     g->control = (sr_admin_control){
         .ud = g,
@@ -502,6 +512,7 @@ static void init_control(sr_gateway *g) {
         .reload = control_reload,
         .pause = control_pause,
         .test = control_test,
+        .replay = control_replay,
     };
 }
 

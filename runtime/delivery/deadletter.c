@@ -158,6 +158,27 @@ done:
     return rc;
 }
 
+int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
+                          int (*fn)(void *ud, const char *path), void *ud) {
+    char safe[200], path[4096];
+    sr_safe_file_name(integration, safe, sizeof safe);
+    snprintf(path, sizeof path, "%s/%s.jsonl", d->dir, safe);
+    pthread_mutex_lock(&d->mu);
+    for (dl_file **p = &d->files; *p; p = &(*p)->next) {
+        if (strcmp((*p)->name, integration) != 0)
+            continue;
+        dl_file *f = *p;
+        *p = f->next;
+        sr_rotating_file_close(f->f);
+        free(f->name);
+        free(f);
+        break;
+    }
+    int rc = fn(ud, path);
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
 uint64_t sr_deadletter_count(const sr_deadletter *d) {
     sr_deadletter *m = (sr_deadletter *)d;
     pthread_mutex_lock(&m->mu);

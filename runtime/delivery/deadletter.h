@@ -42,4 +42,11 @@ typedef struct sr_deadletter_entry {
 int sr_deadletter_write(sr_deadletter *d, const sr_deadletter_entry *e);
 uint64_t sr_deadletter_count(const sr_deadletter *d);
 
+/* Runs `fn(ud, path)` on the integration's current dead-letter file (not
+ * the rotated ones) with writes to it held off: the file is closed for the
+ * call and reopened by the next write, so `fn` may replace it. Returns
+ * what `fn` returns. */
+int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
+                          int (*fn)(void *ud, const char *path), void *ud);
+
 #endif
