@@ -38,15 +38,24 @@ static int credential_header(const char *name) {
     return 0;
 }
 
+/* The length of an Authorization value's scheme ("Bearer", "Basic",
+ * "AWS4-HMAC-SHA256"), or 0 when the value does not start with one. */
+static size_t auth_scheme(const char *name, const char *value) {
+    if (strcasecmp(name, "authorization") != 0 && strcasecmp(name, "proxy-authorization") != 0)
+        return 0;
+    size_t n = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-");
+    return n > 0 && n < 32 && value[n] == ' ' ? n : 0;
+}
+
 /* A header value as shown: the integration's secrets masked (as the admin
- * API masks them), and a credential header's value reduced to its scheme
- * ("Bearer ******"). */
+ * API masks them), and a credential header's value masked whole, but for
+ * an Authorization scheme ("Bearer ******"). */
 static void masked_value(sr_lua_host *h, size_t integ, const char *name, const char *value,
                          sr_buf *out) {
     if (credential_header(name)) {
-        const char *sp = strchr(value, ' ');
-        if (sp && sp > value && sp - value < 32 && strcasecmp(name, "x-api-key") != 0)
-            sr_buf_append(out, value, (size_t)(sp - value + 1));
+        size_t scheme = auth_scheme(name, value);
+        if (scheme)
+            sr_buf_append(out, value, scheme + 1);
         sr_buf_puts(out, "******");
         return;
     }

@@ -545,3 +545,25 @@ def test_wire_records_of_the_cloud_and_stream_types(tmp_path, gateway_factory):
 
 def compact_json(v):
     return json.dumps(v, separators=(",", ":"), sort_keys=True)
+
+
+def test_credentials_in_requests_are_masked(tmp_path):
+    import base64 as b64
+    user_pw = "alice:pa55-w0rd-secret"
+    conf = {"data_dir": str(tmp_path / "data"), "integrations": [
+        webhook("basic", "http://127.0.0.1:9/hook", auth="BASIC_AUTH", secret=user_pw,
+                headers={"X-Api-Token": "first-word rest-of-token", "X-Site": "lab"}),
+        webhook("signed", "http://127.0.0.1:9/hook?sig=" + SECRET, auth="SIGNATURE", secret=SECRET),
+    ]}
+    (tmp_path / "cfg.yaml").write_text(yaml_text(conf))
+    p, out = run_test(str(tmp_path / "cfg.yaml"), [os.path.join(DATA_DIR, "policy_event.json")])
+    assert p.returncode == 0, p.stderr
+    basic, signed = by_name(out[0])["basic"]["request"], by_name(out[0])["signed"]["request"]
+    assert basic["headers"]["Authorization"] == "Basic ******"
+    assert basic["headers"]["X-Api-Token"] == "******"  # no word of it shown
+    assert basic["headers"]["X-Site"] == "lab"
+    assert signed["headers"]["X-Siemrelay-Signature"] == "******"
+    assert signed["url"] == "http://127.0.0.1:9/hook?sig=" + "*" * len(SECRET)  # the secret, wherever it is
+    text = p.stdout + p.stderr
+    for s in (user_pw, b64.b64encode(user_pw.encode()).decode(), "first-word", SECRET):
+        assert s not in text
