@@ -315,6 +315,10 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
     }
     warn_forwarding(&g, 1);
     sr_buf out = SR_BUF_INIT;
+    if (sr_lua_host_script_globals(g.delivery_host, &out) > 0)
+        for (char *line = out.data, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+            fprintf(stderr, "siemrelay: warning: %.*s\n", (int)(nl - line), line);
+    sr_buf_reset(&out);
     sr_buf_putc(&out, '{');
     sr_buf_puts(&out, "\"files\":[");
     for (size_t i = 0; i < g.cfg.ndocs; i++) {

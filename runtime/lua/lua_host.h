@@ -207,6 +207,11 @@ int sr_lua_host_step(sr_lua_host *h, size_t integ, const char *step, const sr_si
  * "******", for --check and the admin API. */
 int sr_lua_host_describe(sr_lua_host *h, size_t integ, sr_buf *out);
 
+/* For --check: appends "FILE:LINE: site script assigns the global 'x' ..."
+ * for each assignment to a global in the site scripts (read from their
+ * bytecode, nothing of them runs). Returns how many, or -1. */
+int sr_lua_host_script_globals(sr_lua_host *h, sr_buf *out);
+
 /* Masks, in place and keeping the length, every occurrence of the
  * integration's secret option values in `text`: platforms echo credentials
  * back in error bodies, and those bodies reach logs and dead letters. */

@@ -2,7 +2,7 @@
 the event's id, its dead letter carries the Lua traceback; a mistyped ev
 method answers with the closest one; a timeout names the script; repeated
 identical failures are rate-limited in the log but counted exactly in
-/metrics and GET /api/scripts."""
+/metrics and GET /api/scripts; --check warns of assignments to globals."""
 
 import re
 
@@ -133,3 +133,39 @@ def test_750_failures_bounded_log_exact_counters(gateway_factory, receiver_facto
     assert metric_value(text, "siemrelay_script_seconds_total", script) > 0
     assert re.search(r"^siemrelay_pipeline_events_failed_total 750$", text, re.M), text
     wait_until(lambda: len([d for d in gw.deadletters() if d["stage"] == "script"]) == 750, 10)
+
+
+GLOBALS_LUA = r'''
+local M = {}
+counter = 0                                  -- line 3
+local function helper(x)
+    seen = x                                 -- line 5
+    local y = x
+    return y
+end
+function M.process(ev, ctx)
+    total = (total or 0) + helper(1)         -- line 10: reads are fine, the store is not
+    local ok = true
+    return ok
+end
+return M
+'''
+
+
+def test_check_flags_globals_once_per_script(tmp_path):
+    from harness import run_cli
+    script = tmp_path / "globals.lua"
+    script.write_text(GLOBALS_LUA, encoding="utf-8")
+    clean = tmp_path / "clean.lua"
+    clean.write_text("local M = {}\nfunction M.process(ev) return true end\nreturn M\n", encoding="utf-8")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("scripts: [%s, %s]\nintegrations:\n  - {name: f, type: FILE, scripts: [%s], "
+                   "configuration: {path: %s}}\n" % (script, clean, script, tmp_path / "o.jsonl"), encoding="utf-8")
+    p = run_cli(["--check", "-c", str(cfg)])
+    assert p.returncode == 0, p.stderr
+    warnings = [l for l in p.stderr.splitlines() if l.startswith("siemrelay: warning: ") and "global" in l]
+    assert warnings == [
+        "siemrelay: warning: %s:3: site script assigns the global 'counter' (a missing 'local'?)" % script,
+        "siemrelay: warning: %s:5: site script assigns the global 'seen' (a missing 'local'?)" % script,
+        "siemrelay: warning: %s:10: site script assigns the global 'total' (a missing 'local'?)" % script,
+    ], p.stderr
