@@ -276,4 +276,5 @@ do
     check(not ev:json():find('"labels.k8s_ns"', 1, true), "nothing created")
 end
 
+events.free()
 return t.summary("event paths")
