@@ -622,6 +622,36 @@ static int only_additions(const sr_event *ev) {
     return is_compact(ev);
 }
 
+/* Whether no edit deletes a raw member of a compact event: then the
+ * event is its raw text with the edited values spliced in (the usual
+ * shape once a script changes an existing field, nested edits included). */
+static int no_deletions(const sr_event *ev) {
+    for (uint32_t k = 0; k < ev->nedits; k++)
+        if (!ev->edits[k].val && find_member(ev, ev->edits[k].key, ev->edits[k].key_len))
+            return 0;
+    return is_compact(ev);
+}
+
+/* The raw text between edited values copied in spans, each edited value
+ * (every occurrence of its key) in place, then the new fields. */
+static int write_spliced(const sr_event *ev, sr_buf *out) {
+    int rc = 0;
+    size_t pos = 0;
+    for (uint32_t k = 0; k < ev->nmembers; k++) {
+        const sr_json_member *m = &ev->members[k];
+        const sr_event_edit *e = edit_for(ev, m);
+        if (!e)
+            continue;
+        rc |= sr_buf_append(out, ev->raw + pos, m->val_off - pos);
+        rc |= sr_buf_append(out, e->val, e->val_len);
+        pos = (size_t)m->val_off + m->val_len;
+    }
+    rc |= sr_buf_append(out, ev->raw + pos, ev->raw_len - 1 - pos);
+    rc |= put_new_fields(ev, out, ev->nmembers == 0, 0);
+    rc |= sr_buf_putc(out, '}');
+    return rc;
+}
+
 static int write_edited(const sr_event *ev, sr_buf *out) {
     int rc = 0, first = 1;
     rc |= sr_buf_reserve(out, ev->raw_len + 2);
@@ -633,6 +663,8 @@ static int write_edited(const sr_event *ev, sr_buf *out) {
         rc |= sr_buf_putc(out, '}');
         return rc;
     }
+    if (no_deletions(ev))
+        return rc | write_spliced(ev, out);
     rc |= sr_buf_putc(out, '{');
     for (uint32_t k = 0; k < ev->nmembers; k++) {
         const sr_json_member *m = &ev->members[k];
