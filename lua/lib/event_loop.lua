@@ -16,7 +16,8 @@
 -- numbers the script's counters in batch.counts (lua_host.c).
 --   transmit = SR_MT_* mask, enabled = local_forwarder.enabled,
 --   trace = true for `siemrelay test`: notes say which script dropped an
---     event and why routing passed an integration by (sr_emit_note),
+--     event, why routing passed an integration by, and route names that
+--     match no integration (sr_emit_note),
 -- }
 -- batch: the host's sr_lua_batch (runtime/lua/lua_host_impl.h), as light
 -- userdata. Before each event run() stores its index in batch.progress:
@@ -203,6 +204,14 @@ function M.new(plan, batch_ptr)
     routing.known = known
     routing.unknown = function(name)
         C.sr_lua_unknown_route(batch.stats, name, #name)
+    end
+    if note then
+        -- `siemrelay test` names the event whose script routed to nothing
+        local count = routing.unknown
+        routing.unknown = function(name)
+            note(batch.progress, GLOBAL, "unknown", name)
+            count(name)
+        end
     end
     -- Each integration works on its own fork of the event, so its scripts'
     -- edits and drops never reach another. One fork slot serves them all.

@@ -174,6 +174,8 @@ static void text_event(sr_test_run *r, const char *source, const sr_test_event *
     if (te->status != SR_TEST_ACCEPTED)
         sr_buf_printf(out, "  %s%s%s\n", te->stage[0] ? te->stage : "", te->stage[0] ? ": " : "",
                       te->why);
+    if (te->warning[0])
+        sr_buf_printf(out, "  warning: %s\n", te->warning);
     if (te->status == SR_TEST_REJECTED)
         return;
     for (size_t k = 0; k < sr_test_run_count(r); k++) {
@@ -218,6 +220,10 @@ static void json_event(sr_test_run *r, const char *source, const sr_test_event *
             sr_buf_printf(out, ",\"stage\":\"%s\"", te->stage);
         sr_buf_puts(out, ",\"reason\":");
         sr_buf_json_string(out, te->why, strlen(te->why));
+    }
+    if (te->warning[0]) {
+        sr_buf_puts(out, ",\"warning\":");
+        sr_buf_json_string(out, te->warning, strlen(te->warning));
     }
     if (te->ev) {
         sr_buf_printf(out, ",\"channel\":\"%s\",\"severity\":%d,\"event\":",

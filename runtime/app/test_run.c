@@ -180,7 +180,11 @@ static void explain_event(const sr_test_run *r, const sr_ingest_batch *b, uint32
         const sr_emit_note *nt = &em->notes[k];
         if (nt->ev != i)
             continue;
-        if (strcmp(nt->kind, "drop") == 0 && nt->integ < 0) {
+        if (strcmp(nt->kind, "unknown") == 0) {
+            size_t used = strlen(te->warning);
+            snprintf(te->warning + used, sizeof te->warning - used, "%s'%s'",
+                     used ? ", " : "ev:route/ev:unroute names no integration: ", nt->detail);
+        } else if (strcmp(nt->kind, "drop") == 0 && nt->integ < 0) {
             te->status = SR_TEST_DROPPED;
             drop_reason(r, -1, nt->detail, te->why, sizeof te->why);
         } else if (nt->integ >= 0 && (size_t)nt->integ < n) {

@@ -51,6 +51,7 @@ typedef struct sr_test_event {
     const sr_event *ev;      /* as the global scripts left it; NULL when rejected */
     uint32_t line;           /* NDJSON: 1-based line; 0 otherwise */
     int32_t index;           /* JSON array: 0-based element; -1 otherwise */
+    char warning[256];       /* route names that match no integration, or "" */
     sr_test_target *targets; /* one per integration (sr_test_run_count) */
 } sr_test_event;
 

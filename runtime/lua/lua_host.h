@@ -93,7 +93,10 @@ typedef struct sr_emit_fail {
  *     configured) dropped it; integ -1: a global script, else one of the
  *     integration's own;
  *   kind "skip": routing passed integration `integ` by; `detail` is the
- *     failed test: "channel", "message_type" or "severity". */
+ *     failed test: "channel", "message_type", "severity", "script_route"
+ *     or "script_unroute";
+ *   kind "unknown": a global script's ev:route/ev:unroute named `detail`,
+ *     which is no integration. */
 typedef struct sr_emit_note {
     uint32_t ev;
     int32_t integ;

@@ -567,3 +567,18 @@ def test_credentials_in_requests_are_masked(tmp_path):
     text = p.stdout + p.stderr
     for s in (user_pw, b64.b64encode(user_pw.encode()).decode(), "first-word", SECRET):
         assert s not in text
+
+
+def test_a_route_name_that_matches_no_integration_is_a_warning(tmp_path):
+    (tmp_path / "typo.lua").write_text('local M = {}\nfunction M.process(ev, ctx) ev:route{"scoc", "archive"} '
+                                       'ev:unroute{"nope"} end\nreturn M\n')
+    conf = {"data_dir": str(tmp_path / "data"), "scripts": [str(tmp_path / "typo.lua")],
+            "integrations": [webhook("soc", "http://127.0.0.1:9/hook"),
+                             file_integration("archive", str(tmp_path / "a.jsonl"))]}
+    (tmp_path / "cfg.yaml").write_text(yaml_text(conf))
+    p, out = run_test(str(tmp_path / "cfg.yaml"), [os.path.join(DATA_DIR, "policy_event.json")])
+    assert p.returncode == 0, p.stderr
+    assert out[0]["warning"] == "ev:route/ev:unroute names no integration: 'scoc', 'nope'"
+    assert by_name(out[0])["soc"]["result"] == "unrouted"
+    p = run_cli(["test", "-c", str(tmp_path / "cfg.yaml"), os.path.join(DATA_DIR, "policy_event.json")])
+    assert "\n  warning: ev:route/ev:unroute names no integration: 'scoc', 'nope'\n" in p.stdout
