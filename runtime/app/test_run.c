@@ -16,7 +16,8 @@ struct sr_test_run {
 };
 
 sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const char *const *scripts,
-                             size_t nscripts, char *err, size_t errlen) {
+                             const sr_node *const *entries, size_t nscripts, char *err,
+                             size_t errlen) {
     sr_test_run *r = calloc(1, sizeof *r);
     if (!r) {
         snprintf(err, errlen, "out of memory");
@@ -29,6 +30,7 @@ sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const char
     r->conf.trace = 1;
     if (scripts) {
         r->conf.scripts = scripts;
+        r->conf.script_entries = entries;
         r->conf.nscripts = nscripts;
     }
     r->host = sr_lua_host_new(&r->conf, err, errlen);

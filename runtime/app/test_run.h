@@ -64,9 +64,12 @@ typedef struct sr_test_body {
 typedef struct sr_test_run sr_test_run;
 
 /* Loads the configuration files. With `scripts` not NULL, they replace the
- * configuration's global scripts (a suite names the scripts it tests). */
+ * configuration's global scripts (a suite names the scripts it tests);
+ * `entries` (may be NULL) are their nodes as written, a path or a map with
+ * `params`, which must outlive the run. */
 sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const char *const *scripts,
-                             size_t nscripts, char *err, size_t errlen);
+                             const sr_node *const *entries, size_t nscripts, char *err,
+                             size_t errlen);
 void sr_test_run_free(sr_test_run *r);
 
 /* The integrations, in configuration order (enabled ones only). */

@@ -37,9 +37,11 @@ static int read_file(const char *path, sr_buf *out) {
     return rc;
 }
 
-/* The strings of a scalar-or-list node, resolved against the suite. */
-static int path_list(const char *suite, const sr_node *n, char **out, size_t *count, char *err,
-                     size_t errlen) {
+/* The paths of a scalar-or-list node, resolved against the suite. With
+ * `entries`, an item may also be a map {path, params} (a script with its
+ * parameters), and each item's node is stored there. */
+static int path_list(const char *suite, const sr_node *n, char **out, const sr_node **entries,
+                     size_t *count, char *err, size_t errlen) {
     size_t k = n->kind == SR_NODE_SEQ ? n->n : 1;
     *count = 0;
     if (n->kind == SR_NODE_MAP || k > SR_SUITE_MAX_FILES) {
@@ -48,11 +50,15 @@ static int path_list(const char *suite, const sr_node *n, char **out, size_t *co
         return -1;
     }
     for (size_t i = 0; i < k; i++) {
-        const sr_node *s = n->kind == SR_NODE_SEQ ? n->items[i] : n;
-        if (s->kind != SR_NODE_SCALAR || !s->len) {
-            snprintf(err, errlen, "%s:%d: expected a path", suite, s->line);
+        const sr_node *item = n->kind == SR_NODE_SEQ ? n->items[i] : n;
+        const sr_node *s = entries && item->kind == SR_NODE_MAP ? sr_node_get(item, "path") : item;
+        if (!s || s->kind != SR_NODE_SCALAR || !s->len) {
+            snprintf(err, errlen, "%s:%d: expected a path%s", suite, item->line,
+                     entries ? " or {path, params}" : "");
             return -1;
         }
+        if (entries)
+            entries[*count] = item;
         if (!(out[(*count)++] = suite_path(suite, s->text))) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -212,6 +218,7 @@ static int known_keys(const char *suite, const sr_node *root) {
 static int run_suite(const char *suite, const char *const *configs, size_t nconfigs) {
     char err[1024];
     char *cfgs[SR_SUITE_MAX_FILES] = {0}, *scripts[SR_SUITE_MAX_FILES] = {0};
+    const sr_node *entries[SR_SUITE_MAX_FILES] = {0};
     size_t ncfgs = 0, nscripts = 0, passed = 0, failed = 0;
     sr_test_run *r = NULL;
     int rc = 2;
@@ -232,13 +239,14 @@ static int run_suite(const char *suite, const char *const *configs, size_t nconf
         fprintf(stderr, "siemrelay: %s: no configuration: give 'config' or -c FILE\n", suite);
         goto done;
     }
-    if ((!nconfigs && path_list(suite, cfg, cfgs, &ncfgs, err, sizeof err) != 0) ||
-        (scr && path_list(suite, scr, scripts, &nscripts, err, sizeof err) != 0)) {
+    if ((!nconfigs && path_list(suite, cfg, cfgs, NULL, &ncfgs, err, sizeof err) != 0) ||
+        (scr && path_list(suite, scr, scripts, entries, &nscripts, err, sizeof err) != 0)) {
         fprintf(stderr, "siemrelay: %s\n", err);
         goto done;
     }
     r = sr_test_run_new(nconfigs ? configs : (const char *const *)cfgs, nconfigs ? nconfigs : ncfgs,
-                        scr ? (const char *const *)scripts : NULL, nscripts, err, sizeof err);
+                        scr ? (const char *const *)scripts : NULL, entries, nscripts, err,
+                        sizeof err);
     if (!r) {
         fprintf(stderr, "siemrelay: %s: %s\n", suite, err);
         goto done;
