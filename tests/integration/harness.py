@@ -207,6 +207,8 @@ class Gateway:
         if self.want_tcp:
             inputs["tcp"] = {"listen": "127.0.0.1:%d" % self.tcp_port, "max_line": "64KiB"}
             inputs["tcp"].update(user_inputs.get("tcp", {}) or {})
+        for name, section in user_inputs.items():  # inputs without a port (kafka)
+            inputs.setdefault(name, section)
         conf["inputs"] = inputs
         admin = {"listen": "127.0.0.1:%d" % self.admin_port}
         admin.update(user.pop("admin", {}) or {})
