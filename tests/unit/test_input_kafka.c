@@ -256,6 +256,9 @@ static sr_kafka_input_conf conf_for(const mock *m, const char *group, char **top
     c.brokers = (char *)m->bootstrap;
     c.topics = topics;
     c.ntopics = 1;
+    free(c.group_id); /* the table's default strings: the test uses literals */
+    free(c.client_id);
+    c.client_id = NULL;
     c.group_id = (char *)group;
     c.max_batch_events = 50;
     c.commit_interval_ms = 100;
