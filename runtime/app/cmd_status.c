@@ -1,22 +1,17 @@
-/* cmd_status.c - `siemrelay status`: fetch GET /api/integrations with libcurl, print it. */
+/* cmd_status.c - `siemrelay status`: fetch GET /api/integrations, print it. */
 #include "cmd_status.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "admin_client.h"
 #include "json.h"
 
-#define STATUS_MAX_CONFIGS  16
-#define STATUS_TIMEOUT_S    5
-#define STATUS_MAX_ANSWER   (64u << 20)
-#define STATUS_DEFAULT_HOST "127.0.0.1"
-#define STATUS_DEFAULT_PORT 9090
+#define STATUS_MAX_CONFIGS 16
 
 /* ---- The table ------------------------------------------------------------ */
 
@@ -181,147 +176,6 @@ fail:
     return rc;
 }
 
-/* ---- Fetching ------------------------------------------------------------- */
-
-typedef struct address {
-    char host[256];
-    char port[8];
-} address;
-
-/* "host:port" or "[v6]:port", parsed as the configuration does. */
-static int parse_address(const char *s, address *a) {
-    char *host = NULL;
-    int port;
-    if (sr_parse_listen(s, &host, &port) != 0 || strlen(host) >= sizeof a->host) {
-        free(host);
-        return -1;
-    }
-    snprintf(a->host, sizeof a->host, "%s", host);
-    snprintf(a->port, sizeof a->port, "%d", port);
-    free(host);
-    return 0;
-}
-
-static void set_address(address *a, const char *host, int port) {
-    /* A gateway bound to every address is reachable on loopback. */
-    if (strcmp(host, "0.0.0.0") == 0 || *host == '\0')
-        host = "127.0.0.1";
-    else if (strcmp(host, "::") == 0)
-        host = "::1";
-    snprintf(a->host, sizeof a->host, "%s", host);
-    snprintf(a->port, sizeof a->port, "%d", port);
-}
-
-static void format_address(const address *a, char *out, size_t n) {
-    if (strchr(a->host, ':')) /* IPv6 */
-        snprintf(out, n, "[%s]:%s", a->host, a->port);
-    else
-        snprintf(out, n, "%s:%s", a->host, a->port);
-}
-
-typedef struct answer {
-    sr_buf *body;
-    int too_large;
-} answer;
-
-/* Collects the body, refusing more than STATUS_MAX_ANSWER. */
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    answer *ans = ud;
-    size_t len = size * n;
-    if (ans->body->len + len > STATUS_MAX_ANSWER) {
-        ans->too_large = 1;
-        return 0; /* curl stops with CURLE_WRITE_ERROR */
-    }
-    return sr_buf_append(ans->body, p, len) == 0 ? len : 0;
-}
-
-/* Why a transfer failed, in the words the command has always used: the
- * system's reason for a refused or timed-out connection. */
-static void failure(CURL *e, CURLcode rc, const answer *ans, const char *curl_err, char *err,
-                    size_t errlen) {
-    long os_errno = 0;
-    curl_off_t connected = 0;
-    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connected);
-    if (rc == CURLE_WRITE_ERROR)
-        snprintf(err, errlen, "%s", ans->too_large ? "the answer is too large" : "out of memory");
-    else if (rc == CURLE_WEIRD_SERVER_REPLY)
-        snprintf(err, errlen, "the answer is not HTTP");
-    else if (rc == CURLE_OPERATION_TIMEDOUT)
-        snprintf(err, errlen, "%s",
-                 connected ? "reading the answer: timed out" : strerror(ETIMEDOUT));
-    else if (rc == CURLE_COULDNT_CONNECT && os_errno)
-        snprintf(err, errlen, "%s", strerror((int)os_errno));
-    else
-        snprintf(err, errlen, "%s", *curl_err ? curl_err : curl_easy_strerror(rc));
-}
-
-/* GETs `path` with libcurl; on success returns the HTTP status with the
- * body in `body`, else -1 with the reason in `err`. Plain HTTP only, no
- * proxy (the admin API is local, and a proxy from the environment must not
- * see the token), the token from $SIEMRELAY_ADMIN_TOKEN. A connection
- * attempt and any stall of the answer are each cut at STATUS_TIMEOUT_S. */
-static int http_get(const address *a, const char *path, sr_buf *body, char *err, size_t errlen) {
-    char url[512], addr[300], auth[4200] = "", agent[64], curl_err[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = NULL, *h;
-    answer ans = {body, 0};
-    int status = -1;
-    long code = 0;
-    format_address(a, addr, sizeof addr);
-    snprintf(url, sizeof url, "http://%s%s", addr, path);
-    snprintf(agent, sizeof agent, "siemrelay-status/%s", SR_VERSION);
-    /* An admin API with admin.tokens wants a viewer's token (docs/admin.md). */
-    const char *token = getenv("SIEMRELAY_ADMIN_TOKEN");
-    if (token && *token && strlen(token) < 4096 && !strpbrk(token, "\r\n"))
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "cannot initialise libcurl");
-        return -1;
-    }
-    CURL *e = curl_easy_init();
-    if (!e || !(h = curl_slist_append(NULL, "Accept: application/json")))
-        goto oom;
-    headers = h;
-    if (*auth) {
-        if (!(h = curl_slist_append(headers, auth)))
-            goto oom;
-        headers = h;
-    }
-    if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_USERAGENT, agent) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)STATUS_TIMEOUT_S) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)STATUS_TIMEOUT_S) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &ans) != CURLE_OK) {
-        snprintf(err, errlen, "cannot configure libcurl");
-        goto done;
-    }
-    CURLcode rc = curl_easy_perform(e);
-    if (rc != CURLE_OK)
-        failure(e, rc, &ans, curl_err, err, errlen);
-    else if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code <= 0)
-        snprintf(err, errlen, "the answer is not HTTP");
-    else
-        status = (int)code;
-    goto done;
-
-oom:
-    snprintf(err, errlen, "out of memory");
-done:
-    curl_slist_free_all(headers);
-    if (e)
-        curl_easy_cleanup(e);
-    curl_global_cleanup();
-    return status;
-}
-
 /* ---- Command -------------------------------------------------------------- */
 
 static void usage(FILE *out) {
@@ -332,22 +186,6 @@ static void usage(FILE *out) {
                  "  -c, --config FILE   the gateway's configuration (several are merged)\n"
                  "      --admin ADDR    the admin API's HOST:PORT (overrides -c)\n"
                  "      --json          print the API's JSON instead of a table\n");
-}
-
-/* The admin address from the configuration files. Returns 0, 1 (admin API
- * disabled there), or -1 with the loader's message in err. */
-static int address_from_config(const char *const *files, size_t n, address *a, char *err,
-                               size_t errlen) {
-    sr_config cfg;
-    int rc = sr_config_load(&cfg, files, n, err, errlen);
-    if (rc == 0) {
-        if (!cfg.admin.enabled)
-            rc = 1;
-        else
-            set_address(a, cfg.admin.host ? cfg.admin.host : STATUS_DEFAULT_HOST, cfg.admin.port);
-    }
-    sr_config_free(&cfg);
-    return rc;
 }
 
 int sr_cmd_status(int argc, char **argv) {
@@ -363,7 +201,7 @@ int sr_cmd_status(int argc, char **argv) {
     size_t nfiles = 0;
     int json = 0, c;
     char err[1024] = "", addr[300];
-    address a;
+    sr_admin_address a;
 
     optind = 0; /* a fresh scan, whatever parsed the command line before */
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -388,33 +226,16 @@ int sr_cmd_status(int argc, char **argv) {
         return 2;
     }
 
-    set_address(&a, STATUS_DEFAULT_HOST, STATUS_DEFAULT_PORT);
-    if (admin) {
-        if (parse_address(admin, &a) != 0) {
-            fprintf(stderr,
-                    "siemrelay status: --admin '%s': expected HOST:PORT such as "
-                    "127.0.0.1:9090 or [::1]:9090\n",
-                    admin);
-            return 2;
-        }
-    } else if (nfiles) {
-        int rc = address_from_config(files, nfiles, &a, err, sizeof err);
-        if (rc < 0) {
-            fprintf(stderr, "siemrelay status: %s (--admin HOST:PORT skips the configuration)\n",
-                    err);
-            return 2;
-        }
-        if (rc == 1) {
-            fprintf(stderr, "siemrelay status: the admin API is disabled in the configuration "
-                            "(admin.enabled: false)\n");
-            return 1;
-        }
+    int where = sr_admin_address_resolve(admin, files, nfiles, &a, err, sizeof err);
+    if (where != 0) {
+        fprintf(stderr, "siemrelay status: %s\n", err);
+        return where == 1 ? 1 : 2;
     }
-    format_address(&a, addr, sizeof addr);
+    sr_admin_address_format(&a, addr, sizeof addr);
 
     sr_buf body = SR_BUF_INIT, table = SR_BUF_INIT;
     int rc = 1;
-    int status = http_get(&a, "/api/integrations", &body, err, sizeof err);
+    int status = sr_admin_call(&a, "GET", "/api/integrations", "status", &body, err, sizeof err);
     if (status < 0) {
         fprintf(stderr,
                 "siemrelay status: cannot reach the gateway's admin API at %s: %s "

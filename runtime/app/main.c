@@ -8,6 +8,7 @@
 #include "admin_auth.h"
 #include "config.h"
 #include "gateway.h"
+#include "cmd_replay.h"
 #include "cmd_status.h"
 #include "cmd_test.h"
 #include "version.h"
@@ -21,6 +22,9 @@ static void usage(FILE *out) {
             "                                                configuration (secrets masked)\n"
             "       siemrelay status [-c FILE ...] [--admin HOST:PORT] [--json]\n"
             "                                                the running gateway's integrations\n"
+            "       siemrelay replay -i NAME [--stage S] [--reason TEXT] [--since T] [--until T]\n"
+            "                        [-c FILE ...] [--admin HOST:PORT]\n"
+            "                                                resend an integration's dead letters\n"
             "       siemrelay test -c FILE [-c FILE ...] [--json] [EVENTS ...]\n"
             "                                                run events through the scripts,\n"
             "                                                routing and encoders, offline\n"
@@ -90,6 +94,8 @@ int main(int argc, char **argv) {
     /* A subcommand with options of its own. */
     if (argc > 1 && strcmp(argv[1], "status") == 0)
         return sr_cmd_status(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "replay") == 0)
+        return sr_cmd_replay(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "test") == 0)
         return sr_cmd_test(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "hash-token") == 0)

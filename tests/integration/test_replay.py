@@ -8,9 +8,9 @@ and every replay is in the audit trail.
 import json
 import os
 
-from admin_util import VIEWER_TOKEN, Admin, tokens_conf
+from admin_util import ADMIN_TOKEN, VIEWER_TOKEN, Admin, tokens_conf
 from delivery_util import events, launch, order_check, post_ok, receivers
-from harness import wait_until, webhook
+from harness import run_cli, wait_until, webhook
 
 __all__ = ["launch", "receivers"]  # fixtures
 
@@ -107,9 +107,15 @@ def test_replay_by_time_range_keeps_the_rest(launch, receivers):
     # Everything strictly after the cut: "since" is inclusive, so the cut's
     # own line is left out by taking the next millisecond's text.
     since = newer[0]["time"]
-    r = replay(Admin(gw), "siem", "?since=" + since)
-    assert r.status_code == 200, r.text
-    assert r.json()["replayed"] == len(newer), (r.text, lines)
+    # From the command line this time.
+    p = run_cli(["replay", "-i", "siem", "--since", since, "--admin", "127.0.0.1:%d" % gw.admin_port],
+                env={"SIEMRELAY_ADMIN_TOKEN": ADMIN_TOKEN})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("replayed %d record(s) of integration 'siem'; %d line(s) kept"
+                               % (len(newer), len(lines) - len(newer))), p.stdout
+    # Without the admin token the gateway refuses, and the command says so.
+    p = run_cli(["replay", "-i", "siem", "--admin", "127.0.0.1:%d" % gw.admin_port])
+    assert p.returncode == 1 and "HTTP 401" in p.stderr, p.stderr
     left = dead_lines(gw, "siem")
     assert [ln["record"]["id"] for ln in left] == [ln["record"]["id"] for ln in lines if ln["time"] < since]
     rcv.wait(lambda x: len(x.accepted_ids()) >= len(newer), timeout=15)
