@@ -92,6 +92,9 @@ def test_timeout_names_the_script(gateway_factory, receiver_factory, tmp_path):
     # still running
     assert gw.post_json(ev("ok-1")).status_code == 200
     wait_until(lambda: any(e["id"] == "ok-1" for e in rcv.events("/a")), 10)
+    row = scripts_doc(gw)["scripts"][0]
+    assert (row["events"], row["timed_out"], row["failed"]) == (2, 1, 0), row
+    assert row["seconds"] >= 0.1, row  # the 100 ms the loop ran count as the script's
 
 
 def scripts_doc(gw):
