@@ -1,6 +1,7 @@
 /* gateway.c - wiring: configuration -> Lua hosts -> delivery -> pipeline
  * -> inputs, and the orderly shutdown in reverse. */
 #include "gateway.h"
+#include "fd_limit.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -894,6 +895,7 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
         return 1;
     }
     warn_forwarding(&g, 0);
+    sr_fd_limit_raise();
     uv_loop_init(&g.loop);
     uv_timer_init(&g.loop, &g.shutdown_timer);
     g.shutdown_timer.data = &g;

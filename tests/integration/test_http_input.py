@@ -761,3 +761,20 @@ def test_chunk_extensions_and_any_case_chunked_are_accepted(env):
         s.close()
     assert got.startswith(b"HTTP/1.1 200 "), got[:300]
     wait_ids(rcv, [ev["id"]])
+
+
+def test_descriptor_limit_raised_to_the_hard_limit(gateway_factory, receiver_factory):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 256:
+        pytest.skip("no finite hard limit above 256 here")
+    rcv = receiver_factory()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        gw = gateway_factory([webhook("hook", rcv.url("/hook"))])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    with open("/proc/%d/limits" % gw.proc.pid) as f:
+        line = [l for l in f if l.startswith("Max open files")][0]
+    assert line.split()[3:5] == [str(hard), str(hard)], line
+    assert "descriptor limit 256 -> %d (hard limit)" % hard in gw.stderr()
