@@ -1073,7 +1073,13 @@ static void test_crash(int big) {
             crash_child(dir, fds[1], seed);
         }
         close(fds[1]);
-        /* Let it run for a random while, then kill it mid-whatever. */
+        /* Wait for its first durable batch, so a loaded machine that is
+         * slow to schedule the child still kills it with work done; then
+         * let it run for a random while and kill it mid-whatever. */
+        uint64_t first[2];
+        if (read(fds[0], first, sizeof first) == sizeof first && first[0] == MSG_APPENDED &&
+            first[1] > appended)
+            appended = first[1];
         struct timespec ts = {0, (big ? 20000000L : 2000000L) + (long)(seed % 40) * 1000000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
