@@ -607,6 +607,10 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
                              const sr_integration_conf *const *integrations, size_t n,
                              const sr_delivery_conf *conf, sr_deadletter *dl, char *err,
                              size_t errlen) {
+    if (!conf->data_dir) {
+        snprintf(err, errlen, "no data_dir");
+        return NULL;
+    }
     sr_delivery *d = calloc(1, sizeof *d);
     if (!d) {
         snprintf(err, errlen, "out of memory");
@@ -620,7 +624,12 @@ sr_delivery *sr_delivery_new(uv_loop_t *loop, sr_lua_host *host,
     if (conf->queue_defaults)
         d->queue_defaults = *conf->queue_defaults;
     d->conf.queue_defaults = &d->queue_defaults;
-    d->data_dir = strdup(conf->data_dir ? conf->data_dir : "./data");
+    d->data_dir = strdup(conf->data_dir);
+    if (!d->data_dir) {
+        snprintf(err, errlen, "out of memory");
+        free(d);
+        return NULL;
+    }
     d->conf.data_dir = d->data_dir;
     d->rt = calloc(n ? n : 1, sizeof *d->rt);
     uv_timer_init(loop, &d->drain_timer);
@@ -664,6 +673,19 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
     }
     sr_lua_host *old_host = d->host;
     d->host = host;
+    /* The new settings first, so integrations added now start with them; a
+     * failure below puts the old ones back. */
+    const sr_delivery_conf old_conf = d->conf;
+    const sr_queue_conf old_queue_defaults = d->queue_defaults;
+    d->conf.max_attempts = conf->max_attempts;
+    d->conf.backoff_ms = conf->backoff_ms;
+    d->conf.backoff_max_ms = conf->backoff_max_ms;
+    d->conf.inhibit_ms = conf->inhibit_ms;
+    d->conf.status_window_ms = conf->status_window_ms;
+    d->conf.shutdown_timeout_ms = conf->shutdown_timeout_ms;
+    sr_conf_fill_unset(sr_delivery_conf_keys, &d->conf, NULL);
+    if (conf->queue_defaults)
+        d->queue_defaults = *conf->queue_defaults;
     /* New integrations first: a failure leaves everything as it was. */
     for (size_t i = 0; i < n; i++) {
         long old = sr_delivery_find(d, integrations[i]->name);
@@ -676,6 +698,8 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
                 if (rt[j])
                     rt_close(rt[j]);
             d->host = old_host;
+            d->conf = old_conf;
+            d->queue_defaults = old_queue_defaults;
             free(rt);
             free(used);
             return -1;
@@ -690,8 +714,7 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
         rt[i] = r;
         r->idx = i;
         r->conf = integrations[i];
-        r->status.window_ms =
-            conf->status_window_ms ? (int64_t)conf->status_window_ms : SR_STATUS_WINDOW_MS;
+        r->status.window_ms = (int64_t)d->conf.status_window_ms;
         sr_lua_host_info(host, i, &r->info);
         sr_integration_batch_apply(r->conf, &r->info);
         if (r->sink)
@@ -734,15 +757,6 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
     free(d->rt);
     d->rt = rt;
     d->n = n;
-    d->conf.max_attempts = conf->max_attempts;
-    d->conf.backoff_ms = conf->backoff_ms;
-    d->conf.backoff_max_ms = conf->backoff_max_ms;
-    d->conf.inhibit_ms = conf->inhibit_ms;
-    d->conf.status_window_ms = conf->status_window_ms;
-    d->conf.shutdown_timeout_ms = conf->shutdown_timeout_ms;
-    sr_conf_fill_unset(sr_delivery_conf_keys, &d->conf, NULL);
-    if (conf->queue_defaults)
-        d->queue_defaults = *conf->queue_defaults;
     sr_delivery_kick(d);
     return 0;
 }

@@ -63,7 +63,7 @@ typedef struct sr_delivery_conf {
     uint64_t status_window_ms;    /* Warning -> Connected after this long clean */
     uint64_t shutdown_timeout_ms; /* what the gateway gives sr_delivery_drain on SIGTERM */
     /* Not configuration keys: the gateway sets them. */
-    const char *data_dir; /* spools under <data_dir>/spool/<name>, states under state/ */
+    const char *data_dir; /* required: spools under <data_dir>/spool/<name>, states under state/ */
     const sr_queue_conf *queue_defaults; /* the global `queue:`; NULL = built-in defaults */
 } sr_delivery_conf;
 

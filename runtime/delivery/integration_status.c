@@ -142,7 +142,7 @@ static int load(sr_status_state *s, const char *text, size_t n) {
 int sr_status_init(sr_status_state *s, const char *path, const char *name, int64_t window_ms) {
     memset(s, 0, sizeof *s);
     s->status = SR_STATUS_NOT_CONNECTED;
-    s->window_ms = window_ms > 0 ? window_ms : SR_STATUS_WINDOW_MS;
+    s->window_ms = window_ms;
     struct timespec now; /* configured now, unless the state file knows better */
     clock_gettime(CLOCK_REALTIME, &now);
     s->since_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;

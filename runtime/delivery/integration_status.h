@@ -29,7 +29,6 @@
 #include <stdint.h>
 
 #define SR_STATUS_HISTORY_MAX          64
-#define SR_STATUS_WINDOW_MS            (24LL * 3600 * 1000) /* the default window */
 #define SR_STATUS_REJECT_ERROR_BATCHES 3
 #define SR_STATUS_NOTE_MS              10000
 
@@ -69,7 +68,8 @@ typedef struct sr_status_state {
 } sr_status_state;
 
 /* Starts as Not Connected, then loads `path` if it exists (a damaged file is
- * logged and ignored). `path` may be NULL; `window_ms` 0 means 24 hours.
+ * logged and ignored). `path` may be NULL; `window_ms` is the configured
+ * `delivery.status_window` (its one default is that row's).
  * Returns 0, or -1 if out of memory. */
 int sr_status_init(sr_status_state *s, const char *path, const char *name, int64_t window_ms);
 void sr_status_free(sr_status_state *s);
