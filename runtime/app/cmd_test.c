@@ -363,7 +363,7 @@ int sr_cmd_test(int argc, char **argv) {
         return 2;
     }
     char err[1024];
-    sr_test_run *r = sr_test_run_new(paths, npaths, NULL, NULL, 0, err, sizeof err);
+    sr_test_run *r = sr_test_run_new(paths, npaths, NULL, 0, err, sizeof err);
     if (!r) {
         fprintf(stderr, "siemrelay: %s\n", err);
         return 2;

@@ -10,14 +10,35 @@
 
 struct sr_test_run {
     sr_gateway *gw;
-    sr_lua_host_conf conf; /* the gateway's, with tracing (and the suite's scripts) */
+    sr_lua_host_conf conf;             /* the gateway's, with tracing (and the suite's scripts) */
+    sr_integration_spec *integrations; /* conf's, owned when a suite swaps their scripts */
     sr_lua_host *host;
     unsigned *channels; /* effective channel mask per integration */
 };
 
-sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const char *const *scripts,
-                             const sr_node *const *entries, size_t nscripts, char *err,
-                             size_t errlen) {
+/* Points the global list or one integration's at the suite's scripts. */
+static int apply_swap(sr_test_run *r, const sr_test_scripts *sw, char *err, size_t errlen) {
+    if (!sw->integration) {
+        r->conf.scripts = sw->paths;
+        r->conf.script_entries = sw->entries;
+        r->conf.nscripts = sw->n;
+        return 0;
+    }
+    for (size_t i = 0; i < r->conf.nintegrations; i++) {
+        if (strcmp(r->integrations[i].name, sw->integration) != 0)
+            continue;
+        r->integrations[i].scripts = sw->paths;
+        r->integrations[i].script_entries = sw->entries;
+        r->integrations[i].nscripts = sw->n;
+        return 0;
+    }
+    snprintf(err, errlen, "integration_scripts: the configuration has no integration '%s'",
+             sw->integration);
+    return -1;
+}
+
+sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const sr_test_scripts *swap,
+                             size_t nswap, char *err, size_t errlen) {
     sr_test_run *r = calloc(1, sizeof *r);
     if (!r) {
         snprintf(err, errlen, "out of memory");
@@ -28,11 +49,18 @@ sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const char
         goto fail;
     r->conf = *sr_gateway_host_conf(r->gw);
     r->conf.trace = 1;
-    if (scripts) {
-        r->conf.scripts = scripts;
-        r->conf.script_entries = entries;
-        r->conf.nscripts = nscripts;
+    size_t ni = r->conf.nintegrations;
+    r->integrations = calloc(ni ? ni : 1, sizeof *r->integrations);
+    if (!r->integrations) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
+    if (ni)
+        memcpy(r->integrations, r->conf.integrations, ni * sizeof *r->integrations);
+    r->conf.integrations = r->integrations;
+    for (size_t i = 0; i < nswap; i++)
+        if (apply_swap(r, &swap[i], err, errlen) != 0)
+            goto fail;
     r->host = sr_lua_host_new(&r->conf, err, errlen);
     if (!r->host)
         goto fail;
@@ -59,6 +87,7 @@ void sr_test_run_free(sr_test_run *r) {
         return;
     sr_lua_host_free(r->host);
     sr_gateway_free(r->gw);
+    free(r->integrations);
     free(r->channels);
     free(r);
 }

@@ -63,13 +63,21 @@ typedef struct sr_test_body {
 
 typedef struct sr_test_run sr_test_run;
 
-/* Loads the configuration files. With `scripts` not NULL, they replace the
- * configuration's global scripts (a suite names the scripts it tests);
- * `entries` (may be NULL) are their nodes as written, a path or a map with
- * `params`, which must outlive the run. */
-sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const char *const *scripts,
-                             const sr_node *const *entries, size_t nscripts, char *err,
-                             size_t errlen);
+/* Scripts a suite puts under test in place of the configuration's: the
+ * global list (`integration` NULL) or one integration's. `entries` (may be
+ * NULL) are the nodes as written, a path or a map with `params`; they and
+ * the paths must outlive the run. */
+typedef struct sr_test_scripts {
+    const char *integration;
+    const char *const *paths;
+    const sr_node *const *entries;
+    size_t n;
+} sr_test_scripts;
+
+/* Loads the configuration files and applies `swap` (may be NULL). Fails,
+ * with a message in `err`, when a swap names no configured integration. */
+sr_test_run *sr_test_run_new(const char *const *paths, size_t npaths, const sr_test_scripts *swap,
+                             size_t nswap, char *err, size_t errlen);
 void sr_test_run_free(sr_test_run *r);
 
 /* The integrations, in configuration order (enabled ones only). */

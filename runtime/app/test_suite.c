@@ -15,6 +15,13 @@
 #include "yaml_load.h"
 
 #define SR_SUITE_MAX_FILES 64
+#define SR_SUITE_MAX_SWAPS 32 /* the global list plus integrations */
+
+/* One list of scripts a suite swaps in, resolved against the suite. */
+typedef struct suite_list {
+    char *paths[SR_SUITE_MAX_FILES];
+    const sr_node *entries[SR_SUITE_MAX_FILES];
+} suite_list;
 
 /* `rel` resolved against the suite's folder (absolute paths stay). */
 static char *suite_path(const char *suite, const char *rel) {
@@ -204,7 +211,7 @@ done:
 }
 
 static int known_keys(const char *suite, const sr_node *root) {
-    static const char *const keys[] = {"config", "scripts", "cases", NULL};
+    static const char *const keys[] = {"config", "scripts", "integration_scripts", "cases", NULL};
     char msg[200];
     int at = sr_test_unknown_key(root, keys, "unknown key", msg, sizeof msg);
     if (!at)
@@ -214,20 +221,56 @@ static int known_keys(const char *suite, const sr_node *root) {
     return -1;
 }
 
+/* The suite's `scripts` and `integration_scripts` as swaps for the run;
+ * the lists' storage is `lists`. Returns the number of swaps, or -1. */
+static int suite_swaps(const char *suite, const sr_node *root, suite_list *lists,
+                       sr_test_scripts *swaps, char *err, size_t errlen) {
+    const sr_node *scr = sr_node_get(root, "scripts"),
+                  *per = sr_node_get(root, "integration_scripts");
+    size_t k = 0;
+    if (per && per->kind != SR_NODE_MAP) {
+        snprintf(err, errlen,
+                 "%s:%d: 'integration_scripts' maps integration names to their scripts", suite,
+                 per->line);
+        return -1;
+    }
+    if (per && per->n + 1 > SR_SUITE_MAX_SWAPS) {
+        snprintf(err, errlen, "%s:%d: at most %d integrations' scripts", suite, per->line,
+                 SR_SUITE_MAX_SWAPS - 1);
+        return -1;
+    }
+    for (size_t i = 0; i <= (per ? per->n : 0); i++) {
+        const sr_node *list = i == 0 ? scr : per->items[i - 1];
+        if (!list)
+            continue;
+        suite_list *l = &lists[k];
+        sr_test_scripts *sw = &swaps[k++];
+        sw->integration = i == 0 ? NULL : per->keys[i - 1];
+        if (path_list(suite, list, l->paths, l->entries, &sw->n, err, errlen) != 0)
+            return -1;
+        sw->paths = (const char *const *)l->paths;
+        sw->entries = l->entries;
+    }
+    return (int)k;
+}
+
 /* Runs one suite; returns 0, 1 (a case failed) or 2 (it cannot run). */
 static int run_suite(const char *suite, const char *const *configs, size_t nconfigs) {
     char err[1024];
-    char *cfgs[SR_SUITE_MAX_FILES] = {0}, *scripts[SR_SUITE_MAX_FILES] = {0};
-    const sr_node *entries[SR_SUITE_MAX_FILES] = {0};
-    size_t ncfgs = 0, nscripts = 0, passed = 0, failed = 0;
+    char *cfgs[SR_SUITE_MAX_FILES] = {0};
+    suite_list *lists = calloc(SR_SUITE_MAX_SWAPS, sizeof *lists);
+    sr_test_scripts swaps[SR_SUITE_MAX_SWAPS];
+    size_t ncfgs = 0, passed = 0, failed = 0;
+    int nswaps = 0;
     sr_test_run *r = NULL;
     int rc = 2;
-    sr_node *root = sr_yaml_load_file(suite, err, sizeof err);
+    sr_node *root = lists ? sr_yaml_load_file(suite, err, sizeof err) : NULL;
     if (!root) {
-        fprintf(stderr, "siemrelay: %s\n", err);
+        fprintf(stderr, "siemrelay: %s\n", lists ? err : "out of memory");
+        free(lists);
         return 2;
     }
-    const sr_node *cfg = sr_node_get(root, "config"), *scr = sr_node_get(root, "scripts");
+    const sr_node *cfg = sr_node_get(root, "config");
     const sr_node *cases = sr_node_get(root, "cases");
     if (root->kind != SR_NODE_MAP || !cases || cases->kind != SR_NODE_SEQ) {
         fprintf(stderr, "siemrelay: %s: a suite is a map with a list of 'cases'\n", suite);
@@ -240,13 +283,12 @@ static int run_suite(const char *suite, const char *const *configs, size_t nconf
         goto done;
     }
     if ((!nconfigs && path_list(suite, cfg, cfgs, NULL, &ncfgs, err, sizeof err) != 0) ||
-        (scr && path_list(suite, scr, scripts, entries, &nscripts, err, sizeof err) != 0)) {
+        (nswaps = suite_swaps(suite, root, lists, swaps, err, sizeof err)) < 0) {
         fprintf(stderr, "siemrelay: %s\n", err);
         goto done;
     }
     r = sr_test_run_new(nconfigs ? configs : (const char *const *)cfgs, nconfigs ? nconfigs : ncfgs,
-                        scr ? (const char *const *)scripts : NULL, entries, nscripts, err,
-                        sizeof err);
+                        swaps, (size_t)nswaps, err, sizeof err);
     if (!r) {
         fprintf(stderr, "siemrelay: %s: %s\n", suite, err);
         goto done;
@@ -263,10 +305,12 @@ static int run_suite(const char *suite, const char *const *configs, size_t nconf
     rc = failed ? 1 : 0;
 done:
     sr_test_run_free(r);
-    for (size_t i = 0; i < SR_SUITE_MAX_FILES; i++) {
+    for (size_t i = 0; i < SR_SUITE_MAX_FILES; i++)
         free(cfgs[i]);
-        free(scripts[i]);
-    }
+    for (size_t i = 0; i < SR_SUITE_MAX_SWAPS; i++)
+        for (size_t j = 0; j < SR_SUITE_MAX_FILES; j++)
+            free(lists[i].paths[j]);
+    free(lists);
     sr_node_free(root);
     return rc;
 }

@@ -582,3 +582,54 @@ def test_a_route_name_that_matches_no_integration_is_a_warning(tmp_path):
     assert by_name(out[0])["soc"]["result"] == "unrouted"
     p = run_cli(["test", "-c", str(tmp_path / "cfg.yaml"), os.path.join(DATA_DIR, "policy_event.json")])
     assert "\n  warning: ev:route/ev:unroute names no integration: 'scoc', 'nope'\n" in p.stdout
+
+
+SWAP_SCRIPT = """\
+local M = {}
+function M.process(ev, ctx)
+    ev:set("site", "lab-" .. ctx.integration)
+end
+return M
+"""
+
+SWAP_SUITE = """\
+config: %(config)s
+integration_scripts:
+  soc: [%(swap)s]
+cases:
+  - name: soc runs the suite's script instead of its own, after the global one
+    event: %(data)s/policy_event.json
+    set: {severity: 0}
+    expect:
+      integrations: [soc]
+      records:
+        soc: {fields: {site: lab-soc, checked: true}, absent: [via]}
+"""
+
+
+def test_a_suite_swaps_an_integrations_scripts(scripted, tmp_path):
+    config, tmp = scripted
+    (tmp_path / "swap.lua").write_text(SWAP_SCRIPT)
+    suite = tmp_path / "swap.test.yaml"
+    suite.write_text(SWAP_SUITE % {"config": config, "swap": "swap.lua", "data": DATA_DIR})
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "%s: 1 passed, 0 failed" % suite in p.stdout
+    # Without the swap the configuration's own per-integration script runs:
+    # the same expectations fail on exactly the swapped-in field.
+    suite.write_text((SWAP_SUITE % {"config": config, "swap": "swap.lua", "data": DATA_DIR})
+                     .replace("integration_scripts:\n  soc: [swap.lua]\n", ""))
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "records.soc fields site:" in p.stdout
+    assert "records.soc absent via:" in p.stdout
+    # A name the configuration does not have cannot run at all.
+    suite.write_text((SWAP_SUITE % {"config": config, "swap": "swap.lua", "data": DATA_DIR})
+                     .replace("  soc: [swap.lua]", "  sco: [swap.lua]"))
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 2
+    assert "integration_scripts: the configuration has no integration 'sco'" in p.stderr
+    suite.write_text("config: %s\nintegration_scripts: [swap.lua]\ncases: []\n" % config)
+    p = run_cli(["test", "--suite", str(suite)])
+    assert p.returncode == 2
+    assert "'integration_scripts' maps integration names to their scripts" in p.stderr
