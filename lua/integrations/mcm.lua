@@ -48,6 +48,9 @@ local M = {}
 M.type = "MCM"
 M.transport = "http"
 M.framing = "list"
+-- Runtime policy events only: findings. Activity and platform audit
+-- records are logs of what happened, not security issues about a resource
+-- (docs/integrations.md, "Channels per type").
 M.channels = { "SECURE_EVENTS_POLICIES" }
 
 M.options = http.transport_options({

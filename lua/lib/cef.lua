@@ -2,8 +2,10 @@
 --
 --   CEF:0|Sysdig|Secure|1.0|<signature>|<name>|<severity>|<extension>
 --
--- signature is the rule name of a policy event, else the event type; name
--- the policy name, else a title per type; severity 0..10 (secfields). The
+-- signature is the rule name of a policy event, "audittrail:<entity>:<method>"
+-- for platform audit, else the event type; name the policy name, the
+-- request of a platform audit record, else a title per type; severity
+-- 0..10 (secfields: platform audit rated by its response status). The
 -- extension's keys come from secfields.lua (the table in
 -- docs/integrations.md), each present field once, in a fixed order.
 --
@@ -17,6 +19,7 @@ local time = require "time"
 local M = {}
 
 local gsub, format = string.gsub, string.format
+local tonumber = tonumber
 local concat = table.concat
 
 M.VENDOR, M.PRODUCT, M.VERSION = "Sysdig", "Secure", "1.0"
@@ -53,6 +56,14 @@ M.keys = {
     { "namespace", "cs5", "k8sNamespace" },
     { "pod", "cs6", "k8sPod" },
     { "policy_id", "cn1", "policyId" },
+    -- Platform audit: the request (user id, method, URL, response status).
+    { "user_id", "suid" },
+    { "method", "requestMethod" },
+    { "url", "request" },
+    { "status", "cn2", "responseStatusCode" },
+    { "team_id", "cn3", "teamId" },
+    { "entity", "flexString1", "entityType" },
+    { "customer_id", "flexNumber1", "customerId" },
 }
 
 local directions = { ["in"] = "0", out = "1" }
@@ -78,6 +89,11 @@ function M.format(ev)
     local dir = f.direction and directions[f.direction]
     if dir then
         n = n + 1; ext[n] = "deviceDirection=" .. dir
+    end
+    -- A platform audit request succeeded below status 400.
+    local st = tonumber(f.status)
+    if st and f.method then
+        n = n + 1; ext[n] = "outcome=" .. (st < 400 and "success" or "failure")
     end
     return format("CEF:0|%s|%s|%s|%s|%s|%d|%s", M.escape_header(M.VENDOR),
         M.escape_header(M.PRODUCT), M.escape_header(M.VERSION),

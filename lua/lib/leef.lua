@@ -3,10 +3,12 @@
 --
 --   LEEF:2.0|Sysdig|Secure|1.0|<event id>|<delimiter>|k=v<d>k=v...
 --
--- event id is the rule name of a policy event, else the event type. The
+-- event id is the rule name of a policy event, "audittrail:<entity>:<method>"
+-- for platform audit (secfields.event_id), else the event type. The
 -- delimiter defaults to a tab and is announced in the header as "x09" (a
 -- printable delimiter such as "^" is written as itself). Attributes: devTime
--- with its devTimeFormat (milliseconds, UTC), cat, sev (1..10), then the
+-- with its devTimeFormat (milliseconds, UTC), cat, sev (1..10; platform
+-- audit rated by its response status, secfields.severity), then the
 -- fields of secfields.lua under the keys of M.keys (LEEF's predefined names
 -- where one exists: usrName, src, dst, srcPort, dstPort, proto, policy).
 --
@@ -109,6 +111,14 @@ M.keys = {
     { "namespace", "k8sNamespace" },
     { "pod", "k8sPod" },
     { "cluster", "k8sCluster" },
+    -- Platform audit: the request (user id, method, URL, response status).
+    { "user_id", "userId" },
+    { "method", "requestMethod" },
+    { "url", "url" },
+    { "status", "responseStatusCode" },
+    { "entity", "entityType" },
+    { "team_id", "teamId" },
+    { "customer_id", "customerId" },
 }
 
 --- devTime in M.TIME_FORMAT: "2020-11-25T16:49:08.648+0000".

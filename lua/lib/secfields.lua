@@ -6,7 +6,9 @@
 -- is content.fields["X"] (Falco's output fields in policy events), "l:X" the
 -- label X, "c:X" content.X, a plain name a top-level field, "a/b" a nested
 -- one, "=policy" the "name" of a policy event (other types use "name" for
--- other things), "=path" a file access's directory joined with its filename. Values
+-- other things), "=path" a file access's directory joined with its filename,
+-- "=url" a platform audit record's requestUri with "?" and its queryString
+-- when it has one. Values
 -- come back as strings: integers keep every digit (top-level ones are read
 -- as their JSON text), tables are skipped (but ruleTags, joined with ",").
 local M = {}
@@ -21,12 +23,12 @@ M.sources = {
     { "type", "type" },
     { "policy", "=policy" }, -- =policy: "name", in policy events only
     { "host", "hostname", "l:host.hostName" },
-    { "user", "username", "user/username", "f:user.name" },
+    { "user", "username", "user/username", "f:user.name", "c:username" },
     { "process", "comm", "processName", "f:proc.name" },
     { "pid", "pid" },
     { "cmdline", "cmdline", "f:proc.cmdline" },
     { "file", "=path", "f:fd.name" }, -- =path: directory .. filename
-    { "src", "clientIpv4Dot" },
+    { "src", "clientIpv4Dot", "c:userOriginIP" },
     { "sport", "clientPort" },
     { "dst", "serverIpv4Dot" },
     { "dport", "serverPort" },
@@ -42,6 +44,14 @@ M.sources = {
     { "rule", "c:ruleName" },
     { "tags", "c:ruleTags" },
     { "output", "c:output" },
+    -- Platform audit (audittrail): the request a user made to the platform.
+    { "user_id", "c:userId" },
+    { "method", "c:requestMethod" },
+    { "url", "=url" },
+    { "status", "c:responseStatusCode" },
+    { "entity", "c:entityType" },
+    { "team_id", "c:teamId" },
+    { "customer_id", "c:customerId" },
 }
 
 -- IANA protocol numbers of the l4protocol field.
@@ -107,6 +117,14 @@ local function read(ev, src)
         end
         return name
     end
+    if src == "=url" then
+        local uri = ev:get_path("content", "requestUri")
+        if type(uri) ~= "string" or uri == "" then
+            return nil
+        end
+        local qs = ev:get_path("content", "queryString")
+        return (type(qs) == "string" and qs ~= "") and uri .. "?" .. qs or uri
+    end
     -- Top-level numbers as their JSON text: exact whatever their size.
     local raw = ev:raw(src)
     if raw and match(raw, "^%-?%d+$") then
@@ -148,24 +166,59 @@ local titles = {
     audittrail = "Platform audit",
 }
 
---- A short title: the policy name, else one per event type.
+--- A short title: the policy name; for platform audit "Platform audit: "
+--- with the request's method and path; else one per event type.
 function M.title(f)
-    return f.policy or titles[f.type] or f.type or "Sysdig event"
+    if f.policy then
+        return f.policy
+    end
+    if f.type == "audittrail" and f.method and f.url then
+        return "Platform audit: " .. f.method .. " " .. (match(f.url, "^[^?]*"))
+    end
+    return titles[f.type] or f.type or "Sysdig event"
 end
 
---- An identifier of the kind of event: the rule name of a policy event,
---- else the event type.
+--- An identifier of the kind of event: the rule name of a policy event;
+--- for platform audit "audittrail" with the entity type and the request
+--- method ("audittrail:integration:GET"), a small fixed set a SIEM can map
+--- to its own event classes; else the event type.
 function M.event_id(f)
-    return f.rule or f.type or "event"
+    if f.rule then
+        return f.rule
+    end
+    if f.type == "audittrail" then
+        return "audittrail" .. (f.entity and ":" .. f.entity or "") .. (f.method and ":" .. f.method or "")
+    end
+    return f.type or "event"
 end
 
---- Sysdig severity (0 most severe .. 7) on the 0..10 scale of CEF and LEEF
---- (10 most severe): High 0..3 -> 10..7, Medium 4..5 -> 6..5, Low 6 -> 3,
---- Info 7 -> 1. Without a severity: as 6.
+--- The severity of an event on Sysdig's scale (0 most severe .. 7), for
+--- the formats that rate events. A platform audit record always carries
+--- "severity": 0, which rates nothing (it is not a High event); its
+--- response status does: 401 and 403 (access refused) 4, other statuses of
+--- 400 and more 5, the rest 6. Other events: their own severity, 6 when
+--- they have none (activity audit).
+function M.severity(ev)
+    if ev:data_type() == "platform_audit" then
+        local st = tonumber(ev:get_path("content", "responseStatusCode"))
+        if st == 401 or st == 403 then
+            return 4
+        end
+        return (st and st >= 400) and 5 or 6
+    end
+    local s = ev.severity
+    if type(s) == "number" and s >= 0 and s <= 7 then
+        return s
+    end
+    return 6
+end
+
+--- Sysdig severity (0 most severe .. 7, see M.severity) on the 0..10 scale
+--- of CEF and LEEF (10 most severe): High 0..3 -> 10..7, Medium 4..5 ->
+--- 6..5, Low 6 -> 3, Info 7 -> 1.
 local ten = { [0] = 10, 9, 8, 7, 6, 5, 3, 1 }
 function M.severity10(ev)
-    local s = ev.severity
-    return ten[s] or ten[6]
+    return ten[M.severity(ev)]
 end
 
 return M

@@ -10,7 +10,8 @@
 -- PRI = facility * 8 + severity. Sysdig's severity scale is syslog's
 -- (0 emergency .. 7 debug; Sysdig calls 0-3 High, 4-5 Medium, 6 Low,
 -- 7 Info), so the event's severity is the syslog severity; an event without
--- one (activity audit) counts as 6 (informational).
+-- one (activity audit) counts as 6 (informational), and a platform audit
+-- record is rated by its response status (secfields.severity).
 --
 -- The timestamp is the event's nanosecond "timestamp" (its integer text, so
 -- nothing is rounded), or the current time when it has none. HOSTNAME is
@@ -23,6 +24,8 @@
 -- TLS by RFC 5425), "lf" ends each message with a line feed (the messages
 -- built here never contain one), "none" is the bare message (UDP: one
 -- datagram each).
+local secfields = require "secfields"
+
 local M = {}
 
 local find, format, gsub, match, sub, rep =
@@ -39,7 +42,6 @@ M.facilities = {
 }
 
 M.DEFAULT_FACILITY = "local0"
-M.DEFAULT_SEVERITY = 6
 
 --- The facility code of a name ("local0", case-insensitive) or a number
 --- 0..23; nil and a message otherwise.
@@ -62,14 +64,9 @@ function M.facility(v)
     return code
 end
 
---- The syslog severity of an event: its own 0..7, else 6.
-function M.severity(ev)
-    local s = ev.severity
-    if type(s) == "number" and s >= 0 and s <= 7 then
-        return s
-    end
-    return M.DEFAULT_SEVERITY
-end
+--- The syslog severity of an event: its own 0..7, else 6; platform audit
+--- by its response status (secfields.severity).
+M.severity = secfields.severity
 
 --- Seconds since the epoch (a number) and the nine fraction digits (a
 --- string) of the event's nanosecond timestamp; the current time when it

@@ -87,7 +87,8 @@ def reached(gw, name, status):
 def post_samples(gw):
     """Posts every sample, then test_fidelity's synthetic event (64-bit
     integers, escapes, UTF-8), one per request; returns those the SPLUNK and
-    ELASTIC channels take (all but platform audit), parsed, in order."""
+    ELASTIC tests' channels (policy events, activity audit) take: all but
+    platform audit, parsed, in order."""
     sent = []
     for name, raw, parsed in samples():
         r = gw.post(raw, content_type="application/json")

@@ -22,6 +22,14 @@ FACILITY_LOCAL0 = 16
 
 
 def syslog_severity(event):
+    """The event's severity, 6 without one; a platform audit record (whose
+    "severity" is always 0) by its response status: 401/403 4, other
+    statuses from 400 5, else 6."""
+    if event.get("type") == "audittrail":
+        st = (event.get("content") or {}).get("responseStatusCode")
+        if st in (401, 403):
+            return 4
+        return 5 if isinstance(st, int) and st >= 400 else 6
     s = event.get("severity")
     return s if isinstance(s, int) and 0 <= s <= 7 else 6
 
@@ -252,17 +260,22 @@ def expected_fields(ev):
         d = ev.get("directory") or ""
         path = (d if d.endswith("/") or not d else d + "/") + ev["filename"]
     tags = _get(ev, ["content", "ruleTags"])
+    content = ev.get("content") if isinstance(ev.get("content"), dict) else {}
+    url = None
+    if content.get("requestUri"):
+        url = content["requestUri"] + ("?" + content["queryString"] if content.get("queryString") else "")
     out = {
         "id": first(ev.get("id")),
         "type": first(ev.get("type")),
         "policy": first(ev.get("name")) if ev.get("type") == "policy" else None,
         "host": first(ev.get("hostname"), labels.get("host.hostName")),
-        "user": first(ev.get("username"), _get(ev, ["user", "username"]), fields.get("user.name")),
+        "user": first(ev.get("username"), _get(ev, ["user", "username"]), fields.get("user.name"),
+                      content.get("username")),
         "process": first(ev.get("comm"), ev.get("processName"), fields.get("proc.name")),
         "pid": first(ev.get("pid")),
         "cmdline": first(ev.get("cmdline"), fields.get("proc.cmdline")),
         "file": first(path, fields.get("fd.name")),
-        "src": first(ev.get("clientIpv4Dot")),
+        "src": first(ev.get("clientIpv4Dot"), content.get("userOriginIP")),
         "sport": first(ev.get("clientPort")),
         "dst": first(ev.get("serverIpv4Dot")),
         "dport": first(ev.get("serverPort")),
@@ -278,6 +291,13 @@ def expected_fields(ev):
         "rule": first(_get(ev, ["content", "ruleName"])),
         "tags": ",".join(tags) if isinstance(tags, list) and tags else None,
         "output": first(_get(ev, ["content", "output"])),
+        "user_id": first(content.get("userId")),
+        "method": first(content.get("requestMethod")),
+        "url": url,
+        "status": first(content.get("responseStatusCode")),
+        "entity": first(content.get("entityType")),
+        "team_id": first(content.get("teamId")),
+        "customer_id": first(content.get("customerId")),
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -287,11 +307,19 @@ TITLES = {"policy": "Policy event", "command": "Command executed", "connection":
 
 
 def expected_title(f):
-    return f.get("policy") or TITLES.get(f.get("type")) or f.get("type") or "Sysdig event"
+    if f.get("policy"):
+        return f["policy"]
+    if f.get("type") == "audittrail" and f.get("method") and f.get("url"):
+        return "Platform audit: %s %s" % (f["method"], f["url"].split("?")[0])
+    return TITLES.get(f.get("type")) or f.get("type") or "Sysdig event"
 
 
 def expected_event_id(f):
-    return f.get("rule") or f.get("type") or "event"
+    if f.get("rule"):
+        return f["rule"]
+    if f.get("type") == "audittrail":
+        return ":".join(["audittrail"] + [f[k] for k in ("entity", "method") if f.get(k)])
+    return f.get("type") or "event"
 
 
 def header_text(s):
@@ -306,7 +334,10 @@ CEF_KEYS = [("id", "externalId", None), ("type", "cat", None), ("host", "dvchost
             ("proto", "proto", None), ("rule", "cs1", "ruleName"), ("tags", "cs2", "ruleTags"),
             ("container", "cs3", "containerId"), ("cmdline", "cs4", "cmdline"),
             ("namespace", "cs5", "k8sNamespace"), ("pod", "cs6", "k8sPod"),
-            ("policy_id", "cn1", "policyId")]
+            ("policy_id", "cn1", "policyId"), ("user_id", "suid", None),
+            ("method", "requestMethod", None), ("url", "request", None),
+            ("status", "cn2", "responseStatusCode"), ("team_id", "cn3", "teamId"),
+            ("entity", "flexString1", "entityType"), ("customer_id", "flexNumber1", "customerId")]
 
 
 def expected_cef(ev):
@@ -322,6 +353,8 @@ def expected_cef(ev):
                 ext[key + "Label"] = label
     if f.get("direction") in ("in", "out"):
         ext["deviceDirection"] = "0" if f["direction"] == "in" else "1"
+    if f.get("status") and f.get("method"):
+        ext["outcome"] = "success" if int(f["status"]) < 400 else "failure"
     header = ["CEF:0", "Sysdig", "Secure", "1.0", header_text(expected_event_id(f)),
               header_text(expected_title(f)), str(sev10(ev))]
     return header, ext
@@ -333,7 +366,9 @@ LEEF_KEYS = [("id", "externalId"), ("host", "hostname"), ("policy", "policy"), (
              ("src", "src"), ("sport", "srcPort"), ("dst", "dst"), ("dport", "dstPort"),
              ("proto", "proto"), ("direction", "direction"), ("container", "containerId"),
              ("image", "image"), ("namespace", "k8sNamespace"), ("pod", "k8sPod"),
-             ("cluster", "k8sCluster")]
+             ("cluster", "k8sCluster"), ("user_id", "userId"), ("method", "requestMethod"), ("url", "url"),
+             ("status", "responseStatusCode"), ("entity", "entityType"), ("team_id", "teamId"),
+             ("customer_id", "customerId")]
 
 
 def expected_leef(ev):

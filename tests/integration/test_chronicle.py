@@ -1,8 +1,8 @@
 """CHRONICLE against a strict local Ingestion API and token endpoint: v1
 (API key in the query) and v2 (service-account JWT, customer id,
 namespace), entries field by field (the log text is the event, 64-bit
-integers exact, ts_rfc3339 exact to the nanosecond), policy events only,
-one token for every batch, a refused token renewed at once, retryable
+integers exact, ts_rfc3339 exact to the nanosecond), policy events and
+platform audit only, one token for every batch, a refused token renewed at once, retryable
 errors retried, permanent ones dead-lettered, requests under 1 MB and a
 larger batch split, and the example's --check."""
 
@@ -51,17 +51,18 @@ def test_v1_api_key(google, gateway_factory):
     gw = gateway_factory([v1(google)], conf=conf())
     sent = [e for _name, e in all_samples()]
     post(gw, sent)
-    policies = [e for e in sent if e["type"] == "policy"]
-    google.wait(lambda: len(google.entries) == len(policies))
-    check_entries(google, policies)
+    taken = [e for e in sent if e["type"] in ("policy", "audittrail")]
+    google.wait(lambda: len(google.entries) == len(taken))
+    check_entries(google, taken)
     for r in google.of("chronicle_v1"):
         assert r.status == 200
         assert r.query == {"key": [API_KEY]}
         assert set(json.loads(r.body)) == {"log_type", "entries"}
     assert google.of("token") == []
     assert gw.deadletters() == []
-    # Only policy events: the audit samples never left.
-    assert all(json_exact(e["log_text"])["type"] == "policy" for e in google.entries)
+    # Policy events and platform audit (the default channels): the activity
+    # audit samples never left.
+    assert sorted(json_exact(e["log_text"])["type"] for e in google.entries) == ["audittrail", "policy"]
 
 
 def test_v1_wrong_key_is_dead_lettered(google, gateway_factory):

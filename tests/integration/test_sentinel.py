@@ -42,7 +42,7 @@ def data_collector(az, name="legacy", batch=None, **extra):
 
 
 def events():
-    """The samples SENTINEL's channels take (policy and activity audit)."""
+    """The samples but platform audit (test_platform_audit.py has it)."""
     return [e for name, e in all_samples() if name != "platform_audit.json"]
 
 
