@@ -12,6 +12,7 @@
 #include "config.h"
 #include "agent_files.h"
 #include "config_loader.h"
+#include "sysdig_vocab.h"
 #include "yaml_load.h"
 
 #include <ctype.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "event.h"
 #include "log.h"
@@ -102,6 +104,44 @@ fail:
     return -1;
 }
 
+/* Whether a site module <type>.lua lies in one of the directories searched
+ * for types besides the built-in ones (lua_dir's integrations/ and
+ * integration_paths): a site may write a module for a name the chart uses. */
+static int site_module(const sr_config *cfg, const char *type) {
+    char lower[MAX_NAME_LEN + 1], path[4200];
+    size_t n = 0;
+    for (; type[n] && n < MAX_NAME_LEN; n++)
+        lower[n] = (char)tolower((unsigned char)type[n]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < cfg->nintegration_paths; i++) {
+        snprintf(path, sizeof path, "%s/%s.lua", cfg->integration_paths[i], lower);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    if (cfg->lua_dir) {
+        snprintf(path, sizeof path, "%s/integrations/%s.lua", cfg->lua_dir, lower);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The chart's types siemrelay has no module for get their own answer
+ * rather than "unknown type" and a nearest match. Checked once every file
+ * is read, since integration_paths may come from a later file. */
+static int check_chart_types(sr_conf_ctx *ctx, const sr_config *cfg) {
+    for (size_t i = 0; i < cfg->nintegrations; i++) {
+        const sr_integration_conf *ic = &cfg->integrations[i];
+        const char *why = sr_sysdig_type_unsupported(ic->type);
+        if (why && !site_module(cfg, ic->type))
+            return sr_conf_fail(ctx, ic->file, ic->type_line ? ic->type_line : ic->line,
+                                "integration '%s': siemrelay does not forward to type '%s' of "
+                                "the Sysdig chart: %s",
+                                ic->name, ic->type, why);
+    }
+    return 0;
+}
+
 /* ---- Documents ---------------------------------------------------------- */
 
 /* dragent.yaml and Helm values hold much besides the forwarder; those keys
@@ -117,6 +157,63 @@ static void ignore_agent_key(const sr_node *root, size_t k) {
                  root->keys[k]);
 }
 
+/* The line of `key` in `map`, or the map's own line. */
+static int line_of(const sr_node *map, int k) {
+    return k >= 0 && map->key_lines ? map->key_lines[k] : map->line;
+}
+
+/* A message-type list as a mask; -1 when it holds something else (the
+ * reader reports that itself). AUDIT_TAP has no data and counts as nothing. */
+static long msg_types_mask(const sr_node *v) {
+    unsigned mask = 0;
+    if (v->kind == SR_NODE_MAP)
+        return -1;
+    size_t n = v->kind == SR_NODE_SEQ ? v->n : 1;
+    for (size_t i = 0; i < n; i++) {
+        const sr_node *el = v->kind == SR_NODE_SEQ ? v->items[i] : v;
+        if (el->kind != SR_NODE_SCALAR)
+            return -1;
+        unsigned bit = sr_msg_type_parse(el->text);
+        if (!bit && strcasecmp(el->text, "AUDIT_TAP") != 0)
+            return -1;
+        mask |= bit;
+    }
+    return (long)mask;
+}
+
+/* One file with both dragent.yaml's `local_forwarder` and Helm's
+ * `localForwarder` that disagree: whichever came last would win silently,
+ * and the file reads as saying both. Agreeing spellings are fine. */
+static int forwarder_spellings_agree(sr_conf_ctx *ctx, const sr_node *root) {
+    int ia = sr_node_index(root, "local_forwarder"), ib = sr_node_index(root, "localForwarder");
+    if (ia < 0 || ib < 0)
+        return 0;
+    const sr_node *a = root->items[ia], *b = root->items[ib];
+    if (a->kind != SR_NODE_MAP || b->kind != SR_NODE_MAP)
+        return 0; /* the section readers say what is wrong */
+    int ea = sr_node_index(a, "enabled"), eb = sr_node_index(b, "enabled");
+    int va, vb;
+    if (ea >= 0 && eb >= 0 && sr_node_bool(a->items[ea], &va) == 0 &&
+        sr_node_bool(b->items[eb], &vb) == 0 && va != vb)
+        return sr_conf_fail(ctx, root->file, line_of(b, eb),
+                            "'localForwarder.enabled: %s' contradicts "
+                            "'local_forwarder.enabled: %s' on line %d; the file has both the "
+                            "Helm and the dragent.yaml spelling: keep one",
+                            vb ? "true" : "false", va ? "true" : "false", line_of(a, ea));
+    int ta = sr_node_index(a, "transmit_message_types");
+    int tb = sr_node_index(b, "transmitMessageTypes");
+    if (ta < 0 || tb < 0)
+        return 0;
+    long ma = msg_types_mask(a->items[ta]), mb = msg_types_mask(b->items[tb]);
+    if (ma >= 0 && mb >= 0 && ma != mb)
+        return sr_conf_fail(ctx, root->file, line_of(b, tb),
+                            "'localForwarder.transmitMessageTypes' contradicts "
+                            "'local_forwarder.transmit_message_types' on line %d; the file has "
+                            "both the Helm and the dragent.yaml spelling: keep one",
+                            line_of(a, ta));
+    return 0;
+}
+
 static int apply_document(sr_conf_ctx *ctx, sr_config *cfg, const sr_node *root) {
     if (sr_conf_is_unset(root))
         return 0; /* an empty file */
@@ -125,6 +222,8 @@ static int apply_document(sr_conf_ctx *ctx, sr_config *cfg, const sr_node *root)
                             "expected a map of settings at the top level");
     if (sr_node_index(root, "local_forwarder") < 0 && sr_node_index(root, "localForwarder") < 0)
         return sr_conf_apply_map(ctx, root, sr_config_keys, cfg);
+    if (forwarder_spellings_agree(ctx, root) != 0)
+        return -1;
     /* An agent file: only our own keys are read. */
     sr_node ours = *root;
     ours.n = 0;
@@ -185,6 +284,8 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
             goto fail;
     }
     sr_agent_files_free(&files);
+    if (check_chart_types(&ctx, cfg) != 0)
+        return -1;
     /* An `inputs:` section lists the inputs wanted: one it leaves out is off
      * (both are on only when no file says anything about inputs). */
     if (ld.inputs_seen) {

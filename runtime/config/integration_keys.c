@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "event.h"
+#include "sysdig_vocab.h"
 
 #define MAX_NAME_LEN 64
 
@@ -66,10 +67,19 @@ static int read_type(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
 static const char *const channel_names[] = {"SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT",
                                             "PLATFORM_AUDIT", "MONITOR_EVENTS", NULL};
 
+static const char channels_taken[] =
+    "SECURE_EVENTS_POLICIES, ACTIVITY_AUDIT, PLATFORM_AUDIT, MONITOR_EVENTS";
+
 static int read_channels(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
     const sr_node *v = it->v;
     unsigned mask = 0;
-    if (v->kind == SR_NODE_MAP || (v->kind == SR_NODE_SEQ && v->n == 0))
+    if (v->kind == SR_NODE_SEQ && v->n == 0)
+        return sr_conf_fail(ctx, it->file, it->line,
+                            "key '%s': an empty list forwards nothing; remove the integration, "
+                            "or name its channels (leave the key out for every channel the "
+                            "type takes)",
+                            it->key);
+    if (v->kind == SR_NODE_MAP)
         return sr_conf_wrong_value(ctx, it, "a list of channels (leave it out for every channel)",
                                    0);
     size_t n = v->kind == SR_NODE_SEQ ? v->n : 1;
@@ -78,6 +88,12 @@ static int read_channels(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) 
         if (el->kind != SR_NODE_SCALAR)
             return sr_conf_wrong_element(ctx, it, el, "a channel name");
         unsigned bit = sr_channel_parse(el->text);
+        const char *why = bit ? NULL : sr_sysdig_channel_unsupported(el->text);
+        if (why)
+            return sr_conf_fail(ctx, el->file, el->line,
+                                "key '%s': siemrelay does not forward channel '%s' of the Sysdig "
+                                "chart: %s (siemrelay's channels: %s)",
+                                it->key, el->text, why, channels_taken);
         if (!bit) {
             const char *near = sr_suggest(el->text, channel_names);
             return sr_conf_fail(ctx, el->file, el->line, "key '%s': unknown channel '%.64s'%s%s%s",

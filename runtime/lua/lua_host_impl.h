@@ -129,6 +129,12 @@ void sr_lua_params_check(lua_State *L, int mod, const char *who, const sr_node *
  * the host reads itself) nor declared by the transport. */
 void sr_lua_sink_settings(lua_State *L, sr_lua_integ *in, int ret, const char *const *host_keys);
 
+/* Raises setup's error `msg` for integration `s` (module at `mod`) at the
+ * line of the configuration key it names (quoted or leading, as modules
+ * write them), or at the entry's line when it names none. */
+void sr_lua_setup_failed(lua_State *L, int mod, const sr_integration_spec *s, const char *msg)
+    __attribute__((noreturn));
+
 /* ---- lua_watchdog.c ---- */
 
 /* The allocator every state is created with (ud: the state's heap, which

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -283,6 +284,32 @@ static int key_line(const sr_node *map, size_t k) {
     return map->key_lines ? map->key_lines[k] : map->items[k]->line;
 }
 
+/* Sysdig's `certificateId` names a certificate in Sysdig's certificate
+ * store, which has no counterpart here: the answer names the PEM file
+ * options this type has instead, so a config copied from Sysdig gets a way
+ * forward rather than "unknown key". */
+static int has_option(check_ctx *c, const char *name) {
+    push_lower(c->L, name);
+    lua_gettable(c->L, c->lookup);
+    int known = lua_isstring(c->L, -1);
+    lua_pop(c->L, 1);
+    return known;
+}
+
+static void raise_certificate_id(check_ctx *c, const sr_node *map, int line, const char *key) {
+    int ca = has_option(c, "caFile"),
+        client = has_option(c, "certFile") && has_option(c, "keyFile");
+    if (!ca && !client)
+        raise_at(c, map->file, line,
+                 "key '%s': siemrelay has no certificate store, and this type takes no "
+                 "certificate files: remove the key",
+                 key);
+    raise_at(c, map->file, line,
+             "key '%s': siemrelay has no certificate store; give PEM files instead: %s%s%s", key,
+             ca ? "caFile (the CA bundle that verifies the server)" : "", ca && client ? ", " : "",
+             client ? "certFile and keyFile (a client certificate and its key)" : "");
+}
+
 static void check_key(check_ctx *c, const sr_node *map, size_t k) {
     lua_State *L = c->L;
     const char *key = map->keys[k];
@@ -291,6 +318,8 @@ static void check_key(check_ctx *c, const sr_node *map, size_t k) {
     push_lower(L, key);
     lua_gettable(L, c->lookup);
     if (!lua_isstring(L, -1)) {
+        if (strcasecmp(key, "certificateId") == 0)
+            raise_certificate_id(c, map, line, key);
         const char *near = sr_suggest(key, candidates(c));
         if (near)
             raise_at(c, map->file, line, "unknown key '%s' (did you mean '%s'?)", key, near);

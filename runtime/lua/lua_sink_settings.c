@@ -1,13 +1,16 @@
 /* lua_sink_settings.c - an integration's transport settings from what its
- * Lua `setup` returned, through the transport's key table (sinks/sink.h).
+ * Lua `setup` returned, through the transport's key table (sinks/sink.h);
+ * and setup's own errors reported at the line of the key they are about.
  *
  * Nothing here knows a transport: every key the transport declares is read
  * with its type (absent keys keep the declared default), and every key of
  * setup's result must be either one the host reads itself or one the
  * transport declares, so a misspelt or misplaced setting is a configuration
  * error naming the transport and the key instead of being ignored. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -134,4 +137,84 @@ void sr_lua_sink_settings(lua_State *L, sr_lua_integ *in, int ret, const char *c
             set_key(L, in, k);
         lua_pop(L, 1);
     }
+}
+
+/* ---- setup's errors ----------------------------------------------------- */
+
+/* The canonical option name (an alias resolved) of a key as the
+ * configuration spells it, or NULL. The string stays referenced by the
+ * options table at `options`, so it outlives the stack slots used here. */
+static const char *canonical(lua_State *L, int options, const char *key) {
+    for (lua_pushnil(L); lua_next(L, options); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || strcasecmp(lua_tostring(L, -2), key) != 0)
+            continue;
+        const char *name = lua_tostring(L, -2);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "alias_of");
+            if (lua_type(L, -1) == LUA_TSTRING)
+                name = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+        return name;
+    }
+    return NULL;
+}
+
+/* The line of the configuration key whose option is named by the word
+ * [w, w+n) of a message; 0 when none is. */
+static int word_line(lua_State *L, int options, const sr_node *cfg, const char *w, size_t n) {
+    for (size_t k = 0; k < cfg->n; k++) {
+        const char *name = canonical(L, options, cfg->keys[k]);
+        if (name && strlen(name) == n && strncmp(name, w, n) == 0)
+            return cfg->key_lines ? cfg->key_lines[k] : cfg->items[k]->line;
+    }
+    return 0;
+}
+
+static size_t word_len(const char *p) {
+    size_t n = 0;
+    if (isalpha((unsigned char)*p) || *p == '_')
+        while (isalnum((unsigned char)p[n]) || p[n] == '_')
+            n++;
+    return n;
+}
+
+/* Where a message of setup is about: modules name the option they refuse,
+ * quoted ("'index' must be lower case") or leading ("topic must start with
+ * a letter"). A quoted option wins over a bare word; the first one given
+ * in the configuration is the one. */
+static int message_line(lua_State *L, int options, const sr_node *cfg, const char *msg) {
+    for (int quoted = 1; quoted >= 0; quoted--) {
+        for (const char *p = msg; *p;) {
+            int at_word = quoted ? (*p == '\'' && word_len(p + 1))
+                                 : (p == msg || !isalnum((unsigned char)p[-1])) && word_len(p);
+            if (!at_word) {
+                p++;
+                continue;
+            }
+            const char *w = quoted ? p + 1 : p;
+            size_t n = word_len(w);
+            int line = word_line(L, options, cfg, w, n);
+            if (line)
+                return line;
+            p = w + n;
+        }
+    }
+    return 0;
+}
+
+void sr_lua_setup_failed(lua_State *L, int mod, const sr_integration_spec *s, const char *msg) {
+    const sr_node *cfg = s->configuration;
+    int line = 0;
+    if (cfg && cfg->kind == SR_NODE_MAP) {
+        lua_getfield(L, mod, "options");
+        if (lua_istable(L, -1))
+            line = message_line(L, lua_gettop(L), cfg, msg);
+        lua_pop(L, 1);
+    }
+    if (!line)
+        sr_lua_raise_integ(L, s, "%s", msg);
+    sr_lua_raise(L, "%s:%d: integration '%s' (%s): %s", cfg->file ? cfg->file : "?", line, s->name,
+                 s->type, msg);
 }

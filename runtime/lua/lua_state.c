@@ -478,7 +478,7 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     if (lua_isfunction(L, -1)) {
         lua_pushvalue(L, conf);
         if (lua_pcall(L, 1, 1, 0) != 0)
-            sr_lua_raise_integ(L, s, "%s", lua_tostring(L, -1));
+            sr_lua_setup_failed(L, mod, s, lua_tostring(L, -1));
         if (!lua_isnil(L, -1) && !lua_istable(L, -1))
             sr_lua_raise_integ(L, s, "setup returned a %s, expected a table or nothing",
                                luaL_typename(L, -1));

@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "config.h"
 #include "event.h"
 #include "log.h"
+#include "sysdig_vocab.h"
 
 #ifndef SR_SOURCE_DIR
 #error "SR_SOURCE_DIR must name the source tree (tests/CMakeLists.txt defines it)"
@@ -470,6 +472,126 @@ static void test_local_forwarder(void) {
                 "1: key 'enabled': expected true or false, got 'sure'");
 }
 
+static void expect_forwarder(const char *text, int enabled, unsigned types) {
+    sr_config cfg;
+    CHECK_INT(load1(&cfg, write_file("lf.yaml", text)), 0);
+    CHECK_INT(cfg.forwarder_enabled, enabled);
+    CHECK_INT(cfg.transmit_message_types, types);
+    sr_config_free(&cfg);
+}
+
+/* One file with both spellings of the forwarder's settings must not say
+ * two things; agreeing ones, or one key each, are fine. */
+static void test_forwarder_spellings(void) {
+    check_error("local_forwarder:\n"
+                "  enabled: true\n"
+                "localForwarder:\n"
+                "  enabled: false\n",
+                "4: 'localForwarder.enabled: false' contradicts 'local_forwarder.enabled: true' "
+                "on line 2; the file has both the Helm and the dragent.yaml spelling: keep one");
+    check_error("localForwarder:\n"
+                "  transmitMessageTypes: [POLICY_EVENTS, SECURE_AUDIT]\n"
+                "local_forwarder:\n"
+                "  transmit_message_types: [POLICY_EVENTS]\n",
+                "2: 'localForwarder.transmitMessageTypes' contradicts "
+                "'local_forwarder.transmit_message_types' on line 4; the file has both the Helm "
+                "and the dragent.yaml spelling: keep one");
+    expect_forwarder("local_forwarder:\n"
+                     "  enabled: false\n"
+                     "  transmit_message_types: [SECURE_AUDIT]\n"
+                     "localForwarder:\n"
+                     "  enabled: no\n"
+                     "  transmitMessageTypes: [secure_audit]\n"
+                     "  integrations: []\n",
+                     0, SR_MT_SECURE_AUDIT);
+    expect_forwarder("local_forwarder:\n"
+                     "  enabled: false\n"
+                     "localForwarder:\n"
+                     "  transmitMessageTypes: [MONITOR_EVENTS]\n",
+                     0, SR_MT_MONITOR_EVENTS);
+}
+
+/* The chart's types and channels siemrelay does not handle are named as
+ * such, with the reason, never matched to a near name. */
+static void test_chart_vocabulary(void) {
+    check_error("integrations:\n"
+                "  - channels: [SECURE_EVENTS_POLICIES]\n"
+                "    type: s3\n",
+                "3: integration 's3-1': siemrelay does not forward to type 'S3' of the Sysdig "
+                "chart: siemrelay has no object-store transport; forward to SQS, KAFKA or FILE "
+                "and load S3 from there");
+    check_error("integrations:\n"
+                "  - type: KINESIS_FIREHOSE\n"
+                "    name: fh\n",
+                "2: integration 'fh': siemrelay does not forward to type 'KINESIS_FIREHOSE' of "
+                "the Sysdig chart: siemrelay has no Kinesis transport; forward to KAFKA or SQS "
+                "and feed Kinesis from there");
+    check_error("integrations:\n"
+                "  - type: LOCAL\n",
+                "2: integration 'local-1': siemrelay does not forward to type 'LOCAL' of the "
+                "Sysdig chart: it is the chart's test type that prints events to the agent's own "
+                "output; use FILE to write events to a local file");
+    check_error("integrations:\n"
+                "  - type: WEBHOOK\n"
+                "    channels:\n"
+                "      - SECURE_EVENTS_POLICIES\n"
+                "      - SECURE_EVENTS_SCANNING\n",
+                "5: key 'channels': siemrelay does not forward channel 'SECURE_EVENTS_SCANNING' "
+                "of the Sysdig chart: Sysdig's backend produces these results, not the agent's "
+                "event stream siemrelay receives; forward them with Sysdig Secure's standard "
+                "event forwarding (siemrelay's channels: SECURE_EVENTS_POLICIES, ACTIVITY_AUDIT, "
+                "PLATFORM_AUDIT, MONITOR_EVENTS)");
+    check_error("integrations:\n"
+                "  - type: WEBHOOK\n"
+                "    channels: [audit_tap]\n",
+                "3: key 'channels': siemrelay does not forward channel 'audit_tap' of the "
+                "Sysdig chart: the agent's audit tap goes to the Sysdig backend only and has no "
+                "data in siemrelay (siemrelay's channels: SECURE_EVENTS_POLICIES, "
+                "ACTIVITY_AUDIT, PLATFORM_AUDIT, MONITOR_EVENTS)");
+    static const char *const chart_channels[] = {
+        "SECURE_EVENTS_HOSTSCANNING",   "SECURE_EVENTS_BENCHMARK",
+        "SECURE_EVENTS_COMPLIANCE",     "SECURE_OBJECT_STORE_RUNTIME",
+        "SECURE_OBJECT_STORE_REGISTRY", "SECURE_OBJECT_STORE_PIPELINE"};
+    for (size_t i = 0; i < sizeof chart_channels / sizeof *chart_channels; i++)
+        CHECK(sr_sysdig_channel_unsupported(chart_channels[i]) != NULL);
+    CHECK(sr_sysdig_type_unsupported("KINESIS_DATA_STREAMS") != NULL);
+    /* What siemrelay takes is never on these lists. */
+    CHECK(sr_sysdig_channel_unsupported("SECURE_EVENTS_POLICIES") == NULL);
+    CHECK(sr_sysdig_channel_unsupported("POLICY_EVENTS") == NULL);
+    CHECK(sr_sysdig_type_unsupported("SQS") == NULL);
+    /* ... and no built-in module has a chart-only type's name. */
+    for (size_t i = 0; sr_sysdig_unsupported_types[i]; i++) {
+        char path[1024], lower[64];
+        size_t n = 0;
+        for (const char *c = sr_sysdig_unsupported_types[i]; *c && n + 1 < sizeof lower; c++)
+            lower[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+        lower[n] = '\0';
+        snprintf(path, sizeof path, "%s/lua/integrations/%s.lua", SR_SOURCE_DIR, lower);
+        CHECK(access(path, F_OK) != 0);
+        CHECK(sr_sysdig_type_unsupported(sr_sysdig_unsupported_types[i]) != NULL);
+    }
+
+    /* A site module of that name in integration_paths is the site's
+     * choice: the entry loads (its options are the module's to check). */
+    char mods[600];
+    snprintf(mods, sizeof mods, "%s/mods", dir);
+    mkdir(mods, 0700);
+    write_file("mods/s3.lua", "return {}\n");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "integration_paths: [%s]\n"
+             "integrations:\n"
+             "  - type: S3\n",
+             mods);
+    sr_config cfg;
+    CHECK_INT(load1(&cfg, write_file("site.yaml", text)), 0);
+    CHECK_INT(cfg.nintegrations, 1);
+    sr_config_free(&cfg);
+    snprintf(text, sizeof text, "%s/s3.lua", mods);
+    unlink(text);
+    rmdir(mods);
+}
+
 static void test_agent_files(void) {
     /* The agent's keys are not ours, but ours still count in such a file. */
     sr_config cfg;
@@ -544,8 +666,8 @@ static void test_integrations(void) {
     check_error("integrations:\n"
                 "  - type: WEBHOOK\n"
                 "    channels: []\n",
-                "3: key 'channels': expected a list of channels (leave it out for every "
-                "channel), got a list");
+                "3: key 'channels': an empty list forwards nothing; remove the integration, or "
+                "name its channels (leave the key out for every channel the type takes)");
     check_error("integrations:\n"
                 "  - type: WEBHOOK\n"
                 "    min_severity: 8\n",
@@ -781,6 +903,8 @@ int main(void) {
     test_tls();
     test_local_forwarder();
     test_agent_files();
+    test_forwarder_spellings();
+    test_chart_vocabulary();
     test_integrations();
     test_merge();
     test_env_and_yaml_errors();

@@ -615,6 +615,43 @@ done:
     sr_node_free(file);
 }
 
+/* A value setup refuses is reported at its key's line (through an alias
+ * too), not the entry's; a message naming no configured key stays at the
+ * entry. */
+static void test_setup_error_lines(void) {
+    expect_config_error("TESTHTTP", "token: abc\nretries: 2\nendpoint: ftp://x\n",
+                        "cfg.yaml:3: integration 'siem' (TESTHTTP): endpoint must be an http(s) "
+                        "URL, got 'ftp://x'");
+    expect_config_error("TESTHTTP", "token: abc\nServiceURL: ftp://x\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): endpoint must be an http(s) "
+                        "URL, got 'ftp://x'");
+    /* Quoted names win over bare words, the first configured one counts. */
+    expect_config_error("KAFKA",
+                        "brokers: [\"127.0.0.1:9092\"]\ntopic: t\nusername: u\n"
+                        "caFile: /ca.pem\n",
+                        "cfg.yaml:4: integration 'siem' (KAFKA): 'caFile', 'certFile' and "
+                        "'keyFile' need 'isTlsEnabled: true'");
+    expect_config_error("KAFKA", "brokers: [\"127.0.0.1:9092\"]\ntopic: t\npassword: p\n",
+                        "cfg.yaml:3: integration 'siem' (KAFKA): 'username' and 'password' need "
+                        "'saslMechanism'");
+    expect_config_error("CHRONICLE", "region: us\n",
+                        "cfg.yaml:1: integration 'siem' (CHRONICLE): missing credentials: apiKey "
+                        "(v1) or credentialsOAuth2 with chronicleCustomerId (v2)");
+}
+
+/* Sysdig's certificate store id gets what to use instead, for the type. */
+static void test_certificate_id(void) {
+    expect_config_error("WEBHOOK", "endpoint: https://x\ncertificateId: 42\n",
+                        "cfg.yaml:2: integration 'siem' (WEBHOOK): key 'certificateId': "
+                        "siemrelay has no certificate store; give PEM files instead: caFile (the "
+                        "CA bundle that verifies the server), certFile and keyFile (a client "
+                        "certificate and its key)");
+    expect_config_error("TESTHTTP", "endpoint: https://x\nCertificateID: 42\n",
+                        "cfg.yaml:2: integration 'siem' (TESTHTTP): key 'CertificateID': "
+                        "siemrelay has no certificate store, and this type takes no certificate "
+                        "files: remove the key");
+}
+
 /* What setup returns is checked against the transport's key table. */
 static void test_setup_settings(void) {
     expect_config_error("TESTHTTP", "endpoint: http://x\nsetup_extra:\n  path: /tmp/x\n",
@@ -821,6 +858,8 @@ int main(void) {
     test_option_errors();
     test_describe_and_info();
     test_setup_settings();
+    test_setup_error_lines();
+    test_certificate_id();
     test_request_and_outcome();
     return CHECK_DONE();
 }
