@@ -2,6 +2,9 @@
 #   make run   - install what is missing, build, run on config/siemrelay.yaml
 #   make test  - install what is missing, build, run the whole test suite
 #   make test SANITIZE=1 - the same under AddressSanitizer + UBSan
+#   make install [PREFIX=/usr/local] [DESTDIR=...] - build and install (docs/install.md)
+#   make deb     - the Debian package, in build-deb/ (CPack)
+#   make package-check - build the package, install, run, remove it (root; .ci/package-check)
 
 BUILD_DEPS := cmake gcc make pkg-config libluajit2-5.1-dev libuv1-dev \
 	libcurl4-openssl-dev librdkafka-dev lua-cjson-dev libssl-dev libyaml-dev \
@@ -23,9 +26,13 @@ BUILD_DIR ?= build
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 CONFIG ?= config/siemrelay.yaml
+# The installation prefix is compiled in (the systemd unit's paths): a
+# changed PREFIX reconfigures the build.
+PREFIX ?= /usr/local
+DEB_DIR ?= build-deb
 JOBS ?= $(shell nproc)
 
-.PHONY: all build run test deps test-deps clean
+.PHONY: all build run test deps test-deps clean install deb package-check
 
 all: build
 
@@ -41,6 +48,20 @@ build: deps
 	cmake -S . -B $(BUILD_DIR) -DSIEMRELAY_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+install: deps
+	cmake -S . -B $(BUILD_DIR) -DSIEMRELAY_WERROR=ON $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target siemrelay
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR)
+
+# A build of its own with the prefix /usr (configuration in /etc/siemrelay).
+deb: deps
+	cmake -S . -B $(DEB_DIR) -DSIEMRELAY_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON
+	cmake --build $(DEB_DIR) -j $(JOBS) --target siemrelay
+	cd $(DEB_DIR) && cpack -G DEB
+
+package-check: deb
+	sh .ci/package-check $(DEB_DIR)
+
 run: build
 	./$(BUILD_DIR)/siemrelay -c $(CONFIG)
 
@@ -52,4 +73,4 @@ test: test-deps
 bench: deps ; /usr/bin/python3 tests/bench/run $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-deb

@@ -68,9 +68,10 @@ typedef struct sr_gateway {
     /* The admin API's changes (admin.h's control): the API file, deletes
      * waiting for their queue (paused), test events, the audit trail, and
      * who waits for a reload. */
-    char *api_path;   /* <data_dir>/api-integrations.yaml, fixed at start */
-    char *data_dir;   /* as at start (it changes only on restart) */
-    sr_ingest ingest; /* the pipeline's, for the audit trail */
+    char *api_path;         /* <data_dir>/api-integrations.yaml, fixed at start */
+    char *data_dir;         /* as at start (it changes only on restart) */
+    char lua_dir_buf[4096]; /* the lua/ tree found beside the binary */
+    sr_ingest ingest;       /* the pipeline's, for the audit trail */
     char **paused;
     size_t npaused;
     sr_probe_list probes;
@@ -82,15 +83,43 @@ typedef struct sr_gateway {
     int reload_by_signal;
 } sr_gateway;
 
-/* The lua/ tree: the configured one, else $SIEMRELAY_LUA_DIR, else the
- * source tree this binary was built from, else the installed copy. */
-static const char *lua_dir(const sr_config *cfg) {
+/* <prefix>/share/siemrelay/lua for a binary at <prefix>/bin/siemrelay, in
+ * `buf`, when that tree exists: an installed gateway uses the tree installed
+ * with it, also when the installation was copied elsewhere (DESTDIR, a
+ * relocated prefix), and never the source tree of the machine it was built
+ * on. */
+static const char *lua_dir_beside_binary(char *buf, size_t len) {
+    char exe[4096];
+    size_t n = sizeof exe;
+    struct stat st;
+    if (uv_exepath(exe, &n) != 0)
+        return NULL;
+    for (int up = 0; up < 2; up++) { /* drop "/siemrelay", then "/bin" */
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            return NULL;
+        *slash = '\0';
+    }
+    int w = snprintf(buf, len, "%s/share/siemrelay/lua", exe);
+    if (w < 0 || (size_t)w >= len)
+        return NULL;
+    char probe[4096 + 32];
+    snprintf(probe, sizeof probe, "%s/integrations", buf);
+    return stat(probe, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
+}
+
+/* The lua/ tree: the configured one, else $SIEMRELAY_LUA_DIR, else the tree
+ * installed beside this binary, else the source tree this binary was built
+ * from, else the installed copy. `buf` holds the second-to-last. */
+static const char *lua_dir(const sr_config *cfg, char *buf, size_t len) {
     struct stat st;
     if (cfg->lua_dir)
         return cfg->lua_dir;
     const char *env = getenv("SIEMRELAY_LUA_DIR");
     if (env && *env)
         return env;
+    if (lua_dir_beside_binary(buf, len))
+        return buf;
     if (stat(SR_SOURCE_LUA_DIR "/integrations", &st) == 0)
         return SR_SOURCE_LUA_DIR;
     return SR_INSTALL_LUA_DIR;
@@ -139,7 +168,7 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
         g->ninteg++;
     }
     sr_lua_host_conf *hc = g->host_conf;
-    hc->lua_dir = lua_dir(cfg);
+    hc->lua_dir = lua_dir(cfg, g->lua_dir_buf, sizeof g->lua_dir_buf);
     hc->integration_paths = (const char *const *)cfg->integration_paths;
     hc->nintegration_paths = cfg->nintegration_paths;
     hc->scripts = (const char *const *)cfg->scripts;
@@ -869,9 +898,11 @@ static int start(sr_gateway *g) {
         return -1;
     g->ready = 1;
     sr_info("gateway",
-            "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s, kafka %s",
+            "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s, kafka %s; "
+            "lua %s",
             g->ninteg, nworkers, g->cfg.http.enabled ? "on" : "off",
-            g->cfg.tcp.enabled ? "on" : "off", g->cfg.kafka.enabled ? "on" : "off");
+            g->cfg.tcp.enabled ? "on" : "off", g->cfg.kafka.enabled ? "on" : "off",
+            g->host_conf->lua_dir);
     return 0;
 
 fail_hosts:

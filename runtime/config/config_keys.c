@@ -470,8 +470,9 @@ const sr_conf_key sr_config_keys[] = {
      .type = SR_CONF_STRING,
      SR_CONF_AT(sr_config, lua_dir),
      .doc_default = "see meaning",
-     .doc = "the `lua/` tree (`lib/`, `integrations/`); unset: `$SIEMRELAY_LUA_DIR`, else the "
-            "source tree the binary was built from, else the installed copy"},
+     .doc = "the `lua/` tree (`lib/`, `integrations/`); unset: `$SIEMRELAY_LUA_DIR`, else "
+            "`<prefix>/share/siemrelay/lua` beside a binary installed as `<prefix>/bin/siemrelay`, "
+            "else the source tree the binary was built from, else the installed copy"},
     {.name = "integration_paths",
      .type = SR_CONF_STRINGS,
      SR_CONF_AT(sr_config, integration_paths),
