@@ -8,7 +8,8 @@
  * when no job runs, so it needs no lock.
  *
  * Settings (file.h, keys at the end of this file): `path` (required),
- * `rotate_bytes` (0 = never), `keep_files` (0 = rotated data is deleted).
+ * `rotate_bytes` (0 = never), `keep_files` (0 = rotated data is deleted),
+ * `root` (confines `path` below a directory: the admin API's integrations).
  * The key table supplies the defaults, so zero values are taken literally
  * here.
  *
@@ -194,8 +195,10 @@ sr_sink *sr_file_sink_new(uv_loop_t *loop, const sr_file_settings *s, char *err,
     fs->loop = loop;
     /* Opening on the loop thread once, at start-up, so a bad path is a
      * configuration error rather than an endless retry. */
-    fs->rf =
-        sr_rotating_file_open(s->path, (uint64_t)s->rotate_bytes, (int)s->keep_files, err, errlen);
+    fs->rf = s->root ? sr_rotating_file_open_confined(s->root, s->path, (uint64_t)s->rotate_bytes,
+                                                      (int)s->keep_files, err, errlen)
+                     : sr_rotating_file_open(s->path, (uint64_t)s->rotate_bytes, (int)s->keep_files,
+                                             err, errlen);
     if (!fs->rf) {
         free(fs);
         return NULL;
@@ -209,6 +212,9 @@ static const sr_sink_key file_keys[] = {
                 "rotate when the file would exceed it; 0 = never"),
     SR_SINK_KEY(sr_file_settings, keep_files, SR_SINK_KEY_INT, 5,
                 "rotated files kept: path.1 .. path.N"),
+    SR_SINK_KEY(sr_file_settings, root, SR_SINK_KEY_STRING, 0,
+                "directory the path is confined to (no links followed, only its own files "
+                "rotated); set by the host for admin-API integrations"),
     {0},
 };
 

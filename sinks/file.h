@@ -12,6 +12,12 @@ typedef struct sr_file_settings {
     const char *path;       /* required */
     long long rotate_bytes; /* rotate when the file would exceed it; 0 = never */
     long long keep_files;   /* rotated files kept: path.1 .. path.N */
+    /* NULL, or the directory `path` is confined to (relative to it, or
+     * absolute under it): reached without following symbolic links, and
+     * only files the sink created are written, truncated or rotated away
+     * (rotating_file.h). The Lua host sets it for integrations defined
+     * through the admin API (admin.files_dir). */
+    const char *root;
 } sr_file_settings;
 
 /* A path that cannot be opened fails creation (NULL, `err`); a later write

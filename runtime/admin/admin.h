@@ -59,6 +59,8 @@ typedef struct sr_admin_conf {
     int port;
     sr_admin_token_conf *tokens; /* `tokens:`, replaced as a whole by a later file */
     size_t ntokens;
+    char *script_dir; /* scripts API-defined integrations may name; NULL: none */
+    char *files_dir;  /* their FILE paths' root; NULL: <data_dir>/files */
 } sr_admin_conf;
 
 /* Called once an asynchronous change finished: `err` NULL on success. */
@@ -71,6 +73,10 @@ typedef struct sr_admin_control {
     void *ud;
     const char *api_path; /* <data_dir>/api-integrations.yaml */
     const char *data_dir;
+    /* What API-defined integrations may reach (admin_bounds.h): scripts
+     * under script_dir (NULL: none), FILE paths under files_dir. */
+    const char *script_dir;
+    const char *files_dir;
     /* Appends `,"channels":[...],"source":"file"|"api","defined_at":"FILE:LINE",
      * "deleting":bool,"configuration":{...}` (secrets masked) for delivery's
      * integration i. */

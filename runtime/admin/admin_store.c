@@ -533,11 +533,132 @@ static int fail_field(char *err, size_t errlen, char *field, size_t fieldlen, co
     return -1;
 }
 
+/* Keys that say where (and how safely) an integration sends its secrets:
+ * reusing a stored secret through "******" requires them unchanged. */
+static int destination_key(const char *k) {
+    static const char *const parts[] = {"endpoint", "url",   "host",     "broker", "server",
+                                        "address",  "proxy", "insecure", "tls",    NULL};
+    static const char *const whole[] = {"tokenuri", "port",       "region",  "workspaceid",
+                                        "cafile",   "cacertfile", "ca_file", NULL};
+    char low[128];
+    size_t n = strlen(k);
+    if (n >= sizeof low)
+        return 1; /* no option is that long: treat it as one to keep */
+    for (size_t i = 0; i <= n; i++)
+        low[i] = (char)tolower((unsigned char)k[i]);
+    for (size_t i = 0; parts[i]; i++)
+        if (strstr(low, parts[i]))
+            return 1;
+    for (size_t i = 0; whole[i]; i++)
+        if (strcmp(low, whole[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The member's key unescaped into `k` (reset first); 0 on success. */
+static int unescaped_key(const char *obj, const sr_json_member *m, sr_buf *k) {
+    sr_buf_reset(k);
+    return sr_json_unescape(obj + m->key_off, m->key_len, 0, k) == 0 && k->data &&
+                   strlen(k->data) == k->len
+               ? 0
+               : -1;
+}
+
+/* The last member of `obj` whose key is `key` (ASCII case-insensitive, as
+ * the configuration loader matches keys). */
+static int lookup(const char *obj, size_t n, const char *key, sr_json_member *out) {
+    sr_buf k = SR_BUF_INIT;
+    sr_json_member m;
+    size_t pos = 0;
+    int found = 0;
+    while (obj && sr_json_object_next(obj, n, &pos, &m))
+        if (unescaped_key(obj, &m, &k) == 0 && strcasecmp(k.data, key) == 0) {
+            *out = m;
+            found = 1;
+        }
+    sr_buf_free(&k);
+    return found;
+}
+
+static int same_value(const char *a, const sr_json_member *ma, const char *b,
+                      const sr_json_member *mb) {
+    sr_buf x = SR_BUF_INIT, y = SR_BUF_INIT;
+    int same = sr_json_compact(a + ma->val_off, ma->val_len, &x) == 0 &&
+               sr_json_compact(b + mb->val_off, mb->val_len, &y) == 0 && x.len == y.len &&
+               memcmp(x.data, y.data, x.len) == 0;
+    sr_buf_free(&x);
+    sr_buf_free(&y);
+    return same;
+}
+
+/* A destination key of `from` that `to` lacks or gives another value, into
+ * `changed`; 0 when there is none. */
+static int destination_changed(const char *from, size_t fn, const char *to, size_t tn,
+                               char *changed, size_t changedlen) {
+    sr_buf k = SR_BUF_INIT;
+    sr_json_member m, o;
+    size_t pos = 0;
+    int found = 0;
+    while (!found && from && sr_json_object_next(from, fn, &pos, &m)) {
+        if (unescaped_key(from, &m, &k) != 0 || !destination_key(k.data))
+            continue;
+        if (!lookup(to, tn, k.data, &o) || !same_value(from, &m, to, &o)) {
+            snprintf(changed, changedlen, "%s", k.data);
+            found = 1;
+        }
+    }
+    sr_buf_free(&k);
+    return found;
+}
+
+/* Whether `conf` gives any value as "******". */
+static int has_masked(const char *conf, size_t n, sr_json_member *first) {
+    size_t pos = 0;
+    sr_json_member m;
+    while (sr_json_object_next(conf, n, &pos, &m))
+        if (m.type == SR_JSON_STRING && m.val_len == sizeof SR_ADMIN_MASK + 1 &&
+            memcmp(conf + m.val_off + 1, SR_ADMIN_MASK, sizeof SR_ADMIN_MASK - 1) == 0) {
+            *first = m;
+            return 1;
+        }
+    return 0;
+}
+
+/* A stored secret goes only where it went: with "******" in `conf`, every
+ * destination key must be as stored. */
+static int check_destination(const char *conf, size_t n, const char *old, char *err, size_t errlen,
+                             char *field, size_t fieldlen) {
+    sr_json_member masked, oc;
+    char changed[128];
+    const char *was = NULL;
+    size_t wn = 0;
+    if (!has_masked(conf, n, &masked))
+        return 0;
+    if (old && lookup(old, strlen(old), "configuration", &oc) && oc.type == SR_JSON_OBJECT) {
+        was = old + oc.val_off;
+        wn = oc.val_len;
+    }
+    if (!was)
+        return 0; /* nothing stored: merge_configuration says so */
+    if (!destination_changed(conf, n, was, wn, changed, sizeof changed) &&
+        !destination_changed(was, wn, conf, n, changed, sizeof changed))
+        return 0;
+    char f[160], msg[512];
+    snprintf(f, sizeof f, "configuration.%.*s", (int)masked.key_len, conf + masked.key_off);
+    snprintf(msg, sizeof msg,
+             "'%s' changed: send '%.*s' again (\"******\" keeps a stored secret only while "
+             "the destination stays the same)",
+             changed, (int)masked.key_len, conf + masked.key_off);
+    return fail_field(err, errlen, field, fieldlen, f, msg);
+}
+
 /* Copies the configuration object, replacing "******" values with the
  * stored ones. */
 static int merge_configuration(const char *conf, size_t n, const char *old, sr_buf *out, char *err,
                                size_t errlen, char *field, size_t fieldlen) {
     size_t pos = 0;
+    if (check_destination(conf, n, old, err, errlen, field, fieldlen) != 0)
+        return -1;
     int first = 1, rc = sr_buf_putc(out, '{');
     sr_json_member m, was;
     while (sr_json_object_next(conf, n, &pos, &m)) {

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admin_bounds.h"
 #include "admin_docs.h"
 #include "admin_json.h"
 #include "admin_probe.h"
@@ -251,6 +252,7 @@ static void apply(sr_admin_writer *w, job *j, sr_admin_entries *next) {
     }
     if (w->control->validate(w->control->ud, tmp, err, sizeof err) != 0) {
         unlink(tmp);
+        sr_admin_scrub_file_text(err);
         const char *msg =
             sr_admin_store_explain(err, tmp, &j->map, j->entry, j->entry_json, field, sizeof field);
         sr_admin_entries_free(next);
@@ -342,8 +344,11 @@ static void on_applied(void *ud, const char *err) {
     sr_admin_writer *w = j->w;
     char field[160] = "";
     if (err) {
+        char why[1024];
         put_back(w, j);
-        const char *msg = sr_admin_store_explain(err, w->control->api_path, &j->map, j->entry,
+        snprintf(why, sizeof why, "%s", err);
+        sr_admin_scrub_file_text(why);
+        const char *msg = sr_admin_store_explain(why, w->control->api_path, &j->map, j->entry,
                                                  j->entry_json, field, sizeof field);
         answer_error(w, j, 400, msg, field);
         return;
@@ -394,6 +399,18 @@ static void do_put(sr_admin_writer *w, job *j) {
         return;
     }
     snprintf(j->name, sizeof j->name, "%s", name);
+    /* Before anything loads it: loading runs the scripts it names. */
+    sr_admin_bounds bounds = {c->script_dir, c->files_dir};
+    sr_buf bounded = SR_BUF_INIT;
+    if (sr_admin_bounds_check(&bounds, entry.data, entry.len, &bounded, err, sizeof err, field,
+                              sizeof field) != 0) {
+        sr_buf_free(&entry);
+        sr_buf_free(&bounded);
+        answer_error(w, j, 400, err, field);
+        return;
+    }
+    sr_buf_free(&entry);
+    entry = bounded;
     if (draining_index(w, name) >= 0) {
         snprintf(msg, sizeof msg,
                  "integration '%s' is being deleted (it delivers what it has "
@@ -521,7 +538,10 @@ static void on_reloaded(void *ud, const char *err) {
     job *j = ud;
     sr_buf b = SR_BUF_INIT;
     if (err) {
-        answer_error(j->w, j, 400, err, NULL);
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err);
+        sr_admin_scrub_file_text(why);
+        answer_error(j->w, j, 400, why, NULL);
         return;
     }
     sr_buf_puts(&b, "{\"reloaded\":true}");

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "admin_bounds.h"
 #include "admin_probe.h"
 #include "admin_audit.h"
 #include "config.h"
@@ -29,6 +30,7 @@
 #include "lua_host.h"
 #include "lua_schema.h"
 #include "pipeline.h"
+#include "privileges.h"
 #include "worker_pool.h"
 
 #define SR_GATEWAY_MAX_PATHS 32
@@ -68,10 +70,13 @@ typedef struct sr_gateway {
     /* The admin API's changes (admin.h's control): the API file, deletes
      * waiting for their queue (paused), test events, the audit trail, and
      * who waits for a reload. */
-    char *api_path;         /* <data_dir>/api-integrations.yaml, fixed at start */
-    char *data_dir;         /* as at start (it changes only on restart) */
-    char lua_dir_buf[4096]; /* the lua/ tree found beside the binary */
-    sr_ingest ingest;       /* the pipeline's, for the audit trail */
+    char *api_path;               /* <data_dir>/api-integrations.yaml, fixed at start */
+    char *data_dir;               /* as at start (it changes only on restart) */
+    char lua_dir_buf[4096];       /* the lua/ tree found beside the binary */
+    char *files_root;             /* this generation's admin.files_dir (default <data_dir>/files) */
+    char *script_dir, *files_dir; /* the API's bounds, as at start (admin_bounds.h) */
+    const char *api_file; /* while loading: the API file read (the proper one or a candidate) */
+    sr_ingest ingest;     /* the pipeline's, for the audit trail */
     char **paused;
     size_t npaused;
     sr_probe_list probes;
@@ -139,6 +144,11 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
                            size_t npaused) {
     const sr_config *cfg = &g->cfg;
     size_t n = cfg->nintegrations;
+    g->files_root = cfg->admin.files_dir ? strdup(cfg->admin.files_dir) : NULL;
+    if (!g->files_root && (g->files_root = malloc(strlen(cfg->data_dir) + sizeof "/files")))
+        sprintf(g->files_root, "%s/files", cfg->data_dir);
+    if (!g->files_root)
+        return -1;
     g->specs = calloc(n ? n : 1, sizeof *g->specs);
     g->integ = calloc(n ? n : 1, sizeof *g->integ);
     g->names = calloc(n ? n : 1, sizeof *g->names);
@@ -163,6 +173,10 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
         s->line = ic->line;
         s->type_line = ic->type_line;
         s->paused = is_paused(paused, npaused, ic->name);
+        /* An API-defined FILE sink stays under admin.files_dir. */
+        if ((g->api_path && strcmp(ic->file, g->api_path) == 0) ||
+            (g->api_file && strcmp(ic->file, g->api_file) == 0))
+            s->files_root = g->files_root;
         g->integ[g->ninteg] = ic;
         g->names[g->ninteg] = ic->name;
         g->ninteg++;
@@ -189,6 +203,8 @@ static void gateway_release(sr_gateway *g) {
     free(g->integ);
     free(g->names);
     free(g->host_conf);
+    free(g->files_root);
+    g->files_root = NULL;
     free(g->api_path);
     g->api_path = NULL;
     sr_config_free(&g->cfg);
@@ -207,6 +223,26 @@ static int same_file(const char *a, const char *b) {
     struct stat sa, sb;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
+}
+
+/* The API file holds integrations and nothing else: lua_dir,
+ * integration_paths and every other setting are the -c files' alone. */
+static int api_file_only_integrations(const sr_config *cfg, const char *api_file, char *err,
+                                      size_t errlen) {
+    for (size_t i = 0; i < cfg->ndocs; i++) {
+        const sr_node *d = cfg->docs[i];
+        if (!d->file || !same_file(d->file, api_file) || d->kind != SR_NODE_MAP)
+            continue;
+        for (size_t k = 0; k < d->n; k++)
+            if (strcasecmp(d->keys[k], "integrations") != 0) {
+                snprintf(err, errlen,
+                         "%s:%d: key '%s': the API file holds only integrations: '%s' is a "
+                         "setting of the configuration files (-c)",
+                         d->file, d->key_lines[k], d->keys[k], d->keys[k]);
+                return -1;
+            }
+    }
+    return 0;
 }
 
 /* Loads the -c files, then `api_file` (the API-defined integrations) when
@@ -236,6 +272,9 @@ static int load_config(sr_gateway *g, const char *const *paths, size_t npaths, c
         all[n++] = api_file;
         sr_config_free(&g->cfg);
         rc = sr_config_load(&g->cfg, all, n, err, errlen);
+        if (rc == 0)
+            rc = api_file_only_integrations(&g->cfg, api_file, err, errlen);
+        g->api_file = api_file;
     }
     if (!g->api_path && rc == 0)
         g->api_path = own ? own : strdup(api_path);
@@ -251,7 +290,9 @@ static int load(sr_gateway *g, const char *const *paths, size_t npaths, const ch
                 char *err, size_t errlen) {
     if (load_config(g, paths, npaths, api_path, api_file, err, errlen) != 0)
         return -1;
-    if (build_host_conf(g, only_enabled, paused, npaused) != 0) {
+    int built = build_host_conf(g, only_enabled, paused, npaused);
+    g->api_file = NULL; /* borrowed for the build only */
+    if (built != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -539,6 +580,8 @@ static void init_control(sr_gateway *g) {
         .ud = g,
         .api_path = g->api_path,
         .data_dir = g->data_dir,
+        .script_dir = g->script_dir,
+        .files_dir = g->files_dir,
         .describe = control_describe,
         .types = control_types,
         .defined = control_defined,
@@ -709,7 +752,10 @@ static void reload_finished(sr_gateway *g, const char *why) {
     }
 }
 
-static void reload_abandon(sr_gateway *g, const char *why) {
+static void reload_abandon(sr_gateway *g, const char *error) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", error);
+    sr_admin_scrub_file_text(why); /* the audit trail is no place for a file's content */
     sr_error("gateway", "configuration reload failed: %s; still running the previous one", why);
     free_hosts(g->next_hosts, g->next_nhosts);
     g->next_hosts = NULL;
@@ -867,7 +913,8 @@ static int start(sr_gateway *g) {
 
     sr_ingest ingest = sr_pipeline_ingest(g->pipeline);
     g->ingest = ingest;
-    if (!(g->data_dir = strdup(g->cfg.data_dir)) ||
+    if (!(g->data_dir = strdup(g->cfg.data_dir)) || !(g->files_dir = strdup(g->files_root)) ||
+        (g->cfg.admin.script_dir && !(g->script_dir = strdup(g->cfg.admin.script_dir))) ||
         !(g->audit = sr_audit_new(&g->loop, g->cfg.data_dir, err, sizeof err))) {
         sr_error("gateway", "%s", g->data_dir ? err : "out of memory");
         return -1;
@@ -896,6 +943,12 @@ static int start(sr_gateway *g) {
     }
     if (g->cfg.admin.enabled && start_admin(g) != 0)
         return -1;
+    /* Every listener is bound: nothing needs root from here on. */
+    if ((g->cfg.user || g->cfg.group) &&
+        sr_drop_privileges(g->cfg.user, g->cfg.group, err, sizeof err) != 0) {
+        sr_error("gateway", "%s", err);
+        return -1;
+    }
     g->ready = 1;
     sr_info("gateway",
             "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s, kafka %s; "
@@ -956,6 +1009,8 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
         free(g.paused[i]);
     free(g.paused);
     free(g.data_dir);
+    free(g.script_dir);
+    free(g.files_dir);
     gateway_release(&g);
     sr_script_stats_free(g.script_stats);
     return g.exit_code;

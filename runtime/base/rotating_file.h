@@ -49,6 +49,17 @@ typedef struct sr_rotating_file sr_rotating_file;
 sr_rotating_file *sr_rotating_file_open(const char *path, uint64_t rotate_bytes, int keep_files,
                                         char *err, size_t errlen);
 
+/* The same for a writer confined to the directory `root` (confine.h),
+ * created when missing: `path` (relative to root, or absolute under it) is
+ * reached without following a symbolic link, and only files this kind of
+ * writer created, and marked, are written, truncated or rotated away. An
+ * existing file at `path` without the mark (or with other hard links) is
+ * refused here; a rotation that would replace such a file fails that
+ * append. Used for integrations defined through the admin API. */
+sr_rotating_file *sr_rotating_file_open_confined(const char *root, const char *path,
+                                                 uint64_t rotate_bytes, int keep_files, char *err,
+                                                 size_t errlen);
+
 /* Appends recs[0..n) as lines, in order, rotating as needed. Blocking; writes
  * go through writev (retried on EINTR and after short writes). Data reaches
  * the page cache, not necessarily the disk: see sr_rotating_file_sync. */

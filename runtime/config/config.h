@@ -40,6 +40,7 @@ typedef struct sr_config {
     int log_format;           /* sr_log_format */
     int workers;              /* 0 = one per CPU core */
     char *data_dir;           /* dead letters, spools, states */
+    char *user, *group;       /* run as, once the listeners are bound; NULL: stay */
     char *lua_dir;            /* the lua/ tree; NULL = built-in default */
     char **integration_paths; /* extra directories searched for <type>.lua */
     size_t nintegration_paths;

@@ -430,6 +430,18 @@ static const sr_conf_key admin_keys[] = {
             "`viewer`, `sha256` the token's SHA-256 in hex (never the token); replaced as a "
             "whole by a later file, re-read on reload "
             "([admin.md](admin.md#roles-and-tokens))"},
+    {.name = "script_dir",
+     .type = SR_CONF_STRING,
+     SR_CONF_AT(sr_admin_conf, script_dir),
+     .doc_default = "none",
+     .doc = "the directory whose scripts integrations defined through the admin API may name; "
+            "unset: they may name none ([admin.md](admin.md#what-an-admin-can-and-cannot-do))"},
+    {.name = "files_dir",
+     .type = SR_CONF_STRING,
+     SR_CONF_AT(sr_admin_conf, files_dir),
+     .doc_default = "`data_dir/files`",
+     .doc = "the directory the FILE paths of integrations defined through the admin API are "
+            "confined to ([admin.md](admin.md#what-an-admin-can-and-cannot-do))"},
     {.name = NULL},
 };
 
@@ -466,6 +478,17 @@ const sr_conf_key sr_config_keys[] = {
      SR_CONF_AT(sr_config, data_dir),
      .dflt = "./data",
      .doc = "dead letters (`data_dir/deadletter/`) and spools"},
+    {.name = "user",
+     .type = SR_CONF_STRING,
+     SR_CONF_AT(sr_config, user),
+     .doc_default = "none",
+     .doc = "a user name (or uid) to run as once the listeners are bound; needs root; the "
+            "gateway refuses to start if it cannot ([admin.md](admin.md#running-as-a-user))"},
+    {.name = "group",
+     .type = SR_CONF_STRING,
+     SR_CONF_AT(sr_config, group),
+     .doc_default = "the user's",
+     .doc = "a group name (or gid) to run as with `user`"},
     {.name = "lua_dir",
      .type = SR_CONF_STRING,
      SR_CONF_AT(sr_config, lua_dir),

@@ -39,6 +39,10 @@ typedef struct sr_integration_spec {
     int type_line; /* the `type:` line; 0 = `line` */
     int paused;    /* 1: routed no events (being deleted, its
                       queue draining); still set up */
+    /* Defined through the admin API: its transport's `root` setting (the
+     * FILE sink's confinement, file.h) is this directory, whatever setup
+     * returned. NULL: file-defined, full power. */
+    const char *files_root;
 } sr_integration_spec;
 
 typedef struct sr_lua_host_conf {

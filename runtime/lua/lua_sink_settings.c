@@ -137,6 +137,10 @@ void sr_lua_sink_settings(lua_State *L, sr_lua_integ *in, int ret, const char *c
             set_key(L, in, k);
         lua_pop(L, 1);
     }
+    const sr_sink_key *root = sr_sink_key_find(t, "root");
+    if (in->spec->files_root && root &&
+        sr_sink_settings_set_string(in->settings, root, in->spec->files_root) != 0)
+        oom(L);
 }
 
 /* ---- setup's errors ----------------------------------------------------- */

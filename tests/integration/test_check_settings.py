@@ -29,6 +29,8 @@ DEFAULTS = {
     "logging": {"level": "info", "format": "text"},
     "workers": 0,
     "data_dir": "./data",
+    "user": None,
+    "group": None,
     "lua_dir": None,
     "integration_paths": [],
     "scripts": [],
@@ -44,7 +46,8 @@ DEFAULTS = {
               "fsync_interval": "1s", "segment_bytes": "64MiB"},
     "delivery": {"max_attempts": 3, "backoff": "1s", "backoff_max": "30s", "inhibit": "5m",
                  "status_window": "24h", "shutdown_timeout": "10s"},
-    "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": []},
+    "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
+              "files_dir": None},
     "local_forwarder": {"enabled": True,
                         "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT", "MONITOR_EVENTS"]},
 }
@@ -103,7 +106,8 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
     assert s["delivery"] == {"max_attempts": 5, "backoff": "2s", "backoff_max": "1m", "inhibit": "1h",
                              "status_window": "90s", "shutdown_timeout": "10s"}
     assert s["admin"] == {"enabled": True, "listen": "127.0.0.1:19090",
-                          "tokens": [{"name": "ops", "role": "viewer"}]}
+                          "tokens": [{"name": "ops", "role": "viewer"}], "script_dir": None,
+                          "files_dir": None}
     assert s["local_forwarder"] == {"enabled": True, "transmit_message_types": ["SECURE_AUDIT"]}
 
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "admin_auth.h"
+#include "admin_bounds.h"
 #include "admin_probe.h"
 #include "admin_store.h"
 #include "arena.h"
@@ -200,7 +201,8 @@ static void test_normalise(void) {
     char name[128], err[512], field[160];
     sr_buf out = SR_BUF_INIT;
     const char *body = "{\"type\":\"WEBHOOK\",\"name\":\"a\",\"configuration\":"
-                       "{\"endpoint\":\"u\",\"Secret\":\"******\"}}";
+                       "{\"endpoint\":\"http://x/${HOME}\",\"IsInsecure\": false,"
+                       "\"Secret\":\"******\"}}";
     /* the mask keeps the stored value, whatever the key's case */
     CHECK_INT(sr_admin_entry_normalise(body, strlen(body), "a", ENTRY_A, &out, name, sizeof name,
                                        err, sizeof err, field, sizeof field),
@@ -209,6 +211,28 @@ static void test_normalise(void) {
     CHECK(contains(&out, "\"Secret\":\"p\\\"w\\\\d\\u00e9\\n\""));
     CHECK(!contains(&out, "******"));
     sr_buf_reset(&out);
+    /* ... but only for the same destination: a changed, escaped, added or
+     * removed destination key needs the secret again */
+    static const char *const moved[] = {
+        "{\"endpoint\":\"http://evil/\",\"isInsecure\":false,\"secret\":\"******\"}",
+        "{\"\\u0065ndpoint\":\"http://evil/\",\"isInsecure\":false,\"secret\":\"******\"}",
+        "{\"endpoint\":\"http://x/${HOME}\",\"isInsecure\":true,\"secret\":\"******\"}",
+        "{\"endpoint\":\"http://x/${HOME}\",\"isInsecure\":false,\"proxy\":\"p:1\","
+        "\"secret\":\"******\"}",
+        "{\"isInsecure\":false,\"secret\":\"******\"}",
+        NULL};
+    for (size_t i = 0; moved[i]; i++) {
+        sr_buf b = SR_BUF_INIT;
+        sr_buf_printf(&b, "{\"type\":\"WEBHOOK\",\"name\":\"a\",\"configuration\":%s}", moved[i]);
+        CHECK_INT(sr_admin_entry_normalise(b.data, b.len, "a", ENTRY_A, &out, name, sizeof name,
+                                           err, sizeof err, field, sizeof field),
+                  -1);
+        CHECK_STR(field, "configuration.secret");
+        CHECK(strstr(err, "changed: send 'secret' again") != NULL);
+        CHECK(strstr(err, "p\\\"w") == NULL);
+        sr_buf_free(&b);
+        sr_buf_reset(&out);
+    }
     /* nothing stored: the mask is an error on that field */
     CHECK_INT(sr_admin_entry_normalise(body, strlen(body), NULL, NULL, &out, name, sizeof name, err,
                                        sizeof err, field, sizeof field),
@@ -332,8 +356,70 @@ static void test_schema(void) {
     sr_buf_free(&out);
 }
 
+/* What a Lua syntax error quotes from a file is cut; FILE:LINE and the
+ * kind of error stay. */
+static void test_scrub(void) {
+    char m1[] = "integration 'h' (FILE): /s/admin.token:1: malformed number near '7f3a9c1e5b'";
+    sr_admin_scrub_file_text(m1);
+    CHECK_STR(m1, "integration 'h' (FILE): /s/admin.token:1: malformed number");
+    char m2[] = "x.lua:3: unfinished string near \"'abc";
+    sr_admin_scrub_file_text(m2);
+    CHECK_STR(m2, "x.lua:3: unfinished string");
+    char m3[] = "x.lua:9: 'end' expected near <eof>";
+    sr_admin_scrub_file_text(m3);
+    CHECK_STR(m3, "x.lua:9: 'end' expected near <eof>");
+}
+
+/* The bounds on an entry: file-only keys, scripts without a directory,
+ * FILE paths outside theirs; script paths come back absolute. */
+static void test_bounds(void) {
+    char err[512], field[160], dir[] = "/tmp/sr-bounds-XXXXXX", path[300];
+    sr_buf out = SR_BUF_INIT;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/a.lua", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("return {}\n", f);
+    fclose(f);
+    sr_admin_bounds none = {NULL, dir}, some = {dir, dir};
+    const char *e1 = "{\"name\":\"a\",\"type\":\"FILE\",\"LUA_DIR\":\"/\"}";
+    CHECK_INT(
+        sr_admin_bounds_check(&none, e1, strlen(e1), &out, err, sizeof err, field, sizeof field),
+        -1);
+    CHECK_STR(field, "lua_dir");
+    const char *e2 = "{\"name\":\"a\",\"type\":\"WEBHOOK\",\"scripts\":\"a.lua\"}";
+    sr_buf_reset(&out);
+    CHECK_INT(
+        sr_admin_bounds_check(&none, e2, strlen(e2), &out, err, sizeof err, field, sizeof field),
+        -1);
+    CHECK_STR(field, "scripts");
+    sr_buf_reset(&out);
+    CHECK_INT(
+        sr_admin_bounds_check(&some, e2, strlen(e2), &out, err, sizeof err, field, sizeof field),
+        0);
+    sr_buf want = SR_BUF_INIT;
+    char real[300];
+    CHECK(realpath(path, real) != NULL);
+    sr_buf_puts(&want, "\"scripts\":");
+    sr_buf_json_string(&want, real, strlen(real));
+    CHECK(contains(&out, want.data));
+    const char *e3 = "{\"name\":\"a\",\"type\":\"file\",\"configuration\":{\"PATH\":\"/etc/x\"}}";
+    sr_buf_reset(&out);
+    CHECK_INT(
+        sr_admin_bounds_check(&some, e3, strlen(e3), &out, err, sizeof err, field, sizeof field),
+        -1);
+    CHECK_STR(field, "configuration.path");
+    CHECK(strstr(err, "is outside") != NULL);
+    sr_buf_free(&want);
+    sr_buf_free(&out);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     sr_log_configure(SR_LOG_ERROR, SR_LOG_TEXT);
+    test_scrub();
+    test_bounds();
     test_auth();
     test_store();
     test_normalise();

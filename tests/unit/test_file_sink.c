@@ -388,6 +388,86 @@ static void test_sink_close_in_flight(void) {
     CHECK_INT(o2.ok[0], 1);
 }
 
+/* Confined to a root (admin-API integrations): no link, no "..", nothing
+ * outside, no file it did not create written or rotated away; its own
+ * files stay its own across a reopen. */
+static void test_confined(void) {
+    char err[512], root[256], own[256];
+    snprintf(root, sizeof root, "%s", path_of("root")); /* path_of's buffers are reused */
+    CHECK(mkdir(root, 0750) == 0);
+    CHECK(mkdir(path_of("outside"), 0750) == 0);
+    CHECK(symlink(path_of("outside"), path_of("root/linkdir")) == 0);
+    CHECK(symlink(path_of("outside/t.log"), path_of("root/link.log")) == 0);
+
+    CHECK(sr_rotating_file_open_confined(root, path_of("outside/x.log"), 0, 1, err, sizeof err) ==
+          NULL);
+    CHECK(strstr(err, "is outside") != NULL);
+    CHECK(sr_rotating_file_open_confined(root, "a/../../outside/x.log", 0, 1, err, sizeof err) ==
+          NULL);
+    CHECK(strstr(err, "'..'") != NULL);
+    CHECK(sr_rotating_file_open_confined(root, "linkdir/x.log", 0, 1, err, sizeof err) == NULL);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    CHECK(sr_rotating_file_open_confined(root, "link.log", 0, 1, err, sizeof err) == NULL);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    CHECK(!exists(path_of("outside/x.log")) && !exists(path_of("outside/t.log")));
+
+    /* Someone else's file: refused, untouched. */
+    FILE *fp = fopen(path_of("root/theirs.log"), "w");
+    CHECK(fp != NULL);
+    fputs("theirs\n", fp);
+    fclose(fp);
+    CHECK(sr_rotating_file_open_confined(root, "theirs.log", 1, 0, err, sizeof err) == NULL);
+    CHECK(strstr(err, "was not created by siemrelay") != NULL);
+    CHECK_FILE(path_of("root/theirs.log"), "theirs\n");
+
+    /* Its own file, absolute under the root, in a new directory: rotated
+     * away with keep_files 0, reopened after a close. */
+    snprintf(own, sizeof own, "%s", path_of("root/d/own.log"));
+    sr_rotating_file *f = sr_rotating_file_open_confined(root, own, 4, 0, err, sizeof err);
+    CHECK(f != NULL);
+    CHECK(append_strs(f, (const char *const[]){"one", "two", NULL}, err, sizeof err) == 0);
+    CHECK_FILE(own, "two\n");
+    sr_rotating_file_close(f);
+    f = sr_rotating_file_open_confined(root, "d/./own.log", 0, 1, err, sizeof err);
+    CHECK(f != NULL);
+    CHECK(append_strs(f, (const char *const[]){"three", NULL}, err, sizeof err) == 0);
+    CHECK_FILE(own, "two\nthree\n");
+    sr_rotating_file_close(f);
+
+    /* A rotation that would replace a file it did not create fails, and
+     * the file stays. */
+    fp = fopen(path_of("root/r.log.1"), "w");
+    CHECK(fp != NULL);
+    fputs("keep me\n", fp);
+    fclose(fp);
+    f = sr_rotating_file_open_confined(root, "r.log", 4, 1, err, sizeof err);
+    CHECK(f != NULL);
+    CHECK(append_strs(f, (const char *const[]){"aaa", NULL}, err, sizeof err) == 0);
+    CHECK(append_strs(f, (const char *const[]){"bbb", NULL}, err, sizeof err) == -1);
+    CHECK(strstr(err, "would replace r.log.1, which siemrelay did not create") != NULL);
+    CHECK_FILE(path_of("root/r.log.1"), "keep me\n");
+    /* ... and works once that file is gone (the way out). */
+    CHECK(unlink(path_of("root/r.log.1")) == 0);
+    CHECK(append_strs(f, (const char *const[]){"bbb", NULL}, err, sizeof err) == 0);
+    CHECK_FILE(path_of("root/r.log.1"), "aaa\n");
+    CHECK_FILE(path_of("root/r.log"), "bbb\n");
+    sr_rotating_file_close(f);
+
+    /* The sink takes the root from its settings. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sr_file_settings set = {.path = "linkdir/s.log", .keep_files = 1, .root = root};
+    CHECK(sr_file_sink_new(&loop, &set, err, sizeof err) == NULL);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    set.path = "s.log";
+    sr_sink *s = sr_file_sink_new(&loop, &set, err, sizeof err);
+    CHECK(s != NULL);
+    sr_sink_close(s);
+    CHECK(exists(path_of("root/s.log")));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sr-file-sink-XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -404,6 +484,7 @@ int main(void) {
     test_sink_rotation();
     test_sink_errors();
     test_sink_close_in_flight();
+    test_confined();
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return CHECK_DONE();
 }
