@@ -1,8 +1,8 @@
 -- chronicle.lua - CHRONICLE: Google Security Operations (Chronicle), the
 -- Ingestion API's unstructured log entries, log type SYSDIG (Chronicle's
 -- default parser for Sysdig JSON). Channels: runtime policy events (as in
--- Sysdig's table) and platform audit, whose records go in the same way: the
--- API takes any log text.
+-- Sysdig's table), platform audit and monitor events, which go in the same
+-- way: the API takes any log text.
 --
 -- Two variants, as Sysdig's integration has them, told apart by the
 -- credential given:
@@ -42,7 +42,7 @@ local M = {}
 M.type = "CHRONICLE"
 M.transport = "http"
 M.framing = "list"
-M.channels = { "SECURE_EVENTS_POLICIES", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.SCOPE = "https://www.googleapis.com/auth/malachite-ingestion"
 M.MAX_REQUEST_BYTES = 1000000

@@ -45,7 +45,7 @@ M.type = "ELASTIC"
 M.transport = "http"
 -- Each record is its two _bulk lines, "\n" included.
 M.framing = "concat"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = http.transport_options({
     endpoint = { required = true, type = "string",

@@ -34,7 +34,7 @@ local M = {}
 M.type = "PUBSUB"
 M.transport = "http"
 M.framing = "list"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.SCOPE = "https://www.googleapis.com/auth/pubsub"
 M.ENDPOINT = "https://pubsub.googleapis.com"

@@ -19,7 +19,7 @@ local M = {}
 
 M.type = "QRADAR"
 M.transport = "stream"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = common.options({
     port = { type = "integer", description = "syslog listener port; default 514 (TCP) or 6514 (TLS)" },

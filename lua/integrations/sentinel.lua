@@ -52,7 +52,7 @@ local M = {}
 M.type = "SENTINEL"
 M.transport = "http"
 M.framing = "json_array"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = http.transport_options({
     -- Logs Ingestion API

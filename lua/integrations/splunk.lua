@@ -57,7 +57,7 @@ local M = {}
 M.type = "SPLUNK"
 M.transport = "http"
 M.framing = "concat"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = http.transport_options({
     ServiceURL = { required = true, type = "string",

@@ -51,7 +51,7 @@ local M = {}
 M.type = "SQS"
 M.transport = "http"
 M.framing = "list"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = http.transport_options({
     ownerAccount = { type = "string",

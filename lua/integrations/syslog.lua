@@ -23,7 +23,7 @@ local M = {}
 
 M.type = "SYSLOG"
 M.transport = "stream"
-M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT" }
+M.channels = { "SECURE_EVENTS_POLICIES", "ACTIVITY_AUDIT", "PLATFORM_AUDIT", "MONITOR_EVENTS" }
 
 M.options = common.options({
     port = { type = "integer", description = "server port; default 514 (tcp, udp) or 6514 (tls)" },

@@ -3,10 +3,10 @@
 --   CEF:0|Sysdig|Secure|1.0|<signature>|<name>|<severity>|<extension>
 --
 -- signature is the rule name of a policy event, "audittrail:<entity>:<method>"
--- for platform audit, else the event type; name the policy name, the
--- request of a platform audit record, else a title per type; severity
--- 0..10 (secfields: platform audit rated by its response status). The
--- extension's keys come from secfields.lua (the table in
+-- for platform audit, else the event type; name the policy name, a monitor
+-- event's name, the request of a platform audit record, else a title per
+-- type; severity 0..10 (secfields: platform audit rated by its response
+-- status). The extension's keys come from secfields.lua (the table in
 -- docs/integrations.md), each present field once, in a fixed order.
 --
 -- Escaping (CEF specification): in the header "\" and "|" get a backslash
@@ -64,6 +64,8 @@ M.keys = {
     { "team_id", "cn3", "teamId" },
     { "entity", "flexString1", "entityType" },
     { "customer_id", "flexNumber1", "customerId" },
+    -- Monitor events: the scope the event fired for (the name is the header's).
+    { "scope", "flexString2", "scope" },
 }
 
 local directions = { ["in"] = "0", out = "1" }

@@ -119,6 +119,9 @@ M.keys = {
     { "entity", "entityType" },
     { "team_id", "teamId" },
     { "customer_id", "customerId" },
+    -- Monitor events: the event's name and the scope it fired for.
+    { "event_name", "eventName" },
+    { "scope", "scope" },
 }
 
 --- devTime in M.TIME_FORMAT: "2020-11-25T16:49:08.648+0000".

@@ -4,7 +4,9 @@
 --
 -- Each field takes the first source that is present and not empty. "f:X"
 -- is content.fields["X"] (Falco's output fields in policy events), "l:X" the
--- label X, "c:X" content.X, a plain name a top-level field, "a/b" a nested
+-- label X, "c:X" content.X, "m:X" the top-level X of a monitor event only
+-- (other types use "name" and "description" for other things), a plain
+-- name a top-level field, "a/b" a nested
 -- one, "=policy" the "name" of a policy event (other types use "name" for
 -- other things), "=path" a file access's directory joined with its filename,
 -- "=url" a platform audit record's requestUri with "?" and its queryString
@@ -43,7 +45,7 @@ M.sources = {
     { "policy_id", "c:policyId" },
     { "rule", "c:ruleName" },
     { "tags", "c:ruleTags" },
-    { "output", "c:output" },
+    { "output", "c:output", "m:description" },
     -- Platform audit (audittrail): the request a user made to the platform.
     { "user_id", "c:userId" },
     { "method", "c:requestMethod" },
@@ -52,6 +54,9 @@ M.sources = {
     { "entity", "c:entityType" },
     { "team_id", "c:teamId" },
     { "customer_id", "c:customerId" },
+    -- Monitor events: the event's name and the scope it fired for.
+    { "event_name", "m:name" },
+    { "scope", "m:scope" },
 }
 
 -- IANA protocol numbers of the l4protocol field.
@@ -99,6 +104,8 @@ local function read(ev, src)
         return ev:label(rest)
     elseif kind == "c" then
         return ev:get_path("content", rest)
+    elseif kind == "m" then
+        return ev:data_type() == "monitor" and ev:get(rest) or nil
     end
     local a, b = match(src, "^([^/]+)/(.+)$")
     if a then
@@ -164,13 +171,15 @@ local titles = {
     fileaccess = "File access",
     kubernetes = "Kubernetes activity",
     audittrail = "Platform audit",
+    monitor = "Monitor event",
 }
 
---- A short title: the policy name; for platform audit "Platform audit: "
---- with the request's method and path; else one per event type.
+--- A short title: the policy name, a monitor event's name; for platform
+--- audit "Platform audit: " with the request's method and path; else one
+--- per event type.
 function M.title(f)
-    if f.policy then
-        return f.policy
+    if f.policy or f.event_name then
+        return f.policy or f.event_name
     end
     if f.type == "audittrail" and f.method and f.url then
         return "Platform audit: " .. f.method .. " " .. (match(f.url, "^[^?]*"))

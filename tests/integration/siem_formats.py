@@ -261,6 +261,7 @@ def expected_fields(ev):
         path = (d if d.endswith("/") or not d else d + "/") + ev["filename"]
     tags = _get(ev, ["content", "ruleTags"])
     content = ev.get("content") if isinstance(ev.get("content"), dict) else {}
+    monitor = ev if ev.get("type") == "monitor" else {}
     url = None
     if content.get("requestUri"):
         url = content["requestUri"] + ("?" + content["queryString"] if content.get("queryString") else "")
@@ -290,7 +291,7 @@ def expected_fields(ev):
         "policy_id": first(_get(ev, ["content", "policyId"])),
         "rule": first(_get(ev, ["content", "ruleName"])),
         "tags": ",".join(tags) if isinstance(tags, list) and tags else None,
-        "output": first(_get(ev, ["content", "output"])),
+        "output": first(_get(ev, ["content", "output"]), monitor.get("description")),
         "user_id": first(content.get("userId")),
         "method": first(content.get("requestMethod")),
         "url": url,
@@ -298,17 +299,20 @@ def expected_fields(ev):
         "entity": first(content.get("entityType")),
         "team_id": first(content.get("teamId")),
         "customer_id": first(content.get("customerId")),
+        "event_name": first(monitor.get("name")),
+        "scope": first(monitor.get("scope")),
     }
     return {k: v for k, v in out.items() if v is not None}
 
 
 TITLES = {"policy": "Policy event", "command": "Command executed", "connection": "Network connection",
-          "fileaccess": "File access", "kubernetes": "Kubernetes activity", "audittrail": "Platform audit"}
+          "fileaccess": "File access", "kubernetes": "Kubernetes activity", "audittrail": "Platform audit",
+          "monitor": "Monitor event"}
 
 
 def expected_title(f):
-    if f.get("policy"):
-        return f["policy"]
+    if f.get("policy") or f.get("event_name"):
+        return f.get("policy") or f["event_name"]
     if f.get("type") == "audittrail" and f.get("method") and f.get("url"):
         return "Platform audit: %s %s" % (f["method"], f["url"].split("?")[0])
     return TITLES.get(f.get("type")) or f.get("type") or "Sysdig event"
@@ -337,7 +341,8 @@ CEF_KEYS = [("id", "externalId", None), ("type", "cat", None), ("host", "dvchost
             ("policy_id", "cn1", "policyId"), ("user_id", "suid", None),
             ("method", "requestMethod", None), ("url", "request", None),
             ("status", "cn2", "responseStatusCode"), ("team_id", "cn3", "teamId"),
-            ("entity", "flexString1", "entityType"), ("customer_id", "flexNumber1", "customerId")]
+            ("entity", "flexString1", "entityType"), ("customer_id", "flexNumber1", "customerId"),
+            ("scope", "flexString2", "scope")]
 
 
 def expected_cef(ev):
@@ -368,7 +373,7 @@ LEEF_KEYS = [("id", "externalId"), ("host", "hostname"), ("policy", "policy"), (
              ("image", "image"), ("namespace", "k8sNamespace"), ("pod", "k8sPod"),
              ("cluster", "k8sCluster"), ("user_id", "userId"), ("method", "requestMethod"), ("url", "url"),
              ("status", "responseStatusCode"), ("entity", "entityType"), ("team_id", "teamId"),
-             ("customer_id", "customerId")]
+             ("customer_id", "customerId"), ("event_name", "eventName"), ("scope", "scope")]
 
 
 def expected_leef(ev):

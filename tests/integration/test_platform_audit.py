@@ -1,14 +1,16 @@
-"""Platform audit (channel PLATFORM_AUDIT, event type audittrail) reaches
-every type that takes it, each checked by that type's strict receiver (or
-rsyslog), field by field with exact 64-bit integers: SPLUNK (sourcetype
-sysdig:platform:audit), ELASTIC (the document under its id), SENTINEL
+"""Platform audit (channel PLATFORM_AUDIT, event type audittrail) and
+monitor events (MONITOR_EVENTS, type monitor) reach every type that takes
+them, each checked by that type's strict receiver (or rsyslog), field by
+field with exact 64-bit integers: SPLUNK (sourcetypes sysdig:platform:audit
+and sysdig:monitor:event), ELASTIC (the document under its id), SENTINEL
 (Logs Ingestion and the Data Collector API), SQS, PUBSUB, CHRONICLE (log
-type SYSDIG), SYSLOG as JSON, CEF and LEEF, and QRADAR (LEEF 2.0), the
-audit record mapped as docs/integrations.md says (signature
-audittrail:<entity>:<method>, severity from the response status).
+type SYSDIG), SYSLOG as JSON, CEF and LEEF, and QRADAR (LEEF 2.0), mapped as
+docs/integrations.md says (an audit record's signature
+audittrail:<entity>:<method> and severity from the response status; a
+monitor event's name, description and scope).
 
-Every integration subscribes to PLATFORM_AUDIT only, and a policy event
-posted with the audit records reaches none of them: the channel routes.
+Every integration subscribes to those two channels only, and a policy
+event posted with them reaches none: the channels route.
 MCM and SCC do not take platform audit (findings APIs; see the docs), and
 a --check that subscribes them to it is refused.
 
@@ -42,7 +44,7 @@ from syslog_common import pki, rsyslog  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.skipif(not (rsyslog_available() and rsyslog_tls_available()),
                                 reason="rsyslogd with the ossl driver (rsyslog-openssl) is not installed")
 
-CHANNELS = ["PLATFORM_AUDIT"]
+CHANNELS = ["PLATFORM_AUDIT", "MONITOR_EVENTS"]
 HEC_TOKEN = "0d9b7c2e-5a41-4f0e-8d3c-6b2a1e0f9c87"
 ES_USER, ES_PASSWORD = "elastic", "audit-pw"
 AZ_SECRET = "entra-secret-audit.7vZ"
@@ -72,6 +74,22 @@ def audit_events():
     failed["id"] = new_id()
     failed["content"].update({"requestMethod": "POST", "responseStatusCode": 500, "queryString": ""})
     return [sample, denied, failed]
+
+
+def monitor_events():
+    """Monitor events as siemrelay's own test event has them (Sysdig
+    publishes no sample): one with a host label and 64-bit integers, one
+    with characters CEF and LEEF escape and no severity."""
+    alert = {"id": new_id(), "type": "monitor", "timestamp": 1606322950000000001,
+             "timestampRFC3339Nano": "2020-11-25T16:49:10.000000001Z", "source": "monitor",
+             "name": "Pod restarts high", "description": "restarts > 5 in 10m", "severity": 2,
+             "scope": "kubernetes.namespace.name = 'prod'", "count": 18446744073709551615,
+             "labels": {"host.hostName": "node-3", "kubernetes.cluster.name": "prod-eu"}}
+    custom = {"id": new_id(), "type": "monitor", "timestamp": 1700000001000000000,
+              "timestampRFC3339Nano": "2023-11-14T22:13:21Z", "source": "api",
+              "name": "deploy|v2=ok\\done", "description": "line1\nline2\ttab", "scope": "",
+              "labels": {}}
+    return [alert, custom]
 
 
 def a_policy_event():
@@ -134,10 +152,11 @@ def env(peers, rsyslog, pki, module_gateway_factory):  # noqa: F811 (fixtures)
                                    "caFile": pki.ca_cert}),
     ]
     gw = module_gateway_factory(integrations, conf=fast_conf())
-    sent = audit_events()
+    audit, monitor = audit_events(), monitor_events()
     policy = a_policy_event()
-    post_all(gw, sent[:1] + [policy] + sent[1:])
-    return {"gw": gw, "sent": sent, "policy": policy, "rs": rsyslog, **peers}
+    post_all(gw, audit[:1] + [policy] + monitor + audit[1:])
+    return {"gw": gw, "sent": audit + monitor, "audit": audit, "monitor": monitor, "policy": policy,
+            "rs": rsyslog, **peers}
 
 
 def own_host():
@@ -150,19 +169,27 @@ def seconds_text(ns):
     return "%d.%09d" % (ns // 10 ** 9, ns % 10 ** 9)
 
 
-def only_audit(ids, env):
-    """Every audit record once, the policy event never."""
+def only_sent(ids, env):
+    """Every audit record and monitor event once, the policy event never."""
     assert sorted(ids) == sorted(e["id"] for e in env["sent"]), ids
     assert env["policy"]["id"] not in ids
 
 
 def assert_records(records, env):
-    """The records a platform received are the audit records sent, each
+    """The records a platform received are the events sent, each
     once, every field equal (Python ints: exact 64-bit values)."""
-    only_audit([r["id"] for r in records], env)
+    only_sent([r["id"] for r in records], env)
     by_id = {r["id"]: r for r in records}
     for ev in env["sent"]:
         assert by_id[ev["id"]] == ev
+
+
+SOURCETYPES = {"audittrail": "sysdig:platform:audit", "monitor": "sysdig:monitor:event"}
+
+
+def event_host(ev):
+    """The syslog HOSTNAME: the host label, else the gateway's own name."""
+    return ev["labels"].get("host.hostName") or own_host()
 
 
 def test_splunk_sourcetype_and_envelope(env):
@@ -172,18 +199,19 @@ def test_splunk_sourcetype_and_envelope(env):
         got = [e for r in hec.requests if r.status == 200 for e in r.envelopes]
         return got if len(got) >= len(env["sent"]) else None
 
-    wait_until(envelopes, 15, message="HEC did not index the audit records")
+    wait_until(envelopes, 15, message="HEC did not index the events")
     time.sleep(0.2)
     got = [e for r in hec.requests if r.status == 200 for e in r.envelopes]
-    only_audit([e.event["id"] for e in got], env)
+    only_sent([e.event["id"] for e in got], env)
     by_id = {e.event["id"]: e for e in got}
     for ev in env["sent"]:
         envl = by_id[ev["id"]]
         assert envl.event == ev  # every field, integers exact
-        assert envl.get("sourcetype") == "sysdig:platform:audit"
+        assert envl.get("sourcetype") == SOURCETYPES[ev["type"]]
         assert envl.get("index") == "audit" and envl.get("source") == "siemrelay"
         assert envl.time_text == seconds_text(ev["timestamp"])
-        assert "host" not in envl.obj, "an audit record names no host: HEC's default"
+        # An audit record names no host: HEC's default.
+        assert envl.get("host") == ev["labels"].get("host.hostName")
 
 
 def test_elastic_document_under_its_id(env):
@@ -191,12 +219,11 @@ def test_elastic_document_under_its_id(env):
     es.wait_for(len(env["sent"]))
     time.sleep(0.2)
     docs = es.docs
-    only_audit([i for _index, i in docs], env)
+    only_sent([i for _index, i in docs], env)
     for ev in env["sent"]:
-        month = "2020.11" if ev["timestamp"] < 1700000000000000000 else "2023.11"
+        month = "2020.11" if ev["timestamp"] < 1700000000000000000 else "2023.11"  # UTC
         doc = docs[("sysdig-audit-" + month, ev["id"])]
         assert doc == ev
-        assert doc["content"]["customerId"] == ev["content"]["customerId"]
     assert len(es.created) == len(env["sent"])
 
 
@@ -206,7 +233,7 @@ def test_sentinel_records(env, api):
     az.wait_records(api, len(env["sent"]))
     time.sleep(0.2)
     got = az.records(api)
-    only_audit([r["id"] for r in got], env)
+    only_sent([r["id"] for r in got], env)
     by_id = {r["id"]: dict(r) for r in got}
     for ev in env["sent"]:
         rec = by_id[ev["id"]]
@@ -242,11 +269,13 @@ def test_chronicle_entries(env):
     for e in g.entries:
         ev = json_exact(e["log_text"])
         got.setdefault(ev["id"], []).append((e, ev))
-    only_audit(list(got), env)
+    only_sent(list(got), env)
     for ev in env["sent"]:
         [(e, back)] = got[ev["id"]]
         assert back == ev
-        assert e["log_type"] == "SYSDIG" and e["ts"] == ev["timestampRFC3339Nano"]
+        # ts_rfc3339: the nanosecond timestamp, all nine digits.
+        assert e["log_type"] == "SYSDIG" and e["ts"] == rfc3339_micro(ev["timestamp"])[:-1] + \
+            "%03dZ" % (ev["timestamp"] % 1000)
 
 
 def syslog_received(env, app):
@@ -262,14 +291,15 @@ def test_syslog_json(env):
         body = strict_loads(h["msg"])
         assert body["id"] not in got
         got[body["id"]] = (h, body)
-    only_audit(list(got), env)
+    only_sent(list(got), env)
     for ev in env["sent"]:
         h, body = got[ev["id"]]
         assert body == ev
         assert h["pri"] == 16 * 8 + syslog_severity(ev)
-        assert (h["host"], h["app"], h["msgid"]) == (own_host(), "json5424", "audittrail")
+        assert (h["host"], h["app"], h["msgid"]) == (event_host(ev), "json5424", ev["type"])
         assert h["time"] == rfc3339_micro(ev["timestamp"])
-    assert [syslog_severity(e) for e in env["sent"]] == [6, 4, 5], "rated by the response status"
+    assert [syslog_severity(e) for e in env["audit"]] == [6, 4, 5], "rated by the response status"
+    assert [syslog_severity(e) for e in env["monitor"]] == [2, 6], "their own, else 6"
 
 
 def test_syslog_cef(env):
@@ -278,7 +308,7 @@ def test_syslog_cef(env):
         h = parse_5424(m["raw"])
         header, ext = parse_cef(h["msg"])
         got[ext["externalId"]] = (h, header, ext)
-    only_audit(list(got), env)
+    only_sent(list(got), env)
     for ev in env["sent"]:
         h, header, ext = got[ev["id"]]
         assert h["pri"] == 4 * 8 + syslog_severity(ev)
@@ -286,17 +316,23 @@ def test_syslog_cef(env):
         assert header == want_header
         assert ext == want_ext
     # The mapping spelled out once, for the published sample.
-    h, header, ext = got[env["sent"][0]["id"]]
+    h, header, ext = got[env["audit"][0]["id"]]
     assert header[4:] == ["audittrail:integration:GET", "Platform audit: GET /api/integrations/discovery/", "3"]
     assert (ext["suid"], ext["src"], ext["requestMethod"], ext["outcome"]) == \
         ("454926", "187.188.243.122", "GET", "success")
     assert ext["request"] == "/api/integrations/discovery/?cluster=demo-env-prom&namespace=sysdig-agent"
     assert (ext["cn2"], ext["cn3"], ext["flexNumber1"], ext["flexString1"]) == ("200", "46902", "1", "integration")
-    denied = got[env["sent"][1]["id"]]
+    denied = got[env["audit"][1]["id"]]
     assert denied[1][4] == "audittrail:policy:DELETE" and denied[1][6] == "6"
     assert denied[2]["flexNumber1"] == "18446744073709551615" and denied[2]["suid"] == "9223372036854775807"
     assert denied[2]["cn3"] == "-9223372036854775808" and denied[2]["suser"] == "eve"
     assert denied[2]["outcome"] == "failure"
+    alert = got[env["monitor"][0]["id"]]
+    assert alert[1][4:] == ["monitor", "Pod restarts high", "8"]
+    assert alert[2]["msg"] == "restarts > 5 in 10m"
+    assert alert[2]["flexString2"] == "kubernetes.namespace.name = 'prod'"
+    custom = got[env["monitor"][1]["id"]]
+    assert custom[1][5] == "deploy|v2=ok\\done" and "flexString2" not in custom[2]
 
 
 def check_leef(ev, header, attrs):
@@ -311,7 +347,7 @@ def test_syslog_leef(env):
         h = parse_3164(m["raw"])
         header, delim, attrs = parse_leef(h["msg"])
         got[attrs["externalId"]] = (h, header, attrs)
-    only_audit(list(got), env)
+    only_sent(list(got), env)
     for ev in env["sent"]:
         h, header, attrs = got[ev["id"]]
         assert h["pri"] == 16 * 8 + syslog_severity(ev) and h["time"] == bsd_time(ev["timestamp"])
@@ -327,15 +363,17 @@ def test_qradar_leef(env):
         header, delim, attrs = parse_leef(h["msg"])
         assert delim == "\t"
         got[attrs["externalId"]] = (h, header, attrs)
-    only_audit(list(got), env)
+    only_sent(list(got), env)
     for ev in env["sent"]:
         h, header, attrs = got[ev["id"]]
-        assert h["pri"] == 16 * 8 + syslog_severity(ev) and h["host"] == own_host()
+        assert h["pri"] == 16 * 8 + syslog_severity(ev) and h["host"] == event_host(ev)
         check_leef(ev, header, attrs)
-    attrs = got[env["sent"][1]["id"]][2]
+    attrs = got[env["audit"][1]["id"]][2]
     assert (attrs["sev"], attrs["cat"], attrs["usrName"], attrs["src"]) == ("6", "audittrail", "eve", "10.1.2.3")
     assert attrs["url"] == "/api/policies/a=b|c\\d?force=true&why=x y"
     assert attrs["customerId"] == "18446744073709551615" and attrs["teamId"] == "-9223372036854775808"
+    attrs = got[env["monitor"][1]["id"]][2]
+    assert (attrs["eventName"], attrs["msg"]) == ("deploy|v2=ok\\done", "line1\nline2\ttab")
 
 
 def test_every_type_delivered_and_nothing_dead_lettered(env):
@@ -354,7 +392,7 @@ def test_every_type_delivered_and_nothing_dead_lettered(env):
     }
     want = {k: 3 * n if k == "syslog" else n for k in counts}
     wait_until(lambda: {k: f() for k, f in counts.items()} == want, 20,
-               message="not every type got every audit record")
+               message="not every type got every event")
     assert env["gw"].deadletters() == []
 
 
@@ -404,5 +442,7 @@ def test_docs_channel_lists_match_the_modules(gateway_factory):
     table, sections = docs_channels()
     assert table == modules, "the Channels per type table differs from the modules' M.channels"
     assert sections == modules, "a type section's Channels: line differs from its module's M.channels"
-    # Platform audit everywhere but the findings types (the docs say why).
-    assert sorted(t for t, ch in modules.items() if "PLATFORM_AUDIT" not in ch) == ["MCM", "SCC"]
+    # Platform audit and monitor events everywhere but the findings types
+    # (the docs say why).
+    for channel in ("PLATFORM_AUDIT", "MONITOR_EVENTS"):
+        assert sorted(t for t, ch in modules.items() if channel not in ch) == ["MCM", "SCC"], channel
