@@ -17,8 +17,10 @@
 #include "admin_failures.h"
 #include "buf.h"
 #include "hex.h"
+#include "http_host.h"
 #include "http_server.h"
 #include "log.h"
+#include "log_budget.h"
 
 /* Admin requests are small GETs from operators and scrapers: a few
  * connections and a short idle limit are plenty, and keep a misbehaving
@@ -31,9 +33,15 @@
 #define ADMIN_MAX_NAME        512
 
 #define INTEGRATIONS_PATH "/api/integrations"
+/* Host refusals logged per minute; the rest are counted only. */
+#define HOST_LOG_MAX    10
+#define HOST_LOG_WINDOW 60000
 
 struct sr_admin {
     sr_http_server *srv;
+    char *host; /* as bound, for the Host check */
+    uv_loop_t *loop;
+    sr_log_budget host_log;
     sr_admin_sources src;
     sr_admin_writer *writer;
     sr_admin_failures *failures; /* failed authentication, per peer */
@@ -284,12 +292,36 @@ static int check_access(sr_admin *a, route r, const char *name, sr_http_request 
     return 1;
 }
 
+/* A browser sent here by a rebound DNS name carries that name in Host. */
+static int refuse_host(sr_admin *a, sr_http_request *req, sr_http_response *resp) {
+    sr_http_host_policy p = {
+        .listen_host = a->host,
+        .allowed = a->src.allowed_hosts,
+        .nallowed = a->src.nallowed_hosts,
+    };
+    sr_http_refusal why;
+    if (sr_http_host_check(req, &p, &why) == 0)
+        return 0;
+    const char *host = sr_http_request_header(req, "Host");
+    int log = sr_log_budget_take(&a->host_log, uv_now(a->loop), HOST_LOG_MAX, HOST_LOG_WINDOW);
+    if (log != SR_LOG_BUDGET_SPENT)
+        sr_warn("admin", "%s: %d for Host '%.100s' (DNS rebinding defence; admin.allowed_hosts)%s",
+                req->peer, sr_http_refusal_status(why), host ? host : "(none)",
+                log == SR_LOG_BUDGET_LAST ? "; further ones this minute are only counted" : "");
+    sr_http_server_count(a->srv, why);
+    sr_http_respond_error(resp, sr_http_refusal_status(why), sr_http_refusal_message(why), no_store,
+                          1);
+    return 1;
+}
+
 /* Access is decided on the head: a refused request's body is never read. */
 static int on_head(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_admin *a = ud;
     char name[ADMIN_MAX_NAME + 1] = "";
     int bad_name = 0;
     sr_admin_decision d;
+    if (refuse_host(a, req, resp))
+        return 1;
     route r = route_of(req->path, name, sizeof name, &bad_name);
     if (r == R_NONE || r == R_UI || !allowed(r, req->method) || a->closing)
         return 0; /* on_request answers these without credentials */
@@ -428,6 +460,12 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         return NULL;
     }
     a->src = *src;
+    a->loop = loop;
+    if (!(a->host = strdup(host))) {
+        snprintf(err, errlen, "admin API: out of memory");
+        free(a);
+        return NULL;
+    }
     sr_http_server_conf conf = {
         .name = "admin",
         .host = host,
@@ -441,13 +479,15 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
     a->srv = sr_http_server_new(loop, &conf, on_request, a, why, sizeof why);
     if (!a->srv) {
         snprintf(err, errlen, "admin API: %s", why);
+        free(a->host);
         free(a);
         return NULL;
     }
     a->src.admin_server = a->srv;
-    if (!(a->failures = sr_admin_failures_new(loop))) {
+    if (!(a->failures = sr_admin_failures_new(loop, src->failed_auth))) {
         snprintf(err, errlen, "admin API: out of memory");
         sr_http_server_close(a->srv, NULL, NULL);
+        free(a->host);
         free(a);
         return NULL;
     }
@@ -471,6 +511,7 @@ static void on_server_closed(void *ud) {
     sr_admin *a = ud;
     if (a->close_cb)
         a->close_cb(a->close_ud);
+    free(a->host);
     free(a);
 }
 

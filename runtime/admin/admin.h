@@ -18,7 +18,9 @@
  *                                 reloading or shutting down)
  *   GET /, GET /ui/...            the integrations page (admin_ui.h)          open
  * HEAD works wherever GET does; another method on a known path is 405 with
- * `Allow`; any other path 404. docs/admin.md has the documents.
+ * `Allow`; any other path 404. docs/admin.md has the documents. Before
+ * anything else, the Host header must name the listener (http_host.h: DNS
+ * rebinding): else 421, or 400 when it is missing or malformed.
  *
  * Who may do what is admin_auth.h's decision; every write, and every failed
  * authentication, is recorded in the audit trail (admin_audit.h). Secrets are
@@ -34,6 +36,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "auth_guard.h"
 
 /* Declared, not included: the listener side (admin.c) only passes these
  * through to admin_docs.c, and stays free of the delivery headers. */
@@ -61,6 +65,9 @@ typedef struct sr_admin_conf {
     size_t ntokens;
     char *script_dir; /* scripts API-defined integrations may name; NULL: none */
     char *files_dir;  /* their FILE paths' root; NULL: <data_dir>/files */
+    char **allowed_hosts; /* `allowed_hosts:`, see sr_admin_sources */
+    size_t nallowed_hosts;
+    sr_auth_guard_conf failed_auth; /* `failed_auth:` (auth_guard.h) */
 } sr_admin_conf;
 
 /* Called once an asynchronous change finished: `err` NULL on success. */
@@ -126,6 +133,13 @@ typedef struct sr_admin_sources {
     /* Who may use the API (admin_auth.h); none: reads open, writes refused. */
     const sr_admin_token_conf *tokens;
     size_t ntokens;
+    /* Host names the API answers to besides its listen address
+     * (admin.allowed_hosts, http_host.h); "*" turns the check off. */
+    char *const *allowed_hosts;
+    size_t nallowed_hosts;
+    /* Failed-authentication thresholds (auth_guard.h), read when the API
+     * starts; NULL: the defaults. */
+    const sr_auth_guard_conf *failed_auth;
     sr_audit *audit;                 /* NULL: actions are not recorded */
     const sr_admin_control *control; /* NULL: a read-only API */
 } sr_admin_sources;

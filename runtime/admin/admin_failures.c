@@ -15,9 +15,9 @@ struct sr_admin_failures {
     sr_audit *audit; /* where the last failure's summary goes */
 };
 
-sr_admin_failures *sr_admin_failures_new(uv_loop_t *loop) {
+sr_admin_failures *sr_admin_failures_new(uv_loop_t *loop, const sr_auth_guard_conf *conf) {
     sr_admin_failures *f = calloc(1, sizeof *f);
-    if (!f || !(f->guard = sr_auth_guard_new(0, 0))) {
+    if (!f || !(f->guard = sr_auth_guard_new(conf))) {
         free(f);
         return NULL;
     }
@@ -61,7 +61,7 @@ int sr_admin_failures_note(sr_admin_failures *f, const char *ip, sr_audit *audit
     int report = sr_auth_guard_failed(f->guard, ip, uv_now(f->loop));
     record_summary(f, 0); /* an interval that ended before this failure */
     if (!uv_is_active((uv_handle_t *)&f->timer))
-        uv_timer_start(&f->timer, on_timer, SR_AUTH_GUARD_WINDOW, 0);
+        uv_timer_start(&f->timer, on_timer, sr_auth_guard_window(f->guard), 0);
     return report == SR_AUTH_REPORT_FULL;
 }
 

@@ -1,5 +1,6 @@
 /* admin_failures.h - failed authentication at the admin API: limited per
  * peer, and summarised in the audit trail instead of recorded one by one.
+ * The figures below are the defaults of `admin.failed_auth`.
  *
  * A flood of bad tokens must neither lock others out of the API nor rotate
  * the admin actions out of the audit trail. Built on auth_guard.h: a peer
@@ -16,10 +17,12 @@
 #include <uv.h>
 
 #include "admin_audit.h"
+#include "auth_guard.h"
 
 typedef struct sr_admin_failures sr_admin_failures;
 
-sr_admin_failures *sr_admin_failures_new(uv_loop_t *loop);
+/* NULL `conf`: the defaults. */
+sr_admin_failures *sr_admin_failures_new(uv_loop_t *loop, const sr_auth_guard_conf *conf);
 
 /* 0 when `ip` may present a token now; else the seconds to tell it to wait
  * (answer 429). */

@@ -464,6 +464,9 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
         .ud = g,
         .tokens = g->cfg.admin.tokens,
         .ntokens = g->cfg.admin.ntokens,
+        .allowed_hosts = g->cfg.admin.allowed_hosts,
+        .nallowed_hosts = g->cfg.admin.nallowed_hosts,
+        .failed_auth = &g->cfg.admin.failed_auth,
         .audit = g->audit,
         .control = &g->control,
     };

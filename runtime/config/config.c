@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "input_http.h"
 #include "log.h"
 
 #define COMPONENT    "config"
@@ -293,6 +294,8 @@ int sr_config_load(sr_config *cfg, const char *const *paths, size_t npaths, char
         cfg->tcp.enabled &= ld.tcp_seen;
     }
     cfg->kafka.enabled &= ld.kafka_seen; /* never on by default */
+    if (!cfg->http.max_body_total_bytes) /* --check shows the budget in effect */
+        cfg->http.max_body_total_bytes = sr_input_http_body_budget(cfg->http.max_body_bytes);
     if (sr_kafka_input_conf_validate(&cfg->kafka, err, errlen) != 0)
         return -1;
     return 0;

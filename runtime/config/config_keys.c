@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "event.h"
+#include "tls_engine.h"
 #include "log.h"
 
 #define COMPONENT   "config"
@@ -68,8 +69,15 @@ static int tls_complete(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
                             "key '%s': 'require_client_cert' needs 'client_ca' to verify them "
                             "against",
                             it->key);
+    char why[400];
+    if (tls->ciphers && sr_tls_ciphers_check(tls->ciphers, why, sizeof why) != 0)
+        return sr_conf_fail(ctx, it->file, it->line, "key '%s': %s", it->key, why);
     return 0;
 }
+
+static const char *const tls_versions[] = {"1.2", "1.3", "TLSv1.2", "TLSv1.3", NULL};
+static const int tls_version_values[] = {SR_TLS_MIN_1_2, SR_TLS_MIN_1_3, SR_TLS_MIN_1_2,
+                                         SR_TLS_MIN_1_3};
 
 /* The *_file spellings match the field names (and docs/inputs.md). */
 static const sr_conf_key tls_keys[] = {
@@ -79,6 +87,14 @@ static const sr_conf_key tls_keys[] = {
     {.name = "require_client_cert",
      .type = SR_CONF_BOOL,
      SR_CONF_AT(sr_tls_listen_conf, require_client_cert)},
+    {.name = "min_version",
+     .type = SR_CONF_ENUM,
+     SR_CONF_AT(sr_tls_listen_conf, min_version),
+     .dflt = "1.2",
+     .names = tls_versions,
+     .values = tls_version_values,
+     .expected = "1.2 or 1.3"},
+    {.name = "ciphers", .type = SR_CONF_STRING, SR_CONF_AT(sr_tls_listen_conf, ciphers)},
     {.name = "cert_file", .alias_of = "cert"},
     {.name = "key_file", .alias_of = "key"},
     {.name = "client_ca_file", .alias_of = "client_ca"},
@@ -129,6 +145,16 @@ static const sr_conf_key http_keys[] = {
      .doc = "require `Authorization: Bearer <token>`"},
     INPUT_IDLE_TIMEOUT("a request must arrive completely within it"),
     INPUT_TLS,
+    {.name = "max_body_total",
+     .type = SR_CONF_SIZE,
+     SR_CONF_AT(sr_input_conf, max_body_total_bytes),
+     .doc_default = "4 × `max_body`, at least `64MiB`",
+     .doc = "request bodies being received at once, all connections together; a request "
+            "beyond it gets 503 with `Retry-After`"},
+    {.name = "failed_auth",
+     .type = SR_CONF_SECTION,
+     SR_CONF_AT(sr_input_conf, failed_auth),
+     .sub = sr_auth_guard_conf_keys},
     {.name = NULL},
 };
 
@@ -442,6 +468,17 @@ static const sr_conf_key admin_keys[] = {
      .doc_default = "`data_dir/files`",
      .doc = "the directory the FILE paths of integrations defined through the admin API are "
             "confined to ([admin.md](admin.md#what-an-admin-can-and-cannot-do))"},
+    {.name = "failed_auth",
+     .type = SR_CONF_SECTION,
+     SR_CONF_AT(sr_admin_conf, failed_auth),
+     .sub = sr_auth_guard_conf_keys},
+    {.name = "allowed_hosts",
+     .type = SR_CONF_STRINGS,
+     SR_CONF_AT(sr_admin_conf, allowed_hosts),
+     .aux = offsetof(sr_admin_conf, nallowed_hosts),
+     .doc = "host names the API answers to besides its listen address (and `localhost` on "
+            "loopback); any other `Host` gets 421; `*` turns the check off; re-read on reload "
+            "([admin.md](admin.md#host-names))"},
     {.name = NULL},
 };
 

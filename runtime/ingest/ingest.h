@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth_guard.h"
 #include "tls_stream.h"
 
 /* An input listener's section (`inputs.http`, `inputs.tcp`). */
@@ -22,6 +23,10 @@ typedef struct sr_input_conf {
     char *token;                        /* http: required bearer token; NULL = none (secret) */
     unsigned long long idle_timeout_ms; /* close idle/slow clients; default 60000 */
     sr_tls_listen_conf tls;
+    /* http: bodies being received at once, all connections together; 0 =
+     * four times max_body_bytes, at least 64 MiB */
+    unsigned long long max_body_total_bytes;
+    sr_auth_guard_conf failed_auth; /* http with a token: auth_guard.h */
 } sr_input_conf;
 
 typedef enum {

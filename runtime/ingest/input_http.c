@@ -2,6 +2,7 @@
 #include "input_http.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,17 @@
 
 #include "auth_guard.h"
 #include "gzip.h"
+#include "http_origin.h"
 #include "http_server.h"
 #include "log.h"
+#include "log_budget.h"
 #include "tls_stream.h"
 
 #define COMPONENT        "input.http"
 #define TOKEN_DIGEST_LEN 32 /* SHA-256 */
+/* Cross-origin refusals logged per minute; the rest are counted only. */
+#define CROSS_ORIGIN_LOG_MAX    10
+#define CROSS_ORIGIN_LOG_WINDOW 60000
 
 struct sr_input_http {
     uv_loop_t *loop;
@@ -30,6 +36,7 @@ struct sr_input_http {
     /* Comparing digests keeps the comparison constant-time whatever the
      * length of the presented token, and keeps the token out of memory. */
     unsigned char token_digest[TOKEN_DIGEST_LEN];
+    sr_log_budget cross_origin_log;
     void (*stop_cb)(void *ud);
     void *stop_ud;
 };
@@ -153,14 +160,35 @@ static void handle_events(sr_input_http *in, sr_http_request *req, sr_http_respo
     }
 }
 
+/* A page in the operator's browser must not be able to post events (http_origin.h). */
+static int refuse_cross_origin(sr_input_http *in, sr_http_request *req, sr_http_response *resp,
+                               uint64_t now) {
+    const char *why = sr_http_cross_origin(req);
+    if (!why)
+        return 0;
+    int log = sr_log_budget_take(&in->cross_origin_log, now, CROSS_ORIGIN_LOG_MAX,
+                                 CROSS_ORIGIN_LOG_WINDOW);
+    if (log != SR_LOG_BUDGET_SPENT)
+        sr_warn(COMPONENT, "%s: 403 for a browser's cross-origin request: %s%s", req->peer, why,
+                log == SR_LOG_BUDGET_LAST ? " (further ones this minute are only counted)" : "");
+    sr_http_server_count(in->server, SR_HTTP_REFUSED_CROSS_ORIGIN);
+    sr_http_respond_error(resp, 403, sr_http_refusal_message(SR_HTTP_REFUSED_CROSS_ORIGIN), NULL,
+                          0);
+    return 1;
+}
+
 /* The token is checked on the head, so a sender without one never makes the
  * gateway read, let alone hold, a body. */
 static int handle_head(void *ud, sr_http_request *req, sr_http_response *resp) {
     sr_input_http *in = ud;
     sr_auth_guard_summary sum;
-    if (strcmp(req->path, "/v1/events") != 0 || !in->has_token)
+    if (strcmp(req->path, "/v1/events") != 0)
         return 0;
     uint64_t now = uv_now(in->loop);
+    if (refuse_cross_origin(in, req, resp, now))
+        return 1;
+    if (!in->has_token)
+        return 0;
     long wait_s = sr_auth_guard_check(in->guard, req->peer_ip, now);
     if (wait_s > 0) {
         char seconds[24];
@@ -203,11 +231,9 @@ static void handle_request(void *ud, sr_http_request *req, sr_http_response *res
     }
 }
 
-/* What the bodies being received may hold together: four of the largest,
- * and never less than 64 MiB. */
-static size_t body_budget(size_t max_body) {
-    size_t floor = (size_t)64 << 20;
-    if (max_body == 0 || max_body > SIZE_MAX / 4)
+unsigned long long sr_input_http_body_budget(unsigned long long max_body) {
+    unsigned long long floor = 64ull << 20;
+    if (max_body == 0 || max_body > ULLONG_MAX / 4)
         return SIZE_MAX / 2;
     return 4 * max_body > floor ? 4 * max_body : floor;
 }
@@ -235,13 +261,16 @@ sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
             snprintf(err, errlen, "input.http: cannot hash the token");
             goto fail;
         }
-        if (!(in->guard = sr_auth_guard_new(0, 0))) {
+        if (!(in->guard = sr_auth_guard_new(&conf->failed_auth))) {
             snprintf(err, errlen, "input.http: out of memory");
             goto fail;
         }
     }
     if (conf->tls.cert_file && !(in->tls = sr_tls_ctx_new_server(&conf->tls, err, errlen)))
         goto fail;
+    unsigned long long budget = conf->max_body_total_bytes
+                                    ? conf->max_body_total_bytes
+                                    : sr_input_http_body_budget(conf->max_body_bytes);
     sr_http_server_conf sc = {
         .name = COMPONENT,
         .host = conf->host ? conf->host : "127.0.0.1",
@@ -250,7 +279,7 @@ sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
         .max_body = in->max_body,
         .idle_timeout_ms = conf->idle_timeout_ms,
         .max_connections = SR_INPUT_HTTP_MAX_CONNECTIONS,
-        .max_body_total = body_budget(in->max_body),
+        .max_body_total = budget < SIZE_MAX ? (size_t)budget : SIZE_MAX,
         .head_handler = handle_head,
     };
     in->server = sr_http_server_new(loop, &sc, handle_request, in, err, errlen);

@@ -39,6 +39,10 @@ typedef struct sr_input_http sr_input_http;
 sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
                                    const sr_ingest *ingest, char *err, size_t errlen);
 
+/* What the bodies being received may hold together when
+ * max_body_total_bytes is not set: four of the largest, at least 64 MiB. */
+unsigned long long sr_input_http_body_budget(unsigned long long max_body);
+
 /* The bound port (conf->port 0 picks a free one). */
 int sr_input_http_port(const sr_input_http *in);
 

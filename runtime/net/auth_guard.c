@@ -18,7 +18,9 @@ typedef struct peer {
 struct sr_auth_guard {
     unsigned max_failures;
     uint64_t window_ms;
-    peer peers[SR_AUTH_GUARD_PEERS];
+    unsigned log_max;
+    size_t npeers;
+    peer *peers;
     /* The summary interval: one window long, from its first event. */
     uint64_t interval;
     int interval_open;
@@ -29,17 +31,32 @@ struct sr_auth_guard {
     sr_auth_guard_stats stats;
 };
 
-sr_auth_guard *sr_auth_guard_new(unsigned max_failures, uint64_t window_ms) {
+sr_auth_guard *sr_auth_guard_new(const sr_auth_guard_conf *conf) {
+    static const sr_auth_guard_conf none;
+    if (!conf)
+        conf = &none;
     sr_auth_guard *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
-    g->max_failures = max_failures ? max_failures : SR_AUTH_GUARD_FAILURES;
-    g->window_ms = window_ms ? window_ms : SR_AUTH_GUARD_WINDOW;
+    g->max_failures = conf->max_failures ? conf->max_failures : SR_AUTH_GUARD_FAILURES;
+    g->window_ms = conf->window_ms ? conf->window_ms : SR_AUTH_GUARD_WINDOW;
+    g->log_max = conf->log_lines ? conf->log_lines : SR_AUTH_GUARD_LOG_MAX;
+    g->npeers = conf->peers ? conf->peers : SR_AUTH_GUARD_PEERS;
     g->interval = 1;
+    if (!(g->peers = calloc(g->npeers, sizeof *g->peers))) {
+        free(g);
+        return NULL;
+    }
     return g;
 }
 
-void sr_auth_guard_free(sr_auth_guard *g) { free(g); }
+void sr_auth_guard_free(sr_auth_guard *g) {
+    if (g)
+        free(g->peers);
+    free(g);
+}
+
+uint64_t sr_auth_guard_window(const sr_auth_guard *g) { return g->window_ms; }
 
 static size_t hash(const char *s) {
     size_t h = 1469598103934665603u;
@@ -52,8 +69,8 @@ static size_t hash(const char *s) {
 static peer *find(sr_auth_guard *g, const char *ip, int add) {
     size_t h = hash(ip);
     peer *stalest = NULL;
-    for (size_t i = 0; i < PROBE; i++) {
-        peer *p = &g->peers[(h + i) % SR_AUTH_GUARD_PEERS];
+    for (size_t i = 0; i < PROBE && i < g->npeers; i++) {
+        peer *p = &g->peers[(h + i) % g->npeers];
         if (p->ip[0] && strcmp(p->ip, ip) == 0)
             return p;
         if (!stalest || !p->ip[0] || (stalest->ip[0] && p->window_start < stalest->window_start))
@@ -127,7 +144,7 @@ int sr_auth_guard_failed(sr_auth_guard *g, const char *ip, uint64_t now_ms) {
     g->stats.failures++;
     if (g->current.failures++ == 0)
         return SR_AUTH_REPORT_FULL;
-    return g->logged++ < SR_AUTH_GUARD_LOG_MAX ? SR_AUTH_REPORT_LOG : SR_AUTH_REPORT_NONE;
+    return g->logged++ < g->log_max ? SR_AUTH_REPORT_LOG : SR_AUTH_REPORT_NONE;
 }
 
 int sr_auth_guard_take_summary(sr_auth_guard *g, uint64_t now_ms, int force,

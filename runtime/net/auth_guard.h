@@ -12,24 +12,43 @@
  * a few more log lines per interval, and for the rest one summary per
  * interval (sr_auth_guard_take_summary).
  *
- * Peers are kept in a fixed table (SR_AUTH_GUARD_PEERS); when it is full
- * the peer whose window started first is forgotten. Loop thread only. */
+ * Peers are kept in a fixed table (`peers` slots); when it is full the peer
+ * whose window started first is forgotten. The thresholds are settings of
+ * each listener (sr_auth_guard_conf_keys: `failed_auth:` under
+ * inputs.http and admin), the constants below their defaults. Loop thread
+ * only. */
 #ifndef SR_AUTH_GUARD_H
 #define SR_AUTH_GUARD_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define SR_AUTH_GUARD_PEERS    4096
-#define SR_AUTH_GUARD_LOG_MAX  10 /* failure lines logged per interval */
-#define SR_AUTH_GUARD_FAILURES 20 /* default max_failures */
-#define SR_AUTH_GUARD_WINDOW   60000
+#include "conf_table.h"
+
+#define SR_AUTH_GUARD_PEERS    4096  /* default peers */
+#define SR_AUTH_GUARD_LOG_MAX  10    /* default log_lines: failure lines per interval */
+#define SR_AUTH_GUARD_FAILURES 20    /* default max_failures */
+#define SR_AUTH_GUARD_WINDOW   60000 /* default window_ms */
+
+/* A listener's `failed_auth:` section; 0 in a field takes its default. */
+typedef struct sr_auth_guard_conf {
+    unsigned max_failures;        /* failures per peer within a window before 429 */
+    unsigned long long window_ms; /* the window, and the summary interval */
+    unsigned log_lines;           /* single-failure log lines per interval */
+    unsigned peers;               /* addresses remembered at once */
+} sr_auth_guard_conf;
+
+/* Its rows (conf_table.h), defaults the constants above. */
+extern const sr_conf_key sr_auth_guard_conf_keys[];
 
 typedef struct sr_auth_guard sr_auth_guard;
 
-/* 0 for either argument takes the default. NULL when out of memory. */
-sr_auth_guard *sr_auth_guard_new(unsigned max_failures, uint64_t window_ms);
+/* NULL `conf` takes every default. NULL when out of memory. */
+sr_auth_guard *sr_auth_guard_new(const sr_auth_guard_conf *conf);
 void sr_auth_guard_free(sr_auth_guard *g);
+
+/* The window in effect (ms): how often a listener ends a summary interval. */
+uint64_t sr_auth_guard_window(const sr_auth_guard *g);
 
 /* 0 when `ip` may try its credentials now; else the seconds until it may
  * (answer 429). Counts a limited attempt. */

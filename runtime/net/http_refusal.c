@@ -32,6 +32,12 @@ static const refusal_info infos[SR_HTTP_REFUSED_KINDS] = {
     [SR_HTTP_REFUSED_UNAUTHORIZED] = {"unauthorized", 401, "missing or invalid credentials"},
     [SR_HTTP_REFUSED_RATE_LIMITED] = {"rate_limited", 429,
                                       "too many failed authentications; retry later"},
+    [SR_HTTP_REFUSED_CROSS_ORIGIN] = {"cross_origin", 403,
+                                      "cross-origin requests from browsers are not accepted"},
+    [SR_HTTP_REFUSED_MISDIRECTED] = {"misdirected", 421,
+                                     "the Host header names neither this listener nor an allowed "
+                                     "host name"},
+    [SR_HTTP_REFUSED_BAD_HOST] = {"bad_host", 400, "missing, repeated or malformed Host header"},
 };
 
 const char *sr_http_refusal_name(sr_http_refusal r) {

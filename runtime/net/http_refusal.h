@@ -30,6 +30,9 @@ typedef enum sr_http_refusal {
     SR_HTTP_REFUSED_BODY_BUDGET,       /* 503: max_body_total reached */
     SR_HTTP_REFUSED_UNAUTHORIZED,      /* 401 on the head: no or a wrong credential */
     SR_HTTP_REFUSED_RATE_LIMITED,      /* 429 on the head: too many failed authentications */
+    SR_HTTP_REFUSED_CROSS_ORIGIN,      /* 403 on the head: a browser's cross-origin post */
+    SR_HTTP_REFUSED_MISDIRECTED, /* 421: Host names neither the listener nor an allowed name */
+    SR_HTTP_REFUSED_BAD_HOST,    /* 400: Host missing (HTTP/1.1), repeated or malformed */
     SR_HTTP_REFUSED_KINDS
 } sr_http_refusal;
 

@@ -101,6 +101,31 @@ static int load_client_ca(SSL_CTX *ssl, const sr_tls_listen_conf *conf, char *er
     return 0;
 }
 
+/* Only suites with ephemeral key exchange by default: a stolen key must
+ * not decrypt recorded sessions. */
+static int set_ciphers(SSL_CTX *ssl, const char *ciphers, char *err, size_t errlen) {
+    if (!ciphers || !*ciphers)
+        ciphers = SR_TLS_SERVER_CIPHERS;
+    if (SSL_CTX_set_cipher_list(ssl, ciphers) == 1)
+        return 0;
+    char reason[256];
+    tls_reason(reason, sizeof reason);
+    snprintf(err, errlen, "tls: ciphers '%.200s': no usable cipher suite (%s)", ciphers, reason);
+    return -1;
+}
+
+int sr_tls_ciphers_check(const char *ciphers, char *err, size_t errlen) {
+    ERR_clear_error();
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+    if (!ssl) {
+        snprintf(err, errlen, "tls: out of memory");
+        return -1;
+    }
+    int rc = set_ciphers(ssl, ciphers, err, errlen);
+    SSL_CTX_free(ssl);
+    return rc;
+}
+
 sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, size_t errlen) {
     if (!conf->cert_file || !conf->key_file) {
         snprintf(err, errlen, "tls: cert_file and key_file are both required");
@@ -113,6 +138,12 @@ sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, siz
     sr_tls_ctx *ctx = ctx_new(TLS_server_method(), SSL_OP_CIPHER_SERVER_PREFERENCE, err, errlen);
     if (!ctx)
         return NULL;
+    if (conf->min_version == SR_TLS_MIN_1_3)
+        SSL_CTX_set_min_proto_version(ctx->ssl, TLS1_3_VERSION);
+    if (set_ciphers(ctx->ssl, conf->ciphers, err, errlen) != 0) {
+        sr_tls_ctx_free(ctx);
+        return NULL;
+    }
     /* Session resumption with client verification needs a context id. */
     static const unsigned char sid_ctx[] = "siemrelay";
     SSL_CTX_set_session_id_context(ctx->ssl, sid_ctx, sizeof sid_ctx - 1);
@@ -152,6 +183,15 @@ sr_tls_ctx *sr_tls_ctx_new_client(const sr_tls_client_conf *conf, char *err, siz
 fail:
     sr_tls_ctx_free(ctx);
     return NULL;
+}
+
+void sr_tls_ctx_adopt(sr_tls_ctx *ctx, sr_tls_ctx *fresh) {
+    /* Engines hold their own reference to the SSL_CTX they were made from,
+     * so the old one lives on as long as its connections do. */
+    SSL_CTX *old = ctx->ssl;
+    ctx->ssl = fresh->ssl;
+    fresh->ssl = old;
+    sr_tls_ctx_free(fresh);
 }
 
 void sr_tls_ctx_free(sr_tls_ctx *ctx) {

@@ -21,6 +21,11 @@
  *           engine verifies the server's chain and that its certificate
  *           names the host connected to (a DNS name, or an IP address literal
  *           checked against the certificate's IP entries), unless insecure.
+ * A server offers TLS 1.2 or 1.3 (min_version raises the floor to 1.3) and,
+ * for TLS 1.2, only the cipher suites of `ciphers` (default
+ * SR_TLS_SERVER_CIPHERS: ECDHE key exchange with AEAD ciphers, so every
+ * session is forward-secret and static-RSA suites such as AES128-SHA are
+ * refused); TLS 1.3's suites are all forward-secret.
  * Both: TLS 1.2 minimum, no compression, no renegotiation; files are loaded
  * when the context is made, so a wrong path or a key that does not match its
  * certificate is a start-up error; an encrypted key fails to load instead of
@@ -44,12 +49,23 @@
 
 typedef struct sr_tls_ctx sr_tls_ctx;
 
+/* The TLS 1.2 suites a server offers unless told otherwise (OpenSSL's
+ * cipher-list syntax): ECDHE only, AEAD only, strongest first. */
+#define SR_TLS_SERVER_CIPHERS                                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+/* A server's oldest protocol version (sr_tls_listen_conf.min_version). */
+enum { SR_TLS_MIN_1_2 = 0, SR_TLS_MIN_1_3 = 1 };
+
 /* A listener's `tls:` section (inputs, admin). */
 typedef struct sr_tls_listen_conf {
     char *cert_file; /* NULL: plain TCP */
     char *key_file;
     char *client_ca_file;    /* verify client certificates against this CA */
     int require_client_cert; /* 1: handshake fails without a valid client cert */
+    int min_version;         /* SR_TLS_MIN_1_2 (default) or SR_TLS_MIN_1_3 */
+    char *ciphers;           /* TLS 1.2 suites; NULL: SR_TLS_SERVER_CIPHERS */
 } sr_tls_listen_conf;
 
 /* A TLS sink's settings. */
@@ -66,6 +82,16 @@ typedef struct sr_tls_client_conf {
  * sends none. require_client_cert without client_ca_file is a configuration
  * error. NULL and `err` on failure. */
 sr_tls_ctx *sr_tls_ctx_new_server(const sr_tls_listen_conf *conf, char *err, size_t errlen);
+/* Gives `ctx` the settings of `fresh` (a context just made from the files
+ * again) for every connection accepted from now on, and frees `fresh`.
+ * Connections already open keep what they negotiated. This is how a
+ * reload rotates a listener's certificate without closing it: build the
+ * new context first (a bad file then leaves the old one serving), then
+ * adopt it. Both must be server contexts. */
+void sr_tls_ctx_adopt(sr_tls_ctx *ctx, sr_tls_ctx *fresh);
+/* 0 when OpenSSL takes `ciphers` as a server's TLS 1.2 cipher list, else
+ * -1 and `err` (so --check finds a typo before a start does). */
+int sr_tls_ciphers_check(const char *ciphers, char *err, size_t errlen);
 /* A client context from `conf`. NULL and `err` on failure. */
 sr_tls_ctx *sr_tls_ctx_new_client(const sr_tls_client_conf *conf, char *err, size_t errlen);
 void sr_tls_ctx_free(sr_tls_ctx *ctx);

@@ -25,6 +25,10 @@ def check(*paths, env=None):
     return strict_loads(p.stdout), p.stdout + p.stderr
 
 
+TLS_DEFAULTS = {"cert": None, "key": None, "client_ca": None, "require_client_cert": False,
+                "min_version": "1.2", "ciphers": None}
+FAILED_AUTH_DEFAULTS = {"max_failures": 20, "window": "1m", "log_lines": 10, "peers": 4096}
+
 DEFAULTS = {
     "logging": {"level": "info", "format": "text"},
     "workers": 0,
@@ -37,17 +41,17 @@ DEFAULTS = {
     "script_timeout": "200ms",
     "inputs": {
         "http": {"enabled": True, "listen": "127.0.0.1:8080", "max_body": "16MiB", "token": None,
-                 "idle_timeout": "1m",
-                 "tls": {"cert": None, "key": None, "client_ca": None, "require_client_cert": False}},
+                 "idle_timeout": "1m", "tls": TLS_DEFAULTS, "max_body_total": "64MiB",
+                 "failed_auth": FAILED_AUTH_DEFAULTS},
         "tcp": {"enabled": True, "listen": "127.0.0.1:5140", "max_line": "1MiB", "idle_timeout": "1m",
-                "tls": {"cert": None, "key": None, "client_ca": None, "require_client_cert": False}},
+                "tls": TLS_DEFAULTS},
     },
     "queue": {"type": "memory", "max_bytes": "16MiB", "overflow": "block", "fsync": "always",
               "fsync_interval": "1s", "segment_bytes": "64MiB"},
     "delivery": {"max_attempts": 3, "backoff": "1s", "backoff_max": "30s", "inhibit": "5m",
                  "status_window": "24h", "shutdown_timeout": "10s"},
     "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
-              "files_dir": None},
+              "files_dir": None, "failed_auth": FAILED_AUTH_DEFAULTS, "allowed_hosts": []},
     "local_forwarder": {"enabled": True,
                         "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT", "MONITOR_EVENTS"]},
 }
@@ -78,13 +82,17 @@ integration_paths: %(dir)s
 scripts: [%(a)s, %(b)s]
 script_timeout: 1500ms
 inputs:
-  http: {listen: "[::1]:18443", max_body: 3MiB, token: "${CHECK_SETTINGS_TOKEN}", idle_timeout: 90s}
+  http: {listen: "[::1]:18443", max_body: 3MiB, token: "${CHECK_SETTINGS_TOKEN}", idle_timeout: 90s,
+         max_body_total: 20MiB, failed_auth: {max_failures: 5, window: 2m},
+         tls: {cert: /c.pem, key: /k.pem, min_version: "1.3", ciphers: "ECDHE+AESGCM"}}
   tcp: {enabled: false, max_line: 4096}
 queue: {type: disk, overflow: drop_oldest, fsync: interval, fsync_interval: 250ms}
 delivery: {max_attempts: 5, backoff: 2s, backoff_max: 1m, inhibit: 1h, status_window: 90s}
 admin:
   listen: 127.0.0.1:19090
   tokens: [{name: ops, role: viewer, sha256: %(sha)s}]
+  allowed_hosts: [gw.example, admin.example]
+  failed_auth: {log_lines: 3, peers: 64}
 local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
 """ % {"sha": token_sha, "dir": tmp_path, "lua": repo_path("lua"), "a": scripts[0], "b": scripts[1]})
     secret = "ingest-token-never-printed-8812"
@@ -98,7 +106,10 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
     assert s["script_timeout"] == "1500ms"
     assert s["inputs"]["http"] == {
         "enabled": True, "listen": "[::1]:18443", "max_body": "3MiB", "token": "******",
-        "idle_timeout": "90s", "tls": DEFAULTS["inputs"]["http"]["tls"]}
+        "idle_timeout": "90s", "max_body_total": "20MiB",
+        "tls": {"cert": "/c.pem", "key": "/k.pem", "client_ca": None, "require_client_cert": False,
+                "min_version": "1.3", "ciphers": "ECDHE+AESGCM"},
+        "failed_auth": {"max_failures": 5, "window": "2m", "log_lines": 10, "peers": 4096}}
     assert s["inputs"]["tcp"]["enabled"] is False and s["inputs"]["tcp"]["max_line"] == "4KiB"
     # A disk queue's bound defaults to 1 GiB.
     assert s["queue"] == {"type": "disk", "max_bytes": "1GiB", "overflow": "drop_oldest",
@@ -107,7 +118,8 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
                              "status_window": "90s", "shutdown_timeout": "10s"}
     assert s["admin"] == {"enabled": True, "listen": "127.0.0.1:19090",
                           "tokens": [{"name": "ops", "role": "viewer"}], "script_dir": None,
-                          "files_dir": None}
+                          "files_dir": None, "allowed_hosts": ["gw.example", "admin.example"],
+                          "failed_auth": {"max_failures": 20, "window": "1m", "log_lines": 3, "peers": 64}}
     assert s["local_forwarder"] == {"enabled": True, "transmit_message_types": ["SECURE_AUDIT"]}
 
 

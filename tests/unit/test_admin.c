@@ -434,7 +434,7 @@ static void test_listener(void) {
 
     uv_thread_create(&lv.thread, live_main, &lv);
     sr_buf b = SR_BUF_INIT;
-    const char *close_hdr = " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char *close_hdr = " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     char req[512];
 #define REQ(method, path) (snprintf(req, sizeof req, "%s %s%s", method, path, close_hdr), req)
 

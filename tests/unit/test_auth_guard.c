@@ -1,10 +1,13 @@
 /* test_auth_guard.c - failure windows per peer, 429 until the window ends,
- * and what is reported in full, logged, or left to the summary. */
+ * what is reported in full, logged, or left to the summary, and the
+ * thresholds taken from a listener's settings. */
 #include "auth_guard.h"
 #include "check.h"
 
 static void test_limit_and_window(void) {
-    sr_auth_guard *g = sr_auth_guard_new(3, 10000);
+    sr_auth_guard_conf conf = {.max_failures = 3, .window_ms = 10000};
+    sr_auth_guard *g = sr_auth_guard_new(&conf);
+    CHECK_INT(sr_auth_guard_window(g), 10000);
     CHECK_INT(sr_auth_guard_check(g, "192.0.2.1", 1000), 0);
     CHECK_INT(sr_auth_guard_failed(g, "192.0.2.1", 1000), SR_AUTH_REPORT_FULL);
     CHECK_INT(sr_auth_guard_failed(g, "192.0.2.1", 2000), SR_AUTH_REPORT_LOG);
@@ -22,7 +25,8 @@ static void test_limit_and_window(void) {
 }
 
 static void test_summary(void) {
-    sr_auth_guard *g = sr_auth_guard_new(0, 0); /* defaults: 20 in 60 s */
+    sr_auth_guard *g = sr_auth_guard_new(NULL); /* defaults: 20 in 60 s */
+    CHECK_INT(sr_auth_guard_window(g), SR_AUTH_GUARD_WINDOW);
     sr_auth_guard_summary s;
     int logged = 0;
     CHECK_INT(sr_auth_guard_take_summary(g, 0, 1, &s), 0); /* nothing happened */
@@ -48,20 +52,38 @@ static void test_summary(void) {
 }
 
 /* A full table forgets the oldest peers instead of growing. */
-static void test_table_bound(void) {
-    sr_auth_guard *g = sr_auth_guard_new(1, 60000);
-    char ip[32];
-    for (int i = 0; i < SR_AUTH_GUARD_PEERS * 4; i++) {
-        snprintf(ip, sizeof ip, "10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255, i & 255);
+static void test_table_bound(unsigned peers) {
+    sr_auth_guard_conf conf = {.max_failures = 1, .window_ms = 60000, .peers = peers};
+    sr_auth_guard *g = sr_auth_guard_new(&conf);
+    unsigned n = peers ? peers : SR_AUTH_GUARD_PEERS;
+    char ip[32], first[32] = "";
+    for (unsigned i = 0; i < n * 4; i++) {
+        snprintf(ip, sizeof ip, "10.%u.%u.%u", i >> 16 & 255, i >> 8 & 255, i & 255);
+        if (i == 0)
+            snprintf(first, sizeof first, "%s", ip);
         sr_auth_guard_failed(g, ip, (uint64_t)i);
     }
-    CHECK(sr_auth_guard_check(g, ip, (uint64_t)SR_AUTH_GUARD_PEERS * 4) > 0); /* the newest */
+    CHECK(sr_auth_guard_check(g, ip, (uint64_t)n * 4) > 0);       /* the newest */
+    CHECK_INT(sr_auth_guard_check(g, first, (uint64_t)n * 4), 0); /* forgotten */
+    sr_auth_guard_free(g);
+}
+
+/* log_lines from the settings. */
+static void test_log_lines(void) {
+    sr_auth_guard_conf conf = {.log_lines = 2};
+    sr_auth_guard *g = sr_auth_guard_new(&conf);
+    int logged = 0;
+    for (int i = 0; i < 10; i++)
+        logged += sr_auth_guard_failed(g, "192.0.2.7", (uint64_t)i) == SR_AUTH_REPORT_LOG;
+    CHECK_INT(logged, 2);
     sr_auth_guard_free(g);
 }
 
 int main(void) {
     test_limit_and_window();
     test_summary();
-    test_table_bound();
+    test_table_bound(0);
+    test_table_bound(16);
+    test_log_lines();
     return CHECK_DONE();
 }
