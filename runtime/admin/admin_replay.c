@@ -40,30 +40,65 @@ static void audit(sr_audit *a, const sr_http_request *req, int status, const cha
     sr_audit_record(a, &e);
 }
 
+/* "true"/"false" (or 1/0): 0, or -1 for anything else. */
+static int bool_param(const char *v, int *out) {
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* The filter from the query; 0, or -1 with `err` (a 400). */
+static int read_filter(const char *query, char vals[5][PARAM_MAX], sr_replay_filter *f, char *err,
+                       size_t errlen) {
+    static const char *const keys[] = {"stage", "reason", "since", "until", "reencode"};
+    const char *v[5] = {NULL, NULL, NULL, NULL, NULL};
+    for (int k = 0; k < 5; k++) {
+        int got = query_param(query, keys[k], vals[k], PARAM_MAX);
+        if (got < 0) {
+            snprintf(err, errlen, "malformed or too long '%s' in the query", keys[k]);
+            return -1;
+        }
+        v[k] = got ? vals[k] : NULL;
+    }
+    memset(f, 0, sizeof *f);
+    f->stage = v[0];
+    f->reason = v[1];
+    if ((f->has_since = v[2] != NULL) && sr_replay_time_parse(v[2], &f->since_ns) != 0) {
+        snprintf(err, errlen, "'since' is not a time (RFC 3339 with a zone, or epoch seconds)");
+        return -1;
+    }
+    if ((f->has_until = v[3] != NULL) && sr_replay_time_parse(v[3], &f->until_ns) != 0) {
+        snprintf(err, errlen, "'until' is not a time (RFC 3339 with a zone, or epoch seconds)");
+        return -1;
+    }
+    if (v[4] && bool_param(v[4], &f->reencode) != 0) {
+        snprintf(err, errlen, "'reencode' must be true or false");
+        return -1;
+    }
+    return 0;
+}
+
 void sr_admin_replay(const sr_admin_control *control, sr_audit *audit_trail, const char *name,
                      const sr_http_request *req, sr_http_response *resp, const char *user) {
     static const sr_http_header no_store[] = {{"Cache-Control", "no-store"}};
-    static const char *const keys[] = {"stage", "reason", "since", "until"};
-    char vals[4][PARAM_MAX], err[512] = "", said[600];
-    const char *v[4] = {NULL, NULL, NULL, NULL};
+    char vals[5][PARAM_MAX], err[512] = "", said[700];
     int status = 200;
+    sr_replay_filter f;
     sr_replay_result res;
     memset(&res, 0, sizeof res);
-    for (int k = 0; k < 4; k++) {
-        int got = query_param(req->query, keys[k], vals[k], sizeof vals[k]);
-        if (got < 0) {
-            snprintf(err, sizeof err, "malformed or too long '%s' in the query", keys[k]);
-            status = 400;
-            goto answer;
-        }
-        v[k] = got ? vals[k] : NULL;
+    if (read_filter(req->query, vals, &f, err, sizeof err) != 0) {
+        status = 400;
+        goto answer;
     }
     if (!control || !control->replay) {
         snprintf(err, sizeof err, "dead letters cannot be replayed here");
         status = 503;
         goto answer;
     }
-    sr_replay_filter f = {.stage = v[0], .reason = v[1], .since = v[2], .until = v[3]};
     int rc = control->replay(control->ud, name, &f, &res, err, sizeof err);
     if (rc == 1) {
         snprintf(err, sizeof err, "no integration named '%s' runs", name);
@@ -74,9 +109,11 @@ void sr_admin_replay(const sr_admin_control *control, sr_audit *audit_trail, con
 answer:
     if (status == 200)
         snprintf(said, sizeof said,
-                 "replayed %" PRIu64 " dead-lettered record(s); %" PRIu64 " line(s) kept, %" PRIu64
-                 " of them events with no record",
-                 res.replayed, res.kept + res.events, res.events);
+                 "replayed %" PRIu64 " dead-lettered record(s) (%" PRIu64
+                 " re-encoded) from %" PRIu64 " file(s); %" PRIu64 " line(s) kept, %" PRIu64
+                 " of them events with no record, %" PRIu64 " records not re-encoded",
+                 res.replayed, res.reencoded, res.files, res.kept + res.events + res.records,
+                 res.events, res.records);
     else
         snprintf(said, sizeof said, "replay refused: %s", err);
     audit(audit_trail, req, status, name, user, said);
@@ -85,9 +122,15 @@ answer:
         return;
     }
     sr_buf b = SR_BUF_INIT;
-    int oom =
-        sr_buf_printf(&b, "{\"replayed\":%" PRIu64 ",\"kept\":%" PRIu64 ",\"events\":%" PRIu64 "}",
-                      res.replayed, res.kept, res.events) != 0;
+    int oom = sr_buf_printf(&b,
+                            "{\"replayed\":%" PRIu64 ",\"reencoded\":%" PRIu64 ",\"kept\":%" PRIu64
+                            ",\"events\":%" PRIu64 ",\"records\":%" PRIu64 ",\"files\":%" PRIu64,
+                            res.replayed, res.reencoded, res.kept, res.events, res.records,
+                            res.files) != 0;
+    if (res.error[0])
+        oom |= sr_buf_puts(&b, ",\"error\":") != 0 ||
+               sr_buf_json_string(&b, res.error, strlen(res.error)) != 0;
+    oom |= sr_buf_putc(&b, '}') != 0;
     if (oom)
         sr_http_respond_error(resp, 500, "out of memory", no_store, 1);
     else

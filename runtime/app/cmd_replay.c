@@ -15,15 +15,21 @@
 
 static void usage(FILE *out) {
     fprintf(out, "usage: siemrelay replay -i NAME [--stage S] [--reason TEXT] [--since TIME]\n"
-                 "                        [--until TIME] [-c FILE ...] [--admin HOST:PORT]\n"
+                 "                        [--until TIME] [--reencode] [-c FILE ...]\n"
+                 "                        [--admin HOST:PORT]\n"
                  "\n"
-                 "Has the running gateway send an integration's dead-lettered records again\n"
-                 "(needs an admin token in SIEMRELAY_ADMIN_TOKEN when admin.tokens is set).\n"
+                 "Has the running gateway send an integration's dead-lettered records again,\n"
+                 "from all of its dead-letter files, oldest first (needs an admin token in\n"
+                 "SIEMRELAY_ADMIN_TOKEN when admin.tokens is set).\n"
                  "  -i, --integration NAME  whose dead letters\n"
-                 "      --stage S           only lines of that stage (rejected, request, ...)\n"
+                 "      --stage S           only lines of that stage (rejected, script, ...)\n"
                  "      --reason TEXT       only lines whose reason contains TEXT\n"
-                 "      --since TIME        only lines at or after TIME (RFC 3339, UTC)\n"
+                 "      --since TIME        only lines at or after TIME (RFC 3339 with a zone\n"
+                 "                          offset, or seconds since the epoch)\n"
                  "      --until TIME        only lines before TIME\n"
+                 "      --reencode          rebuild the records from the stored original events\n"
+                 "                          through the current scripts and encoder (after a\n"
+                 "                          script or mapping fix), instead of resending them\n"
                  "  -c, --config FILE       the gateway's configuration (for admin.listen)\n"
                  "      --admin ADDR        the admin API's HOST:PORT (overrides -c)\n");
 }
@@ -56,13 +62,14 @@ int sr_cmd_replay(int argc, char **argv) {
         {"reason", required_argument, NULL, 'r'},
         {"since", required_argument, NULL, 'S'},
         {"until", required_argument, NULL, 'U'},
+        {"reencode", no_argument, NULL, 'R'},
         {"config", required_argument, NULL, 'c'},
         {"admin", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const keys[] = {"stage", "reason", "since", "until"};
-    const char *files[REPLAY_MAX_CONFIGS], *filter[4] = {NULL, NULL, NULL, NULL};
+    static const char *const keys[] = {"stage", "reason", "since", "until", "reencode"};
+    const char *files[REPLAY_MAX_CONFIGS], *filter[5] = {NULL, NULL, NULL, NULL, NULL};
     const char *name = NULL, *admin = NULL;
     size_t nfiles = 0;
     int c, rc = 1;
@@ -77,6 +84,7 @@ int sr_cmd_replay(int argc, char **argv) {
         case 'r': filter[1] = optarg; break;
         case 'S': filter[2] = optarg; break;
         case 'U': filter[3] = optarg; break;
+        case 'R': filter[4] = "true"; break;
         case 'c':
             if (nfiles == REPLAY_MAX_CONFIGS) {
                 fprintf(stderr, "siemrelay replay: at most %d configuration files\n",
@@ -108,7 +116,7 @@ int sr_cmd_replay(int argc, char **argv) {
     sr_buf path = SR_BUF_INIT, body = SR_BUF_INIT;
     int oom = sr_buf_puts(&path, "/api/integrations/") || put_encoded(&path, name) ||
               sr_buf_puts(&path, "/replay");
-    for (int k = 0, first = 1; k < 4; k++) {
+    for (int k = 0, first = 1; k < 5; k++) {
         if (!filter[k])
             continue;
         oom |= sr_buf_printf(&path, "%c%s=", first ? '?' : '&', keys[k]) ||
@@ -125,17 +133,31 @@ int sr_cmd_replay(int argc, char **argv) {
                 err);
         goto done;
     }
-    int64_t replayed, kept, events;
+    int64_t replayed, reencoded, kept, events, records, nread;
     if (status != 200 || !body.data || count_of(body.data, body.len, "replayed", &replayed) ||
+        count_of(body.data, body.len, "reencoded", &reencoded) ||
         count_of(body.data, body.len, "kept", &kept) ||
-        count_of(body.data, body.len, "events", &events)) {
+        count_of(body.data, body.len, "events", &events) ||
+        count_of(body.data, body.len, "records", &records) ||
+        count_of(body.data, body.len, "files", &nread)) {
         fprintf(stderr, "siemrelay replay: the admin API at %s answered HTTP %d: %.*s\n", addr,
                 status, (int)(body.len > 300 ? 300 : body.len), body.data ? body.data : "");
         goto done;
     }
     printf("replayed %lld record(s) of integration '%s'; %lld line(s) kept (%lld event(s) with "
-           "no record)\n",
-           (long long)replayed, name, (long long)(kept + events), (long long)events);
+           "no record",
+           (long long)replayed, name, (long long)(kept + events + records), (long long)events);
+    if (filter[4])
+        printf(", %lld stored record(s) with no event to re-encode", (long long)records);
+    printf("); %lld dead-letter file(s) read\n", (long long)nread);
+    if (filter[4])
+        printf("re-encoded %lld record(s) from their original event\n", (long long)reencoded);
+    sr_json_member m;
+    sr_buf why = SR_BUF_INIT;
+    if (sr_json_object_get(body.data, body.len, "error", 5, &m) && m.type == SR_JSON_STRING &&
+        sr_json_unescape(body.data + m.val_off, m.val_len, 1, &why) == 0)
+        printf("first event with no record: %.*s\n", (int)why.len, why.data ? why.data : "");
+    sr_buf_free(&why);
     rc = 0;
 done:
     sr_buf_free(&path);

@@ -575,7 +575,8 @@ static int control_replay(void *ud, const char *name, const sr_replay_filter *f,
     long i = g->stopping ? -1 : sr_delivery_find(g->delivery, name);
     if (i < 0)
         return 1;
-    return sr_deadletter_replay(g->dl, g->delivery, (size_t)i, f, out, err, errlen);
+    return sr_deadletter_replay(g->dl, g->delivery, g->delivery_host, (size_t)i, f, out, err,
+                                errlen);
 }
 
 static void init_control(sr_gateway *g) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "fsutil.h"
@@ -14,7 +15,7 @@
 #include "rotating_file.h"
 
 #define DL_ROTATE_BYTES     (64u << 20)
-#define DL_KEEP_FILES       5
+#define DL_KEEP_FILES       SR_DEADLETTER_KEEP_FILES
 #define DL_RESPONSE_EXCERPT 1024
 #define DL_PIPELINE_NAME    "_pipeline"
 
@@ -159,10 +160,11 @@ done:
 }
 
 int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
-                          int (*fn)(void *ud, const char *path), void *ud) {
-    char safe[200], path[4096];
+                          int (*fn)(void *ud, const char *const *paths, size_t n), void *ud) {
+    char safe[200], store[DL_KEEP_FILES + 1][4200];
+    const char *paths[DL_KEEP_FILES + 1];
+    size_t n = 0;
     sr_safe_file_name(integration, safe, sizeof safe);
-    snprintf(path, sizeof path, "%s/%s.jsonl", d->dir, safe);
     pthread_mutex_lock(&d->mu);
     for (dl_file **p = &d->files; *p; p = &(*p)->next) {
         if (strcmp((*p)->name, integration) != 0)
@@ -174,7 +176,18 @@ int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
         free(f);
         break;
     }
-    int rc = fn(ud, path);
+    /* Listed under the lock: no rotation renames them meanwhile. */
+    for (int k = DL_KEEP_FILES; k >= 1; k--) {
+        snprintf(store[n], sizeof store[n], "%s/%s.jsonl.%d", d->dir, safe, k);
+        if (access(store[n], F_OK) == 0) {
+            paths[n] = store[n];
+            n++;
+        }
+    }
+    snprintf(store[n], sizeof store[n], "%s/%s.jsonl", d->dir, safe);
+    paths[n] = store[n];
+    n++;
+    int rc = fn(ud, paths, n);
     pthread_mutex_unlock(&d->mu);
     return rc;
 }

@@ -11,8 +11,8 @@
  * site script (or module) line that failed and the Lua stack at the time.
  * `event` is the event as received; `record` is what the integration had
  * encoded (written raw when it is JSON, else as a string). Files rotate at
- * 64 MiB, keeping 5. Writes are synchronous: dead letters are rare, and a
- * dead letter that was not written must not be acknowledged as handled. */
+ * 64 MiB, keeping 5 (<name>.jsonl.1 the newest). Writes are synchronous: dead letters are rare, and
+ * a dead letter that was not written must not be acknowledged as handled. */
 #ifndef SR_DEADLETTER_H
 #define SR_DEADLETTER_H
 
@@ -42,11 +42,16 @@ typedef struct sr_deadletter_entry {
 int sr_deadletter_write(sr_deadletter *d, const sr_deadletter_entry *e);
 uint64_t sr_deadletter_count(const sr_deadletter *d);
 
-/* Runs `fn(ud, path)` on the integration's current dead-letter file (not
- * the rotated ones) with writes to it held off: the file is closed for the
- * call and reopened by the next write, so `fn` may replace it. Returns
- * what `fn` returns. */
+/* The most rotated files of one integration read back: path.1 .. path.N. */
+#define SR_DEADLETTER_KEEP_FILES 5
+
+/* Runs `fn(ud, paths, n)` on every dead-letter file of the integration,
+ * oldest first: the rotated ones that exist (<name>.jsonl.5 ... .1), then
+ * the current one (always listed, present or not). Writes to them are held
+ * off for the call: the current file is closed and reopened by the next
+ * write, so `fn` may replace or remove any of them. Returns what `fn`
+ * returns. */
 int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
-                          int (*fn)(void *ud, const char *path), void *ud);
+                          int (*fn)(void *ud, const char *const *paths, size_t n), void *ud);
 
 #endif

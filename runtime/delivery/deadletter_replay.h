@@ -2,17 +2,34 @@
  * integration's queue.
  *
  * After the cause of a rejection is fixed (a mapping, a token, an index),
- * the records an integration's dead-letter file holds can be replayed: the
- * lines that match the filter and carry an encoded `record` are queued for
- * the integration as one unit (sr_delivery_enqueue_many), and only once
- * they are queued is the file rewritten without them (a temporary file,
- * fsync, rename). A second replay therefore finds nothing to send again; a
- * crash between the two steps can only send a record twice, never lose it.
- * Lines holding an `event` (a site script or the module's encode failed)
- * have no record to send: they are kept and counted. Only the current file
- * is read, not its rotated predecessors (<name>.jsonl.1, ...).
+ * the records an integration's dead-letter files hold can be replayed. All
+ * of its files are read, oldest first (the rotated <name>.jsonl.5 ... .1,
+ * then <name>.jsonl), and the lines that match the filter are queued for the
+ * integration in that order as one unit (sr_delivery_enqueue_many). Only
+ * once they are queued are the files rewritten without them (a temporary
+ * file, fsync, rename; a rotated file left empty is removed). A second
+ * replay therefore finds nothing to send again; a crash between the two
+ * steps can only send a record twice, never lose it.
  *
- * Runs on the loop thread (delivery.h). */
+ * What is sent for a line:
+ *   - by default, the stored `record` (the wire record as it was encoded).
+ *     Lines holding an `event` instead (a site script or the module's
+ *     encode failed on it) have no record: they are kept and counted;
+ *   - with `reencode`, after a mapping or script fix: the stored `event`
+ *     (the event as received) is run again through the host's current
+ *     pipeline (global scripts, routing, the integration's scripts and
+ *     encode), and the records it yields for the integration are queued.
+ *     An event that yields none (it fails again, is dropped or not routed
+ *     to the integration) is kept, and the first reason is reported. Lines
+ *     holding only a record are kept and counted: there is no original
+ *     event to rebuild them from.
+ *
+ * Times are compared as times: the filter's bounds and each line's "time"
+ * are parsed (RFC 3339 with any zone offset, or seconds since the epoch).
+ * A line whose time cannot be read matches no time filter.
+ *
+ * Runs on the loop thread (delivery.h); `host` must be one the loop thread
+ * owns (the delivery loop's). */
 #ifndef SR_DEADLETTER_REPLAY_H
 #define SR_DEADLETTER_REPLAY_H
 
@@ -21,23 +38,36 @@
 
 #include "deadletter.h"
 #include "delivery.h"
+#include "lua_host.h"
 
 typedef struct sr_replay_filter {
-    const char *stage;  /* exact stage ("rejected", "request", ...); NULL = any */
-    const char *reason; /* a substring of the reason; NULL = any */
-    const char *since;  /* lines with "time" >= since (RFC 3339 text, UTC); NULL = any */
-    const char *until;  /* lines with "time" < until; NULL = any */
+    const char *stage;          /* exact stage ("rejected", "request", ...); NULL = any */
+    const char *reason;         /* a substring of the reason; NULL = any */
+    int has_since, has_until;   /* whether the bounds apply */
+    int64_t since_ns, until_ns; /* lines with since <= time < until (ns since the epoch) */
+    int reencode;               /* rebuild from the stored event (see above) */
 } sr_replay_filter;
 
 typedef struct sr_replay_result {
-    uint64_t replayed; /* records queued (and gone from the file) */
-    uint64_t kept;     /* lines left in the file: not matching the filter */
-    uint64_t events;   /* matching lines holding an event, not a record (kept) */
+    uint64_t replayed;  /* records queued (their lines gone from the files) */
+    uint64_t reencoded; /* lines of those rebuilt from their event */
+    uint64_t kept;      /* lines left: not matching the filter */
+    uint64_t events;    /* matching lines holding an event that gave no record (kept) */
+    uint64_t records;   /* matching lines holding only a record, with reencode (kept) */
+    uint64_t files;     /* dead-letter files read */
+    char error[256];    /* why the first re-encoded event gave no record; "" none */
 } sr_replay_result;
 
-/* Replays integration `integ`'s dead letters. Returns 0, or -1 with `err`
- * when nothing was replayed (the file unchanged, nothing queued). */
-int sr_deadletter_replay(sr_deadletter *dl, sr_delivery *d, size_t integ, const sr_replay_filter *f,
-                         sr_replay_result *out, char *err, size_t errlen);
+/* A filter bound: RFC 3339 with any zone offset ("2026-12-05T22:10:00+01:00",
+ * fraction allowed), or seconds since the epoch ("1764972600", "1764972600.25").
+ * 0, or -1 when `text` is neither. */
+int sr_replay_time_parse(const char *text, int64_t *ns);
+
+/* Replays integration `integ`'s dead letters; `host` (may be NULL when not
+ * re-encoding) runs the events again. Returns 0, or -1 with `err` when
+ * nothing was replayed (the files unchanged, nothing queued). */
+int sr_deadletter_replay(sr_deadletter *dl, sr_delivery *d, sr_lua_host *host, size_t integ,
+                         const sr_replay_filter *f, sr_replay_result *out, char *err,
+                         size_t errlen);
 
 #endif

@@ -185,9 +185,7 @@ static int field(const char **s, int width, int lo, int hi, const char *sep) {
     return v;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" into nanoseconds since
- * the epoch. Fraction digits beyond nanoseconds are ignored. */
-static int parse_rfc3339(const char *s, int64_t *ns_out) {
+int sr_rfc3339_parse(const char *s, int64_t *ns_out) {
     int y, mo, d, h, mi, sec, frac = 0, offset = 0;
     if ((y = field(&s, 4, 0, 9999, "-")) < 0 || (mo = field(&s, 2, 1, 12, "-")) < 0 ||
         (d = field(&s, 2, 1, 31, "Tt ")) < 0 || (h = field(&s, 2, 0, 23, ":")) < 0 ||
@@ -297,7 +295,7 @@ static int check_fields(const falco_doc *d, sr_json_error *err) {
 
 static int read_time(const falco_doc *d, int64_t *ns, sr_json_error *err) {
     char text[64];
-    if (short_string(d->p, &d->time, text, sizeof text) != 0 || parse_rfc3339(text, ns) != 0)
+    if (short_string(d->p, &d->time, text, sizeof text) != 0 || sr_rfc3339_parse(text, ns) != 0)
         return fail(err, d->time.val_off, "Falco output: \"%s\" is not an RFC 3339 timestamp",
                     "time");
     return 0;

@@ -5,6 +5,7 @@
 #define SR_FALCO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "json.h"
@@ -20,5 +21,10 @@ int sr_falco_normalize(const char *p, size_t n, sr_buf *out, sr_json_error *err)
 /* True when a validated object looks like Falco output: no "type" and has
  * "rule", "priority" and "output". */
 int sr_falco_detect(const char *p, size_t n);
+
+/* "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)" (any zone offset) into
+ * nanoseconds since the epoch; 0, or -1 when it is not that. Fraction
+ * digits beyond nanoseconds are ignored. */
+int sr_rfc3339_parse(const char *s, int64_t *ns_out);
 
 #endif

@@ -1,15 +1,21 @@
 """Dead-letter replay from the admin API (POST /api/integrations/{name}/replay):
 after the receiver is fixed, every dead-lettered record is delivered exactly
-once, in order; the lines leave the dead-letter file only once queued, so a
-second replay sends nothing; filters pick lines; only an admin may replay,
-and every replay is in the audit trail.
+once, in order; the lines leave the dead-letter files only once queued, so a
+second replay sends nothing; rotated files are read too, oldest first;
+filters pick lines, times compared as times whatever their zone; after a
+script fix, --reencode rebuilds the records from the stored events; only an
+admin may replay, and every replay is in the audit trail.
 """
 
+import calendar
+import time
 import json
 import os
+import signal
 
 from admin_util import ADMIN_TOKEN, VIEWER_TOKEN, Admin, tokens_conf
 from delivery_util import events, launch, order_check, post_ok, receivers
+import pytest
 from harness import run_cli, wait_until, webhook
 
 __all__ = ["launch", "receivers"]  # fixtures
@@ -26,6 +32,13 @@ def dead_lines(gw, name):
 def wait_dead(gw, name, n):
     wait_until(lambda: len(dead_lines(gw, name)) >= n, 15,
                message="never %d dead letters: %r" % (n, dead_lines(gw, name)))
+
+
+def start_siem(launch, rcv, workdir, max_events=5, scripts=None):
+    """A gateway with one WEBHOOK "siem" on `rcv` and admin tokens."""
+    return launch.start(workdir, [webhook("siem", rcv.url("/siem"), channels=["ACTIVITY_AUDIT"], scripts=scripts,
+                                          batch={"max_events": max_events, "linger": "10ms"})],
+                        conf={"admin": tokens_conf()})
 
 
 def replay(admin, name, query=""):
@@ -51,7 +64,7 @@ def test_replay_after_the_fix_delivers_every_record_exactly_once(launch, receive
     # A filter that matches nothing changes nothing.
     r = replay(admin, "siem", "?stage=encode")
     assert r.status_code == 200, r.text
-    assert r.json() == {"replayed": 0, "kept": 6, "events": 0}
+    assert r.json() == {"replayed": 0, "reencoded": 0, "kept": 6, "events": 0, "records": 0, "files": 1}
     assert dead_lines(gw, "siem") == lines
 
     # Only an admin may replay.
@@ -63,7 +76,7 @@ def test_replay_after_the_fix_delivers_every_record_exactly_once(launch, receive
     assert len(dead_lines(gw, "siem")) == 6, dead_lines(gw, "siem")
     r = replay(admin, "siem", "?stage=rejected&reason=HTTP%20400")
     assert r.status_code == 200, r.text
-    assert r.json() == {"replayed": 6, "kept": 0, "events": 0}
+    assert r.json() == {"replayed": 6, "reencoded": 0, "kept": 0, "events": 0, "records": 0, "files": 1}
     assert dead_lines(gw, "siem") == []
     rcv.wait(lambda x: len(x.accepted_ids()) >= 6, timeout=15, message="replayed records not delivered")
 
@@ -92,9 +105,7 @@ def test_replay_after_the_fix_delivers_every_record_exactly_once(launch, receive
 def test_replay_by_time_range_keeps_the_rest(launch, receivers):
     rcv = receivers()
     rcv.fail(400)
-    gw = launch.start(launch.workdir("replay-time"),
-                      [webhook("siem", rcv.url("/siem"), channels=["ACTIVITY_AUDIT"], batch={"max_events": 1, "linger": "10ms"})],
-                      conf={"admin": tokens_conf()})
+    gw = start_siem(launch, rcv, launch.workdir("replay-time"), max_events=1)
     post_ok(gw, events("old", 2))
     wait_dead(gw, "siem", 2)
     cut = dead_lines(gw, "siem")[-1]["time"]
@@ -120,3 +131,181 @@ def test_replay_by_time_range_keeps_the_rest(launch, receivers):
     assert [ln["record"]["id"] for ln in left] == [ln["record"]["id"] for ln in lines if ln["time"] < since]
     rcv.wait(lambda x: len(x.accepted_ids()) >= len(newer), timeout=15)
     assert sorted(rcv.accepted_ids()) == sorted(ln["record"]["id"] for ln in newer)
+
+
+# ---- re-encoding after a fix ----------------------------------------------
+
+BROKEN = """local M = {}
+function M.process(ev, ctx)
+    local mapping = nil
+    ev:set("mapped", mapping.version) -- the bug: indexes nil
+    return true
+end
+return M
+"""
+
+FIXED = """local M = {}
+function M.process(ev, ctx)
+    ev:set("mapped", "v2")
+    return true
+end
+return M
+"""
+
+
+def test_reencode_after_a_script_fix_delivers_the_corrected_record_once(launch, receivers):
+    rcv = receivers()
+    wd = launch.workdir("replay-reencode")
+    script = os.path.join(wd, "mapping.lua")
+    with open(script, "w") as f:
+        f.write(BROKEN)
+    gw = start_siem(launch, rcv, wd, max_events=10, scripts=[script])
+    evs = events("fix", 3)
+    r = gw.post_ndjson(evs)
+    assert r.status_code == 200, r.text
+    wait_dead(gw, "siem", 3)
+    lines = dead_lines(gw, "siem")
+    assert [ln["stage"] for ln in lines] == ["script"] * 3, lines
+    assert [ln["event"] for ln in lines] == evs  # the events as received
+    admin = Admin(gw)
+
+    # Without re-encoding there is nothing to resend: no record was made.
+    r = replay(admin, "siem")
+    assert r.json() == {"replayed": 0, "reencoded": 0, "kept": 0, "events": 3, "records": 0, "files": 1}, r.text
+
+    # Re-encoding through the script still broken fails again: kept, and why.
+    r = replay(admin, "siem", "?reencode=true")
+    body = r.json()
+    assert r.status_code == 200 and body["replayed"] == 0 and body["events"] == 3, r.text
+    assert body["error"].startswith("script: ") and "mapping" in body["error"], body
+    assert dead_lines(gw, "siem") == lines
+
+    # The fix, then a reload: the delivery host runs the new script.
+    with open(script, "w") as f:
+        f.write(FIXED)
+    gw.proc.send_signal(signal.SIGHUP)
+    gw.wait_stderr("configuration reloaded", timeout=15)
+
+    p = run_cli(["replay", "-i", "siem", "--reencode", "--admin", "127.0.0.1:%d" % gw.admin_port],
+                env={"SIEMRELAY_ADMIN_TOKEN": ADMIN_TOKEN})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == ("replayed 3 record(s) of integration 'siem'; 0 line(s) kept (0 event(s) with no "
+                        "record, 0 stored record(s) with no event to re-encode); 1 dead-letter file(s) read\n"
+                        "re-encoded 3 record(s) from their original event\n"), p.stdout
+    assert dead_lines(gw, "siem") == []
+    rcv.wait(lambda x: len(x.accepted_ids()) >= 3, timeout=15, message="re-encoded records not delivered")
+    # A second run finds nothing; a probe behind shows nothing more came.
+    r = replay(admin, "siem", "?reencode=1")
+    assert r.json()["replayed"] == 0 and r.json()["events"] == 0, r.text
+    post_ok(gw, events("probe", 1))
+    rcv.wait(lambda x: "probe-000000" in x.accepted_ids(), timeout=15)
+    got = [e for e in rcv.accepted_events() if e["id"].startswith("fix-")]
+    assert [e["id"] for e in got] == [e["id"] for e in evs], got
+    for want, e in zip(evs, got):
+        corrected = dict(want)
+        corrected["mapped"] = "v2"
+        assert e == corrected  # field by field, the fix applied
+    assert "replay refused" not in gw.stderr()
+
+
+def test_reencode_keeps_records_that_have_no_event(launch, receivers):
+    rcv = receivers()
+    rcv.fail(400)
+    gw = start_siem(launch, rcv, launch.workdir("replay-noevent"))
+    post_ok(gw, events("rej", 2))
+    wait_dead(gw, "siem", 2)
+    rcv.ok()
+    r = replay(Admin(gw), "siem", "?reencode=true")
+    assert r.json() == {"replayed": 0, "reencoded": 0, "kept": 0, "events": 0, "records": 2, "files": 1}, r.text
+    assert len(dead_lines(gw, "siem")) == 2
+    assert replay(Admin(gw), "siem", "?reencode=maybe").status_code == 400
+
+
+# ---- rotated files and times ----------------------------------------------
+
+def dl_line(ev_id, time, stage="rejected"):
+    ev = dict(events(ev_id, 1)[0])
+    ev["id"] = ev_id
+    return {"time": time, "integration": "siem", "stage": stage, "reason": "HTTP 400", "record": ev}
+
+
+def write_lines(path, lines):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        for ln in lines:
+            f.write(json.dumps(ln, separators=(",", ":")) + "\n")
+
+
+def test_rotated_files_are_replayed_oldest_first_and_once(launch, receivers):
+    rcv = receivers()
+    wd = launch.workdir("replay-rotated")
+    dl = os.path.join(wd, "data", "deadletter")
+    # As the writer leaves them: siem.jsonl.2 oldest, then .1, then the current file.
+    write_lines(os.path.join(dl, "siem.jsonl.2"), [dl_line("r2-a", "2026-01-01T00:00:00.000Z"),
+                                                   dl_line("r2-b", "2026-01-01T00:00:01.000Z")])
+    write_lines(os.path.join(dl, "siem.jsonl.1"), [dl_line("r1-a", "2026-01-01T00:00:02.000Z"),
+                                                   dl_line("r1-keep", "2026-01-01T00:00:03.000Z", stage="request")])
+    rcv.fail(400)
+    gw = start_siem(launch, rcv, wd)
+    post_ok(gw, events("cur", 2))
+    wait_dead(gw, "siem", 2)
+    rcv.ok()
+    admin = Admin(gw)
+    r = replay(admin, "siem", "?stage=rejected")
+    assert r.json() == {"replayed": 5, "reencoded": 0, "kept": 1, "events": 0, "records": 0, "files": 3}, r.text
+    # Emptied rotated files are gone; what did not match stays where it was.
+    assert not os.path.exists(os.path.join(dl, "siem.jsonl.2"))
+    with open(os.path.join(dl, "siem.jsonl.1")) as f:
+        assert [json.loads(x)["record"]["id"] for x in f.read().splitlines()] == ["r1-keep"]
+    assert dead_lines(gw, "siem") == []
+    rcv.wait(lambda x: len(x.accepted_ids()) >= 5, timeout=15)
+    # Again: nothing more. A probe behind shows nothing more came.
+    r = replay(admin, "siem", "?stage=rejected")
+    assert r.json()["replayed"] == 0 and r.json()["files"] == 2, r.text
+    post_ok(gw, events("probe", 1))
+    rcv.wait(lambda x: "probe-000000" in x.accepted_ids(), timeout=15)
+    ids = [i for i in rcv.accepted_ids() if i != "probe-000000"]
+    assert ids == ["r2-a", "r2-b", "r1-a", "cur-000000", "cur-000001"], ids
+
+
+def epoch(text):
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+@pytest.mark.parametrize("query,want", [
+    # since is inclusive and until exclusive, whatever the offsets say.
+    ("since=2026-03-01T11:00:01%2B01:00&until=2026-03-01T05:00:03-05:00", ["t1", "t2"]),
+    ("since=2026-03-01T10:00:01.001Z", ["t2", "t3"]),
+    ("until=2026-03-01T10:00:01Z", ["t0"]),
+    # A line written with an offset is placed by its instant: t2 is 10:00:02Z.
+    ("since=2026-03-01T10:00:02Z&until=2026-03-01T10:00:02.000000001Z", ["t2"]),
+    ("since=%d&until=%d.5" % (epoch("2026-03-01T10:00:00Z"), epoch("2026-03-01T10:00:01Z")), ["t0", "t1"]),
+    # Across midnight and the date line: 2026-03-02T00:00:03+14:00 is 2026-03-01T10:00:03Z.
+    ("since=2026-03-02T00:00:03%2B14:00", ["t3"]),
+])
+def test_time_range_compares_instants(launch, receivers, query, want):
+    rcv = receivers()
+    wd = launch.workdir("replay-times")
+    lines = [dl_line("t0", "2026-03-01T10:00:00.000Z"),
+             dl_line("t1", "2026-03-01T10:00:01.000Z"),
+             dl_line("t2", "2026-03-01T12:00:02.000+02:00"),
+             dl_line("t3", "2026-03-01T10:30:00Z")]
+    write_lines(os.path.join(wd, "data", "deadletter", "siem.jsonl"), lines)
+    gw = start_siem(launch, rcv, wd)
+    r = replay(Admin(gw), "siem", "?" + query)
+    assert r.status_code == 200, r.text
+    assert r.json()["replayed"] == len(want), (query, r.text)
+    left = [ln["record"]["id"] for ln in dead_lines(gw, "siem")]
+    assert left == [ln["record"]["id"] for ln in lines if ln["record"]["id"] not in want]
+    if want:
+        rcv.wait(lambda x: len(x.accepted_ids()) >= len(want), timeout=15)
+    assert rcv.accepted_ids() == want
+
+
+def test_a_bound_that_is_not_a_time_is_refused(launch, receivers):
+    rcv = receivers()
+    gw = start_siem(launch, rcv, launch.workdir("replay-badtime"))
+    for q in ("?since=yesterday", "?until=2026-03-01T10:00:00", "?since=2026-13-01T00:00:00Z"):
+        r = replay(Admin(gw), "siem", q)
+        assert r.status_code == 400, (q, r.text)
+        assert "is not a time" in r.json()["error"], r.text
