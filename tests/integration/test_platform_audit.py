@@ -53,6 +53,7 @@ ACCOUNT, QUEUE, REGION = "123456789012", "sysdig-audit", "eu-west-1"
 PROJECT, TOPIC = "siemrelay-test", "sysdig-audit"
 CHRONICLE_KEY = "AIzaSyTest_chronicle-audit-0123456789"
 BATCH = {"max_events": 50, "linger": "20ms"}
+WAIT = 30  # seconds: generous, the machine is shared
 
 
 def audit_events():
@@ -199,7 +200,7 @@ def test_splunk_sourcetype_and_envelope(env):
         got = [e for r in hec.requests if r.status == 200 for e in r.envelopes]
         return got if len(got) >= len(env["sent"]) else None
 
-    wait_until(envelopes, 15, message="HEC did not index the events")
+    wait_until(envelopes, WAIT, message="HEC did not index the events")
     time.sleep(0.2)
     got = [e for r in hec.requests if r.status == 200 for e in r.envelopes]
     only_sent([e.event["id"] for e in got], env)
@@ -216,7 +217,7 @@ def test_splunk_sourcetype_and_envelope(env):
 
 def test_elastic_document_under_its_id(env):
     es = env["es"]
-    es.wait_for(len(env["sent"]))
+    es.wait_for(len(env["sent"]), timeout=WAIT)
     time.sleep(0.2)
     docs = es.docs
     only_sent([i for _index, i in docs], env)
@@ -230,7 +231,7 @@ def test_elastic_document_under_its_id(env):
 @pytest.mark.parametrize("api", ["logs", "collector"])
 def test_sentinel_records(env, api):
     az = env["azure"]
-    az.wait_records(api, len(env["sent"]))
+    az.wait_records(api, len(env["sent"]), timeout=WAIT)
     time.sleep(0.2)
     got = az.records(api)
     only_sent([r["id"] for r in got], env)
@@ -247,7 +248,7 @@ def test_sentinel_records(env, api):
 
 def test_sqs_messages(env):
     q = env["sqs"]
-    q.wait(lambda: len(q.messages) >= len(env["sent"]), 15, "SQS got too few messages")
+    q.wait(lambda: len(q.messages) >= len(env["sent"]), WAIT, "SQS got too few messages")
     time.sleep(0.2)
     assert_records([json_exact(m["body"]) for m in q.messages], env)
     assert all(m["attributes"] in (None, {}) for m in q.messages)
@@ -256,14 +257,14 @@ def test_sqs_messages(env):
 
 def test_pubsub_messages(env):
     g = env["google"]
-    g.wait(lambda: len(g.messages) >= len(env["sent"]))
+    g.wait(lambda: len(g.messages) >= len(env["sent"]), timeout=WAIT)
     time.sleep(0.2)
     assert_records([json_exact(m["data"]) for m in g.messages], env)
 
 
 def test_chronicle_entries(env):
     g = env["google"]
-    g.wait(lambda: len(g.entries) >= len(env["sent"]))
+    g.wait(lambda: len(g.entries) >= len(env["sent"]), timeout=WAIT)
     time.sleep(0.2)
     got = {}
     for e in g.entries:
@@ -279,7 +280,7 @@ def test_chronicle_entries(env):
 
 
 def syslog_received(env, app):
-    env["rs"].wait_for(lambda m: m["app"] == app, count=len(env["sent"]), timeout=15)
+    env["rs"].wait_for(lambda m: m["app"] == app, count=len(env["sent"]), timeout=WAIT)
     time.sleep(0.2)
     return [m for m in env["rs"].messages() if m["app"] == app]
 
@@ -355,7 +356,7 @@ def test_syslog_leef(env):
 
 
 def test_qradar_leef(env):
-    env["rs"].wait_for(lambda m: m["input"] == "tls", count=len(env["sent"]), timeout=15)
+    env["rs"].wait_for(lambda m: m["input"] == "tls", count=len(env["sent"]), timeout=WAIT)
     time.sleep(0.2)
     got = {}
     for m in [m for m in env["rs"].messages() if m["input"] == "tls"]:
@@ -391,7 +392,7 @@ def test_every_type_delivered_and_nothing_dead_lettered(env):
         "qradar": lambda: len([m for m in rs.messages() if m["input"] == "tls"]),
     }
     want = {k: 3 * n if k == "syslog" else n for k in counts}
-    wait_until(lambda: {k: f() for k, f in counts.items()} == want, 20,
+    wait_until(lambda: {k: f() for k, f in counts.items()} == want, WAIT,
                message="not every type got every event")
     assert env["gw"].deadletters() == []
 
