@@ -26,6 +26,8 @@
 #include "input_http.h"
 #include "input_kafka.h"
 #include "input_tcp.h"
+#include "insecure.h"
+#include "tls_reload.h"
 #include "log.h"
 #include "lua_host.h"
 #include "lua_schema.h"
@@ -64,6 +66,7 @@ typedef struct sr_gateway {
     struct sr_gateway *next;
     sr_lua_host **next_hosts;
     size_t next_nhosts;
+    sr_tls_reload next_tls; /* the inputs' fresh certificates, until the swap */
     uv_timer_t reload_timer;
     int stopping;
     int exit_code;
@@ -385,6 +388,7 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
         return 1;
     }
     warn_forwarding(&g, 1);
+    sr_insecure_warn(g.delivery_host, g.names, g.ninteg, stderr);
     sr_buf out = SR_BUF_INIT;
     if (sr_lua_host_script_globals(g.delivery_host, &out) > 0)
         for (char *line = out.data, *nl; (nl = strchr(line, '\n')); line = nl + 1)
@@ -412,7 +416,9 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
         print_channels(&out, info.channels ? info.channels : ic->channels);
         if (ic->min_severity >= 0)
             sr_buf_printf(&out, ",\"min_severity\":%d", ic->min_severity);
-        sr_buf_printf(&out, ",\"transport\":\"%s\"", info.transport ? info.transport : "?");
+        sr_buf_printf(&out, ",\"transport\":\"%s\",\"insecure\":%s",
+                      info.transport ? info.transport : "?",
+                      sr_integration_insecure(g.delivery_host, i) ? "true" : "false");
         sr_integration_batch_apply(ic, &info);
         sr_buf_printf(&out, ",\"batch\":{\"max_events\":%ld,\"max_bytes\":%ld,\"linger_ms\":%ld}",
                       info.max_events, info.max_bytes, info.linger_ms);
@@ -498,6 +504,8 @@ static int control_describe(void *ud, size_t i, sr_buf *out) {
     char where[4200];
     snprintf(where, sizeof where, "%s:%d", ic->file, ic->line);
     sr_buf_json_string(out, where, strlen(where));
+    sr_buf_printf(out, ",\"insecure\":%s",
+                  sr_integration_insecure(g->delivery_host, i) ? "true" : "false");
     sr_buf_printf(out, ",\"enabled\":true,\"deleting\":%s,\"configuration\":",
                   is_paused((const char *const *)g->paused, g->npaused, ic->name) ? "true"
                                                                                   : "false");
@@ -763,6 +771,7 @@ static void reload_abandon(sr_gateway *g, const char *error) {
     sr_error("gateway", "configuration reload failed: %s; still running the previous one", why);
     free_hosts(g->next_hosts, g->next_nhosts);
     g->next_hosts = NULL;
+    sr_tls_reload_discard(&g->next_tls);
     if (g->next) {
         gateway_release(g->next);
         free(g->next);
@@ -798,6 +807,7 @@ static void reload_swap(sr_gateway *g) {
     }
     sr_worker_pool_free(g->pool);
     g->pool = pool;
+    sr_tls_reload_commit(&g->next_tls, g->http, g->tcp);
     sr_pipeline_set_workers(g->pipeline, pool);
     sr_pipeline_set_names(g->pipeline, next->names);
     /* Test events use the delivery host, which goes with the old generation. */
@@ -809,8 +819,8 @@ static void reload_swap(sr_gateway *g) {
     g->next = NULL;
     sr_pipeline_pause(g->pipeline, 0);
     sr_info("gateway",
-            "configuration reloaded: %zu integration(s), %zu worker(s) (inputs, admin and "
-            "data_dir change only on restart)",
+            "configuration reloaded: %zu integration(s), %zu worker(s) (inputs but their TLS "
+            "files, admin and data_dir change only on restart)",
             g->ninteg, g->next_nhosts);
     if (g->admin) { /* admin tokens come from the new configuration */
         sr_admin_sources src = admin_sources(g);
@@ -852,6 +862,11 @@ static void reload(sr_gateway *g) {
         return;
     }
     warn_forwarding(g->next, 0);
+    sr_insecure_warn(g->next->delivery_host, g->next->names, g->next->ninteg, NULL);
+    if (sr_tls_reload_prepare(&g->next_tls, g->http, g->tcp, &g->next->cfg, err, sizeof err) != 0) {
+        reload_abandon(g, err);
+        return;
+    }
     g->next_nhosts = worker_count(&g->next->cfg);
     g->next_hosts = new_worker_hosts(g->next->host_conf, g->next_nhosts);
     if (!g->next_hosts) {
@@ -983,6 +998,7 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
         return 1;
     }
     warn_forwarding(&g, 0);
+    sr_insecure_warn(g.delivery_host, g.names, g.ninteg, NULL);
     sr_fd_limit_raise();
     uv_loop_init(&g.loop);
     uv_timer_init(&g.loop, &g.shutdown_timer);

@@ -293,6 +293,8 @@ fail:
     return NULL;
 }
 
+sr_tls_ctx *sr_input_http_tls(const sr_input_http *in) { return in->tls; }
+
 int sr_input_http_port(const sr_input_http *in) { return sr_http_server_port(in->server); }
 
 void sr_input_http_stats(const sr_input_http *in, sr_http_server_stats *out) {

@@ -43,6 +43,10 @@ sr_input_http *sr_input_http_start(uv_loop_t *loop, const sr_input_conf *conf,
  * max_body_total_bytes is not set: four of the largest, at least 64 MiB. */
 unsigned long long sr_input_http_body_budget(unsigned long long max_body);
 
+/* The listener's TLS context, NULL for plain HTTP: a reload gives it fresh
+ * certificates in place (sr_tls_ctx_adopt). */
+sr_tls_ctx *sr_input_http_tls(const sr_input_http *in);
+
 /* The bound port (conf->port 0 picks a free one). */
 int sr_input_http_port(const sr_input_http *in);
 

@@ -571,6 +571,8 @@ sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
     return in;
 }
 
+sr_tls_ctx *sr_input_tcp_tls(const sr_input_tcp *in) { return in->tls; }
+
 int sr_input_tcp_port(const sr_input_tcp *in) { return sr_tcp_local_port(&in->listener); }
 
 const sr_input_tcp_stats *sr_input_tcp_get_stats(const sr_input_tcp *in) { return &in->stats; }

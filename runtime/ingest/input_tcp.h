@@ -81,6 +81,10 @@ sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
 /* The bound port (conf->port 0 picks a free one). */
 int sr_input_tcp_port(const sr_input_tcp *in);
 
+/* The listener's TLS context, NULL for plain TCP: a reload gives it fresh
+ * certificates in place (sr_tls_ctx_adopt). */
+sr_tls_ctx *sr_input_tcp_tls(const sr_input_tcp *in);
+
 /* The size a gathered chunk grows to now: SR_INPUT_TCP_GATHER_BUDGET over
  * the open connections, within [SR_INPUT_TCP_CHUNK_MIN_BYTES,
  * SR_INPUT_TCP_CHUNK_BYTES]. */

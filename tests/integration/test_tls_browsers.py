@@ -1,0 +1,338 @@
+"""TLS and browsers (#15 items 4 and 8), against the real gateway.
+
+The TLS inputs refuse TLS 1.1 and static-RSA suites (AES128-SHA) and serve a
+normal client, checked with the openssl CLI on both inputs, with an RSA
+certificate so that a static-RSA suite would be possible if it were offered;
+tls.min_version and tls.ciphers change that. A SIGHUP re-reads the
+certificate files: the new certificate is served after it, a connection
+opened before keeps working, and a broken file refuses the reload while the
+previous certificate stays. The admin API answers only to its own names (a
+rebound DNS name gets 421, a missing Host 400, admin.allowed_hosts adds
+names and is re-read on reload); the HTTP input refuses browsers'
+cross-origin posts with 403 while agents are unaffected; every refusal is
+counted in /metrics. inputs.http.max_body_total and the failed_auth
+thresholds come from the configuration. Integrations with isInsecure are
+logged at start and reload, flagged by --check and shown by the admin API.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+
+import pytest
+import requests
+
+from harness import free_port, run_cli, wait_until, webhook, yaml_text
+
+OPENSSL = shutil.which("openssl")
+pytestmark = pytest.mark.skipif(OPENSSL is None, reason="needs the openssl CLI")
+
+ADMIN_TOKEN = "admin-tok"
+ADMIN = {"tokens": [{"name": "ops", "role": "admin", "sha256": hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}]}
+EVENT = b'{"type":"command","id":"00000000000000000000000000e0ffee","timestamp":1606322948648718268}'
+
+
+def make_cert(directory, name, cn):
+    """A self-signed RSA certificate for 127.0.0.1; returns (cert, key)."""
+    cert, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def s_client(port, *args):
+    """openssl s_client's verdict: (handshake completed, its output)."""
+    p = subprocess.run([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % port] + list(args),
+                       input=b"", capture_output=True, timeout=20)
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    m = re.search(r"Cipher is (\S+)", out)
+    return bool(m and m.group(1) != "(NONE)"), out
+
+
+def served_subject(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s) as t:
+            der = t.getpeercert(binary_form=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    p = subprocess.run([OPENSSL, "x509", "-noout", "-subject"], input=pem.encode(), capture_output=True,
+                       check=True)
+    return p.stdout.decode().strip()
+
+
+def metric(gw, listener, reason):
+    text = requests.get(gw.admin_url("/metrics"), timeout=10).text
+    m = re.search(r'siemrelay_http_refused_total\{listener="%s",reason="%s"\} (\d+)' % (listener, reason),
+                  text)
+    assert m, "no %s/%s counter" % (listener, reason)
+    return int(m.group(1))
+
+
+def tls_gateway(factory, tmp_path, cert, key, tls_extra=None):
+    """HTTP and TCP inputs over TLS with `cert`; returns (gw, https port)."""
+    tls = {"cert": cert, "key": key}
+    tls.update(tls_extra or {})
+    https = free_port()
+    gw = factory(conf={"inputs": {"http": {"listen": "127.0.0.1:%d" % https, "tls": tls},
+                                  "tcp": {"tls": tls}},
+                       "admin": ADMIN},
+                 http=False, tcp=True)
+    return gw, https
+
+
+# ---- protocol versions and cipher suites --------------------------------
+
+
+def test_inputs_refuse_old_tls_and_static_rsa(gateway_factory, tmp_path):
+    cert, key = make_cert(str(tmp_path), "server", "siemrelay-a")
+    gw, https = tls_gateway(gateway_factory, tmp_path, cert, key)
+    for port in (https, gw.tcp_port):
+        # The client is able to speak TLS 1.1 (security level 0): the server refuses it.
+        ok, out = s_client(port, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
+        assert not ok and "protocol version" in out, out
+        # A static-RSA suite the RSA certificate would allow.
+        ok, out = s_client(port, "-tls1_2", "-cipher", "AES128-SHA")
+        assert not ok and "handshake failure" in out, out
+        ok, out = s_client(port)
+        assert ok and "TLSv1.3" in out, out
+        ok, out = s_client(port, "-tls1_2")
+        assert ok and re.search(r"Cipher is ECDHE-RSA-AES(128|256)-GCM-SHA(256|384)", out), out
+    gw.wait_stderr(r"\[input\.http\] 127\.0\.0\.1:\d+: TLS handshake failed: .*unsupported protocol")
+    gw.wait_stderr(r"\[input\.http\] 127\.0\.0\.1:\d+: TLS handshake failed: .*no shared cipher")
+    # A normal HTTPS client is served.
+    r = requests.post("https://127.0.0.1:%d/v1/events" % https, data=EVENT, verify=cert, timeout=10,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    gw.assert_running()
+
+
+def test_min_version_and_ciphers_are_settings(gateway_factory, tmp_path):
+    cert, key = make_cert(str(tmp_path), "server", "siemrelay-a")
+    gw, https = tls_gateway(gateway_factory, tmp_path, cert, key, {"min_version": "1.3"})
+    ok, out = s_client(https, "-tls1_2")
+    assert not ok and "protocol version" in out, out
+    assert s_client(https, "-tls1_3")[0]
+    gw.stop()
+    # An operator who must serve an old client may list a static-RSA suite.
+    gw, https = tls_gateway(gateway_factory, tmp_path, cert, key, {"ciphers": "AES128-SHA"})
+    ok, out = s_client(https, "-tls1_2", "-cipher", "AES128-SHA")
+    assert ok and "Cipher is AES128-SHA" in out, out
+    gw.stop()
+    # A cipher list OpenSSL cannot use is a configuration error naming the file and line.
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml_text({"inputs": {"http": {"tls": {"cert": cert, "key": key,
+                                                          "ciphers": "NO-SUCH-CIPHER"}}}}))
+    p = run_cli(["--check", "-c", str(cfg)])
+    assert p.returncode != 0 and re.search(r"bad\.yaml:\d+: key 'tls': tls: ciphers 'NO-SUCH-CIPHER'",
+                                           p.stderr), p.stderr
+    cfg.write_text(yaml_text({"inputs": {"http": {"tls": {"cert": cert, "key": key, "min_version": "1.1"}}}}))
+    p = run_cli(["--check", "-c", str(cfg)])
+    assert p.returncode != 0 and "expected 1.2 or 1.3" in p.stderr, p.stderr
+
+
+# ---- certificate rotation -------------------------------------------------
+
+
+def test_sighup_rotates_the_certificates(gateway_factory, tmp_path):
+    d = str(tmp_path)
+    cert_a, key_a = make_cert(d, "a", "siemrelay-a")
+    cert_b, key_b = make_cert(d, "b", "siemrelay-b")
+    live_cert, live_key = os.path.join(d, "live.crt"), os.path.join(d, "live.key")
+    shutil.copy(cert_a, live_cert)
+    shutil.copy(key_a, live_key)
+    gw, https = tls_gateway(gateway_factory, tmp_path, live_cert, live_key)
+    for port in (https, gw.tcp_port):
+        assert served_subject(port) == "subject=CN = siemrelay-a"
+    # A connection opened before the rotation keeps its session.
+    before = requests.Session()
+    assert before.post("https://127.0.0.1:%d/v1/events" % https, data=EVENT, verify=cert_a,
+                       timeout=10).status_code == 200
+
+    shutil.copy(cert_b, live_cert)
+    shutil.copy(key_b, live_key)
+    mark = gw.stderr_len()
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    gw.wait_stderr(r"inputs\.http: certificate and TLS settings re-read", since=mark, timeout=15)
+    gw.wait_stderr(r"inputs\.tcp: certificate and TLS settings re-read", since=mark, timeout=15)
+    gw.wait_stderr(r"configuration reloaded", since=mark, timeout=15)
+    for port in (https, gw.tcp_port):
+        assert served_subject(port) == "subject=CN = siemrelay-b"
+    r = requests.post("https://127.0.0.1:%d/v1/events" % https, data=EVENT, verify=cert_b, timeout=10)
+    assert r.status_code == 200
+    # The keep-alive connection from before still works (a 503 while the reload held ingest
+    # back is retried).
+    wait_until(lambda: before.post("https://127.0.0.1:%d/v1/events" % https, data=EVENT, verify=cert_a,
+                                   timeout=10).status_code == 200, timeout=10)
+
+    # A broken certificate file refuses the reload; the served certificate stays.
+    with open(live_cert, "w") as f:
+        f.write("not a certificate\n")
+    mark = gw.stderr_len()
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    gw.wait_stderr(r"configuration reload failed: inputs\.http: tls: cannot load certificate .*live\.crt.*"
+                   r"still running the previous one", since=mark, timeout=15)
+    assert served_subject(https) == "subject=CN = siemrelay-b"
+    # And the way out: a good file again, reloaded through the admin API this time.
+    shutil.copy(cert_a, live_cert)
+    shutil.copy(key_a, live_key)
+    r = requests.post(gw.admin_url("/api/reload"), timeout=30,
+                      headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 200, r.text
+    assert served_subject(https) == "subject=CN = siemrelay-a"
+    gw.assert_running()
+
+
+# ---- the admin API's Host check (DNS rebinding) ----------------------------
+
+
+def raw_request(port, head):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head.encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode("utf-8", "replace")
+
+
+def test_admin_answers_only_to_its_names(gateway_factory):
+    gw = gateway_factory()
+    url = gw.admin_url("/api/integrations")
+    assert requests.get(url, timeout=10).status_code == 200  # Host: 127.0.0.1:PORT
+    assert requests.get(url, headers={"Host": "localhost:%d" % gw.admin_port}, timeout=10).status_code == 200
+    r = requests.get(url, headers={"Host": "attacker.example:%d" % gw.admin_port}, timeout=10)
+    assert r.status_code == 421
+    assert r.json() == {"error": "the Host header names neither this listener nor an allowed host name"}
+    # Even the open routes: a rebound page learns nothing.
+    assert requests.get(gw.admin_url("/healthz"), headers={"Host": "attacker.example"},
+                        timeout=10).status_code == 421
+    out = raw_request(gw.admin_port, "GET /api/integrations HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert out.startswith("HTTP/1.1 400 ") and "missing, repeated or malformed Host header" in out, out
+    out = raw_request(gw.admin_port, "GET /healthz HTTP/1.0\r\n\r\n")  # HTTP/1.0 may omit it
+    assert out.startswith("HTTP/1.1 200 "), out
+    assert metric(gw, "admin", "misdirected") == 2
+    assert metric(gw, "admin", "bad_host") == 1
+    gw.wait_stderr(r"\[admin\] 127\.0\.0\.1:\d+: 421 for Host 'attacker\.example:\d+'")
+
+    # admin.allowed_hosts adds names, and is re-read on reload.
+    gw.user_conf["admin"] = {"allowed_hosts": ["gw.example"]}
+    gw.write_config()
+    mark = gw.stderr_len()
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    gw.wait_stderr(r"configuration reloaded", since=mark, timeout=15)
+    assert requests.get(url, headers={"Host": "GW.example:8443"}, timeout=10).status_code == 200
+    assert requests.get(url, headers={"Host": "attacker.example"}, timeout=10).status_code == 421
+    assert requests.get(url, timeout=10).status_code == 200  # its own address still
+
+
+# ---- the HTTP input and browsers -------------------------------------------
+
+
+def test_ingest_refuses_browser_cross_origin_posts(gateway_factory):
+    gw = gateway_factory()
+    own = "http://127.0.0.1:%d" % gw.http_port
+
+    def post(headers):
+        return requests.post(gw.url(), data=EVENT, headers=headers, timeout=10)
+
+    # Agents send neither Origin nor Sec-Fetch-*: unaffected, whatever the type.
+    for ctype in ("application/json", "text/plain", "application/x-ndjson"):
+        r = post({"Content-Type": ctype})
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    refused = [
+        {"Content-Type": "text/plain", "Origin": "http://attacker.example"},
+        {"Content-Type": "application/x-www-form-urlencoded", "Origin": "null"},
+        {"Content-Type": "multipart/form-data; boundary=x", "Origin": own},
+        {"Content-Type": "text/plain;charset=UTF-8", "Origin": own},
+        {"Content-Type": "application/json", "Origin": "http://127.0.0.1:3000"},
+        {"Content-Type": "text/plain", "Sec-Fetch-Site": "cross-site"},
+        {"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"},
+    ]
+    for h in refused:
+        r = post(h)
+        assert r.status_code == 403, (h, r.status_code, r.text)
+        assert r.json() == {"error": "cross-origin requests from browsers are not accepted"}
+    # The request's own origin with a JSON body is not a cross-origin post.
+    r = post({"Content-Type": "application/json", "Origin": own, "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 200, r.text
+    assert metric(gw, "input.http", "cross_origin") == len(refused)
+    gw.wait_stderr(r"\[input\.http\] 127\.0\.0\.1:\d+: 403 for a browser's cross-origin request: "
+                   r"Origin names another origin")
+
+
+def test_cross_origin_is_refused_before_the_token(gateway_factory):
+    gw = gateway_factory(conf={"inputs": {"http": {"token": "tok-123"}}})
+    r = requests.post(gw.url(), data=EVENT, timeout=10,
+                      headers={"Content-Type": "text/plain", "Origin": "http://attacker.example",
+                               "Authorization": "Bearer tok-123"})
+    assert r.status_code == 403
+    r = requests.post(gw.url(), data=EVENT, timeout=10, headers={"Authorization": "Bearer tok-123"})
+    assert r.status_code == 200
+
+
+# ---- budgets and thresholds from the configuration --------------------------
+
+
+def test_small_body_budget_gives_503(gateway_factory):
+    gw = gateway_factory(conf={"inputs": {"http": {"max_body_total": "2KiB"}}})
+    big = b"[" + b",".join([EVENT] * 40) + b"]"
+    assert len(big) > 2048
+    r = requests.post(gw.url(), data=big, headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 503 and r.headers.get("Retry-After"), (r.status_code, r.text)
+    assert metric(gw, "input.http", "body_budget") == 1
+    # The way out: a body within the budget is taken.
+    r = requests.post(gw.url(), data=EVENT, headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    p = run_cli(["--check", "-c", gw.config_path])
+    assert '"max_body_total":"2KiB"' in p.stdout, p.stdout
+
+
+def test_failed_auth_thresholds_are_settings(gateway_factory):
+    gw = gateway_factory(conf={
+        "inputs": {"http": {"token": "tok-123", "failed_auth": {"max_failures": 3, "window": "30s"}}},
+        "admin": dict(ADMIN, failed_auth={"max_failures": 2})})
+    bad = {"Authorization": "Bearer wrong"}
+    codes = [requests.post(gw.url(), data=EVENT, headers=bad, timeout=10).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429], codes
+    r = requests.post(gw.url(), data=EVENT, headers=bad, timeout=10)
+    assert r.status_code == 429 and 25 <= int(r.headers["Retry-After"]) <= 30
+    codes = [requests.get(gw.admin_url(), headers=bad, timeout=10).status_code for _ in range(3)]
+    assert codes == [401, 401, 429], codes
+
+
+# ---- isInsecure ----------------------------------------------------------
+
+
+def test_insecure_integrations_are_reported(gateway_factory, receiver_factory, tmp_path):
+    rcv = receiver_factory()
+    integ = [webhook("lax", rcv.url("/lax"), isInsecure=True), webhook("strict", rcv.url("/strict"))]
+    gw = gateway_factory(integ)
+    warning = r"warn  \[config\] integration 'lax': isInsecure is set: the destination's TLS " \
+              r"certificate and host name are not verified"
+    gw.wait_stderr(warning)
+    assert "integration 'strict': isInsecure" not in gw.stderr()
+    listed = {i["name"]: i["insecure"] for i in requests.get(gw.admin_url(), timeout=10).json()}
+    assert listed == {"lax": True, "strict": False}
+    assert requests.get(gw.admin_url("/api/integrations/lax"), timeout=10).json()["insecure"] is True
+    # At every reload too.
+    mark = gw.stderr_len()
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    gw.wait_stderr(r"configuration reloaded", since=mark, timeout=15)
+    gw.wait_stderr(warning, since=mark)
+    # And --check.
+    p = run_cli(["--check", "-c", gw.config_path])
+    assert p.returncode == 0, p.stderr
+    assert "siemrelay: warning: integration 'lax': isInsecure is set" in p.stderr
+    assert "integration 'strict'" not in p.stderr
+    assert re.search(r'"name":"lax",.*"insecure":true', p.stdout)
+    assert re.search(r'"name":"strict",.*"insecure":false', p.stdout)
