@@ -905,6 +905,15 @@ static int start(sr_gateway *g) {
     clock_gettime(CLOCK_REALTIME, &now);
     g->start_time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     size_t nworkers = worker_count(&g->cfg);
+    /* As the configured user from here on, so that what the gateway creates
+     * is the user's; root comes back only to bind the listeners. */
+    sr_privileges priv;
+    int as_user = g->cfg.user || g->cfg.group;
+    if (as_user && (sr_privileges_resolve(g->cfg.user, g->cfg.group, &priv, err, sizeof err) != 0 ||
+                    sr_privileges_assume(&priv, err, sizeof err) != 0)) {
+        sr_error("gateway", "%s", err);
+        return -1;
+    }
     sr_lua_host **hosts = new_worker_hosts(g->host_conf, nworkers);
     if (!hosts)
         return -1;
@@ -939,6 +948,10 @@ static int start(sr_gateway *g) {
         return -1;
     }
     sr_audit_set_ingest(g->audit, &g->ingest);
+    if (as_user && sr_privileges_regain(err, sizeof err) != 0) {
+        sr_error("gateway", "%s", err);
+        return -1;
+    }
     if (g->cfg.http.enabled) {
         g->http = sr_input_http_start(&g->loop, &g->cfg.http, &ingest, err, sizeof err);
         if (!g->http) {
@@ -963,8 +976,7 @@ static int start(sr_gateway *g) {
     if (g->cfg.admin.enabled && start_admin(g) != 0)
         return -1;
     /* Every listener is bound: nothing needs root from here on. */
-    if ((g->cfg.user || g->cfg.group) &&
-        sr_drop_privileges(g->cfg.user, g->cfg.group, err, sizeof err) != 0) {
+    if (as_user && sr_privileges_drop(&priv, err, sizeof err) != 0) {
         sr_error("gateway", "%s", err);
         return -1;
     }

@@ -1,4 +1,4 @@
-/* privileges.c - giving up root after the listeners are bound. */
+/* privileges.c - start-up as the configured user, root only to bind. */
 #include "privileges.h"
 
 #include <errno.h>
@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -20,20 +19,24 @@ static long numeric_id(const char *s) {
     return *s && !*end && !errno && v >= 0 && v < (long)(unsigned)-1 ? v : -1;
 }
 
-int sr_drop_privileges(const char *user, const char *group, char *err, size_t errlen) {
-    struct passwd *pw = NULL;
-    uid_t uid = getuid();
-    gid_t gid = getgid();
+int sr_privileges_resolve(const char *user, const char *group, sr_privileges *p, char *err,
+                          size_t errlen) {
+    memset(p, 0, sizeof *p);
+    p->uid = getuid();
+    p->gid = getgid();
+    p->only_group = !user;
     if (user) {
         long id = numeric_id(user);
         errno = 0;
-        pw = id >= 0 ? getpwuid((uid_t)id) : getpwnam(user);
+        struct passwd *pw = id >= 0 ? getpwuid((uid_t)id) : getpwnam(user);
         if (!pw && id < 0) {
             snprintf(err, errlen, "user '%s': %s", user, errno ? strerror(errno) : "no such user");
             return -1;
         }
-        uid = pw ? pw->pw_uid : (uid_t)id;
-        gid = pw ? pw->pw_gid : gid;
+        p->uid = pw ? pw->pw_uid : (uid_t)id;
+        p->gid = pw ? pw->pw_gid : p->gid;
+        if (pw && strlen(pw->pw_name) < sizeof p->user)
+            snprintf(p->user, sizeof p->user, "%s", pw->pw_name);
     }
     if (group) {
         long id = numeric_id(group);
@@ -44,26 +47,62 @@ int sr_drop_privileges(const char *user, const char *group, char *err, size_t er
                      errno ? strerror(errno) : "no such group");
             return -1;
         }
-        gid = gr ? gr->gr_gid : (gid_t)id;
+        p->gid = gr ? gr->gr_gid : (gid_t)id;
+        p->only_group = 1; /* the configured group alone, not the user's list */
     }
-    /* Groups first: once the user is dropped, nothing else may change. */
-    int rc = pw && !group ? initgroups(pw->pw_name, gid) : setgroups(1, &gid);
+    return 0;
+}
+
+/* Already that user and group, without root: nothing to give up. */
+static int already(const sr_privileges *p) {
+    return geteuid() != 0 && getuid() == p->uid && geteuid() == p->uid && getgid() == p->gid &&
+           getegid() == p->gid;
+}
+
+int sr_privileges_assume(const sr_privileges *p, char *err, size_t errlen) {
+    if (already(p))
+        return 0;
+    /* Groups first: once the effective user is not root they are fixed. */
+    int rc = !p->only_group && p->user[0] ? initgroups(p->user, p->gid) : setgroups(1, &p->gid);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot set the supplementary groups for %s: %s", user ? user : group,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot set the supplementary groups (running as uid %u%s): %s",
+                 (unsigned)geteuid(), geteuid() ? ", not root" : "", strerror(errno));
         return -1;
     }
-    if (setresgid(gid, gid, gid) != 0) {
-        snprintf(err, errlen, "cannot run as group %u: %s", (unsigned)gid, strerror(errno));
+    if (setresgid((gid_t)-1, p->gid, 0) != 0) {
+        snprintf(err, errlen, "cannot run as group %u: %s", (unsigned)p->gid, strerror(errno));
         return -1;
     }
-    if (setresuid(uid, uid, uid) != 0) {
-        snprintf(err, errlen, "cannot run as user %s (uid %u): %s", user ? user : "?",
-                 (unsigned)uid, strerror(errno));
+    if (setresuid((uid_t)-1, p->uid, 0) != 0) {
+        snprintf(err, errlen, "cannot run as uid %u: %s", (unsigned)p->uid, strerror(errno));
         return -1;
     }
-    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-        snprintf(err, errlen, "root could be taken back after running as uid %u", (unsigned)uid);
+    return 0;
+}
+
+int sr_privileges_regain(char *err, size_t errlen) {
+    if (geteuid() == 0 || getuid() != 0)
+        return 0; /* root already, or never was: bind as who it is */
+    if (seteuid(0) != 0 || setegid(0) != 0) {
+        snprintf(err, errlen, "cannot take root back to bind the listeners: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int sr_privileges_drop(const sr_privileges *p, char *err, size_t errlen) {
+    if (already(p))
+        return 0;
+    if (setresgid(p->gid, p->gid, p->gid) != 0) {
+        snprintf(err, errlen, "cannot run as group %u: %s", (unsigned)p->gid, strerror(errno));
+        return -1;
+    }
+    if (setresuid(p->uid, p->uid, p->uid) != 0) {
+        snprintf(err, errlen, "cannot run as uid %u: %s", (unsigned)p->uid, strerror(errno));
+        return -1;
+    }
+    if (p->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        snprintf(err, errlen, "root could be taken back after running as uid %u", (unsigned)p->uid);
         return -1;
     }
     sr_info("gateway", "running as uid %u, gid %u", (unsigned)getuid(), (unsigned)getgid());

@@ -1,24 +1,44 @@
-/* privileges.h - running as an unprivileged user once the listeners are
- * bound (the `user:` and `group:` settings).
+/* privileges.h - running as an unprivileged user (the `user:` and `group:`
+ * settings).
  *
- * The gateway may start as root to bind ports below 1024 or to read files
- * only root reads; from then on it needs none of that, so it gives it up
- * before it takes its first event: supplementary groups (the user's, from
- * initgroups, or only `group`), then the group, then the user, real,
- * effective and saved ids alike. It then checks that root cannot be taken
- * back. Any failure is an error: the gateway refuses to run with more
- * privilege than configured.
+ * The gateway may start as root to bind ports below 1024 or to read an
+ * input's TLS key only root reads; it needs root for nothing else. So, as
+ * start-up begins, it takes the user's groups and effective ids
+ * (sr_privileges_assume): every file and directory it creates from then on
+ * (spools, states, dead letters, the audit trail, FILE sinks) belongs to
+ * the user. Root comes back only around binding the listeners
+ * (sr_privileges_regain), and is then given up for good, real, effective
+ * and saved ids alike (sr_privileges_drop), before the first event is
+ * taken; the drop checks that root cannot be taken back.
  *
- * Files the gateway opens after the drop (new spools, rotated dead-letter
- * and audit files, FILE sinks opened by a reload) are opened as that user:
- * data_dir must belong to it (docs/admin.md). */
+ * Any failure is an error: the gateway refuses to run with more privilege
+ * than configured. data_dir must belong to the user (docs/admin.md). */
 #ifndef SR_PRIVILEGES_H
 #define SR_PRIVILEGES_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+typedef struct sr_privileges {
+    uid_t uid;
+    gid_t gid;
+    char user[64]; /* for initgroups; "" with only a group */
+    int only_group;
+} sr_privileges;
 
 /* `user` (name or numeric uid; NULL: keep the user) and `group` (name or
- * gid; NULL: the user's primary group). 0, or -1 with `err`. */
-int sr_drop_privileges(const char *user, const char *group, char *err, size_t errlen);
+ * gid; NULL: the user's primary group) into `p`. 0, or -1 with `err`. */
+int sr_privileges_resolve(const char *user, const char *group, sr_privileges *p, char *err,
+                          size_t errlen);
+
+/* Takes the supplementary groups and the effective ids of `p`, keeping
+ * root as the saved id. Needs root unless `p` is who the process is. */
+int sr_privileges_assume(const sr_privileges *p, char *err, size_t errlen);
+
+/* Root again as the effective user, to bind listeners. */
+int sr_privileges_regain(char *err, size_t errlen);
+
+/* Gives root up for good. */
+int sr_privileges_drop(const sr_privileges *p, char *err, size_t errlen);
 
 #endif

@@ -12,13 +12,13 @@ import pwd
 import grp
 import re
 import shutil
-import stat
+import subprocess
 import tempfile
 
 import pytest
 
-from admin_util import ADMIN_TOKEN, Admin, read_jsonl, tokens_conf, wait_audit
-from harness import Gateway, GatewayError, file_integration, run_cli, sample_bytes, strict_loads, wait_until
+from admin_util import Admin, read_jsonl, tokens_conf, wait_audit
+from harness import Gateway, GatewayError, file_integration, gateway_bin, run_cli, sample_bytes, strict_loads, wait_until
 from receivers.controlled import ControlledReceiver
 
 SECRET = "hook-secret-9c1d47e2b5"
@@ -69,6 +69,10 @@ def refused(r, field, *words):
     for w in words:
         assert w in body["error"], body
     return body["error"]
+
+
+def ids_in(path):
+    return [e["id"] for e in read_jsonl(str(path))]
 
 
 def first_id(path):
@@ -210,6 +214,8 @@ def test_file_paths_only_under_files_dir_never_through_a_link(gateway_factory, t
     assert gw.post_ndjson(policy_events(3, "f")).status_code == 200
     wait_until(lambda: len(read_jsonl(str(files / "sub/dir/out.jsonl"))) == 3, 10)
     wait_until(lambda: len(read_jsonl(str(files / "g.jsonl"))) == 3, 10)
+    # reported written (fsync'ed), so the reload below resends nothing
+    wait_until(lambda: all(admin.one(n)["counters"]["delivered"] == 3 for n in ("f", "g")), 10)
 
     # The sink holds the line itself: a directory swapped for a link after
     # the API's check makes the next open (at a reload) fail, said in the
@@ -221,14 +227,13 @@ def test_file_paths_only_under_files_dir_never_through_a_link(gateway_factory, t
     gw.wait_stderr(r"integration 'f' \(FILE\): sub/dir/out\.jsonl: 'sub' is a symbolic link", since=since)
     assert os.listdir(str(outside)) == []
     assert gw.post_ndjson(policy_events(1, "after")).status_code == 200
-    wait_until(lambda: len(read_jsonl(str(files / "g.jsonl"))) == 4, 10)
+    wait_until(lambda: "after-0" in ids_in(files / "g.jsonl"), 10)
     assert os.listdir(str(outside)) == []
     # the way out: the link gone, the integration writes again
     os.unlink(str(files / "sub"))
     assert admin.call("POST", "/api/reload").status_code == 200
     assert gw.post_ndjson(policy_events(1, "back")).status_code == 200
-    wait_until(lambda: "back-0" in [e["id"] for e in read_jsonl(str(files / "sub/dir/out.jsonl"))], 10,
-               message="%r" % read_jsonl(str(files / "sub/dir/out.jsonl")))
+    wait_until(lambda: "back-0" in ids_in(files / "sub/dir/out.jsonl"), 10)
 
 
 def test_existing_file_never_truncated_or_rotated_away(gateway_factory, tmp_path):
@@ -360,7 +365,11 @@ def test_drops_privileges_after_binding(gateway_factory):
         os.makedirs(data)
         os.chown(data, user.pw_uid, user.pw_gid)
         out = os.path.join(data, "files", "priv.jsonl")
-        gw = Gateway(work, integrations=[], conf={"user": "nobody", "group": group, "admin": tokens_conf()})
+        at_start = os.path.join(data, "archive", "a.jsonl")  # file-defined: opened at start
+        disk = file_entry("spooled", os.path.join(data, "archive", "s.jsonl"))
+        disk["queue"] = {"type": "disk"}
+        gw = Gateway(work, integrations=[file_entry("archive", at_start), disk],
+                     conf={"user": "nobody", "group": group, "admin": tokens_conf()})
         gw.start()
         try:
             ids = proc_ids(gw.proc.pid)
@@ -368,11 +377,19 @@ def test_drops_privileges_after_binding(gateway_factory):
             assert ids["Gid"] == [str(user.pw_gid)] * 4, ids
             assert ids["Groups"] in ([], [str(user.pw_gid)]), ids
             assert "running as uid %d" % user.pw_uid in gw.stderr()
+            # what it created during start-up is the user's: it can rotate, spool, persist
+            for p in (at_start, os.path.dirname(at_start), os.path.join(data, "audit.jsonl"),
+                      os.path.join(data, "spool", "spooled")):
+                assert os.stat(p).st_uid == user.pw_uid, p
+            assert gw.post_ndjson(policy_events(2, "s")).status_code == 200
+            wait_until(lambda: len(read_jsonl(at_start)) == 2, 10)
             # it works as that user: an integration created now writes its file as nobody
             r = Admin(gw).create(file_entry("f", "priv.jsonl"))
             assert r.status_code == 201, r.text
             assert gw.post_ndjson(policy_events(2, "p")).status_code == 200
             wait_until(lambda: len(read_jsonl(out)) == 2, 10)
+            wait_until(lambda: os.path.exists(os.path.join(data, "state", "f.json")), 10)
+            assert os.stat(os.path.join(data, "state", "f.json")).st_uid == user.pw_uid
             assert os.stat(out).st_uid == user.pw_uid
         finally:
             gw.stop()
@@ -389,6 +406,17 @@ def test_drops_privileges_after_binding(gateway_factory):
             gw.start()
         gw.kill()
         assert "no-such-user-5e1c" in str(e.value) and "no such user" in str(e.value)
+        # not root, asked to become someone else: no start either
+        if shutil.which("setpriv"):
+            cfg = os.path.join(work, "nonroot.yaml")
+            with open(cfg, "w", encoding="utf-8") as f:
+                f.write("user: root\ndata_dir: %s/nr\ninputs: {http: {enabled: false}, tcp: {enabled: false}}\n"
+                        "admin: {enabled: false}\n" % work)
+            r = subprocess.run(["setpriv", "--reuid=%d" % user.pw_uid, "--regid=%d" % user.pw_gid,
+                                "--clear-groups", gateway_bin(), "-c", cfg], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 1, r.stderr
+            assert "cannot set the supplementary groups" in r.stderr and "not root" in r.stderr, r.stderr
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
