@@ -39,7 +39,8 @@
 
 struct sr_admin {
     sr_http_server *srv;
-    char *host; /* as bound, for the Host check */
+    char *host;      /* as bound, for the Host check */
+    sr_tls_ctx *tls; /* NULL: plain HTTP */
     uv_loop_t *loop;
     sr_log_budget host_log;
     sr_admin_sources src;
@@ -466,10 +467,18 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         free(a);
         return NULL;
     }
+    if (src->tls && src->tls->cert_file &&
+        !(a->tls = sr_tls_ctx_new_server(src->tls, why, sizeof why))) {
+        snprintf(err, errlen, "admin API: %s", why);
+        free(a->host);
+        free(a);
+        return NULL;
+    }
     sr_http_server_conf conf = {
         .name = "admin",
         .host = host,
         .port = port,
+        .tls = a->tls,
         .max_body = ADMIN_MAX_BODY,
         .idle_timeout_ms = ADMIN_IDLE_TIMEOUT_MS,
         .max_connections = ADMIN_MAX_CONNECTIONS,
@@ -479,6 +488,7 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
     a->srv = sr_http_server_new(loop, &conf, on_request, a, why, sizeof why);
     if (!a->srv) {
         snprintf(err, errlen, "admin API: %s", why);
+        sr_tls_ctx_free(a->tls);
         free(a->host);
         free(a);
         return NULL;
@@ -487,6 +497,7 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
     if (!(a->failures = sr_admin_failures_new(loop, src->failed_auth))) {
         snprintf(err, errlen, "admin API: out of memory");
         sr_http_server_close(a->srv, NULL, NULL);
+        sr_tls_ctx_free(a->tls); /* a closing server accepts nothing more */
         free(a->host);
         free(a);
         return NULL;
@@ -495,7 +506,7 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         a->writer = sr_admin_writer_new(loop, &a->src);
     char addr[300];
     format_address(addr, sizeof addr, host, sr_http_server_port(a->srv));
-    sr_info("admin", "admin API listening on %s%s", addr,
+    sr_info("admin", "admin API listening on %s%s%s", addr, a->tls ? " (TLS)" : "",
             a->src.ntokens ? "" : " (no admin.tokens: reads open, changes refused)");
     return a;
 }
@@ -507,10 +518,13 @@ void sr_admin_set_sources(sr_admin *a, const sr_admin_sources *src) {
 
 int sr_admin_port(const sr_admin *a) { return sr_http_server_port(a->srv); }
 
+sr_tls_ctx *sr_admin_tls(const sr_admin *a) { return a->tls; }
+
 static void on_server_closed(void *ud) {
     sr_admin *a = ud;
     if (a->close_cb)
         a->close_cb(a->close_ud);
+    sr_tls_ctx_free(a->tls);
     free(a->host);
     free(a);
 }

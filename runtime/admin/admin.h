@@ -38,6 +38,7 @@
 #include <uv.h>
 
 #include "auth_guard.h"
+#include "tls_engine.h"
 
 /* Declared, not included: the listener side (admin.c) only passes these
  * through to admin_docs.c, and stays free of the delivery headers. */
@@ -63,11 +64,12 @@ typedef struct sr_admin_conf {
     int port;
     sr_admin_token_conf *tokens; /* `tokens:`, replaced as a whole by a later file */
     size_t ntokens;
-    char *script_dir; /* scripts API-defined integrations may name; NULL: none */
-    char *files_dir;  /* their FILE paths' root; NULL: <data_dir>/files */
+    char *script_dir;     /* scripts API-defined integrations may name; NULL: none */
+    char *files_dir;      /* their FILE paths' root; NULL: <data_dir>/files */
     char **allowed_hosts; /* `allowed_hosts:`, see sr_admin_sources */
     size_t nallowed_hosts;
     sr_auth_guard_conf failed_auth; /* `failed_auth:` (auth_guard.h) */
+    sr_tls_listen_conf tls;         /* `tls:`; no cert_file: plain HTTP */
 } sr_admin_conf;
 
 /* Called once an asynchronous change finished: `err` NULL on success. */
@@ -140,6 +142,9 @@ typedef struct sr_admin_sources {
     /* Failed-authentication thresholds (auth_guard.h), read when the API
      * starts; NULL: the defaults. */
     const sr_auth_guard_conf *failed_auth;
+    /* The listener's TLS settings, read when the API starts; NULL or no
+     * cert_file: plain HTTP. */
+    const sr_tls_listen_conf *tls;
     sr_audit *audit;                 /* NULL: actions are not recorded */
     const sr_admin_control *control; /* NULL: a read-only API */
 } sr_admin_sources;
@@ -157,6 +162,10 @@ void sr_admin_set_sources(sr_admin *a, const sr_admin_sources *src);
 
 /* The bound port. */
 int sr_admin_port(const sr_admin *a);
+
+/* The listener's TLS context, NULL for plain HTTP: a reload gives it fresh
+ * certificates in place (sr_tls_ctx_adopt). */
+sr_tls_ctx *sr_admin_tls(const sr_admin *a);
 
 /* Stops listening and closes every connection. From now on the API no
  * longer touches its sources. `cb` (may be NULL) runs once the handles are

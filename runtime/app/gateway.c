@@ -473,6 +473,7 @@ static sr_admin_sources admin_sources(sr_gateway *g) {
         .allowed_hosts = g->cfg.admin.allowed_hosts,
         .nallowed_hosts = g->cfg.admin.nallowed_hosts,
         .failed_auth = &g->cfg.admin.failed_auth,
+        .tls = &g->cfg.admin.tls,
         .audit = g->audit,
         .control = &g->control,
     };
@@ -807,7 +808,7 @@ static void reload_swap(sr_gateway *g) {
     }
     sr_worker_pool_free(g->pool);
     g->pool = pool;
-    sr_tls_reload_commit(&g->next_tls, g->http, g->tcp);
+    sr_tls_reload_commit(&g->next_tls, g->http, g->tcp, g->admin);
     sr_pipeline_set_workers(g->pipeline, pool);
     sr_pipeline_set_names(g->pipeline, next->names);
     /* Test events use the delivery host, which goes with the old generation. */
@@ -863,7 +864,8 @@ static void reload(sr_gateway *g) {
     }
     warn_forwarding(g->next, 0);
     sr_insecure_warn(g->next->delivery_host, g->next->names, g->next->ninteg, NULL);
-    if (sr_tls_reload_prepare(&g->next_tls, g->http, g->tcp, &g->next->cfg, err, sizeof err) != 0) {
+    if (sr_tls_reload_prepare(&g->next_tls, g->http, g->tcp, g->admin, &g->next->cfg, err,
+                              sizeof err) != 0) {
         reload_abandon(g, err);
         return;
     }

@@ -1,11 +1,10 @@
-/* tls_reload.h - new certificates for the TLS inputs on a reload.
+/* tls_reload.h - new certificates for the TLS listeners on a reload.
  *
  * A reload (SIGHUP, POST /api/reload) reads the certificate, key and client
- * CA files of every input that runs TLS again, with the `tls:` settings of
- * the new configuration (so renewed files at the same paths, new paths,
- * min_version and ciphers all take effect), without closing the listener:
- * connections accepted afterwards get the new context, open ones keep the
- * session they negotiated.
+ * CA files of every listener that runs TLS (the inputs, the admin API) again, with the `tls:`
+ * settings of the new configuration (so renewed files at the same paths, new paths, min_version and
+ * ciphers all take effect), without closing the listener: connections accepted afterwards get the
+ * new context, open ones keep the session they negotiated.
  *
  * Two steps, so that a bad file changes nothing: prepare() builds every new
  * context before the reload commits (a failure refuses the whole reload,
@@ -18,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "admin.h"
 #include "config.h"
 #include "input_http.h"
 #include "input_tcp.h"
@@ -25,13 +25,15 @@
 typedef struct sr_tls_reload {
     sr_tls_ctx *http; /* fresh contexts, owned until committed or discarded */
     sr_tls_ctx *tcp;
+    sr_tls_ctx *admin;
 } sr_tls_reload;
 
-/* 0, or -1 with "input.http: tls: cannot load certificate FILE: ..." in err.
- * `http` and `tcp` are the running inputs (NULL when off). */
+/* 0, or -1 with "inputs.http: tls: cannot load certificate FILE: ..." in
+ * err. `http`, `tcp` and `admin` are the running listeners (NULL when off). */
 int sr_tls_reload_prepare(sr_tls_reload *r, const sr_input_http *http, const sr_input_tcp *tcp,
-                          const sr_config *next, char *err, size_t errlen);
-void sr_tls_reload_commit(sr_tls_reload *r, sr_input_http *http, sr_input_tcp *tcp);
+                          const sr_admin *admin, const sr_config *next, char *err, size_t errlen);
+void sr_tls_reload_commit(sr_tls_reload *r, sr_input_http *http, sr_input_tcp *tcp,
+                          sr_admin *admin);
 void sr_tls_reload_discard(sr_tls_reload *r);
 
 #endif

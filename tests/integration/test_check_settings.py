@@ -51,7 +51,8 @@ DEFAULTS = {
     "delivery": {"max_attempts": 3, "backoff": "1s", "backoff_max": "30s", "inhibit": "5m",
                  "status_window": "24h", "shutdown_timeout": "10s"},
     "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
-              "files_dir": None, "failed_auth": FAILED_AUTH_DEFAULTS, "allowed_hosts": []},
+              "files_dir": None, "failed_auth": FAILED_AUTH_DEFAULTS, "tls": TLS_DEFAULTS,
+              "allowed_hosts": []},
     "local_forwarder": {"enabled": True,
                         "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT", "MONITOR_EVENTS"]},
 }
@@ -119,6 +120,7 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
     assert s["admin"] == {"enabled": True, "listen": "127.0.0.1:19090",
                           "tokens": [{"name": "ops", "role": "viewer"}], "script_dir": None,
                           "files_dir": None, "allowed_hosts": ["gw.example", "admin.example"],
+                          "tls": TLS_DEFAULTS,
                           "failed_auth": {"max_failures": 20, "window": "1m", "log_lines": 3, "peers": 64}}
     assert s["local_forwarder"] == {"enabled": True, "transmit_message_types": ["SECURE_AUDIT"]}
 

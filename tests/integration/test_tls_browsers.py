@@ -190,6 +190,36 @@ def test_sighup_rotates_the_certificates(gateway_factory, tmp_path):
     gw.assert_running()
 
 
+def test_admin_api_over_tls(gateway_factory, tmp_path):
+    d = str(tmp_path)
+    cert_a, key_a = make_cert(d, "a", "siemrelay-a")
+    cert_b, key_b = make_cert(d, "b", "siemrelay-b")
+    live_cert, live_key = os.path.join(d, "live.crt"), os.path.join(d, "live.key")
+    shutil.copy(cert_a, live_cert)
+    shutil.copy(key_a, live_key)
+    gw = gateway_factory(conf={"admin": {"tls": {"cert": live_cert, "key": live_key}}})
+    gw.wait_stderr(r"admin API listening on 127\.0\.0\.1:%d \(TLS\)" % gw.admin_port)
+    ok, out = s_client(gw.admin_port, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
+    assert not ok and "protocol version" in out, out
+    ok, out = s_client(gw.admin_port, "-tls1_2", "-cipher", "AES128-SHA")
+    assert not ok and "handshake failure" in out, out
+    url = "https://127.0.0.1:%d/api/integrations" % gw.admin_port
+    assert requests.get(url, verify=cert_a, timeout=10).status_code == 200
+    # Plain HTTP on the TLS port is refused by the handshake.
+    with pytest.raises(requests.RequestException):
+        requests.get(gw.admin_url("/healthz"), timeout=5)
+    shutil.copy(cert_b, live_cert)
+    shutil.copy(key_b, live_key)
+    mark = gw.stderr_len()
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    gw.wait_stderr(r"admin: certificate and TLS settings re-read", since=mark, timeout=15)
+    assert served_subject(gw.admin_port) == "subject=CN = siemrelay-b"
+    assert requests.get(url, verify=cert_b, timeout=10).status_code == 200
+    # The Host check holds over TLS too.
+    r = requests.get(url, verify=cert_b, timeout=10, headers={"Host": "attacker.example"})
+    assert r.status_code == 421
+
+
 # ---- the admin API's Host check (DNS rebinding) ----------------------------
 
 
