@@ -73,6 +73,10 @@ typedef struct sr_lua_batch {
     uint32_t nslots;
     double script_t0;
     void *stats;
+    uint32_t mem_exceeded;
+    uint32_t rebuild;
+    double memory_limit;
+    uint8_t *disabled;
 } sr_lua_batch;
 
 int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
@@ -82,6 +86,7 @@ int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage
                        const char *msg, size_t msglen, const char *where, size_t wlen,
                        const char *trace, size_t tlen);
 double sr_lua_clock_ns(void);
+int sr_lua_script_runaway(sr_lua_batch *b, int32_t slot);
 void sr_lua_unknown_route(void *stats, const char *name, size_t len);
 int sr_emit_note_add(sr_emit *e, uint32_t ev, int32_t integ, const char *kind,
                      const char *detail, size_t len);
@@ -92,7 +97,11 @@ local GLOBAL = -1
 local routing = event.routing
 
 -- Per-script counters in batch.counts (script_stats.h's order).
-local NCOUNTERS, C_EVENTS, C_DROPPED, C_FAILED, C_TIMED_OUT, C_TIME = 5, 0, 1, 2, 3, 4
+local NCOUNTERS, C_DROPPED, C_FAILED, C_TIMED_OUT, C_TIME, C_MEMORY = 6, 1, 2, 3, 4, 5
+
+-- A state still holding this share of its memory limit after a full
+-- collection is rebuilt: a script keeps what it allocated.
+local KEEP_SHARE = 0.75
 
 local M = {}
 
@@ -191,14 +200,16 @@ function M.new(plan, batch_ptr)
     local counts, now = batch.counts, C.sr_lua_clock_ns
     -- Script files, for naming where a failure happened; integration names,
     -- for telling a route name that matches none.
-    local sources, known = {}, {}
+    local sources, known, script_paths = {}, {}, {}
     for s = 1, nscripts do
         sources["@" .. scripts[s].path] = true
+        script_paths[scripts[s].slot] = scripts[s].path
     end
     for k = 1, ninteg do
         known[integs[k].name] = true
         for s = 1, #integs[k].scripts do
             sources["@" .. integs[k].scripts[s].path] = true
+            script_paths[integs[k].scripts[s].slot] = integs[k].scripts[s].path
         end
     end
     routing.known = known
@@ -220,7 +231,20 @@ function M.new(plan, batch_ptr)
 
     -- err is what on_error returned (a table) or a message of our own.
     local function fail(i, integ, stage, err)
-        if batch.timed_out ~= 0 then
+        if batch.mem_exceeded ~= 0 then
+            -- the allocator refused past the state's memory limit; collected
+            -- before the next event (run). A memory error skips the xpcall
+            -- handler, so err is the bare message and the script is the one
+            -- that was running.
+            stage = "memory"
+            batch.timed_out = 0
+            local path = script_paths[batch.script] or ""
+            err = { msg = tostring(type(err) == "table" and err.msg or err)
+                        .. " (the Lua state's memory limit is "
+                        .. tostring(batch.memory_limit) .. " bytes)",
+                    where = type(err) == "table" and err.where ~= "" and err.where or path,
+                    trace = type(err) == "table" and err.trace or "" }
+        elseif batch.timed_out ~= 0 then
             -- the error is the one the watchdog's hook raised
             batch.timed_out = 0
             stage = "timeout"
@@ -228,10 +252,14 @@ function M.new(plan, batch_ptr)
         local slot = batch.script
         if slot >= 0 then
             local base = slot * NCOUNTERS
-            local k = stage == "timeout" and C_TIMED_OUT or C_FAILED
+            local k = stage == "timeout" and C_TIMED_OUT or stage == "memory" and C_MEMORY
+                or C_FAILED
             counts[base + k] = counts[base + k] + 1
             counts[base + C_TIME] = counts[base + C_TIME] + (now() - batch.script_t0)
             batch.script = -1
+            if k ~= C_FAILED then
+                C.sr_lua_script_runaway(batch, slot) -- may disable it (disabled[slot])
+            end
         end
         local msg, where, trace
         if type(err) == "table" then
@@ -256,7 +284,13 @@ function M.new(plan, batch_ptr)
     -- Runs one site script; true when the event is still wanted. An error
     -- goes up to run's xpcall. batch.script and script_t0 say which script
     -- is running since when (for fail() and the watchdog).
+    local disabled = batch.disabled
     local function run_script(s, ev)
+        if disabled[s.slot] ~= 0 then
+            cur_stage = "disabled"
+            error("site script " .. s.path .. " is disabled: it ran away (timeouts or "
+                .. "memory) too often; a reload enables it again", 0)
+        end
         local base = s.slot * NCOUNTERS
         batch.script = s.slot
         counts[base] = counts[base] + 1
@@ -289,6 +323,14 @@ function M.new(plan, batch_ptr)
             end
         end
         return true
+    end
+
+    -- After an event that hit the memory limit: a full collection, and the
+    -- flag down again. True when the state still holds too much (rebuild).
+    local function collect_over()
+        collectgarbage("collect")
+        batch.mem_exceeded = 0
+        return collectgarbage("count") * 1024 > batch.memory_limit * KEEP_SHARE
     end
 
     local function deliver(it, ev, i)
@@ -358,6 +400,10 @@ function M.new(plan, batch_ptr)
         for i = i0, batch.n - 1 do
             local ev = evs + i
             batch.progress = i
+            if batch.mem_exceeded ~= 0 and k0 == 0 and collect_over() then
+                batch.rebuild = 1 -- the host rebuilds the state and starts again at i
+                return
+            end
             local wanted = true
             -- Resumed after a failure in integration k0's scripts or
             -- encode: the event was routed to it.

@@ -148,6 +148,7 @@ static int fill_scripts(const sr_admin_sources *src, sr_admin_view *v, sr_script
     v->scripts = *rows;
     v->nscripts = n;
     v->unknown_routes = sr_script_stats_unknown_routes(src->scripts);
+    sr_script_stats_abandoned_get(src->scripts, &v->abandoned_states, &v->abandoned_bytes);
     return 0;
 }
 

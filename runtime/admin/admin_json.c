@@ -110,11 +110,18 @@ int sr_admin_json_scripts(sr_buf *out, const sr_admin_view *v) {
         rc |= sr_admin_json_text(out, *s->integration ? s->integration : NULL);
         rc |= sr_buf_printf(out,
                             ",\"events\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"failed\":%" PRIu64
-                            ",\"timed_out\":%" PRIu64 ",\"seconds\":%.6f}",
+                            ",\"timed_out\":%" PRIu64 ",\"memory\":%" PRIu64
+                            ",\"seconds\":%.6f,\"runaways\":%" PRIu64
+                            ",\"disabled\":%s,\"disablings\":%" PRIu64 "}",
                             s->c[SR_SCRIPT_EVENTS], s->c[SR_SCRIPT_DROPPED], s->c[SR_SCRIPT_FAILED],
-                            s->c[SR_SCRIPT_TIMED_OUT], (double)s->c[SR_SCRIPT_TIME_NS] / 1e9);
+                            s->c[SR_SCRIPT_TIMED_OUT], s->c[SR_SCRIPT_MEMORY],
+                            (double)s->c[SR_SCRIPT_TIME_NS] / 1e9, s->runaways,
+                            s->disabled ? "true" : "false", s->disablings);
     }
-    rc |= sr_buf_printf(out, "],\"unknown_routes\":%" PRIu64 "}", v->unknown_routes);
+    rc |= sr_buf_printf(out,
+                        "],\"unknown_routes\":%" PRIu64 ",\"abandoned_states\":%" PRIu64
+                        ",\"abandoned_bytes\":%" PRIu64 "}",
+                        v->unknown_routes, v->abandoned_states, v->abandoned_bytes);
     return rc ? -1 : 0;
 }
 

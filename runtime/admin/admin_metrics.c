@@ -285,6 +285,8 @@ static const struct {
      SR_SCRIPT_FAILED},
     {"siemrelay_script_timed_out_total", "Events the site script ran out of time on.",
      SR_SCRIPT_TIMED_OUT},
+    {"siemrelay_script_memory_exceeded_total",
+     "Events on which the site script exceeded script_memory_limit.", SR_SCRIPT_MEMORY},
 };
 
 /* Per site script, labelled {script="<path>",integration="<name>"|""}. */
@@ -304,6 +306,20 @@ static int put_scripts(sr_buf *out, const sr_admin_view *v) {
         snprintf(value, sizeof value, "%.6f", (double)v->scripts[i].c[SR_SCRIPT_TIME_NS] / 1e9);
         rc |= script_sample(out, "siemrelay_script_seconds_total", &v->scripts[i], value);
     }
+    rc |= family(out, "siemrelay_script_disabled", "gauge",
+                 "1 while the site script is disabled after too many runaways (until a reload).");
+    for (size_t i = 0; i < v->nscripts; i++)
+        rc |= script_sample(out, "siemrelay_script_disabled", &v->scripts[i],
+                            v->scripts[i].disabled ? "1" : "0");
+    rc |= family(out, "siemrelay_lua_states_abandoned_total", "counter",
+                 "Lua states abandoned after a runaway in compiled code, or a load that never "
+                 "ended.");
+    rc |= sr_buf_printf(out, "siemrelay_lua_states_abandoned_total %" PRIu64 "\n",
+                        v->abandoned_states);
+    rc |= family(out, "siemrelay_lua_abandoned_bytes_total", "counter",
+                 "Lua heap bytes the abandoned states held, all released when abandoned.");
+    rc |=
+        sr_buf_printf(out, "siemrelay_lua_abandoned_bytes_total %" PRIu64 "\n", v->abandoned_bytes);
     rc |= family(out, "siemrelay_script_unknown_routes_total", "counter",
                  "Names given to ev:route/ev:unroute that match no integration.");
     rc |= sr_buf_printf(out, "siemrelay_script_unknown_routes_total %" PRIu64 "\n",

@@ -61,7 +61,8 @@ typedef struct sr_admin_view {
     int have_scripts;
     const sr_script_stat *scripts; /* one per site script the process ran */
     size_t nscripts;
-    uint64_t unknown_routes; /* ev:route names matching no integration */
+    uint64_t unknown_routes;                    /* ev:route names matching no integration */
+    uint64_t abandoned_states, abandoned_bytes; /* Lua states abandoned, heap bytes freed */
     sr_admin_process process;
 } sr_admin_view;
 

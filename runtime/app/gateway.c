@@ -196,6 +196,11 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
     hc->transmit_message_types = cfg->transmit_message_types;
     hc->forwarder_enabled = cfg->forwarder_enabled;
     hc->script_timeout_ms = cfg->script_timeout_ms;
+    hc->load_timeout_ms = cfg->script_load_timeout_ms;
+    hc->memory_limit = cfg->script_memory_limit;
+    hc->runaway_limit = (unsigned)cfg->script_runaway_limit;
+    hc->runaway_window_ms = cfg->script_runaway_window_ms;
+    hc->sandbox = cfg->script_sandbox;
     hc->stats = g->script_stats;
     return 0;
 }
@@ -814,6 +819,8 @@ static void reload_swap(sr_gateway *g) {
     /* Test events use the delivery host, which goes with the old generation. */
     sr_probe_cancel_all(&g->probes, "the configuration was reloaded while the test ran");
     swap_generation(g, next);
+    /* Scripts disabled after runaways run again under the new workers. */
+    sr_script_stats_enable_all(g->script_stats);
     sr_log_configure(g->cfg.log_level, g->cfg.log_format);
     gateway_release(next); /* the previous generation */
     free(next);

@@ -46,10 +46,15 @@ typedef struct sr_config {
     size_t nintegration_paths;
     char **scripts; /* global site scripts, in order */
     size_t nscripts;
-    const sr_node **script_entries;       /* each as written: a path, or {path, params} */
-    unsigned long long script_timeout_ms; /* per event */
-    int forwarder_enabled;                /* local_forwarder.enabled */
-    unsigned transmit_message_types;      /* SR_MT_* mask */
+    const sr_node **script_entries;            /* each as written: a path, or {path, params} */
+    unsigned long long script_timeout_ms;      /* per event */
+    unsigned long long script_load_timeout_ms; /* loading a Lua state */
+    size_t script_memory_limit;                /* bytes per Lua state */
+    int script_runaway_limit;                  /* 0: scripts are never disabled */
+    unsigned long long script_runaway_window_ms;
+    int script_sandbox;              /* every site script sandboxed */
+    int forwarder_enabled;           /* local_forwarder.enabled */
+    unsigned transmit_message_types; /* SR_MT_* mask */
     sr_input_conf http;
     sr_input_conf tcp;
     sr_kafka_input_conf kafka; /* inputs.kafka */

@@ -1,6 +1,7 @@
 /* script_entries.c - the `scripts:` value, global or per integration: each
- * element a path, or a map {path, params} whose params the script checks
- * against its own schema when its Lua state is built (lua_options.c). */
+ * element a path, or a map {path, params, sandbox} whose params the script
+ * checks against its own schema when its Lua state is built (lua_options.c)
+ * and whose sandbox (a boolean) the Lua host reads (lua_state.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,7 +16,7 @@ static void free_paths(char **v, size_t n) {
 
 /* The element's path, checking a map's keys; NULL after an error. */
 static const sr_node *entry_path(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_node *el) {
-    static const char *const keys[] = {"path", "params", NULL};
+    static const char *const keys[] = {"path", "params", "sandbox", NULL};
     if (el->kind == SR_NODE_SCALAR)
         return el;
     if (el->kind != SR_NODE_MAP) {
@@ -23,14 +24,23 @@ static const sr_node *entry_path(sr_conf_ctx *ctx, const sr_conf_item *it, const
         return NULL;
     }
     for (size_t k = 0; k < el->n; k++) {
-        if (strcasecmp(el->keys[k], "path") != 0 && strcasecmp(el->keys[k], "params") != 0) {
+        if (strcasecmp(el->keys[k], "path") != 0 && strcasecmp(el->keys[k], "params") != 0 &&
+            strcasecmp(el->keys[k], "sandbox") != 0) {
             const char *near = sr_suggest(el->keys[k], keys);
             sr_conf_fail(ctx, el->file, el->key_lines[k],
-                         "key '%s': unknown key '%s' in a script entry (use path and params)%s%s%s",
+                         "key '%s': unknown key '%s' in a script entry (use path, params and "
+                         "sandbox)%s%s%s",
                          it->key, el->keys[k], near ? "; did you mean '" : "", near ? near : "",
                          near ? "'?" : "");
             return NULL;
         }
+    }
+    int on;
+    const sr_node *sandbox = sr_node_get(el, "sandbox");
+    if (sandbox && sr_node_bool(sandbox, &on) != 0) {
+        sr_conf_fail(ctx, sandbox->file, sandbox->line,
+                     "key '%s': a script entry's sandbox must be true or false", it->key);
+        return NULL;
     }
     const sr_node *path = sr_node_get(el, "path");
     if (!path) {

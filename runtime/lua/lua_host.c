@@ -2,8 +2,9 @@
  * delivery-side calls (info, request, outcome, describe).
  *
  * Ownership: the host owns its state, the watchdog, the per-integration
- * info strings and descriptions, and the graveyard of abandoned states. The
+ * info strings and descriptions, and releases the heaps of abandoned states. The
  * conf it was created with is borrowed. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,6 @@
 #include "log.h"
 #include "lua_host_impl.h"
 #include "redact.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define SR_LSAN_IGNORE(p) __lsan_ignore_object(p)
-#else
-#define SR_LSAN_IGNORE(p) ((void)(p))
-#endif
 
 static void add_slot(sr_lua_host *h, const char *path, const char *integration) {
     sr_lua_script *s = &h->scripts[h->nscripts++];
@@ -37,7 +31,8 @@ static int script_slots(sr_lua_host *h) {
         n += c->integrations[i].nscripts;
     h->scripts = calloc(n ? n : 1, sizeof *h->scripts);
     h->batch.counts = calloc((n ? n : 1) * SR_SCRIPT_NCOUNTERS, sizeof *h->batch.counts);
-    if (!h->scripts || !h->batch.counts)
+    h->batch.disabled = calloc(n ? n : 1, 1);
+    if (!h->scripts || !h->batch.counts || !h->batch.disabled)
         return -1;
     for (size_t i = 0; i < c->nscripts; i++)
         add_slot(h, c->scripts[i], NULL);
@@ -77,6 +72,7 @@ sr_lua_host *sr_lua_host_new(const sr_lua_host_conf *conf, char *err, size_t err
     for (size_t i = 0; i < conf->nintegrations; i++)
         h->integs[i].spec = &conf->integrations[i];
     h->batch.timeout_ms = (uint32_t)conf->script_timeout_ms;
+    h->batch.memory_limit = (double)conf->memory_limit;
     if (sr_lua_state_build(h, err, errlen) != 0)
         goto fail;
     return h;
@@ -86,16 +82,6 @@ oom:
 fail:
     sr_lua_host_free(h);
     return NULL;
-}
-
-/* Abandoned states may be inconsistent, so they are never closed; their
- * memory stays allocated for the life of the process (a runaway script is a
- * bug worth an error line, and each costs one state). LeakSanitizer is told
- * so: each heap reaches every block of its state. */
-static void graveyard_release(sr_lua_host *h) {
-    for (size_t i = 0; i < h->ngraves; i++)
-        SR_LSAN_IGNORE(h->graveyard[i]);
-    free(h->graveyard);
 }
 
 void sr_lua_host_free(sr_lua_host *h) {
@@ -114,30 +100,47 @@ void sr_lua_host_free(sr_lua_host *h) {
         sr_buf_free(&h->integs[i].secrets);
     }
     free(h->integs);
-    graveyard_release(h);
     sr_buf_free(&h->scratch);
     free(h->scripts);
     free(h->batch.counts);
+    free(h->batch.disabled);
     free(h);
 }
 
 /* ---- Worker side -------------------------------------------------------- */
 
-static void bury(sr_lua_host *h) {
-    sr_lua_heap *heap = h->heap;
+/* An interrupted state may be inconsistent (the jump left it anywhere
+ * outside malloc and our C), so it is never closed; but no thread runs it
+ * any more and nothing outside it points into its heap, so every block the
+ * heap tracks is freed now. What LuaJIT allocated past the allocator (the
+ * machine code of its traces) stays mapped. Returns the bytes released. */
+static size_t abandon(sr_lua_host *h) {
+    size_t bytes = sr_lua_heap_release(h->heap);
     h->L = NULL;
     h->heap = NULL;
-    if (h->ngraves == h->graves_cap) {
-        size_t cap = h->graves_cap ? h->graves_cap * 2 : 8;
-        sr_lua_heap **g = realloc(h->graveyard, cap * sizeof *g);
-        if (!g) {
-            SR_LSAN_IGNORE(heap); /* nowhere to keep it: an acknowledged leak */
-            return;
-        }
-        h->graveyard = g;
-        h->graves_cap = cap;
-    }
-    h->graveyard[h->ngraves++] = heap;
+    h->nabandoned++;
+    sr_script_stats_abandoned(h->conf->stats, bytes);
+    return bytes;
+}
+
+static uint64_t mono_ms(void) { return (uint64_t)(sr_lua_clock_ns() / 1e6); }
+
+int sr_lua_script_runaway(sr_lua_batch *b, int32_t slot) {
+    sr_lua_host *h = (sr_lua_host *)((char *)b - offsetof(sr_lua_host, batch));
+    if (slot < 0 || (size_t)slot >= h->nscripts)
+        return 0;
+    int off = sr_script_stats_runaway(h->conf->stats, h->scripts[slot].row, mono_ms(),
+                                      h->conf->runaway_limit, h->conf->runaway_window_ms);
+    if (off)
+        b->disabled[slot] = 1;
+    return off;
+}
+
+/* Each slot's disabled flag as the process has it now (another worker may
+ * have disabled a script, a reload enabled them all). */
+static void refresh_disabled(sr_lua_host *h) {
+    for (size_t i = 0; i < h->nscripts; i++)
+        h->batch.disabled[i] = (uint8_t)sr_script_stats_disabled(h->conf->stats, h->scripts[i].row);
 }
 
 static void fail_event(sr_emit *out, uint32_t ev, int32_t integ, const char *stage, const char *msg,
@@ -157,8 +160,7 @@ static const char *running_script(const sr_lua_host *h) {
  * one. Returns 0 or -1 (the host is unusable until a rebuild succeeds). */
 static int recover(sr_lua_host *h) {
     char err[512];
-    const sr_lua_batch *b = &h->batch;
-    size_t bytes = sr_lua_heap_bytes(h->heap);
+    sr_lua_batch *b = &h->batch;
     const char *script = running_script(h);
     fail_event(b->out, b->progress, b->integ, "timeout",
                "script exceeded its time budget; it was stopped and the Lua state rebuilt", script);
@@ -166,13 +168,14 @@ static int recover(sr_lua_host *h) {
         double *c = b->counts + (size_t)b->script * SR_SCRIPT_NCOUNTERS;
         c[SR_SCRIPT_TIMED_OUT] += 1;
         c[SR_SCRIPT_TIME_NS] += sr_lua_clock_ns() - b->script_t0;
+        sr_lua_script_runaway(b, b->script);
     }
-    bury(h);
+    size_t bytes = abandon(h);
     sr_error("lua",
              "event %u: script %s ran past its %u ms budget in compiled code; abandoned "
-             "the Lua state (%zu KiB; %zu so far) and rebuilt it",
+             "the Lua state (%zu KiB released; %zu so far) and rebuilt it",
              b->progress, *script ? script : "(an encode)", b->timeout_ms, bytes / 1024,
-             h->ngraves);
+             h->nabandoned);
     if (sr_lua_state_build(h, err, sizeof err) != 0) {
         sr_error("lua", "cannot rebuild the Lua state: %s", err);
         return -1;
@@ -192,12 +195,33 @@ static int start_watchdog(sr_lua_host *h) {
     return 0;
 }
 
+/* The state stayed over its memory limit after collecting (a script keeps
+ * what it allocated): closed (it is consistent) and built again. */
+static int renew(sr_lua_host *h) {
+    char err[512];
+    size_t bytes = sr_lua_heap_bytes(h->heap);
+    lua_close(h->L);
+    sr_lua_heap_free(h->heap);
+    h->L = NULL;
+    h->heap = NULL;
+    sr_warn("lua",
+            "the Lua state held %zu KiB after collecting, over its limit of %zu KiB; "
+            "closed and rebuilt it",
+            bytes / 1024, h->conf->memory_limit / 1024);
+    if (sr_lua_state_build(h, err, sizeof err) != 0) {
+        sr_error("lua", "cannot rebuild the Lua state: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out) {
     sr_lua_batch *b = &h->batch;
     if (n == 0)
         return 0;
     if (!h->L || n > UINT32_MAX || start_watchdog(h) != 0)
         return -1;
+    refresh_disabled(h);
 
     b->evs = evs;
     b->n = (uint32_t)n;
@@ -209,17 +233,27 @@ int sr_lua_host_process(sr_lua_host *h, sr_event *evs, size_t n, sr_emit *out) {
         b->timed_out = 0;
         b->script = -1;
         lua_rawgeti(h->L, LUA_REGISTRYINDEX, h->run_ref);
+        b->rebuild = 0;
         int rc = sr_lua_watched_pcall(h->wd, h->L, 0);
-        if (rc == 0)
+        if (rc == 0 && b->rebuild) {
+            /* run() stopped before event `progress`: it starts the new state */
+            if (renew(h) != 0)
+                return -1;
+            b->start = b->progress;
+            continue;
+        } else if (rc == 0) {
             break;
-        if (rc == SR_LUA_INTERRUPTED) {
+        } else if (rc == SR_LUA_INTERRUPTED) {
             if (recover(h) != 0)
                 return -1;
         } else {
             /* The per-stage pcalls catch script errors; this is a timeout
              * hook that fired between them, or a bug in event_loop.lua. */
             const char *msg = lua_tostring(h->L, -1);
-            fail_event(out, b->progress, b->integ, b->timed_out ? "timeout" : "internal",
+            fail_event(out, b->progress, b->integ,
+                       b->mem_exceeded ? "memory"
+                       : b->timed_out  ? "timeout"
+                                       : "internal",
                        msg ? msg : "unknown error", running_script(h));
             lua_pop(h->L, 1);
         }

@@ -57,16 +57,31 @@ typedef struct sr_lua_host_conf {
     unsigned transmit_message_types; /* SR_MT_* mask */
     int forwarder_enabled;
     unsigned long long script_timeout_ms; /* per event; 0 = no limit */
-    sr_script_stats *stats;               /* per-script counters; may be NULL */
-    int trace;                            /* 1: record sr_emit notes saying why events went nowhere
-                                             (`siemrelay test`); costs a little per event */
+    unsigned long long load_timeout_ms;   /* building a state: loading the modules and
+                                             scripts, their top-level code and `setup`;
+                                             0 = SR_LUA_LOAD_TIMEOUT_MS */
+    size_t memory_limit;                  /* bytes per Lua state; 0 = no limit */
+    unsigned runaway_limit;               /* a script that runs away (timeout, memory) this
+                                             often within runaway_window_ms is disabled
+                                             until a reload; 0 = never (needs `stats`) */
+    unsigned long long runaway_window_ms;
+    int sandbox;            /* 1: every site script runs sandboxed (docs/scripting.md) */
+    sr_script_stats *stats; /* per-script counters; may be NULL */
+    int trace;              /* 1: record sr_emit notes saying why events went nowhere
+                               (`siemrelay test`); costs a little per event */
 } sr_lua_host_conf;
 
 typedef struct sr_lua_host sr_lua_host;
 
+/* The load budget when the conf gives none. A load that overruns it is
+ * stopped like a runaway event (lua_watchdog.c) and fails the build. */
+#define SR_LUA_LOAD_TIMEOUT_MS 5000ULL
+
 /* Creates a state, loads the shared libraries, the global scripts and each
  * integration's module and scripts, validates each integration's
- * configuration against its module's option schema, and runs its `setup`.
+ * configuration against its module's option schema, and runs its `setup`,
+ * all within the load budget (load_timeout_ms) and the memory limit: a
+ * file that loops at load fails the build with an error naming it.
  * Errors name the file, line and key, e.g.
  *   "cfg.yaml:12: integration 'siem' (WEBHOOK): unknown key 'endpont' (did you mean 'endpoint'?)"
  * The conf (and everything it points to) must outlive the host. */
@@ -86,7 +101,7 @@ typedef struct sr_emit_rec {
 typedef struct sr_emit_fail {
     uint32_t ev;
     int32_t integ;  /* -1: a global script; else the integration */
-    char stage[12]; /* "script", "encode", "timeout" */
+    char stage[12]; /* "script", "encode", "timeout", "memory", "disabled" */
     char msg[256];
     char where[192]; /* "FILE:LINE" of the script (or module) that failed; "" unknown */
     uint32_t trace_off, trace_len; /* the Lua traceback, in sr_emit.traces */

@@ -38,6 +38,12 @@ typedef struct sr_lua_batch {
     uint32_t nslots;        /* script slots */
     double script_t0;       /* clock when that script was called (sr_lua_clock_ns) */
     sr_script_stats *stats; /* may be NULL */
+    uint32_t mem_exceeded;  /* the state's memory limit refused an allocation: the
+                               error Lua caught is "not enough memory"; cleared by
+                               Lua once it has collected */
+    uint32_t rebuild;       /* set by Lua: still over the limit after collecting */
+    double memory_limit;    /* bytes; 0 = none */
+    uint8_t *disabled;      /* per script slot, 1: disabled after too many runaways */
 } sr_lua_batch;
 
 /* A site script as the host counts it: slot k of the batch's counts. Global
@@ -73,10 +79,10 @@ struct sr_lua_host {
     int built; /* integs[].info and .describe are filled */
     sr_lua_batch batch;
     sr_lua_watchdog *wd; /* started by the first process() with a timeout */
-    /* Heaps of states abandoned after an interrupt: never freed (the state
-     * may be inconsistent), only kept reachable. */
-    sr_lua_heap **graveyard;
-    size_t ngraves, graves_cap;
+    /* States abandoned after an interrupt (never closed: they may be
+     * inconsistent; their heaps are released block by block at once). */
+    size_t nabandoned;
+    char loading[512]; /* what the build is loading, for a load that never ends */
     sr_buf scratch;
     sr_lua_script *scripts; /* the batch's script slots */
     size_t nscripts;
@@ -144,6 +150,14 @@ void *sr_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 sr_lua_heap *sr_lua_heap_new(void);
 void sr_lua_heap_free(sr_lua_heap *heap); /* after lua_close: the heap is empty */
 size_t sr_lua_heap_bytes(const sr_lua_heap *heap);
+/* Caps the heap at `limit` bytes (0: none). A refused allocation sets
+ * *exceeded (may be NULL), which then allows SR_LUA_HEAP_SLACK more until
+ * the owner clears it. */
+void sr_lua_heap_limit(sr_lua_heap *heap, size_t limit, uint32_t *exceeded);
+/* Frees every block of an abandoned state's heap without touching the
+ * state, and the heap; returns the bytes it held. Safe once no thread runs
+ * the state: nothing outside it points into its heap. */
+size_t sr_lua_heap_release(sr_lua_heap *heap);
 
 /* Brackets C code that must not be interrupted (our FFI entry points). */
 void sr_lua_guard_enter(void);
@@ -181,6 +195,10 @@ int sr_emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, c
 int sr_emit_failure_at(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
                        size_t msglen, const char *where, size_t wlen, const char *trace,
                        size_t tlen);
+/* A script ran away (timed out, or hit the memory limit) in slot `slot`:
+ * counted for it, and the script disabled after conf->runaway_limit of them
+ * within conf->runaway_window_ms. Returns 1 when the script is now disabled. */
+int sr_lua_script_runaway(sr_lua_batch *b, int32_t slot);
 /* A monotonic clock in nanoseconds, for per-script time. */
 double sr_lua_clock_ns(void);
 /* A script's log line (lua/lib/log.lua); `stats` may be NULL. */

@@ -103,20 +103,59 @@ static void require(lua_State *L, const char *name) {
 
 /* ---- Loading files ------------------------------------------------------ */
 
+#define HOST_KEY "siemrelay.host"
+
+/* Notes what the build is about to run, so a load the watchdog has to stop
+ * can name it (the state is gone by then). */
+static void note_loading(lua_State *L, const char *what) {
+    lua_getfield(L, LUA_REGISTRYINDEX, HOST_KEY);
+    sr_lua_host *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (h)
+        snprintf(h->loading, sizeof h->loading, "%s", what);
+}
+
 /* Runs a file in its own environment (reads fall through to the globals),
  * so scripts and modules cannot trample each other's globals. Pushes what
  * the chunk returned. `what` prefixes errors. */
-void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
-    if (luaL_loadfile(L, path) != 0)
-        sr_lua_raise(L, "%s: %s", what, lua_tostring(L, -1));
-    lua_newtable(L);
-    lua_newtable(L);
-    lua_getglobal(L, "_G");
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
+static void run_file(lua_State *L, const char *path, const char *what, int sandbox) {
+    note_loading(L, what);
+    /* A sandboxed script is source text: bytecode could break out of the VM. */
+    if (luaL_loadfilex(L, path, sandbox ? "t" : NULL) != 0) {
+        const char *msg = lua_tostring(L, -1);
+        if (sandbox && msg && strstr(msg, "wrong mode"))
+            sr_lua_raise(L, "%s: a sandboxed script must be Lua source text, not bytecode", what);
+        sr_lua_raise(L, "%s: %s", what, msg);
+    }
+    if (sandbox) {
+        require(L, "sandbox");
+        lua_getfield(L, -1, "env");
+        lua_call(L, 0, 1);
+        lua_remove(L, -2);
+    } else {
+        lua_newtable(L);
+        lua_newtable(L);
+        lua_getglobal(L, "_G");
+        lua_setfield(L, -2, "__index");
+        lua_setmetatable(L, -2);
+    }
     lua_setfenv(L, -2);
     if (lua_pcall(L, 0, 1, 0) != 0)
         sr_lua_raise(L, "%s: %s", what, lua_tostring(L, -1));
+}
+
+void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
+    run_file(L, path, what, 0);
+}
+
+/* Whether a site script runs sandboxed: its entry's `sandbox:` (checked by
+ * the configuration loader), else the host's. */
+static int sandboxed(const sr_lua_host_conf *c, const sr_node *entry) {
+    const sr_node *n = entry && entry->kind == SR_NODE_MAP ? sr_node_get(entry, "sandbox") : NULL;
+    int on;
+    if (n && sr_node_bool(n, &on) == 0)
+        return on;
+    return c->sandbox;
 }
 
 /* Pushes a site script's entry for event_loop.lua:
@@ -124,11 +163,12 @@ void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
  * the script as lua_host.c counts it. `entry` (may be NULL) is the script as
  * configured: its `params` are checked against the script's `params` schema
  * and handed to its setup(params), run once per state. */
-static void push_script(lua_State *L, const char *path, const sr_node *entry, const char *where,
-                        int slot, const char *integration) {
+static void push_script(lua_State *L, const sr_lua_host_conf *c, const char *path,
+                        const sr_node *entry, const char *where, int slot,
+                        const char *integration) {
     char what[1024];
     snprintf(what, sizeof what, "%ssite script %s", where, path);
-    sr_lua_run_file(L, path, what);
+    run_file(L, path, what, sandboxed(c, entry));
     int mod = lua_gettop(L);
     if (lua_istable(L, mod))
         lua_getfield(L, mod, "process");
@@ -152,6 +192,9 @@ static void push_script(lua_State *L, const char *path, const sr_node *entry, co
 
     lua_getfield(L, mod, "setup");
     if (lua_isfunction(L, -1)) {
+        char running[1100];
+        snprintf(running, sizeof running, "%s: setup", what);
+        note_loading(L, running);
         lua_pushvalue(L, ptab);
         if (lua_pcall(L, 1, 0, 0) != 0)
             sr_lua_raise(L, "%s:%d: %s: setup: %s", file ? file : "?", line, who,
@@ -181,11 +224,12 @@ static void push_script(lua_State *L, const char *path, const sr_node *entry, co
     lua_settop(L, mod);
 }
 
-static void push_scripts(lua_State *L, const char *const *paths, const sr_node *const *entries,
-                         size_t n, const char *where, int first_slot, const char *integration) {
+static void push_scripts(lua_State *L, const sr_lua_host_conf *c, const char *const *paths,
+                         const sr_node *const *entries, size_t n, const char *where, int first_slot,
+                         const char *integration) {
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        push_script(L, paths[i], entries ? entries[i] : NULL, where, first_slot + (int)i,
+        push_script(L, c, paths[i], entries ? entries[i] : NULL, where, first_slot + (int)i,
                     integration);
         lua_rawseti(L, -2, (int)i + 1);
     }
@@ -476,6 +520,10 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
 
     lua_getfield(L, mod, "setup");
     if (lua_isfunction(L, -1)) {
+        char running[700];
+        snprintf(running, sizeof running, "%s:%d: integration '%s' (%s): setup",
+                 s->file ? s->file : "?", s->line, s->name, s->type);
+        note_loading(L, running);
         lua_pushvalue(L, conf);
         if (lua_pcall(L, 1, 1, 0) != 0)
             sr_lua_setup_failed(L, mod, s, lua_tostring(L, -1));
@@ -498,7 +546,7 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     int slot = (int)h->conf->nscripts;
     for (size_t k = 0; k < i; k++)
         slot += (int)h->conf->integrations[k].nscripts;
-    push_scripts(L, s->scripts, s->script_entries, s->nscripts, where, slot, s->name);
+    push_scripts(L, h->conf, s->scripts, s->script_entries, s->nscripts, where, slot, s->name);
     int scripts = lua_gettop(L);
 
     lua_createtable(L, 0, 12);
@@ -535,6 +583,8 @@ static int build(lua_State *L) {
     sr_lua_host *h = lua_touserdata(L, 1);
     const sr_lua_host_conf *c = h->conf;
     lua_settop(L, 0);
+    lua_pushlightuserdata(L, h);
+    lua_setfield(L, LUA_REGISTRYINDEX, HOST_KEY);
 
     open_libraries(L, lua_dir(c));
     require(L, "event");
@@ -549,7 +599,7 @@ static int build(lua_State *L) {
 
     lua_newtable(L); /* the plan */
     int plan = lua_gettop(L);
-    push_scripts(L, c->scripts, c->script_entries, c->nscripts, "", 0, NULL);
+    push_scripts(L, c, c->scripts, c->script_entries, c->nscripts, "", 0, NULL);
     lua_setfield(L, plan, "scripts");
 
     lua_newtable(L);
@@ -581,22 +631,58 @@ static int build(lua_State *L) {
     return 0;
 }
 
+/* The build runs under a watchdog of its own with the load budget, as
+ * events run under theirs: top-level code or a setup that never returns is
+ * stopped (the hook for interpreted code, the interrupt for a compiled
+ * loop) and the build fails naming the file. An interrupted state is
+ * abandoned and its heap released. */
 int sr_lua_state_build(sr_lua_host *h, char *err, size_t errlen) {
     lua_State *L = NULL;
+    sr_lua_watchdog *wd = NULL;
+    sr_lua_batch still; /* progress never moves: the budget covers the whole build */
+    unsigned long long budget =
+        h->conf->load_timeout_ms ? h->conf->load_timeout_ms : SR_LUA_LOAD_TIMEOUT_MS;
     h->L = NULL;
+    h->loading[0] = '\0';
+    h->batch.mem_exceeded = 0;
     h->heap = sr_lua_heap_new();
-    if (h->heap)
+    if (h->heap) {
+        sr_lua_heap_limit(h->heap, h->conf->memory_limit, &h->batch.mem_exceeded);
         L = lua_newstate(sr_lua_alloc, h->heap);
+    }
     if (!L) {
         snprintf(err, errlen, "cannot create a Lua state: out of memory");
         goto fail;
     }
-    if (lua_cpcall(L, build, h) != 0) {
+    memset(&still, 0, sizeof still);
+    if (!(wd = sr_lua_watchdog_new(&still, budget, err, errlen)))
+        goto fail;
+    lua_pushcfunction(L, build);
+    lua_pushlightuserdata(L, h);
+    int rc = sr_lua_watched_pcall(wd, L, 1);
+    sr_lua_watchdog_free(wd);
+    if (rc == SR_LUA_INTERRUPTED) {
+        snprintf(err, errlen,
+                 "%s: still running after the load budget of %llu ms (a loop at load time?); "
+                 "stopped, nothing of it was applied",
+                 h->loading[0] ? h->loading : "loading the Lua state", budget);
+        sr_script_stats_abandoned(h->conf->stats, sr_lua_heap_release(h->heap));
+        h->heap = NULL;
+        h->nabandoned++;
+        return -1;
+    }
+    if (rc != 0) {
         const char *msg = lua_tostring(L, -1);
-        snprintf(err, errlen, "%s", msg ? msg : "cannot build the Lua state");
+        if (h->batch.mem_exceeded)
+            snprintf(err, errlen, "%s (the Lua state's memory limit is %zu bytes)",
+                     msg ? msg : "not enough memory", h->conf->memory_limit);
+        else
+            snprintf(err, errlen, "%s", msg ? msg : "cannot build the Lua state");
         goto fail;
     }
     lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    h->batch.mem_exceeded = 0;
     h->L = L;
     h->built = 1;
     return 0;

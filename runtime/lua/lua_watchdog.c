@@ -112,7 +112,14 @@ struct sr_lua_heap {
     size_t bytes;
     sr_lua_block *cache[CACHE_CLASSES]; /* through ->next */
     size_t cached_bytes;
+    size_t limit;       /* 0: none */
+    uint32_t *exceeded; /* set when the limit refused an allocation; may be NULL */
 };
+
+/* Once the limit has refused an allocation, this much more is allowed
+ * until the flag is cleared: enough for the error's traceback, the dead
+ * letter's message and the collection that follows. */
+#define SR_LUA_HEAP_SLACK ((size_t)1 << 20)
 
 sr_lua_heap *sr_lua_heap_new(void) {
     sr_lua_heap *heap = calloc(1, sizeof *heap);
@@ -163,6 +170,41 @@ static void block_put(sr_lua_heap *heap, sr_lua_block *b, size_t n) {
 
 size_t sr_lua_heap_bytes(const sr_lua_heap *heap) { return heap->bytes; }
 
+void sr_lua_heap_limit(sr_lua_heap *heap, size_t limit, uint32_t *exceeded) {
+    heap->limit = limit;
+    heap->exceeded = exceeded;
+}
+
+size_t sr_lua_heap_release(sr_lua_heap *heap) {
+    if (!heap)
+        return 0;
+    size_t bytes = heap->bytes;
+    for (sr_lua_block *b = heap->ring.next, *next; b != &heap->ring; b = next) {
+        next = b->next;
+        free(b);
+    }
+    heap->ring.prev = heap->ring.next = &heap->ring;
+    heap->bytes = 0;
+    sr_lua_heap_free(heap);
+    return bytes;
+}
+
+/* Whether growing the heap by `grow` bytes stays within its limit. The
+ * first refusal raises the flag, which buys SR_LUA_HEAP_SLACK for handling
+ * the error; the owner clears it once the state has collected. */
+static int within_limit(sr_lua_heap *heap, size_t grow) {
+    if (!heap->limit || !grow)
+        return 1;
+    size_t allowed = heap->limit;
+    if (heap->exceeded && *heap->exceeded)
+        allowed += SR_LUA_HEAP_SLACK;
+    if (heap->bytes + grow <= allowed)
+        return 1;
+    if (heap->exceeded)
+        *heap->exceeded = 1;
+    return 0;
+}
+
 static void block_link(sr_lua_heap *heap, sr_lua_block *b) {
     b->prev = &heap->ring;
     b->next = heap->ring.next;
@@ -183,6 +225,8 @@ void *sr_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     void *p = NULL;
 
     size_t oc = old ? size_class(osize) : 0, nc = nsize ? size_class(nsize) : 0;
+    if (!within_limit(heap, nsize > (old ? osize : 0) ? nsize - (old ? osize : 0) : 0))
+        return NULL; /* Lua raises "not enough memory"; the old block stays */
     sr_lua_guard_enter();
     if (old)
         block_unlink(old);

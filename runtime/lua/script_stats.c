@@ -14,6 +14,11 @@
 typedef struct row {
     char *path, *integration;
     _Atomic uint64_t c[SR_SCRIPT_NCOUNTERS];
+    _Atomic int disabled;
+    /* under the mutex: */
+    uint64_t runaway_at[SR_SCRIPT_RUNAWAY_MAX]; /* ring of the latest runaways' times */
+    unsigned nrunaway, next_runaway;
+    uint64_t runaways, disablings;
 } row;
 
 struct sr_script_stats {
@@ -25,6 +30,7 @@ struct sr_script_stats {
     size_t nunknown;
     _Atomic uint64_t unknown_routes;
     sr_log_limit *log_limit; /* scripts' own log lines */
+    _Atomic uint64_t abandoned_states, abandoned_bytes;
 };
 
 sr_script_stats *sr_script_stats_new(void) {
@@ -124,6 +130,79 @@ void sr_script_stats_get(const sr_script_stats *s, size_t i, sr_script_stat *out
     out->integration = r->integration;
     for (int k = 0; k < SR_SCRIPT_NCOUNTERS; k++)
         out->c[k] = atomic_load_explicit(&r->c[k], memory_order_relaxed);
+    pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+    out->disabled = atomic_load(&r->disabled);
+    out->runaways = r->runaways;
+    out->disablings = r->disablings;
+    pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+}
+
+int sr_script_stats_runaway(sr_script_stats *s, int i, uint64_t now_ms, unsigned limit,
+                            uint64_t window_ms) {
+    if (!s || i < 0 || (size_t)i >= s->nrows)
+        return 0;
+    if (limit > SR_SCRIPT_RUNAWAY_MAX)
+        limit = SR_SCRIPT_RUNAWAY_MAX;
+    pthread_mutex_lock(&s->mu);
+    row *r = s->rows[i];
+    r->runaways++;
+    r->runaway_at[r->next_runaway] = now_ms;
+    r->next_runaway = (r->next_runaway + 1) % SR_SCRIPT_RUNAWAY_MAX;
+    if (r->nrunaway < SR_SCRIPT_RUNAWAY_MAX)
+        r->nrunaway++;
+    unsigned recent = 0;
+    for (unsigned k = 0; k < r->nrunaway; k++)
+        recent += now_ms - r->runaway_at[k] <= window_ms;
+    int was = atomic_load(&r->disabled);
+    if (!was && limit > 0 && recent >= limit) {
+        atomic_store(&r->disabled, 1);
+        r->disablings++;
+        sr_error("script",
+                 "site script %s%s%s ran away %u times within %llu s (timeouts or memory); "
+                 "disabled until the next reload: its events are dead-lettered with stage "
+                 "'disabled'",
+                 r->path, *r->integration ? " of integration " : "", r->integration, recent,
+                 (unsigned long long)(window_ms / 1000));
+    }
+    int now = atomic_load(&r->disabled);
+    pthread_mutex_unlock(&s->mu);
+    return now;
+}
+
+int sr_script_stats_disabled(const sr_script_stats *s, int i) {
+    if (!s || i < 0 || (size_t)i >= s->nrows)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+    const row *r = s->rows[i];
+    pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+    return atomic_load(&r->disabled);
+}
+
+void sr_script_stats_enable_all(sr_script_stats *s) {
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nrows; i++) {
+        row *r = s->rows[i];
+        if (atomic_load(&r->disabled))
+            sr_info("script", "site script %s%s%s enabled again by the reload", r->path,
+                    *r->integration ? " of integration " : "", r->integration);
+        atomic_store(&r->disabled, 0);
+        r->nrunaway = r->next_runaway = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sr_script_stats_abandoned(sr_script_stats *s, size_t bytes) {
+    if (!s)
+        return;
+    atomic_fetch_add(&s->abandoned_states, 1);
+    atomic_fetch_add(&s->abandoned_bytes, bytes);
+}
+
+void sr_script_stats_abandoned_get(const sr_script_stats *s, uint64_t *states, uint64_t *bytes) {
+    *states = s ? atomic_load(&s->abandoned_states) : 0;
+    *bytes = s ? atomic_load(&s->abandoned_bytes) : 0;
 }
 
 void sr_script_stats_unknown_route(sr_script_stats *s, const char *name, size_t len) {

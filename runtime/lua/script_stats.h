@@ -28,6 +28,7 @@ enum {
     SR_SCRIPT_FAILED,    /* events it raised an error on */
     SR_SCRIPT_TIMED_OUT, /* events it ran out of time on */
     SR_SCRIPT_TIME_NS,   /* nanoseconds spent in it (worker thread clock) */
+    SR_SCRIPT_MEMORY,    /* events it ran out of its state's memory limit on */
     SR_SCRIPT_NCOUNTERS
 };
 
@@ -47,11 +48,34 @@ typedef struct sr_script_stat {
     const char *path;        /* valid for the life of the object */
     const char *integration; /* "" for a global script */
     uint64_t c[SR_SCRIPT_NCOUNTERS];
+    int disabled;        /* 1: disabled after too many runaways, until a reload */
+    uint64_t runaways;   /* timeouts and memory failures, all time */
+    uint64_t disablings; /* times it was disabled, all time */
 } sr_script_stat;
 
 size_t sr_script_stats_count(const sr_script_stats *s);
 /* Copies row i (i < count). */
 void sr_script_stats_get(const sr_script_stats *s, size_t i, sr_script_stat *out);
+
+/* Runaways: a script that times out or exceeds the memory limit
+ * `limit` times within `window_ms` (a runaway costs a Lua state or a
+ * collection each time) is disabled: its events fail with stage
+ * "disabled" until the next reload. At most SR_SCRIPT_RUNAWAY_MAX are
+ * remembered per script. */
+#define SR_SCRIPT_RUNAWAY_MAX 64
+/* Records a runaway of `row` at `now_ms` (monotonic); with `limit` > 0 it
+ * disables the script when it is the limit-th within `window_ms`. Returns
+ * 1 when the script is disabled (now or earlier). */
+int sr_script_stats_runaway(sr_script_stats *s, int row, uint64_t now_ms, unsigned limit,
+                            uint64_t window_ms);
+int sr_script_stats_disabled(const sr_script_stats *s, int row);
+/* A reload: every script enabled again with a clean runaway history. */
+void sr_script_stats_enable_all(sr_script_stats *s);
+
+/* Lua states abandoned after a runaway in compiled code (never closed,
+ * their heaps released), and the heap bytes they held. */
+void sr_script_stats_abandoned(sr_script_stats *s, size_t bytes);
+void sr_script_stats_abandoned_get(const sr_script_stats *s, uint64_t *states, uint64_t *bytes);
 
 /* A route name that matches no integration: counted; logged the first time
  * this process sees the name. */

@@ -72,7 +72,10 @@ def env(module_gateway_factory, module_receiver_factory, tmp_path_factory):
     gw = module_gateway_factory(
         [webhook("a", rcv.url("/a")),
          webhook("b", rcv.url("/b"), scripts=[str(b)])],
-        conf={"scripts": [str(g)], "script_timeout": "200ms", "workers": 2})
+        # the module's runaways add up past the default limit, which would
+        # disable the script (test_script_bounds.py tests that)
+        conf={"scripts": [str(g)], "script_timeout": "200ms", "workers": 2,
+              "script_runaway_limit": 0})
     return gw, rcv
 
 

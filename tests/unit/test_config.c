@@ -306,10 +306,11 @@ static void test_wrong_types(void) {
                 "  - a.lua\n"
                 "  - [b.lua]\n",
                 "3: key 'scripts': expected a path or a map with path and params, got a list");
-    check_error("scripts:\n"
-                "  - {path: a.lua, param: {}}\n",
-                "2: key 'scripts': unknown key 'param' in a script entry (use path and params); "
-                "did you mean 'params'?");
+    check_error(
+        "scripts:\n"
+        "  - {path: a.lua, param: {}}\n",
+        "2: key 'scripts': unknown key 'param' in a script entry (use path, params and sandbox); "
+        "did you mean 'params'?");
     check_error("scripts:\n"
                 "  - params: {a: 1}\n",
                 "2: key 'scripts': a script entry needs a path");

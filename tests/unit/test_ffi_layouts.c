@@ -79,11 +79,15 @@ static const c_field emit_fields[] = {
     FIELD(sr_emit, unrouted),  FIELD(sr_emit, unrouted_channels),
 };
 static const c_field batch_fields[] = {
-    FIELD(sr_lua_batch, evs),       FIELD(sr_lua_batch, n),          FIELD(sr_lua_batch, start),
-    FIELD(sr_lua_batch, out),       FIELD(sr_lua_batch, progress),   FIELD(sr_lua_batch, integ),
-    FIELD(sr_lua_batch, timed_out), FIELD(sr_lua_batch, timeout_ms), FIELD(sr_lua_batch, counts),
-    FIELD(sr_lua_batch, script),    FIELD(sr_lua_batch, nslots),     FIELD(sr_lua_batch, script_t0),
-    FIELD(sr_lua_batch, stats),
+    FIELD(sr_lua_batch, evs),       FIELD(sr_lua_batch, n),
+    FIELD(sr_lua_batch, start),     FIELD(sr_lua_batch, out),
+    FIELD(sr_lua_batch, progress),  FIELD(sr_lua_batch, integ),
+    FIELD(sr_lua_batch, timed_out), FIELD(sr_lua_batch, timeout_ms),
+    FIELD(sr_lua_batch, counts),    FIELD(sr_lua_batch, script),
+    FIELD(sr_lua_batch, nslots),    FIELD(sr_lua_batch, script_t0),
+    FIELD(sr_lua_batch, stats),     FIELD(sr_lua_batch, mem_exceeded),
+    FIELD(sr_lua_batch, rebuild),   FIELD(sr_lua_batch, memory_limit),
+    FIELD(sr_lua_batch, disabled),
 };
 
 /* Every C struct the Lua side may declare. */

@@ -473,7 +473,7 @@ static size_t check_runaway(const char *script, unsigned long long timeout_ms) {
         CHECK_INT(sr_lua_host_process(h, ev, 2, &out), 0);
         CHECK_INT(out.nrecs, 2);
         CHECK_INT(out.nfails, 0);
-        graves = h->ngraves;
+        graves = h->nabandoned;
     }
     sr_emit_free(&out);
     batch_free(&b);

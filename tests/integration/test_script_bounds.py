@@ -1,0 +1,346 @@
+"""Bounded scripts: a script that loops while loading is refused (SIGHUP,
+admin API, --check) while the gateway keeps serving and SIGTERM drains; a
+per-state memory limit fails the event with stage `memory`; a script that
+runs away again and again is disabled (its events dead-lettered with stage
+`disabled`) with memory bounded over 10,000 events, and a reload enables it
+again; `sandbox: true` takes away every facility docs/scripting.md lists."""
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+
+import requests
+
+from admin_util import Admin, tokens_conf
+from harness import run_cli, summary_of, wait_until, webhook
+
+GOOD_LUA = r'''
+local M = {}
+function M.process(ev)
+    ev:set("tagged_by", "good")
+    local id = ev:get("id") or ""
+    if id:find("^spin%-") then
+        while true do end              -- a compiled loop: only the interrupt stops it
+    elseif id:find("^hog%-") then
+        local t = {}
+        for i = 1, 1e9 do t[i] = string.rep("x", 4096) .. i end
+    end
+    return true
+end
+return M
+'''
+
+# Loops at load: top level, with no call in the loop (compiled by LuaJIT)
+LOOP_AT_LOAD_LUA = r'''
+local n = 0
+while true do n = n + 1 end
+return { process = function() return true end }
+'''
+
+# Loops in setup(), interpreted with calls in it
+LOOP_IN_SETUP_LUA = r'''
+local M = {}
+function M.setup() while true do string.format("%d", 1) end end
+function M.process() return true end
+return M
+'''
+
+
+def ev(id_):
+    return {"type": "command", "id": id_, "timestamp": 1606322948648718268, "comm": "bash"}
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def scripts_doc(gw):
+    r = requests.get(gw.admin_url("/api/scripts"), timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def metrics(gw):
+    return requests.get(gw.admin_url("/metrics"), timeout=10).text
+
+
+def metric(text, name, script=None):
+    if script is None:
+        m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+    else:
+        m = re.search(r'^%s\{script="%s",integration=""\} (\S+)$' % (re.escape(name), re.escape(script)),
+                      text, re.M)
+    assert m, "no %s in /metrics" % name
+    return float(m.group(1))
+
+
+def start(gateway_factory, receiver_factory, tmp_path, **conf):
+    rcv = receiver_factory()
+    script = tmp_path / "bounded.lua"
+    script.write_text(GOOD_LUA, encoding="utf-8")
+    c = {"scripts": [str(script)], "script_timeout": "100ms", "script_load_timeout": "1s", "workers": 2}
+    c.update(conf)
+    gw = gateway_factory([webhook("a", rcv.url("/a"))], conf=c)
+    return gw, rcv, script
+
+
+class Sender:
+    """Posts events one at a time from a thread and records every answer,
+    so a test can tell that ingest kept answering through something."""
+
+    def __init__(self, gw, prefix):
+        self.gw, self.prefix = gw, prefix
+        self.answers = []  # (status, seconds)
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        i = 0
+        while not self.stop_flag.is_set():
+            t0 = time.monotonic()
+            try:
+                status = self.gw.post_json(ev("%s-%d" % (self.prefix, i)), timeout=30).status_code
+            except requests.RequestException as e:
+                status = repr(e)
+            self.answers.append((status, time.monotonic() - t0))
+            i += 1
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(40)
+        return self.answers
+
+
+def assert_still_good(gw, rcv, id_):
+    """The running configuration stayed: the good script still tags events."""
+    assert gw.post_json(ev(id_)).status_code == 200
+    wait_until(lambda: any(e["id"] == id_ and e.get("tagged_by") == "good" for e in rcv.events("/a")), 10)
+
+
+def test_loop_at_load_refused_on_sighup_while_ingest_answers_and_sigterm_drains(
+        gateway_factory, receiver_factory, tmp_path):
+    gw, rcv, script = start(gateway_factory, receiver_factory, tmp_path)
+    assert_still_good(gw, rcv, "before-1")
+    for text, what in ((LOOP_AT_LOAD_LUA, "site script " + str(script)),
+                       (LOOP_IN_SETUP_LUA, "site script " + str(script) + ": setup")):
+        script.write_text(text, encoding="utf-8")
+        since = gw.stderr_len()
+        sender = Sender(gw, "during")
+        t0 = time.monotonic()
+        os.kill(gw.proc.pid, signal.SIGHUP)
+        line = gw.wait_stderr(r"configuration reload failed: (.*)", timeout=20, since=since)
+        took = time.monotonic() - t0
+        time.sleep(0.3)
+        answers = sender.stop()
+        assert what in line.group(1) and "load budget of 1000 ms" in line.group(1), line.group(0)
+        assert took < 10, took
+        assert answers and all(a[0] == 200 for a in answers), answers
+        assert max(a[1] for a in answers) < 10, answers
+        assert_still_good(gw, rcv, "after-%d" % len(text))
+    # the reload was audited as failed, naming the script
+    # SIGTERM with an acknowledged event queued: drained, exit 0
+    script.write_text(LOOP_AT_LOAD_LUA, encoding="utf-8")
+    rcv_ids = lambda: {e["id"] for e in rcv.events("/a")}  # noqa: E731
+    assert gw.post_json(ev("last-1")).status_code == 200
+    os.kill(gw.proc.pid, signal.SIGHUP)
+    t0 = time.monotonic()
+    code, err = gw.stop()
+    assert code == 0
+    assert time.monotonic() - t0 < 15
+    assert "last-1" in rcv_ids()
+
+
+def test_loop_at_load_refused_by_admin_api_running_configuration_stays(
+        gateway_factory, receiver_factory, tmp_path):
+    gw, rcv, script = start(gateway_factory, receiver_factory, tmp_path, admin=tokens_conf())
+    admin = Admin(gw)
+    assert_still_good(gw, rcv, "before-1")
+    script.write_text(LOOP_AT_LOAD_LUA, encoding="utf-8")
+    sender = Sender(gw, "during")
+    entry = webhook("b", rcv.url("/b"))
+    t0 = time.monotonic()
+    r = admin.create(entry)
+    took = time.monotonic() - t0
+    answers = sender.stop()
+    assert r.status_code == 400, r.text
+    assert str(script) in r.text and "load budget" in r.text, r.text
+    assert took < 10, took
+    assert answers and all(a[0] == 200 for a in answers), answers
+    assert "b" not in admin.names()
+    # the admin API answers, the running configuration stays
+    assert admin.get("/api/integrations").status_code == 200
+    assert_still_good(gw, rcv, "after-1")
+    gw.stop()
+
+
+def test_check_on_a_looping_script_fails_in_bounded_time(tmp_path):
+    for name, text in (("top.lua", LOOP_AT_LOAD_LUA), ("setup.lua", LOOP_IN_SETUP_LUA)):
+        script = tmp_path / name
+        script.write_text(text, encoding="utf-8")
+        cfg = tmp_path / ("check-" + name + ".yaml")
+        cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "scripts": [str(script)],
+                                   "script_load_timeout": "500ms"}), encoding="utf-8")
+        t0 = time.monotonic()
+        p = run_cli(["--check", "-c", str(cfg)], timeout=30)
+        took = time.monotonic() - t0
+        assert p.returncode == 1, p.stderr
+        assert str(script) in p.stderr and "load budget of 500 ms" in p.stderr, p.stderr
+        assert took < 8, took
+
+
+def test_memory_limit_fails_the_event_with_stage_memory(gateway_factory, receiver_factory, tmp_path):
+    gw, rcv, script = start(gateway_factory, receiver_factory, tmp_path, script_memory_limit="48MiB",
+                            script_timeout="5s")
+    pid = gw.proc.pid
+    r = gw.post_ndjson([ev("ok-1"), ev("hog-1"), ev("ok-2")])
+    assert r.status_code == 200, r.text
+    assert summary_of(r)["failed"] == 1, r.text
+    rec = gw.wait_deadletter(lambda d: (d.get("event") or {}).get("id") == "hog-1")
+    assert rec["stage"] == "memory", rec
+    assert "not enough memory" in rec["reason"] and "memory limit" in rec["reason"], rec
+    assert rec["where"] == str(script) or rec["where"].startswith(str(script) + ":"), rec
+    wait_until(lambda: {"ok-1", "ok-2"} <= {e["id"] for e in rcv.events("/a")}, 10)
+    row = scripts_doc(gw)["scripts"][0]
+    assert (row["memory"], row["timed_out"], row["failed"], row["disabled"]) == (1, 0, 0, False), row
+    assert metric(metrics(gw), "siemrelay_script_memory_exceeded_total", str(script)) == 1
+    # the memory was collected: events after it run in the same state
+    assert_still_good(gw, rcv, "after-1")
+    assert rss_kib(pid) < 400 * 1024, rss_kib(pid)
+    gw.stop()
+
+
+def test_runaways_over_10000_events_bounded_memory_disabled_then_reload_enables(
+        gateway_factory, receiver_factory, tmp_path):
+    gw, rcv, script = start(gateway_factory, receiver_factory, tmp_path, script_timeout="50ms",
+                            script_runaway_limit=3, script_runaway_window="10m",
+                            script_memory_limit="48MiB")
+    pid = gw.proc.pid
+    assert_still_good(gw, rcv, "warm-1")
+    rss0 = rss_kib(pid)
+    failed = 0
+    for k in range(0, 10000, 500):
+        kind = "spin" if (k // 500) % 2 == 0 else "hog"
+        r = gw.post_ndjson([ev("%s-%d" % (kind, i)) for i in range(k, k + 500)], timeout=60)
+        assert r.status_code == 200, r.text
+        failed += summary_of(r)["failed"]
+    assert failed == 10000
+    rss1 = rss_kib(pid)
+    assert rss1 - rss0 < 150 * 1024, (rss0, rss1)
+    doc = scripts_doc(gw)
+    row = doc["scripts"][0]
+    assert row["disabled"] is True and row["disablings"] == 1, row
+    # at most one runaway per worker past the limit (both may be in one)
+    assert 3 <= row["runaways"] <= 3 + 2, row
+    assert 1 <= doc["abandoned_states"] <= row["runaways"], doc
+    text = metrics(gw)
+    assert metric(text, "siemrelay_script_disabled", str(script)) == 1
+    assert metric(text, "siemrelay_lua_states_abandoned_total") == doc["abandoned_states"]
+    assert metric(text, "siemrelay_lua_abandoned_bytes_total") > 0
+    disabled = gw.wait_deadletter(lambda d: d["stage"] == "disabled")
+    assert str(script) in disabled["reason"] and "reload" in disabled["reason"], disabled
+    # a normal event is dead-lettered too while the script is disabled
+    r = gw.post_json(ev("normal-1"))
+    assert summary_of(r)["failed"] == 1, r.text
+    rec = gw.wait_deadletter(lambda d: (d.get("event") or {}).get("id") == "normal-1")
+    assert rec["stage"] == "disabled", rec
+
+    since = gw.stderr_len()
+    os.kill(pid, signal.SIGHUP)
+    gw.wait_stderr(r"configuration reloaded", timeout=20, since=since)
+    assert scripts_doc(gw)["scripts"][0]["disabled"] is False
+    assert metric(metrics(gw), "siemrelay_script_disabled", str(script)) == 0
+    assert_still_good(gw, rcv, "reloaded-1")
+    gw.stop()
+
+
+SANDBOX_PROBE_LUA = r'''
+local M = {}
+local probes = {
+    os_execute = function() return os.execute end,
+    os_exit = function() return os.exit end,
+    os_getenv = function() return os.getenv end,
+    io = function() return io end,
+    io_popen = function() return io.popen end,
+    ffi = function() return require "ffi" end,
+    jit = function() return require "jit" end,
+    package_loadlib = function() return package.loadlib end,
+    native_require = function() return require "script_check" end,
+    bytecode = function()
+        local f = load("\27LJ\2\0\0", "bc", "b")
+        assert(f)
+        return f
+    end,
+    bytecode_text_mode = function() return assert(loadstring("\27LJ\2\0\0")) end,
+    string_dump = function() return string.dump end,
+    debug = function() return debug end,
+    getfenv = function() return getfenv(0) end,
+    string_metatable = function() return getmetatable("").__index end,
+    dofile = function() return dofile end,
+    loadfile = function() return loadfile end,
+}
+function M.process(ev)
+    for name, probe in pairs(probes) do
+        local ok, v = pcall(probe)
+        ev:set("sb_" .. name, (ok and v ~= nil) and "available" or "refused")
+    end
+    -- what a sandboxed script keeps
+    ev:set("sb_keeps", string.format("%s|%s|%d", require("json").encode({1}),
+                                     type(os.time()), math.floor(2.5)))
+    local f = assert(loadstring("return 40 + 2"))
+    ev:set("sb_text_load", f())
+    return true
+end
+return M
+'''
+
+
+def test_sandbox_refuses_each_removed_facility(gateway_factory, receiver_factory, tmp_path):
+    rcv = receiver_factory()
+    script = tmp_path / "probe.lua"
+    script.write_text(SANDBOX_PROBE_LUA, encoding="utf-8")
+    # the same script: sandboxed through its entry for "a", not for "b";
+    # sandboxed for everything with script_sandbox
+    a = webhook("a", rcv.url("/a"), scripts=[{"path": str(script), "sandbox": True}])
+    b = webhook("b", rcv.url("/b"), scripts=[str(script)])
+    gw = gateway_factory([a, b])
+    assert gw.post_json(ev("p-1")).status_code == 200
+    wait_until(lambda: rcv.events("/a") and rcv.events("/b"), 10)
+    sandboxed, full = rcv.events("/a")[0], rcv.events("/b")[0]
+    probes = sorted(k for k in sandboxed if k.startswith("sb_") and k not in ("sb_keeps", "sb_text_load"))
+    assert len(probes) == 17, probes
+    for k in probes:
+        assert sandboxed[k] == "refused", (k, sandboxed)
+    # the probes are real: without the sandbox the same script reaches them
+    for k in ("sb_os_execute", "sb_io_popen", "sb_ffi", "sb_package_loadlib", "sb_debug", "sb_getfenv",
+              "sb_string_dump", "sb_os_getenv"):
+        assert full[k] == "available", (k, full)
+    for doc in (sandboxed, full):
+        assert doc["sb_keeps"] == "[1]|number|2" and doc["sb_text_load"] == 42, doc
+    gw.stop()
+
+    gw2 = gateway_factory([webhook("c", rcv.url("/c"), scripts=[str(script)])], conf={"script_sandbox": True})
+    assert gw2.post_json(ev("p-2")).status_code == 200
+    wait_until(lambda: rcv.events("/c"), 10)
+    doc = rcv.events("/c")[0]
+    assert all(doc[k] == "refused" for k in probes), doc
+    gw2.stop()
+
+
+def test_sandboxed_bytecode_script_refused_and_entry_key_checked(tmp_path):
+    bc = tmp_path / "compiled.lua"
+    bc.write_bytes(b"\x1bLJ\x02\x00\x00")
+    for entry, expect in (({"path": str(bc), "sandbox": True}, "must be Lua source text, not bytecode"),
+                          ({"path": str(bc), "sandbox": "maybe"}, "sandbox must be true or false")):
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "scripts": [entry]}), encoding="utf-8")
+        p = run_cli(["--check", "-c", str(cfg)])
+        assert p.returncode == 1 and expect in p.stderr, p.stderr
