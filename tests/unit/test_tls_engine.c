@@ -2,7 +2,8 @@
  * engine of the same code talking to each other in memory (no socket), with
  * real certificates (test_certs.h): handshakes, plaintext both ways,
  * close_notify, host-name and IP checks, client certificates required and
- * refused, a plaintext callback stopping a feed, and context errors. */
+ * refused, a plaintext callback stopping a feed, context errors, cipher
+ * lists, and a server context adopting a fresh one (certificate rotation). */
 #include <string.h>
 
 #include "buf.h"
@@ -214,6 +215,46 @@ static void test_context_errors(void) {
     CHECK(strstr(err, "tls: cannot load client key ") == err && strstr(err, "mismatch"));
 }
 
+static void test_ciphers(void) {
+    char err[512] = "";
+    CHECK_INT(sr_tls_ciphers_check(NULL, err, sizeof err), 0); /* the default list */
+    CHECK_INT(sr_tls_ciphers_check(SR_TLS_SERVER_CIPHERS, err, sizeof err), 0);
+    CHECK_INT(sr_tls_ciphers_check("ECDHE+AESGCM", err, sizeof err), 0);
+    CHECK_INT(sr_tls_ciphers_check("NO-SUCH-CIPHER", err, sizeof err), -1);
+    CHECK(strstr(err, "tls: ciphers 'NO-SUCH-CIPHER': no usable cipher suite") == err);
+    sr_tls_listen_conf bad = {.cert_file = certs.path[SRV_CRT],
+                              .key_file = certs.path[SRV_KEY],
+                              .ciphers = "NO-SUCH-CIPHER"};
+    CHECK(sr_tls_ctx_new_server(&bad, err, sizeof err) == NULL);
+    CHECK(strstr(err, "no usable cipher suite") != NULL);
+}
+
+/* A reload's fresh context serves the connections made after it; one made
+ * before keeps its session. The fresh context here requires client
+ * certificates, which tells the two apart. */
+static void test_adopt(void) {
+    sr_tls_ctx *cctx = client_ctx(0), *sctx = server_ctx(0);
+    side c, s, c2, s2;
+    connect_pair(cctx, sctx, "localhost", &c, &s);
+    CHECK_INT(s.st, SR_TLS_OK);
+    sr_tls_ctx_adopt(sctx, server_ctx(1));
+    connect_pair(cctx, sctx, "localhost", &c2, &s2);
+    CHECK_INT(s2.st, SR_TLS_FAILED); /* no client certificate: the new rule */
+    pair_free(&c2, &s2);
+    CHECK_INT(sr_tls_engine_write(c.e, "still", 5), 0);
+    pump(&c, &s);
+    CHECK_MEM(s.plain.data, s.plain.len, "still");
+    CHECK_INT(s.st, SR_TLS_OK);
+    pair_free(&c, &s);
+    sr_tls_ctx *with = client_ctx(1);
+    connect_pair(with, sctx, "localhost", &c2, &s2);
+    CHECK_INT(s2.st, SR_TLS_OK);
+    pair_free(&c2, &s2);
+    sr_tls_ctx_free(with);
+    sr_tls_ctx_free(cctx);
+    sr_tls_ctx_free(sctx);
+}
+
 int main(void) {
     if (test_certs_make(&certs) != 0) {
         fprintf(stderr, "cannot make certificates with the openssl CLI\n");
@@ -224,6 +265,8 @@ int main(void) {
     test_client_certificates();
     test_plain_callback_stops();
     test_context_errors();
+    test_ciphers();
+    test_adopt();
     test_certs_remove(&certs);
     return CHECK_DONE();
 }
