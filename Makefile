@@ -11,7 +11,7 @@ BUILD_DEPS := cmake gcc make pkg-config libluajit2-5.1-dev libuv1-dev \
 	libhttp-parser-dev zlib1g-dev
 TEST_DEPS := python3 python3-pytest python3-requests python3-cryptography \
 	python3-jwt python3-botocore nginx rsyslog rsyslog-openssl kcat openssl curl \
-	chromium nodejs
+	chromium nodejs clang libclang-rt-14-dev
 # The browser test's driver (tests/ui): playwright-core from npm, at the
 # version tests/ui/package-lock.json pins; installed again when that changes.
 UI_LOCK := tests/ui/package-lock.json

@@ -196,10 +196,17 @@ static void on_sent(void *ud, const sr_sink_result *res) {
     sr_buf clean = SR_BUF_INIT;
     p->latency_ms += res->latency_ms;
     size_t n = res->body_len < SR_PROBE_EXCERPT ? res->body_len : SR_PROBE_EXCERPT;
-    if (n)
-        memcpy(excerpt, res->body, n);
+    /* Masked whole, then cut: a secret the cut went through would not be
+     * recognised in the excerpt, and its first half would show. */
+    sr_buf whole = SR_BUF_INIT;
+    if (res->body_len && sr_buf_append(&whole, res->body, res->body_len) == 0) {
+        sr_lua_host_redact(p->host, p->integ, whole.data, whole.len);
+        memcpy(excerpt, whole.data, n);
+    } else {
+        n = 0;
+    }
+    sr_buf_free(&whole);
     excerpt[n] = '\0';
-    sr_lua_host_redact(p->host, p->integ, excerpt, n);
     sr_admin_put_utf8(&clean, excerpt, strnlen(excerpt, n));
     sr_buf_putc(&clean, '\0');
     snprintf(reason, sizeof reason, "%s", res->error);

@@ -1,5 +1,6 @@
 /* buf.c - growable byte buffer. */
 #include "buf.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +101,23 @@ int sr_buf_json_string(sr_buf *b, const char *s, size_t n) {
                 *o++ = '0';
                 *o++ = hex[c >> 4];
                 *o++ = hex[c & 15];
-            } else {
+            } else if (c < 0x80) {
                 *o++ = (char)c;
+            } else {
+                /* Scripts edit events with any Lua string (a trim that cuts
+                 * a multi-byte character in two); a stray byte would make
+                 * the written JSON invalid for every strict receiver, so it
+                 * becomes U+FFFD, as a decoder would show it (found by
+                 * tests/fuzz/fuzz_event.c). */
+                size_t len = sr_utf8_seq_len((const unsigned char *)s + i, n - i);
+                if (len == 0) {
+                    memcpy(o, "\\ufffd", 6);
+                    o += 6;
+                } else {
+                    memcpy(o, s + i, len);
+                    o += len;
+                    i += len - 1;
+                }
             }
         }
     }

@@ -26,7 +26,9 @@ int sr_buf_putc(sr_buf *b, char c);
 int sr_buf_printf(sr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sr_buf_vprintf(sr_buf *b, const char *fmt, va_list ap);
 /* Appends `s` as a quoted JSON string, escaping what RFC 8259 requires.
- * Bytes >= 0x80 pass through unchanged (callers hand in valid UTF-8). */
+ * Well-formed UTF-8 passes through unchanged; a byte that is not part of
+ * one (invalid, overlong, truncated, a surrogate) is written as \ufffd, so
+ * the result is always valid JSON. */
 int sr_buf_json_string(sr_buf *b, const char *s, size_t n);
 void sr_buf_reset(sr_buf *b);
 void sr_buf_free(sr_buf *b);

@@ -49,6 +49,17 @@ static int put_percent(sr_buf *b, const unsigned char *s, size_t n, int lower) {
     return rc;
 }
 
+/* Percent-encoded twice: a form body (already encoded) quoted again inside
+ * a URL or a platform's error text. */
+static int put_percent2(sr_buf *b, const unsigned char *s, size_t n, int lower) {
+    sr_buf once = SR_BUF_INIT;
+    int rc = put_percent(&once, s, n, lower);
+    if (rc == 0 && once.len)
+        rc = put_percent(b, (const unsigned char *)once.data, once.len, lower);
+    sr_buf_free(&once);
+    return rc;
+}
+
 /* JSON as a platform may write it: '/' escaped too. */
 static int put_json(sr_buf *b, const unsigned char *s, size_t n) {
     int rc = 0;
@@ -71,16 +82,49 @@ size_t sr_redact(char *text, size_t len, const char *secret, size_t slen) {
         return 0;
     count = mask_all(text, len, secret, slen);
     /* Padded forms first: the unpadded one is their prefix. */
-    for (int form = 0; form < 8; form++) {
+    for (int form = 0; form < 10; form++) {
         sr_buf_reset(&v);
         int rc = form < 4    ? put_base64(&v, s, slen, form & 1, !(form & 2))
                  : form < 6  ? put_percent(&v, s, slen, form & 1)
                  : form == 6 ? put_json(&v, s, slen)
-                             : 0;
+                 : form < 8  ? 0
+                             : put_percent2(&v, s, slen, form & 1);
         if (rc == 0 && v.len && (v.len != slen || memcmp(v.data, secret, slen) != 0))
             count += mask_all(text, len, v.data, v.len);
     }
     sr_buf_free(&v);
+    return count;
+}
+
+static int is_b64url(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+/* End of a run of base64url characters starting at i. */
+static size_t b64url_run(const char *t, size_t len, size_t i) {
+    while (i < len && is_b64url((unsigned char)t[i]))
+        i++;
+    return i;
+}
+
+size_t sr_redact_jwt(char *text, size_t len) {
+    size_t count = 0;
+    for (size_t i = 0; text && i + 3 <= len; i++) {
+        if (memcmp(text + i, "eyJ", 3) != 0 || (i > 0 && is_b64url((unsigned char)text[i - 1])))
+            continue;
+        /* The header is base64url JSON, so it starts with "eyJ"; 16
+         * characters of it are no English word. What follows ('.' payload
+         * '.' signature) goes too, however much of it an excerpt kept. */
+        size_t end = b64url_run(text, len, i);
+        if (end - i < 16)
+            continue;
+        for (int part = 0; part < 2 && end < len && text[end] == '.'; part++)
+            end = b64url_run(text, len, end + 1);
+        memset(text + i, '*', end - i);
+        count++;
+        i = end - 1;
+    }
     return count;
 }
 

@@ -17,10 +17,20 @@
 
 /* Overwrites with '*' every occurrence in text[0..len) of `secret` as is,
  * base64-encoded (standard and URL-safe alphabets, with or without
- * padding), percent-encoded (upper- and lower-case hex) and JSON-escaped.
+ * padding), percent-encoded once or twice (upper- and lower-case hex) and
+ * JSON-escaped.
  * Secrets shorter than 4 bytes are left alone: masking every "ab" would hide
  * more than it protects. Returns how many occurrences were masked. */
 size_t sr_redact(char *text, size_t len, const char *secret, size_t slen);
+
+/* Overwrites with '*' every JSON Web Token in text[0..len), or what an
+ * excerpt kept of one: a signed assertion or access token ("eyJ<header>
+ * .<payload>.<signature>", base64url), which a token endpoint may echo in
+ * its error. Such a token is
+ * derived from a secret (a service account's key signs it) and works as a
+ * credential by itself, yet is never one of the configured values
+ * sr_redact() knows. Returns how many were masked. */
+size_t sr_redact_jwt(char *text, size_t len);
 
 /* Appends `query` (the part after '?', may be NULL) with the value of every
  * parameter whose name suggests a credential (token, key, secret, pass,

@@ -305,9 +305,12 @@ static int write_seg_header(int fd, uint64_t first) {
     return pwrite_full(fd, h, SEG_HDR, 0);
 }
 
+/* Sequence numbers start at 1: a segment claiming 0 is damage, and taken
+ * for one it would be appended to under numbers its name does not cover
+ * (found by tests/fuzz/fuzz_spool.c). */
 static int seg_header_ok(int fd, uint64_t first) {
     unsigned char h[SEG_HDR];
-    if (pread_full(fd, h, SEG_HDR, 0) != SEG_HDR)
+    if (first == 0 || pread_full(fd, h, SEG_HDR, 0) != SEG_HDR)
         return 0;
     return memcmp(h, seg_magic, 4) == 0 && get_le32(h + 4) == SEG_VERSION &&
            get_le64(h + 8) == first;

@@ -481,11 +481,19 @@ int sr_event_set_owned(sr_event *ev, const char *key, uint32_t klen, const char 
     return put_edit(ev, key, klen, val, vlen);
 }
 
+/* Also for bytes that are not UTF-8 (a script's string cut mid-character):
+ * sr_buf_json_string writes those as U+FFFD, so the event stays JSON. */
 static int needs_escape(const char *s, uint32_t n) {
     for (uint32_t k = 0; k < n; k++) {
         unsigned char c = (unsigned char)s[k];
         if (c < 0x20 || c == '"' || c == '\\')
             return 1;
+        if (c >= 0x80) {
+            size_t len = sr_utf8_seq_len((const unsigned char *)s + k, n - k);
+            if (len == 0)
+                return 1;
+            k += (uint32_t)len - 1;
+        }
     }
     return 0;
 }

@@ -304,6 +304,9 @@ void sr_lua_host_redact(sr_lua_host *h, size_t integ, char *text, size_t len) {
     if (!text || integ >= h->conf->nintegrations)
         return;
     const sr_buf *s = &h->integs[integ].secrets;
+    /* A signed assertion or token the module made from a secret (a service
+     * account's JWT) is a credential too, and a token endpoint may echo it. */
+    sr_redact_jwt(text, len);
     for (size_t off = 0; off < s->len;) {
         const char *v = s->data + off;
         size_t vlen = strlen(v);

@@ -28,6 +28,8 @@ static void test_encodings(void) {
     redacted("{\"error\":\"token a\\\"b\\/c\\\\d rejected\"}", "a\"b/c\\d",
              "{\"error\":\"token ********** rejected\"}", 1);
     /* short secrets are left alone */
+    /* A form body quoted again: encoded twice. */
+    redacted("body=apikey%3Dp%2540ss%252Fw0rd", "p@ss/w0rd", "body=apikey%3D*****************", 1);
     redacted("abc abc", "abc", "abc abc", 0);
 }
 
@@ -47,8 +49,29 @@ static void test_query(void) {
     query(NULL, "");
 }
 
+static void jwt(const char *in, const char *want, size_t count) {
+    char *t = strdup(in);
+    CHECK_INT(sr_redact_jwt(t, strlen(t)), count);
+    CHECK_STR(t, want);
+    free(t);
+}
+
+/* A token endpoint echoing the signed assertion it was sent. */
+static void test_jwt(void) {
+    jwt("assertion=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJhIn0.c2ln&x=1",
+        "assertion=*****************************************&x=1", 1);
+    jwt("{\"t\":\"eyJhbGciOiJub25lIn0.eyJhIjoxfQ.\"}",
+        "{\"t\":\"*******************************\"}", 1);
+    /* Cut short by an excerpt: what is left of it still goes. */
+    jwt("x eyJhbGciOiJSUzI1NiIsImtpZCI6", "x ****************************", 1);
+    /* Not a token: a short run, inside a longer word. */
+    jwt("eyJhbGciOi.eyJh.x and xeyJhbGciOiJub25lIn0.eyJhIjoxfQ.s",
+        "eyJhbGciOi.eyJh.x and xeyJhbGciOiJub25lIn0.eyJhIjoxfQ.s", 0);
+}
+
 int main(void) {
     test_encodings();
     test_query();
+    test_jwt();
     return CHECK_DONE();
 }
