@@ -55,10 +55,13 @@ static int epoch_parse(const char *s, int64_t *ns) {
             return -1;
         secs = secs * 10 + (*s - '0');
     }
-    if (*s == '.')
+    if (*s == '.') {
         for (s++; isdigit((unsigned char)*s); s++, nf++)
             if (nf < 9)
                 frac = frac * 10 + (*s - '0');
+        if (!nf)
+            return -1;
+    }
     if (!nd || *s)
         return -1;
     for (int k = nf < 9 ? nf : 9; k < 9; k++)
