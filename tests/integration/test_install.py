@@ -113,6 +113,8 @@ def test_check_accepts_the_installed_configuration(staged, tmp_path):
                        capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
     assert p.returncode == 0, p.stderr
     assert "configuration OK" in p.stderr, p.stderr
+    # Out of the box, nothing to warn about (every channel has a taker).
+    assert not re.search(r"\b(warn|error)\b", p.stderr), p.stderr
     settings = json.loads(p.stdout)["settings"]
     assert settings["data_dir"] == "/var/lib/siemrelay"
     assert settings["inputs"]["http"]["listen"] == "127.0.0.1:8080"
