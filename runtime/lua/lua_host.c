@@ -187,7 +187,7 @@ static int start_watchdog(sr_lua_host *h) {
     char err[256];
     if (h->wd || !h->conf->script_timeout_ms)
         return 0;
-    h->wd = sr_lua_watchdog_new(&h->batch, h->conf->script_timeout_ms, err, sizeof err);
+    h->wd = sr_lua_watchdog_new(&h->batch, h->conf->script_timeout_ms, 0, err, sizeof err);
     if (!h->wd) {
         sr_error("lua", "%s", err);
         return -1;

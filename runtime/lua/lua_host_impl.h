@@ -163,8 +163,12 @@ size_t sr_lua_heap_release(sr_lua_heap *heap);
 void sr_lua_guard_enter(void);
 void sr_lua_guard_leave(void);
 
-sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long timeout_ms, char *err,
-                                     size_t errlen);
+/* With `interrupt_first`, an overrun is interrupted at once instead of
+ * first being given the hook: for a build, whose state is thrown away on
+ * any failure, so a clean Lua error buys nothing and would double the
+ * time the caller waits. */
+sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long timeout_ms,
+                                     int interrupt_first, char *err, size_t errlen);
 void sr_lua_watchdog_free(sr_lua_watchdog *wd);
 
 enum { SR_LUA_INTERRUPTED = -100 };

@@ -633,9 +633,8 @@ static int build(lua_State *L) {
 
 /* The build runs under a watchdog of its own with the load budget, as
  * events run under theirs: top-level code or a setup that never returns is
- * stopped (the hook for interpreted code, the interrupt for a compiled
- * loop) and the build fails naming the file. An interrupted state is
- * abandoned and its heap released. */
+ * interrupted (compiled or not) and the build fails naming the file. The
+ * interrupted state is abandoned and its heap released. */
 int sr_lua_state_build(sr_lua_host *h, char *err, size_t errlen) {
     lua_State *L = NULL;
     sr_lua_watchdog *wd = NULL;
@@ -655,7 +654,7 @@ int sr_lua_state_build(sr_lua_host *h, char *err, size_t errlen) {
         goto fail;
     }
     memset(&still, 0, sizeof still);
-    if (!(wd = sr_lua_watchdog_new(&still, budget, err, errlen)))
+    if (!(wd = sr_lua_watchdog_new(&still, budget, 1, err, errlen)))
         goto fail;
     lua_pushcfunction(L, build);
     lua_pushlightuserdata(L, h);

@@ -18,7 +18,14 @@
  * marks the jump pending; the region's exit takes it.
  *
  * The handler acts only on the event it was sent for (epoch and progress
- * match), so a signal that arrives late never kills an innocent event. */
+ * match), so a signal that arrives late never kills an innocent event.
+ *
+ * Building a state (lua_state.c) runs under a watchdog of its own with the
+ * load budget, which interrupts at once (step 2 only): a failed build is
+ * thrown away anyway.
+ *
+ * The allocator also enforces the state's memory limit, and tracks every
+ * block, so the heap of an abandoned state can be freed without the state. */
 #include "lua_host_impl.h"
 
 #include <errno.h>
@@ -45,6 +52,7 @@ struct sr_lua_watchdog {
     int stop;
     sr_lua_batch *batch;
     unsigned long long timeout_ms;
+    int first_level; /* 1: interrupt at once, without trying the hook first */
     /* The call being watched; written by the worker under mu. */
     int active;
     lua_State *L;
@@ -386,7 +394,7 @@ static void *watchdog_main(void *arg) {
     uint64_t period = wd->timeout_ms / 4 ? wd->timeout_ms / 4 : 1;
     uint32_t last_epoch = 0, last_progress = 0;
     uint64_t since = now_ms();
-    int level = 0;
+    int level = wd->first_level;
 
     pthread_mutex_lock(&wd->mu);
     while (!wd->stop) {
@@ -400,7 +408,7 @@ static void *watchdog_main(void *arg) {
         }
         pthread_cond_timedwait(&wd->cv, &wd->mu, &until);
         if (wd->stop || !wd->active) {
-            level = 0;
+            level = wd->first_level;
             continue;
         }
         uint32_t progress = load_u32(&wd->batch->progress);
@@ -409,7 +417,7 @@ static void *watchdog_main(void *arg) {
             last_epoch = wd->epoch;
             last_progress = progress;
             since = now;
-            level = 0;
+            level = wd->first_level;
             continue;
         }
         if (now - since < wd->timeout_ms)
@@ -438,8 +446,8 @@ static void install_handler(void) {
         sr_error("lua", "cannot install the script interrupt handler: %s", strerror(errno));
 }
 
-sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long timeout_ms, char *err,
-                                     size_t errlen) {
+sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long timeout_ms,
+                                     int interrupt_first, char *err, size_t errlen) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_condattr_t ca;
     int rc;
@@ -450,6 +458,7 @@ sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long tim
         goto fail_alloc;
     wd->batch = batch;
     wd->timeout_ms = timeout_ms;
+    wd->first_level = interrupt_first ? 1 : 0;
     pthread_mutex_init(&wd->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

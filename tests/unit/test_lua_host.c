@@ -492,6 +492,186 @@ static void test_runaway_compiled(void) {
     CHECK_INT(check_runaway(SCRIPT("loop_jit"), 100), 2);
 }
 
+/* ---- Bounds: loading, memory, runaways ---------------------------------- */
+
+/* A script that never finishes loading fails the build within the load
+ * budget, naming the script, and the state's memory is released. */
+static void check_load_loop(const char *script, const char *what) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    const char *scripts[] = {script};
+    sr_lua_host_conf c = host_conf(&s, 1);
+    c.scripts = scripts;
+    c.nscripts = 1;
+    c.load_timeout_ms = 300;
+    char err[1024], want[1024];
+    double t0 = now_ms();
+    host_error(&c, err, sizeof err);
+    double took = now_ms() - t0;
+    CHECK(took < 3000);
+    snprintf(want, sizeof want, "%s: still running after the load budget of 300 ms", what);
+    if (!strstr(err, want))
+        fprintf(stderr, "got: %s\nwant: %s\n", err, want);
+    CHECK(strstr(err, want) != NULL);
+    sr_node_free(cfg);
+}
+
+static void test_load_loops(void) {
+    char what[512];
+    snprintf(what, sizeof what, "site script %s", SCRIPT("loop_at_load"));
+    check_load_loop(SCRIPT("loop_at_load"), what);
+    snprintf(what, sizeof what, "site script %s: setup", SCRIPT("loop_in_setup"));
+    check_load_loop(SCRIPT("loop_in_setup"), what);
+}
+
+/* The hog script as the one global script, with `params` (may be NULL). */
+static sr_lua_host *hog_host(sr_lua_host_conf *c, sr_integration_spec *s, const char **scripts,
+                             const sr_node **entries, sr_script_stats *stats) {
+    *c = host_conf(s, 1);
+    scripts[0] = SCRIPT("hog_on_command");
+    c->scripts = scripts;
+    c->nscripts = 1;
+    c->script_entries = entries;
+    c->script_timeout_ms = 5000;
+    c->memory_limit = (size_t)24 << 20;
+    c->stats = stats;
+    return host(c);
+}
+
+/* An allocation loop fails its event with stage "memory"; the state
+ * collects and the other events (and the next batch) go through. */
+static void test_memory_limit(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    sr_lua_host_conf c;
+    const char *scripts[1];
+    sr_script_stats *stats = sr_script_stats_new();
+    sr_lua_host *h = hog_host(&c, &s, scripts, NULL, stats);
+    batch b;
+    batch_init(&b);
+    batch_add(&b, "audit_file.json", NULL, NULL);
+    batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "audit_network.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    for (int round = 0; h && round < 3; round++) {
+        sr_emit_reset(&out);
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(out.nfails, 1);
+        if (out.nfails != 1)
+            break;
+        CHECK_INT(out.fails[0].ev, 1);
+        CHECK_STR(out.fails[0].stage, "memory");
+        CHECK(strstr(out.fails[0].msg, "not enough memory") != NULL);
+        CHECK(strstr(out.fails[0].msg, "memory limit is 25165824 bytes") != NULL);
+        CHECK_STR(out.fails[0].where, SCRIPT("hog_on_command"));
+        CHECK_INT(out.nrecs, 2);
+        CHECK(sr_lua_heap_bytes(h->heap) < c.memory_limit);
+        CHECK_INT(h->nabandoned, 0);
+    }
+    sr_script_stat row;
+    sr_script_stats_get(stats, 0, &row);
+    CHECK_INT(row.c[SR_SCRIPT_MEMORY], 3);
+    CHECK_INT(row.runaways, 3);
+    CHECK_INT(row.disabled, 0); /* runaway_limit 0: never */
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_script_stats_free(stats);
+    sr_node_free(cfg);
+}
+
+/* A script that keeps what it allocates fills the state for good: the
+ * host closes it and builds a new one, and events keep going. */
+static void test_memory_kept_rebuilds(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_node *entry = yaml("path: x\nparams: {keep: true}\n");
+    const sr_node *entries[] = {entry};
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    sr_lua_host_conf c;
+    const char *scripts[1];
+    sr_lua_host *h = hog_host(&c, &s, scripts, entries, NULL);
+    batch b;
+    batch_init(&b);
+    for (int i = 0; i < 16; i++)
+        batch_add(&b, "audit_file.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    size_t fails = 0, recs = 0;
+    for (int round = 0; h && round < 4; round++) {
+        sr_emit_reset(&out);
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        for (size_t i = 0; i < out.nfails; i++)
+            CHECK_STR(out.fails[i].stage, "memory");
+        fails += out.nfails;
+        recs += out.nrecs;
+        CHECK(sr_lua_heap_bytes(h->heap) < c.memory_limit);
+    }
+    /* 24 MiB holds about 11 events' 2 MiB: one fails, the state is rebuilt */
+    CHECK(fails >= 3 && fails <= 8);
+    CHECK_INT(recs + fails, 64);
+    CHECK_INT(h ? h->nabandoned : 0, 0);
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(entry);
+    sr_node_free(cfg);
+}
+
+/* After runaway_limit runaways the script is disabled: its events fail
+ * with stage "disabled" at once; re-enabled, it runs again. */
+static void test_runaways_disable(void) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
+    const char *scripts[] = {SCRIPT("loop_jit")};
+    sr_script_stats *stats = sr_script_stats_new();
+    sr_lua_host_conf c = host_conf(&s, 1);
+    c.scripts = scripts;
+    c.nscripts = 1;
+    c.script_timeout_ms = 50;
+    c.runaway_limit = 2;
+    c.runaway_window_ms = 60000;
+    c.stats = stats;
+    sr_lua_host *h = host(&c);
+    batch b;
+    batch_init(&b);
+    for (int i = 0; i < 4; i++)
+        batch_add(&b, "audit_command.json", NULL, NULL);
+    batch_add(&b, "audit_file.json", NULL, NULL);
+    sr_emit out;
+    sr_emit_init(&out);
+    if (h) {
+        double t0 = now_ms();
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK(now_ms() - t0 < 2000);
+        CHECK_INT(out.nfails, 5);
+        for (size_t i = 0; i < out.nfails && i < 5; i++)
+            CHECK_STR(out.fails[i].stage, i < 2 ? "timeout" : "disabled");
+        CHECK(strstr(out.fails[4].msg, "is disabled") != NULL);
+        CHECK_INT(h->nabandoned, 2);
+        sr_script_stat row;
+        sr_script_stats_get(stats, 0, &row);
+        CHECK_INT(row.disabled, 1);
+        CHECK_INT(row.disablings, 1);
+        uint64_t states, bytes;
+        sr_script_stats_abandoned_get(stats, &states, &bytes);
+        CHECK_INT(states, 2);
+        CHECK(bytes > 0);
+        /* a reload enables it again */
+        sr_script_stats_enable_all(stats);
+        sr_emit_reset(&out);
+        sr_event ok[1] = {b.evs[4]};
+        CHECK_INT(sr_lua_host_process(h, ok, 1, &out), 0);
+        CHECK_INT(out.nfails, 0);
+        CHECK_INT(out.nrecs, 1);
+    }
+    sr_emit_free(&out);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_script_stats_free(stats);
+    sr_node_free(cfg);
+}
+
 /* ---- Configuration errors ----------------------------------------------- */
 
 static void expect_config_error(const char *type, const char *text, const char *want) {
@@ -855,6 +1035,10 @@ int main(void) {
     test_errors_resume();
     test_runaway_interpreted();
     test_runaway_compiled();
+    test_load_loops();
+    test_memory_limit();
+    test_memory_kept_rebuilds();
+    test_runaways_disable();
     test_option_errors();
     test_describe_and_info();
     test_setup_settings();
