@@ -175,17 +175,9 @@ end
 ---------------------------------------------------------------------------
 -- Lua -> JSON text
 
-local escapes = {
-    ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-    ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
-}
-local function escape_char(c)
-    return escapes[c] or format("\\u%04x", byte(c))
-end
-
-local function quote(s)
-    return '"' .. gsub(s, '[%c"\\]', escape_char) .. '"'
-end
+-- Strings as json.lua writes them: escaped, and bytes that are not UTF-8
+-- (a string cut mid-character) written as U+FFFD.
+local quote = json.encode_string
 
 -- Integers exactly; other numbers in the shortest form that reads back the
 -- same double.

@@ -9,8 +9,8 @@
 --                                     "3.0"), others with %.17g (round-trips);
 --                                     NaN and infinities raise an error
 --   strings                        -> quoted; '"', '\' and control characters
---                                     escaped, UTF-8 (and any other byte) kept
---                                     as is
+--                                     escaped, UTF-8 kept as is, a byte that is
+--                                     not part of UTF-8 written as U+FFFD
 --   tables                         -> an array when the keys are exactly 1..n,
 --                                     else an object with keys in sorted order
 --                                     (stable output: records are compared and
@@ -39,6 +39,7 @@ local istype = ffi.istype
 
 ffi.cdef [[
 int sr_lua_json_plain(const char *s, size_t n);
+size_t sr_lua_utf8_clean(const char *s, size_t n, char *out);
 ]]
 local C = ffi.C
 
@@ -75,10 +76,17 @@ end
 escapes["\127"] = "\\u007f"
 
 local function quote(s)
-    if C.sr_lua_json_plain(s, #s) == 0 then
-        return '"' .. gsub(s, '[%c"\\]', escapes) .. '"'
+    local plain = C.sr_lua_json_plain(s, #s)
+    if plain == 1 then
+        return '"' .. s .. '"'
     end
-    return '"' .. s .. '"'
+    if plain == 2 then
+        -- Bytes that are not UTF-8 (a string cut mid-character) would make
+        -- the document invalid for every strict reader: U+FFFD instead.
+        local out = ffi.new("char[?]", 3 * #s)
+        s = ffi.string(out, C.sr_lua_utf8_clean(s, #s, out))
+    end
+    return '"' .. gsub(s, '[%c"\\]', escapes) .. '"'
 end
 
 --- A Lua string as a JSON string literal.

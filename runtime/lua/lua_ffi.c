@@ -206,14 +206,43 @@ int sr_lua_json_token_escaped(const char *p, size_t n) {
 }
 
 /* 1 when s needs no escaping inside a JSON string: no control character,
- * DEL, '"' or '\\'. */
+ * DEL, '"' or '\\'; 0 when it does; 2 when it also holds bytes that are not
+ * UTF-8 (a string cut mid-character), which sr_lua_utf8_clean repairs. */
 int sr_lua_json_plain(const char *s, size_t n) {
+    int plain = 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
-            return 0;
+        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
+            plain = 0;
+        } else if (c >= 0x80) {
+            size_t len = sr_utf8_seq_len((const unsigned char *)s + i, n - i);
+            if (len == 0)
+                return 2;
+            i += len - 1;
+        }
     }
-    return 1;
+    return plain;
+}
+
+/* Copies s into out (room for 3 * n bytes) with every byte that is not part
+ * of well-formed UTF-8 replaced by U+FFFD, as sr_buf_json_string writes it
+ * for C's edits; returns the length written. */
+size_t sr_lua_utf8_clean(const char *s, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : sr_utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (len == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    return o;
 }
 
 /* ---- The emit buffer ---------------------------------------------------- */

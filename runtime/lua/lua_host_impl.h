@@ -189,6 +189,7 @@ void sr_lua_guard_table(lua_State *L, int idx);
 int sr_lua_ns_seconds9(const char *p, size_t n, char *out);
 int sr_lua_json_token_escaped(const char *p, size_t n);
 int sr_lua_json_plain(const char *s, size_t n);
+size_t sr_lua_utf8_clean(const char *s, size_t n, char *out);
 int sr_emit_record(sr_emit *e, uint32_t integ, uint32_t ev, const char *p, size_t n);
 /* A module's envelope(): pre + the event's JSON + suf, one record. */
 int sr_emit_event(sr_emit *e, uint32_t integ, uint32_t ev_index, const sr_event *ev,

@@ -20,7 +20,8 @@ request's headers and body as they came, in base64 and url-encoded, so a
 gateway that quotes a platform's error text leaks.
 
 Then every output is searched: the log (text and JSON formats, one run
-each), `--check`, every admin API GET (integrations one by one, types,
+each), `--check`, `siemrelay status`, `replay` and `test` (text and JSON),
+every admin API GET (integrations one by one, types,
 audit, scripts, pipeline, inputs, whoami, /metrics, the page and its
 files), the answers to refused requests, and every file under data_dir
 (statuses, dead letters, the audit trail and a FILE copy of it; not the
@@ -260,6 +261,7 @@ def gateway_conf(log_format):
             "http": {"token": INGEST_TOKEN},
             "kafka": {"brokers": "127.0.0.1:1", "topics": "canary", "sasl_mechanism": "PLAIN",
                       "username": "u", "password": s("kafka-input"),
+                      "key_password": s("kafka-input-key"),
                       "properties": {"ssl.key.password": s("kafka-input-prop")}},
         },
         "admin": {"tokens": [
@@ -279,6 +281,31 @@ def module_secret_options():
         if names:
             out[os.path.basename(path)[:-4].upper()] = names
     return out
+
+
+# Configuration keys marked SR_CONF_SECRET in the key tables, by file.
+COVERED_KEYS = {
+    "runtime/config/config_keys.c": {"token"},  # inputs.http.token
+    "runtime/ingest/input_kafka_conf.c": {"key_password", "password"},  # inputs.kafka
+}
+
+
+def table_secret_keys():
+    out = {}
+    for path in glob.glob(repo_path("runtime", "*", "*.c")) + glob.glob(repo_path("sinks", "*.c")):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        names = set(re.findall(r'\{\s*\.name\s*=\s*"(\w+)"[^{}]*?SR_CONF_SECRET', text))
+        if names:
+            out[os.path.relpath(path, repo_path())] = names
+    return out
+
+
+def test_every_secret_key_is_covered():
+    declared = table_secret_keys()
+    assert declared, "no SR_CONF_SECRET rows found: the pattern is stale"
+    assert declared == COVERED_KEYS, ("secret configuration keys changed; set the new ones in "
+                                      "gateway_conf(): declared %r, covered %r" % (declared, COVERED_KEYS))
 
 
 def test_every_secret_option_is_covered():
@@ -359,6 +386,28 @@ def drive(gw, echo, outputs):
     assert base64.b64encode(("alice:" + SECRETS["webhook-basic"]).encode()).decode() in seen
 
 
+def run_commands(gw, outputs):
+    """The command line's views of the same gateway and configuration."""
+    env = dict(os.environ, SIEMRELAY_ADMIN_TOKEN=ADMIN_TOKEN)
+    admin_addr = "127.0.0.1:%d" % gw.admin_port
+    sample = os.path.join(gw.workdir, "policy.json")
+    with open(sample, "wb") as f:
+        f.write(sample_bytes("policy_event.json"))
+    commands = [
+        ["status", "-c", gw.config_path, "--admin", admin_addr],
+        ["status", "-c", gw.config_path, "--admin", admin_addr, "--json"],
+        ["replay", "-i", "hook-basic", "-c", gw.config_path, "--admin", admin_addr],
+        ["test", "-c", gw.config_path, sample],
+        ["test", "-c", gw.config_path, "--json", sample],
+    ]
+    for args in commands:
+        r = subprocess.run([gateway_bin()] + args, capture_output=True, timeout=120, cwd=gw.workdir, env=env)
+        assert r.returncode == 0 or args[0] == "replay", "%s: %s" % (args, r.stderr.decode())
+        if args[0] != "replay":
+            assert b"hook-basic" in r.stdout, "%s printed no integration: %s" % (args, r.stdout[:500])
+        outputs.append(("siemrelay " + " ".join(args[:1] + args[-1:]), r.stdout + r.stderr))
+
+
 def collect_admin(gw, outputs):
     names = [i["name"] for i in admin(gw, "GET", "/api/integrations").json()]
     assert "api-hook" in names and "hook-basic" in names
@@ -420,6 +469,7 @@ def test_no_output_holds_a_secret(tmp_path, echo, log_format):
         outputs.append(("--check stdout", check.stdout))
         outputs.append(("--check stderr", check.stderr))
         drive(gw, echo, outputs)
+        run_commands(gw, outputs)
         collect_admin(gw, outputs)
     finally:
         gw.stop(check=False)

@@ -98,6 +98,8 @@ eq(enc("\n\r\t\b\f"), '"\\n\\r\\t\\b\\f"', "short escapes")
 eq(enc("\0\1\31\127"), '"\\u0000\\u0001\\u001f\\u007f"', "control characters")
 eq(enc("h\195\169llo \226\156\147 \240\159\152\128"), '"h\195\169llo \226\156\147 \240\159\152\128"',
     "UTF-8 kept")
+eq(enc("h\195"), '"h\239\191\189"', "a character cut in two becomes U+FFFD")
+eq(enc('\255a"\192\175'), '"\239\191\189a\\"\239\191\189\239\191\189"', "invalid and overlong bytes")
 eq(enc({}), "{}", "empty table")
 eq(enc(json.empty_array), "[]", "json.empty_array")
 eq(enc(json.array({})), "[]", "json.array marks")
