@@ -4,6 +4,7 @@
 #include "fd_limit.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,8 @@ typedef struct sr_gateway {
     struct sr_gateway *next;
     sr_lua_host **next_hosts;
     size_t next_nhosts;
-    sr_tls_reload next_tls; /* the inputs' fresh certificates, until the swap */
+    struct reload_job *loading; /* a reload's loading, on the threadpool */
+    sr_tls_reload next_tls;     /* the inputs' fresh certificates, until the swap */
     uv_timer_t reload_timer;
     int stopping;
     int exit_code;
@@ -549,7 +551,7 @@ static int control_reload(void *ud, sr_admin_done_cb done, void *cbud) {
     g->reload_done = done;
     g->reload_done_ud = cbud;
     g->reload_attached = 0;
-    if (!g->next)
+    if (!g->next && !g->loading)
         reload(g); /* else it starts when the one running ends */
     return 0;
 }
@@ -623,6 +625,8 @@ static int start_admin(sr_gateway *g) {
     return 0;
 }
 
+static void reload_orphan(sr_gateway *g);
+
 static void finish(sr_gateway *g) {
     /* A reload still waiting for the pipeline will not happen now; whoever
      * waits for it (the admin API) hears so. */
@@ -630,6 +634,7 @@ static void finish(sr_gateway *g) {
         uv_timer_stop(&g->reload_timer);
         reload_abandon(g, "shutting down");
     }
+    reload_orphan(g);
     /* Before delivery goes: the admin API reads it until closed. */
     sr_probe_cancel_all(&g->probes, "shutting down");
     sr_admin_close(g->admin, NULL, NULL);
@@ -666,10 +671,13 @@ static void on_shutdown_tick(uv_timer_t *t) {
         finish(g);
 }
 
+static void reload_cancel(sr_gateway *g);
+
 static void begin_shutdown(sr_gateway *g, const char *why) {
     if (g->stopping)
         return;
     g->stopping = 1;
+    reload_cancel(g);
     sr_info("gateway", "%s: stopping inputs, then delivering what is queued (up to %u s)", why,
             (unsigned)(g->cfg.delivery.shutdown_timeout_ms / 1000));
     sr_input_http_close(g->http);
@@ -850,36 +858,138 @@ static void on_reload_tick(uv_timer_t *t) {
     reload_swap(g);
 }
 
+/* The loading half of a reload (the configuration files, then every Lua
+ * state: modules, scripts, setup) runs on the libuv threadpool, so ingest,
+ * the admin API and SIGTERM are served while it runs, however long a
+ * script takes to load (script_load_timeout stops it). It touches only
+ * what it owns: a copy of the paused names, `next`, the hosts. */
+typedef struct reload_job {
+    uv_work_t req;
+    sr_gateway *g, *next;
+    char **paused; /* a copy: control_pause changes g->paused on the loop */
+    size_t npaused;
+    sr_lua_host **hosts;
+    size_t nhosts;
+    atomic_int cancel; /* shutting down: build no more states */
+    int orphan;        /* the gateway is done with it: the result is freed */
+    int rc;
+    char err[1024];
+} reload_job;
+
+static void reload_job_free(reload_job *j) {
+    for (size_t i = 0; i < j->npaused; i++)
+        free(j->paused[i]);
+    free(j->paused);
+    free(j);
+}
+
+static void reload_load(uv_work_t *req) {
+    reload_job *j = req->data;
+    sr_gateway *g = j->g;
+    j->rc = -1;
+    if (load(j->next, g->paths, g->npaths, g->api_path, NULL, 1, (const char *const *)j->paused,
+             j->npaused, j->err, sizeof j->err) != 0)
+        return;
+    j->nhosts = worker_count(&j->next->cfg);
+    if (!(j->hosts = calloc(j->nhosts, sizeof *j->hosts))) {
+        snprintf(j->err, sizeof j->err, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < j->nhosts; i++) {
+        if (atomic_load(&j->cancel)) {
+            snprintf(j->err, sizeof j->err, "shutting down");
+            return;
+        }
+        if (!(j->hosts[i] = sr_lua_host_new(j->next->host_conf, j->err, sizeof j->err)))
+            return;
+    }
+    j->rc = 0;
+}
+
+static void reload_continue(sr_gateway *g);
+
+static void reload_loaded(uv_work_t *req, int status) {
+    reload_job *j = req->data;
+    sr_gateway *g = j->g;
+    if (j->orphan || status != 0) {
+        free_hosts(j->hosts, j->nhosts);
+        gateway_release(j->next);
+        free(j->next);
+        reload_job_free(j);
+        return;
+    }
+    g->loading = NULL;
+    g->next = j->next;
+    g->next_hosts = j->hosts;
+    g->next_nhosts = j->nhosts;
+    if (j->rc != 0 || g->stopping)
+        reload_abandon(g, g->stopping ? "shutting down" : j->err);
+    else
+        reload_continue(g);
+    reload_job_free(j);
+}
+
+/* No more Lua states for a reload loading: SIGTERM waits for one at most. */
+static void reload_cancel(sr_gateway *g) {
+    if (g->loading)
+        atomic_store(&g->loading->cancel, 1);
+}
+
+/* Shutting down with a reload loading: the job stops building, whoever
+ * waits for the reload hears so, and its result is freed when it ends. */
+static void reload_orphan(sr_gateway *g) {
+    reload_job *j = g->loading;
+    if (!j)
+        return;
+    j->orphan = 1;
+    atomic_store(&j->cancel, 1);
+    uv_cancel((uv_req_t *)&j->req);
+    g->loading = NULL;
+    reload_finished(g, "shutting down");
+}
+
 static void reload(sr_gateway *g) {
-    char err[1024] = "";
-    if (g->next || g->stopping || !g->pipeline)
+    if (g->next || g->loading || g->stopping || !g->pipeline)
         return;
     if (g->reload_done)
         g->reload_attached = 1;
     sr_info("gateway", "%s: reloading the configuration",
             g->reload_by_signal ? "SIGHUP" : "admin API");
-    g->next = calloc(1, sizeof *g->next);
-    if (!g->next) {
+    reload_job *j = calloc(1, sizeof *j);
+    sr_gateway *next = calloc(1, sizeof *next);
+    char **paused = calloc(g->npaused ? g->npaused : 1, sizeof *paused);
+    if (!j || !next || !paused) {
+        free(j);
+        free(next);
+        free(paused);
         reload_abandon(g, "out of memory");
         return;
     }
-    g->next->script_stats = g->script_stats;
-    if (load(g->next, g->paths, g->npaths, g->api_path, NULL, 1, (const char *const *)g->paused,
-             g->npaused, err, sizeof err) != 0) {
-        reload_abandon(g, err);
+    next->script_stats = g->script_stats;
+    *j = (reload_job){.g = g, .next = next, .paused = paused};
+    for (size_t i = 0; i < g->npaused; i++)
+        if ((paused[j->npaused] = strdup(g->paused[i])) != NULL)
+            j->npaused++;
+    j->req.data = j;
+    atomic_init(&j->cancel, 0);
+    if (uv_queue_work(&g->loop, &j->req, reload_load, reload_loaded) != 0) {
+        gateway_release(next);
+        free(next);
+        reload_job_free(j);
+        reload_abandon(g, "cannot queue the reload");
         return;
     }
+    g->loading = j;
+}
+
+/* The reload's loading has ended well: on the loop again. */
+static void reload_continue(sr_gateway *g) {
+    char err[1024] = "";
     warn_forwarding(g->next, 0);
     sr_insecure_warn(g->next->delivery_host, g->next->names, g->next->ninteg, NULL);
     if (sr_tls_reload_prepare(&g->next_tls, g->http, g->tcp, g->admin, &g->next->cfg, err,
                               sizeof err) != 0) {
         reload_abandon(g, err);
-        return;
-    }
-    g->next_nhosts = worker_count(&g->next->cfg);
-    g->next_hosts = new_worker_hosts(g->next->host_conf, g->next_nhosts);
-    if (!g->next_hosts) {
-        reload_abandon(g, "cannot build the workers' Lua states");
         return;
     }
     /* Batches in progress were parsed for the old integrations: let them
@@ -891,7 +1001,7 @@ static void reload(sr_gateway *g) {
 static void on_sighup(uv_signal_t *s, int signum) {
     sr_gateway *g = s->data;
     (void)signum;
-    if (g->next || g->stopping)
+    if (g->next || g->loading || g->stopping)
         return; /* one reload at a time, as before */
     g->reload_by_signal = 1;
     reload(g);

@@ -163,7 +163,8 @@ size_t sr_lua_heap_release(sr_lua_heap *heap);
 void sr_lua_guard_enter(void);
 void sr_lua_guard_leave(void);
 
-/* With `interrupt_first`, an overrun is interrupted at once instead of
+/* Watches calls made on the calling thread (whose interrupt signal it
+ * unblocks). With `interrupt_first`, an overrun is interrupted at once instead of
  * first being given the hook: for a build, whose state is thrown away on
  * any failure, so a clean Lua error buys nothing and would double the
  * time the caller waits. */

@@ -453,6 +453,12 @@ sr_lua_watchdog *sr_lua_watchdog_new(sr_lua_batch *batch, unsigned long long tim
     int rc;
 
     pthread_once(&once, install_handler);
+    /* The calling thread is the one watched; some (libuv's threadpool)
+     * start with signals blocked. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SR_LUA_INTERRUPT_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     sr_lua_watchdog *wd = calloc(1, sizeof *wd);
     if (!wd)
         goto fail_alloc;
