@@ -538,8 +538,8 @@ static int fail_field(char *err, size_t errlen, char *field, size_t fieldlen, co
 static int destination_key(const char *k) {
     static const char *const parts[] = {"endpoint", "url",   "host",     "broker", "server",
                                         "address",  "proxy", "insecure", "tls",    NULL};
-    static const char *const whole[] = {"tokenuri", "port",       "region",  "workspaceid",
-                                        "cafile",   "cacertfile", "ca_file", NULL};
+    static const char *const whole[] = {"tokenuri",   "port",    "region", "workspaceid", "cafile",
+                                        "cacertfile", "ca_file", "queue",  NULL};
     char low[128];
     size_t n = strlen(k);
     if (n >= sizeof low)
@@ -626,8 +626,8 @@ static int has_masked(const char *conf, size_t n, sr_json_member *first) {
 
 /* A stored secret goes only where it went: with "******" in `conf`, every
  * destination key must be as stored. */
-static int check_destination(const char *conf, size_t n, const char *old, char *err, size_t errlen,
-                             char *field, size_t fieldlen) {
+static int check_destination(const char *conf, size_t n, const char *old, int type_changed,
+                             char *err, size_t errlen, char *field, size_t fieldlen) {
     sr_json_member masked, oc;
     char changed[128];
     const char *was = NULL;
@@ -639,9 +639,11 @@ static int check_destination(const char *conf, size_t n, const char *old, char *
         wn = oc.val_len;
     }
     if (!was)
-        return 0; /* nothing stored: merge_configuration says so */
-    if (!destination_changed(conf, n, was, wn, changed, sizeof changed) &&
-        !destination_changed(was, wn, conf, n, changed, sizeof changed))
+        return 0;     /* nothing stored: merge_configuration says so */
+    if (type_changed) /* another module may send it elsewhere, or otherwise */
+        snprintf(changed, sizeof changed, "type");
+    else if (!destination_changed(conf, n, was, wn, changed, sizeof changed) &&
+             !destination_changed(was, wn, conf, n, changed, sizeof changed))
         return 0;
     char f[160], msg[512];
     snprintf(f, sizeof f, "configuration.%.*s", (int)masked.key_len, conf + masked.key_off);
@@ -652,12 +654,28 @@ static int check_destination(const char *conf, size_t n, const char *old, char *
     return fail_field(err, errlen, field, fieldlen, f, msg);
 }
 
+/* Whether the stored entry `old` has the type `m` of `body` gives
+ * (unescaped, ASCII case-insensitive, as the loader reads types). */
+static int same_type(const char *body, size_t len, const sr_json_member *m, const char *old) {
+    sr_json_member was;
+    sr_buf a = SR_BUF_INIT, b = SR_BUF_INIT;
+    (void)len;
+    int same = lookup(old, strlen(old), "type", &was) && was.type == SR_JSON_STRING &&
+               sr_json_unescape(body + m->val_off, m->val_len, 1, &a) == 0 &&
+               sr_json_unescape(old + was.val_off, was.val_len, 1, &b) == 0 && a.len == b.len &&
+               a.data && b.data && strcasecmp(a.data, b.data) == 0;
+    sr_buf_free(&a);
+    sr_buf_free(&b);
+    return same;
+}
+
 /* Copies the configuration object, replacing "******" values with the
  * stored ones. */
-static int merge_configuration(const char *conf, size_t n, const char *old, sr_buf *out, char *err,
-                               size_t errlen, char *field, size_t fieldlen) {
+static int merge_configuration(const char *conf, size_t n, const char *old, int type_changed,
+                               sr_buf *out, char *err, size_t errlen, char *field,
+                               size_t fieldlen) {
     size_t pos = 0;
-    if (check_destination(conf, n, old, err, errlen, field, fieldlen) != 0)
+    if (check_destination(conf, n, old, type_changed, err, errlen, field, fieldlen) != 0)
         return -1;
     int first = 1, rc = sr_buf_putc(out, '{');
     sr_json_member m, was;
@@ -709,6 +727,7 @@ int sr_admin_entry_normalise(const char *body, size_t len, const char *path_name
     if (!sr_json_object_get(body, len, "type", 4, &m) || m.type != SR_JSON_STRING || m.val_len <= 2)
         return fail_field(err, errlen, field, fieldlen, "type",
                           "required: the integration type, e.g. \"WEBHOOK\"");
+    int type_changed = old && !same_type(body, len, &m, old);
     int has_name = sr_json_object_get(body, len, "name", 4, &m);
     if (has_name && m.type == SR_JSON_STRING &&
         sr_json_unescape(body + m.val_off, m.val_len, 1, &text) == 0 && text.len > 0 &&
@@ -738,8 +757,8 @@ int sr_admin_entry_normalise(const char *body, size_t len, const char *path_name
         rc |= sr_buf_puts(out, "\":");
         if (sr_json_key_equals(body + m.key_off, m.key_len, "configuration", 13) &&
             m.type == SR_JSON_OBJECT) {
-            if (merge_configuration(body + m.val_off, m.val_len, old, out, err, errlen, field,
-                                    fieldlen) != 0)
+            if (merge_configuration(body + m.val_off, m.val_len, old, type_changed, out, err,
+                                    errlen, field, fieldlen) != 0)
                 return -1;
         } else {
             rc |= sr_json_compact(body + m.val_off, m.val_len, out);

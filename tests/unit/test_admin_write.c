@@ -233,6 +233,22 @@ static void test_normalise(void) {
         sr_buf_free(&b);
         sr_buf_reset(&out);
     }
+    /* another type, same configuration: the secret again too */
+    const char *retyped = "{\"type\":\"splunk\",\"name\":\"a\",\"configuration\":"
+                          "{\"endpoint\":\"http://x/${HOME}\",\"isInsecure\":false,"
+                          "\"secret\":\"******\"}}";
+    CHECK_INT(sr_admin_entry_normalise(retyped, strlen(retyped), "a", ENTRY_A, &out, name,
+                                       sizeof name, err, sizeof err, field, sizeof field),
+              -1);
+    CHECK(strstr(err, "'type' changed") != NULL);
+    const char *same = "{\"type\":\"webhook\",\"name\":\"a\",\"configuration\":"
+                       "{\"endpoint\":\"http://x/${HOME}\",\"isInsecure\":false,"
+                       "\"secret\":\"******\"}}";
+    sr_buf_reset(&out);
+    CHECK_INT(sr_admin_entry_normalise(same, strlen(same), "a", ENTRY_A, &out, name, sizeof name,
+                                       err, sizeof err, field, sizeof field),
+              0);
+    sr_buf_reset(&out);
     /* nothing stored: the mask is an error on that field */
     CHECK_INT(sr_admin_entry_normalise(body, strlen(body), NULL, NULL, &out, name, sizeof name, err,
                                        sizeof err, field, sizeof field),
