@@ -262,6 +262,43 @@ int sr_admin_bounds_check(const sr_admin_bounds *b, const char *entry, size_t le
     return rc ? refuse(&c, "", "out of memory") : 0;
 }
 
+/* `dir` resolved (as written when it cannot be), with a trailing '/'. */
+static void resolved(const char *dir, char *out, size_t outlen) {
+    char real[PATH_MAX];
+    const char *p = realpath(dir, real) ? real : dir;
+    size_t n = strlen(p);
+    snprintf(out, outlen, "%s%s", p, n && p[n - 1] == '/' ? "" : "/");
+}
+
+/* One of the two directories holds the other (or they are one). */
+static int nested(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    return strncmp(a, b, na < nb ? na : nb) == 0;
+}
+
+int sr_admin_bounds_apart(const sr_admin_bounds *b, const char *data_dir, char *err,
+                          size_t errlen) {
+    char s[PATH_MAX + 1], o[PATH_MAX + 1];
+    const char *others[] = {b->files_dir, data_dir};
+    const char *names[] = {"admin.files_dir", "data_dir"};
+    if (!b->script_dir)
+        return 0;
+    resolved(b->script_dir, s, sizeof s);
+    for (size_t i = 0; i < 2; i++) {
+        if (!others[i])
+            continue;
+        resolved(others[i], o, sizeof o);
+        if (nested(s, o)) {
+            snprintf(err, errlen,
+                     "admin.script_dir %s and %s %s overlap: scripts must not come from where the "
+                     "gateway writes what others send",
+                     b->script_dir, names[i], others[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void sr_admin_scrub_file_text(char *msg) {
     static const char *const marks[] = {" near '", " near \"", NULL};
     for (size_t i = 0; marks[i]; i++) {

@@ -34,6 +34,12 @@ typedef struct sr_admin_bounds {
 int sr_admin_bounds_check(const sr_admin_bounds *b, const char *entry, size_t len, sr_buf *out,
                           char *err, size_t errlen, char *field, size_t fieldlen);
 
+/* Refuses a script_dir that holds, or lies in, a directory whose files
+ * others choose the bytes of: files_dir and `data_dir` (dead letters, the
+ * API file). Directories that do not exist yet are compared as written.
+ * 0, or -1 with `err`. */
+int sr_admin_bounds_apart(const sr_admin_bounds *b, const char *data_dir, char *err, size_t errlen);
+
 /* Cuts every " near '...'" (the token a Lua syntax error quotes from the
  * file) out of `msg`, in place, keeping FILE:LINE and the kind of error. */
 void sr_admin_scrub_file_text(char *msg);

@@ -1033,6 +1033,11 @@ static int start(sr_gateway *g) {
         sr_error("gateway", "%s", err);
         return -1;
     }
+    sr_admin_bounds bounds = {g->cfg.admin.script_dir, g->files_root};
+    if (sr_admin_bounds_apart(&bounds, g->cfg.data_dir, err, sizeof err) != 0) {
+        sr_error("gateway", "%s", err);
+        return -1;
+    }
     sr_lua_host **hosts = new_worker_hosts(g->host_conf, nworkers);
     if (!hosts)
         return -1;

@@ -186,6 +186,21 @@ def test_non_lua_file_content_never_echoed(gateway_factory, tmp_path):
     assert admin.call("POST", "/api/reload").status_code == 200
 
 
+def test_script_dir_apart_from_what_others_write(tmp_path):
+    """Scripts cannot come from a directory holding what senders or the
+    API choose the bytes of: the FILE sinks' directory, data_dir."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    cases = [("w1", {"script_dir": str(shared), "files_dir": str(shared / "files")}, "admin.files_dir"),
+             ("w2", {"script_dir": str(tmp_path / "w2")}, "data_dir")]  # w2 holds w2/data
+    for work, admin, what in cases:
+        gw = Gateway(tmp_path / work, conf={"admin": dict(tokens_conf(), **admin)})
+        with pytest.raises(GatewayError) as e:
+            gw.start()
+        gw.kill()
+        assert "overlap" in str(e.value) and what in str(e.value), str(e.value)[-2000:]
+
+
 # ---- FILE paths -----------------------------------------------------------------
 
 
