@@ -69,6 +69,8 @@ static const field_metric input_metrics[] = {
     {"siemrelay_input_connections_open", "gauge", "Connections open now.", TCP(connections_open)},
     {"siemrelay_input_connections_refused_total", "counter",
      "Connections closed at once because too many were open.", TCP(connections_refused)},
+    {"siemrelay_input_http_refused_total", "counter",
+     "Connections closed because they began with an HTTP request.", TCP(http_refused)},
     {"siemrelay_input_bytes_received_total", "counter", "Bytes received (after TLS).", TCPT(bytes)},
     {"siemrelay_input_events_accepted_total", "counter", "Events the pipeline accepted.",
      TCPT(accepted)},

@@ -20,11 +20,15 @@
 
 #include "buf.h"
 #include "log.h"
+#include "log_budget.h"
 #include "tls_stream.h"
 
 #define COMPONENT         "input.tcp"
 #define DEFAULT_BACKOFF_S 1
 #define BUSY_POLL_MS      10 /* how often a connection paused by a full queue looks again */
+#define HTTP_HEAD_MAX     8  /* "OPTIONS ", the longest method looked for */
+#define HTTP_LOG_MAX      10 /* cross-protocol refusals logged per minute */
+#define HTTP_LOG_WINDOW   60000
 
 typedef struct tcp_conn tcp_conn;
 
@@ -45,6 +49,7 @@ struct sr_input_tcp {
     uint64_t idle_timeout_ms;
     tcp_conn *conns;
     sr_input_tcp_stats stats;
+    sr_log_budget http_log;
     void (*stop_cb)(void *ud);
     void *stop_ud;
 };
@@ -68,6 +73,9 @@ struct tcp_conn {
     int closing;
     int open_handles;
     sr_input_tcp_counters counters;
+    char head[HTTP_HEAD_MAX]; /* the connection's first bytes, until judged */
+    size_t head_len;
+    int head_judged;
     char origin[80]; /* "tcp:<peer>" */
 };
 
@@ -443,10 +451,54 @@ static void on_conn_timer(uv_timer_t *timer) {
     conn_close(c);
 }
 
+/* 1: `head` begins with an HTTP method and a space; 0: it cannot; -1:
+ * too few bytes to tell. */
+static int http_method_start(const char *head, size_t n) {
+    static const char *const methods[] = {"GET ",   "POST ",    "PUT ",     "HEAD ", "DELETE ",
+                                          "PATCH ", "OPTIONS ", "CONNECT ", "TRACE "};
+    int maybe = 0;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        size_t m = strlen(methods[i]);
+        if (memcmp(head, methods[i], n < m ? n : m) != 0)
+            continue;
+        if (n >= m)
+            return 1;
+        maybe = 1;
+    }
+    return maybe ? -1 : 0;
+}
+
+/* Judges the connection on its first bytes; 1 when it was closed as an
+ * HTTP request (see input_tcp.h). */
+static int conn_refuse_http(tcp_conn *c, const char *data, size_t len) {
+    if (c->head_judged)
+        return 0;
+    size_t n = len < HTTP_HEAD_MAX - c->head_len ? len : HTTP_HEAD_MAX - c->head_len;
+    memcpy(c->head + c->head_len, data, n);
+    c->head_len += n;
+    int verdict = http_method_start(c->head, c->head_len);
+    if (verdict < 0)
+        return 0;
+    c->head_judged = 1;
+    if (verdict == 0)
+        return 0;
+    c->in->stats.http_refused++;
+    int log =
+        sr_log_budget_take(&c->in->http_log, uv_now(c->in->loop), HTTP_LOG_MAX, HTTP_LOG_WINDOW);
+    if (log != SR_LOG_BUDGET_SPENT)
+        sr_warn(COMPONENT, "%s: an HTTP request on the NDJSON port (a browser's post?): closed%s",
+                conn_peer(c),
+                log == SR_LOG_BUDGET_LAST ? "; further ones this minute are only counted" : "");
+    conn_close(c);
+    return 1;
+}
+
 static void conn_on_data(void *ud, const char *data, size_t len) {
     tcp_conn *c = ud;
     c->counters.bytes += len;
     c->in->stats.totals.bytes += len;
+    if (conn_refuse_http(c, data, len))
+        return;
     if (conn_take(c, data, len) != 0) {
         sr_error(COMPONENT, "%s: out of memory, closing", conn_peer(c));
         conn_close(c);

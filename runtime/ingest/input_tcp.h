@@ -30,7 +30,14 @@
  *
  * TLS is on when conf->tls.cert_file is set. A connection that sends nothing
  * for conf->idle_timeout_ms (0: never) while the input is reading is
- * closed. At most SR_INPUT_TCP_MAX_CONNECTIONS are open at once. */
+ * closed. At most SR_INPUT_TCP_MAX_CONNECTIONS are open at once.
+ *
+ * A connection whose first bytes are an HTTP method ("POST ", "GET ", ...)
+ * is closed before any of it reaches the pipeline: no NDJSON line starts
+ * so, and a web page can make a browser post a text/plain body holding
+ * NDJSON lines to this port (cross-protocol), which would otherwise be
+ * taken line by line after the rejected request head. Counted
+ * (http_refused) and logged. */
 #ifndef SR_INPUT_TCP_H
 #define SR_INPUT_TCP_H
 
@@ -70,6 +77,7 @@ typedef struct sr_input_tcp_stats {
     uint64_t connections_total; /* accepted since start */
     uint64_t connections_open;
     uint64_t connections_refused; /* over SR_INPUT_TCP_MAX_CONNECTIONS */
+    uint64_t http_refused;        /* closed: they began with an HTTP request */
     sr_input_tcp_counters totals; /* all connections, closed ones included */
 } sr_input_tcp_stats;
 

@@ -300,6 +300,46 @@ def test_ingest_refuses_browser_cross_origin_posts(gateway_factory):
                    r"Origin names another origin")
 
 
+def input_metric(gw, name):
+    text = requests.get(gw.admin_url("/metrics"), timeout=10).text
+    m = re.search(r"^%s\{input=\"tcp\"\} (\d+)$" % name, text, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+def test_tcp_input_closes_http_requests(gateway_factory):
+    """A browser's text/plain post to the NDJSON port: nothing of it is taken."""
+    gw = gateway_factory(tcp=True)
+    body = EVENT + b"\n"
+    post = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://attacker.example\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % (gw.tcp_port, len(body))) + body
+    for pieces in ([post], [post[:2], post[2:]]):  # the method split over two reads too
+        s = gw.tcp_connect()
+        try:
+            for piece in pieces:
+                before = input_metric(gw, "siemrelay_input_bytes_received_total")
+                s.sendall(piece)
+                if len(pieces) > 1:  # read by the gateway before the next piece goes
+                    wait_until(lambda: input_metric(gw, "siemrelay_input_bytes_received_total")
+                               >= before + min(len(piece), 2), timeout=10)
+            s.settimeout(10)
+            try:
+                assert s.recv(100) == b""  # closed by the gateway
+            except ConnectionResetError:
+                pass
+        finally:
+            s.close()
+    wait_until(lambda: input_metric(gw, "siemrelay_input_http_refused_total") == 2, timeout=10)
+    gw.wait_stderr(r"\[input\.tcp\] 127\.0\.0\.1:\d+: an HTTP request on the NDJSON port")
+    assert input_metric(gw, "siemrelay_input_events_accepted_total") == 0
+    assert input_metric(gw, "siemrelay_input_events_rejected_total") == 0
+    # An agent's NDJSON is taken as before.
+    s = gw.tcp_connect()
+    s.sendall(body)
+    s.close()
+    wait_until(lambda: input_metric(gw, "siemrelay_input_events_accepted_total") == 1, timeout=10)
+
+
 def test_cross_origin_is_refused_before_the_token(gateway_factory):
     gw = gateway_factory(conf={"inputs": {"http": {"token": "tok-123"}}})
     r = requests.post(gw.url(), data=EVENT, timeout=10,
