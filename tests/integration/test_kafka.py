@@ -408,22 +408,27 @@ def test_gssapi_keytab_is_private_and_removed(mock_cluster, gateway_factory, tmp
     out = tmp_path / "kinit"
     out.mkdir()
     # librdkafka runs kinit with the keytab path and principal filled in;
-    # this one records what it was given instead of asking a KDC.
-    cmd = ("sh -c 'echo %%{sasl.kerberos.keytab} > %(o)s/path; echo %%{sasl.kerberos.principal} > "
-           "%(o)s/principal; stat -c %%a %%{sasl.kerberos.keytab} > %(o)s/mode; "
-           "stat -c %%a $(dirname %%{sasl.kerberos.keytab}) > %(o)s/dirmode; "
-           "cp %%{sasl.kerberos.keytab} %(o)s/keytab'" % {"o": str(out)})
+    # this one records what it was given instead of asking a KDC. It writes
+    # into a folder of its own and renames it into place when complete (it
+    # may run again on refresh; the first complete record stays), so the
+    # test never reads a half-written file.
+    cmd = ("sh -c 'd=%(o)s/run.$$; mkdir $d; echo %%{sasl.kerberos.keytab} > $d/path; "
+           "echo %%{sasl.kerberos.principal} > $d/principal; "
+           "stat -c %%a %%{sasl.kerberos.keytab} > $d/mode; "
+           "stat -c %%a $(dirname %%{sasl.kerberos.keytab}) > $d/dirmode; "
+           "cp %%{sasl.kerberos.keytab} $d/keytab; "
+           "mv -T $d %(o)s/done 2>/dev/null || rm -rf $d'" % {"o": str(out)})
     gw = gateway_factory([kafka("k", km.bootstrap, "events", auth="gssapi", principal="siemrelay",
                                 realm="EXAMPLE.COM", service="kafka-svc",
                                 keytab=base64.b64encode(KEYTAB).decode(),
                                 properties={"sasl.kerberos.kinit.cmd": cmd})])
-    wait_until(lambda: (out / "keytab").exists(), 15)
-    wait_until(lambda: (out / "dirmode").exists() and (out / "dirmode").read_text().strip(), 5)
-    assert (out / "keytab").read_bytes() == KEYTAB
-    assert (out / "mode").read_text().strip() == "600"
-    assert (out / "dirmode").read_text().strip() == "700"
-    assert (out / "principal").read_text().strip() == "siemrelay@EXAMPLE.COM"
-    path = (out / "path").read_text().strip()
+    done = out / "done"
+    wait_until(lambda: done.is_dir(), 30)
+    assert (done / "keytab").read_bytes() == KEYTAB
+    assert (done / "mode").read_text().strip() == "600"
+    assert (done / "dirmode").read_text().strip() == "700"
+    assert (done / "principal").read_text().strip() == "siemrelay@EXAMPLE.COM"
+    path = (done / "path").read_text().strip()
     assert os.path.exists(path)
     gw.stop()
     assert not os.path.exists(path) and not os.path.exists(os.path.dirname(path))
