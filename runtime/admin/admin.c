@@ -22,15 +22,18 @@
 #include "log.h"
 #include "log_budget.h"
 
-/* Admin requests are small GETs from operators and scrapers: a few
- * connections and a short idle limit are plenty, and keep a misbehaving
- * client from holding resources. */
+/* Admin requests are small GETs from operators and scrapers: short
+ * deadlines are plenty, and keep a misbehaving client from holding
+ * resources (how many connections it may hold is configured:
+ * admin.max_connections, admin.max_connections_per_peer). */
 #define ADMIN_MAX_BODY (64u * 1024)
 /* Bodies being received together: writes are small and rare. */
-#define ADMIN_MAX_BODY_TOTAL  (4u * 1024 * 1024)
-#define ADMIN_IDLE_TIMEOUT_MS 10000
-#define ADMIN_MAX_CONNECTIONS 64
-#define ADMIN_MAX_NAME        512
+#define ADMIN_MAX_BODY_TOTAL       (4u * 1024 * 1024)
+#define ADMIN_IDLE_TIMEOUT_MS      10000
+#define ADMIN_HEADER_TIMEOUT_MS    5000
+#define ADMIN_PROGRESS_BYTES       1024
+#define ADMIN_PROGRESS_INTERVAL_MS 5000
+#define ADMIN_MAX_NAME             512
 
 #define INTEGRATIONS_PATH "/api/integrations"
 /* Host refusals logged per minute; the rest are counted only. */
@@ -452,8 +455,8 @@ static void format_address(char *out, size_t n, const char *host, int port) {
         snprintf(out, n, "%s:%d", host, port);
 }
 
-sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_admin_sources *src,
-                       char *err, size_t errlen) {
+sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_conn_limits *limits,
+                       const sr_admin_sources *src, char *err, size_t errlen) {
     char why[512] = "";
     sr_admin *a = calloc(1, sizeof *a);
     if (!a) {
@@ -481,7 +484,10 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_adm
         .tls = a->tls,
         .max_body = ADMIN_MAX_BODY,
         .idle_timeout_ms = ADMIN_IDLE_TIMEOUT_MS,
-        .max_connections = ADMIN_MAX_CONNECTIONS,
+        .header_timeout_ms = ADMIN_HEADER_TIMEOUT_MS,
+        .body_progress_bytes = ADMIN_PROGRESS_BYTES,
+        .body_progress_interval_ms = ADMIN_PROGRESS_INTERVAL_MS,
+        .limits = limits ? *limits : (sr_conn_limits){0},
         .max_body_total = ADMIN_MAX_BODY_TOTAL,
         .head_handler = on_head,
     };

@@ -39,6 +39,7 @@
 
 #include "auth_guard.h"
 #include "tls_engine.h"
+#include "conn_guard.h"
 
 /* Declared, not included: the listener side (admin.c) only passes these
  * through to admin_docs.c, and stays free of the delivery headers. */
@@ -70,6 +71,7 @@ typedef struct sr_admin_conf {
     size_t nallowed_hosts;
     sr_auth_guard_conf failed_auth; /* `failed_auth:` (auth_guard.h) */
     sr_tls_listen_conf tls;         /* `tls:`; no cert_file: plain HTTP */
+    sr_conn_limits limits; /* max_connections, max_connections_per_peer */
 } sr_admin_conf;
 
 /* Called once an asynchronous change finished: `err` NULL on success. */
@@ -152,10 +154,11 @@ typedef struct sr_admin_sources {
 typedef struct sr_admin sr_admin;
 
 /* Listens on host:port (0: any free port) and logs "admin API listening on
- * HOST:PORT". `src` is copied. Returns NULL with e.g. "admin API: cannot
- * listen on 127.0.0.1:9090: address already in use" in err. */
-sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_admin_sources *src,
-                       char *err, size_t errlen);
+ * HOST:PORT". `limits` (NULL: none) bound its connections as for the
+ * inputs (http_server.h). `src` is copied. Returns NULL with e.g. "admin
+ * API: cannot listen on 127.0.0.1:9090: address already in use" in err. */
+sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_conn_limits *limits,
+                       const sr_admin_sources *src, char *err, size_t errlen);
 
 /* Replaces the sources (after a configuration reload); copied. */
 void sr_admin_set_sources(sr_admin *a, const sr_admin_sources *src);

@@ -68,7 +68,9 @@ static const field_metric input_metrics[] = {
      TCP(connections_total)},
     {"siemrelay_input_connections_open", "gauge", "Connections open now.", TCP(connections_open)},
     {"siemrelay_input_connections_refused_total", "counter",
-     "Connections closed at once because too many were open.", TCP(connections_refused)},
+     "Connections closed at once by a connection limit.", TCP(connections_refused)},
+    {"siemrelay_input_slow_closed_total", "counter",
+     "Connections closed because a line made too little progress.", TCP(slow_closed)},
     {"siemrelay_input_http_refused_total", "counter",
      "Connections closed because they began with an HTTP request.", TCP(http_refused)},
     {"siemrelay_input_bytes_received_total", "counter", "Bytes received (after TLS).", TCPT(bytes)},
@@ -267,6 +269,32 @@ static int put_http_listeners(sr_buf *out, const sr_admin_view *v) {
     return rc ? -1 : 0;
 }
 
+/* Every listener's connection guard (conn_guard.h), one family. */
+static int put_connection_shedding(sr_buf *out, const sr_admin_view *v) {
+    const uint64_t *shed[3] = {v->have_http ? v->http.shed : NULL, v->have_tcp ? v->tcp.shed : NULL,
+                               v->have_admin_http ? v->admin_http.shed : NULL};
+    const uint64_t *peers[3] = {v->have_http ? &v->http.peers : NULL,
+                                v->have_tcp ? &v->tcp.peers : NULL,
+                                v->have_admin_http ? &v->admin_http.peers : NULL};
+    static const char *const names[3] = {"input.http", "input.tcp", "admin"};
+    int rc = family(out, "siemrelay_connections_shed_total", "counter",
+                    "Connections a listener closed or refused to stay within its limits, by "
+                    "reason.");
+    for (int i = 0; i < 3; i++)
+        for (int r = 0; shed[i] && r < SR_CONN_SHED_REASONS; r++)
+            rc |= sr_buf_printf(
+                out,
+                "siemrelay_connections_shed_total{listener=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                names[i], sr_conn_shed_name((sr_conn_shed)r), shed[i][r]);
+    rc |= family(out, "siemrelay_connection_peers", "gauge",
+                 "Addresses a listener has connections open from.");
+    for (int i = 0; i < 3; i++)
+        if (peers[i])
+            rc |= sr_buf_printf(out, "siemrelay_connection_peers{listener=\"%s\"} %" PRIu64 "\n",
+                                names[i], *peers[i]);
+    return rc ? -1 : 0;
+}
+
 static int script_sample(sr_buf *out, const char *name, const sr_script_stat *s,
                          const char *value) {
     int rc = sr_buf_printf(out, "%s{script=\"", name);
@@ -351,6 +379,8 @@ int sr_admin_metrics(sr_buf *out, const sr_admin_view *v) {
         rc |= put_fields(out, input_metrics, sizeof input_metrics / sizeof input_metrics[0],
                          &v->tcp, "{input=\"tcp\"}");
     rc |= put_http_listeners(out, v);
+    if (v->have_http || v->have_tcp || v->have_admin_http)
+        rc |= put_connection_shedding(out, v);
     if (v->have_kafka) {
         rc |= put_fields(out, kafka_metrics, sizeof kafka_metrics / sizeof kafka_metrics[0],
                          &v->kafka, "");

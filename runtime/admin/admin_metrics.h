@@ -19,8 +19,12 @@
  *   events_dropped,events_failed,records_queued}_total, siemrelay_pipeline_pending_batches,
  *   siemrelay_pipeline_events_unrouted_total{reason}.
  * Inputs, labelled {input="tcp"}: siemrelay_input_{connections,
- *   connections_refused,bytes_received,events_accepted,events_rejected,
- *   oversize_lines,refused_chunks}_total, siemrelay_input_connections_open.
+ *   connections_refused,slow_closed,bytes_received,events_accepted,
+ *   events_rejected,oversize_lines,refused_chunks}_total,
+ *   siemrelay_input_connections_open.
+ * Every listener, labelled {listener="input.http"|"input.tcp"|"admin"}:
+ *   siemrelay_connections_shed_total{listener,reason} (reason: conn_guard.h),
+ *   siemrelay_connection_peers.
  * HTTP listeners, labelled {listener="input.http"|"admin"}:
  *   siemrelay_http_connections_total, siemrelay_http_connections_open,
  *   siemrelay_http_refused_total{listener,reason} (reason: http_refusal.h).

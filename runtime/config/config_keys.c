@@ -119,6 +119,37 @@ static const char expect_input_listen[] =
         .name = "idle_timeout", .type = SR_CONF_DURATION,                                          \
         SR_CONF_AT(sr_input_conf, idle_timeout_ms), .dflt = "60s", .doc = doc_                     \
     }
+/* Connection limits (conn_guard.h), the same rows for every listener. */
+#define CONN_LIMIT_MAX 1000000
+#define CONN_LIMITS(type_, field_, total_, per_peer_)                                              \
+    {.name = "max_connections",                                                                    \
+     .type = SR_CONF_INT,                                                                          \
+     SR_CONF_AT(type_, field_.max_connections),                                                    \
+     .dflt = total_,                                                                               \
+     .min = 0,                                                                                     \
+     .max = CONN_LIMIT_MAX,                                                                        \
+     .expected = "an integer from 0 (no limit) to 1000000",                                        \
+     .doc = "connections open at once; at the limit the connection idle longest (no request "      \
+            "in progress) is closed for a new one, which is refused only when none is idle; "      \
+            "`0` = no limit"},                                                                     \
+    {                                                                                              \
+        .name = "max_connections_per_peer", .type = SR_CONF_INT,                                   \
+        SR_CONF_AT(type_, field_.max_per_peer), .dflt = per_peer_, .min = 0,                       \
+        .max = CONN_LIMIT_MAX, .expected = "an integer from 0 (no limit) to 1000000",              \
+        .doc = "connections open at once from one address; the next one is closed at once; "       \
+               "`0` = no limit"                                                                    \
+    }
+#define INPUT_PROGRESS(what_)                                                                      \
+    {.name = "min_progress_bytes",                                                                 \
+     .type = SR_CONF_SIZE,                                                                         \
+     SR_CONF_AT(sr_input_conf, min_progress_bytes),                                                \
+     .dflt = "1KiB",                                                                               \
+     .doc = what_ " must bring at least this much in every `progress_interval`"},                  \
+    {                                                                                              \
+        .name = "progress_interval", .type = SR_CONF_DURATION, .flags = SR_CONF_ZERO_OK,           \
+        SR_CONF_AT(sr_input_conf, progress_interval_ms), .dflt = "10s",                            \
+        .doc = "see `min_progress_bytes`; `0` = no such rule"                                      \
+    }
 #define INPUT_TLS                                                                                  \
     {                                                                                              \
         .name = "tls", .type = SR_CONF_SECTION, SR_CONF_AT(sr_input_conf, tls), .sub = tls_keys,   \
@@ -144,6 +175,15 @@ static const sr_conf_key http_keys[] = {
      SR_CONF_AT(sr_input_conf, token),
      .doc = "require `Authorization: Bearer <token>`"},
     INPUT_IDLE_TIMEOUT("a request must arrive completely within it"),
+    {.name = "header_timeout",
+     .type = SR_CONF_DURATION,
+     .flags = SR_CONF_ZERO_OK,
+     SR_CONF_AT(sr_input_conf, header_timeout_ms),
+     .dflt = "10s",
+     .doc = "a request's head must be complete within it of its first byte (else 408); `0` = "
+            "only `idle_timeout`"},
+    INPUT_PROGRESS("a request body (else 408)"),
+    CONN_LIMITS(sr_input_conf, limits, "10000", "256"),
     INPUT_TLS,
     {.name = "max_body_total",
      .type = SR_CONF_SIZE,
@@ -171,6 +211,8 @@ static const sr_conf_key tcp_keys[] = {
      .dflt = "1MiB",
      .doc = "longer NDJSON lines are rejected"},
     INPUT_IDLE_TIMEOUT("a silent connection is closed"),
+    INPUT_PROGRESS("a line unfinished over a whole interval (else the connection is closed)"),
+    CONN_LIMITS(sr_input_conf, limits, "10000", "256"),
     INPUT_TLS,
     {.name = NULL},
 };
@@ -485,6 +527,7 @@ static const sr_conf_key admin_keys[] = {
      .doc = "host names the API answers to besides its listen address (and `localhost` on "
             "loopback); any other `Host` gets 421; `*` turns the check off; re-read on reload "
             "([admin.md](admin.md#host-names))"},
+    CONN_LIMITS(sr_admin_conf, limits, "4096", "64"),
     {.name = NULL},
 };
 

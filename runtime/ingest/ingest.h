@@ -11,17 +11,24 @@
 #include <stdint.h>
 
 #include "auth_guard.h"
+#include "conn_guard.h"
 #include "tls_stream.h"
 
 /* An input listener's section (`inputs.http`, `inputs.tcp`). */
 typedef struct sr_input_conf {
     int enabled;
-    char *host;                         /* default "127.0.0.1" */
-    int port;                           /* http 8080, tcp 5140 */
-    unsigned long long max_body_bytes;  /* http: 413 above it; default 16 MiB */
-    unsigned long long max_line_bytes;  /* tcp: a longer line is rejected; default 1 MiB */
-    char *token;                        /* http: required bearer token; NULL = none (secret) */
-    unsigned long long idle_timeout_ms; /* close idle/slow clients; default 60000 */
+    char *host;                           /* default "127.0.0.1" */
+    int port;                             /* http 8080, tcp 5140 */
+    unsigned long long max_body_bytes;    /* http: 413 above it; default 16 MiB */
+    unsigned long long max_line_bytes;    /* tcp: a longer line is rejected; default 1 MiB */
+    char *token;                          /* http: required bearer token; NULL = none (secret) */
+    unsigned long long idle_timeout_ms;   /* close idle/slow clients; default 60000 */
+    sr_conn_limits limits;                /* max_connections, max_connections_per_peer */
+    unsigned long long header_timeout_ms; /* http: the head within it of its first byte */
+    /* http: a body, tcp: an unfinished line must bring min_progress_bytes
+     * every progress_interval_ms (0: no such rule). */
+    unsigned long long min_progress_bytes;
+    unsigned long long progress_interval_ms;
     sr_tls_listen_conf tls;
     /* http: bodies being received at once, all connections together; 0 =
      * four times max_body_bytes, at least 64 MiB */

@@ -15,9 +15,11 @@
  * 401 before any of its body is read, and its connection closed.
  * Bodies are limited to conf->max_body_bytes, before and after inflation
  * (413), and the bodies being received at once to four times that (at least
- * 64 MiB; 503 beyond); requests must arrive within conf->idle_timeout_ms; TLS is on when
- * conf->tls.cert_file is set. At most SR_INPUT_HTTP_MAX_CONNECTIONS
- * connections are served at once. */
+ * 64 MiB; 503 beyond); requests must arrive within conf->idle_timeout_ms,
+ * their heads within conf->header_timeout_ms, their bodies at
+ * conf->min_progress_bytes per conf->progress_interval_ms; TLS is on when
+ * conf->tls.cert_file is set. Connections are limited by conf->limits
+ * (http_server.h). */
 #ifndef SR_INPUT_HTTP_H
 #define SR_INPUT_HTTP_H
 
@@ -27,8 +29,6 @@
 
 #include "http_server.h"
 #include "ingest.h"
-
-#define SR_INPUT_HTTP_MAX_CONNECTIONS 1024
 
 typedef struct sr_input_http sr_input_http;
 

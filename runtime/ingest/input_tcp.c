@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "listener.h"
 #include "log.h"
 #include "log_budget.h"
 #include "tls_stream.h"
@@ -42,11 +44,14 @@ typedef struct refused {
 
 struct sr_input_tcp {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    sr_listener *listener;
+    sr_conn_guard *guard;
+    int port;
     sr_tls_ctx *tls;
     sr_ingest ingest;
     size_t max_line;
     uint64_t idle_timeout_ms;
+    uint64_t min_progress_bytes, progress_interval_ms;
     tcp_conn *conns;
     sr_input_tcp_stats stats;
     sr_log_budget http_log;
@@ -58,12 +63,16 @@ struct tcp_conn {
     sr_input_tcp *in; /* NULL once the input stopped */
     tcp_conn *prev, *next;
     sr_tls_stream *stream;
-    uv_timer_t timer;     /* idle timeout while reading, back-off after a 503 */
-    sr_buf line;          /* the unfinished last line */
-    sr_buf ready;         /* complete lines, not yet submitted */
-    uint32_t ready_first; /* number of the first line in `ready` (next_line if empty) */
-    uint32_t next_line;   /* number of the line `line` accumulates */
-    int discarding;       /* inside an oversize line: drop up to its newline */
+    sr_conn_slot slot;       /* in the input's guard until closed */
+    uv_timer_t timer;        /* idle timeout while reading, back-off after a 503 */
+    uv_timer_t progress;     /* every progress_interval_ms: is the unfinished line moving? */
+    uint64_t progress_bytes; /* counters.bytes at the last progress check */
+    uint32_t progress_line;  /* the line unfinished at the last check; 0: none */
+    sr_buf line;             /* the unfinished last line */
+    sr_buf ready;            /* complete lines, not yet submitted */
+    uint32_t ready_first;    /* number of the first line in `ready` (next_line if empty) */
+    uint32_t next_line;      /* number of the line `line` accumulates */
+    int discarding;          /* inside an oversize line: drop up to its newline */
     unsigned inflight;
     refused again[SR_INPUT_TCP_MAX_INFLIGHT]; /* refused chunks to send again, oldest first */
     unsigned nagain;
@@ -146,8 +155,11 @@ static void conn_close(tcp_conn *c) {
     c->nagain = 0;
     sr_buf_free(&c->line);
     sr_buf_free(&c->ready);
-    c->open_handles = 2;
+    if (c->in)
+        sr_conn_guard_leave(c->in->guard, &c->slot);
+    c->open_handles = 3;
     uv_close((uv_handle_t *)&c->timer, on_conn_timer_closed);
+    uv_close((uv_handle_t *)&c->progress, on_conn_timer_closed);
     sr_tls_stream_close(c->stream, on_conn_stream_closed, c);
 }
 
@@ -407,10 +419,20 @@ static int conn_flush(tcp_conn *c, int answered) {
 
 /* ---- Pacing ------------------------------------------------------------ */
 
+/* Idle for the guard: nothing of the sender's is in progress here. */
+static void conn_update_idle(tcp_conn *c) {
+    int idle = c->line.len == 0 && !c->discarding && c->ready.len == 0 && c->inflight == 0 &&
+               c->nagain == 0;
+    if (idle != c->slot.idle)
+        sr_conn_guard_set_idle(c->in->guard, &c->slot, idle);
+}
+
 /* `answered`: a reply has just freed a slot in the window. */
 static void conn_pace(tcp_conn *c, int answered) {
     if (c->closing)
         return;
+    if (c->in)
+        conn_update_idle(c);
     if (conn_flush(c, answered) != 0) {
         conn_close(c);
         return;
@@ -527,29 +549,64 @@ static void conn_on_end(void *ud, int status, const char *why) {
 
 static const sr_tls_stream_cbs conn_cbs = {conn_on_data, conn_on_end};
 
-static void input_refuse(sr_input_tcp *in) {
-    char err[128];
-    sr_tls_stream *s =
-        sr_tls_stream_accept((uv_stream_t *)&in->listener, NULL, &conn_cbs, NULL, err, sizeof err);
-    in->stats.connections_refused++;
-    if (!s)
+/* A line unfinished over a whole interval must have brought
+ * min_progress_bytes in it; while reading is paused on our side the
+ * sender cannot move, so nothing is judged then. */
+static void on_progress_timer(uv_timer_t *timer) {
+    tcp_conn *c = timer->data;
+    if (c->closing || !c->in)
         return;
-    sr_warn(COMPONENT, "refusing connection from %s: %d connections open", sr_tls_stream_peer(s),
-            SR_INPUT_TCP_MAX_CONNECTIONS);
-    sr_tls_stream_close(s, NULL, NULL);
+    int unfinished = c->line.len > 0 || c->discarding;
+    int paused = c->backoff || c->paused_busy || c->eof;
+    if (unfinished && !paused && c->progress_line == c->next_line &&
+        c->counters.bytes - c->progress_bytes < c->in->min_progress_bytes) {
+        c->in->stats.slow_closed++;
+        sr_debug(COMPONENT, "%s: line %u made too little progress (%llu bytes in %llu ms), closing",
+                 conn_peer(c), c->next_line,
+                 (unsigned long long)(c->counters.bytes - c->progress_bytes),
+                 (unsigned long long)c->in->progress_interval_ms);
+        conn_close(c);
+        return;
+    }
+    c->progress_bytes = c->counters.bytes;
+    c->progress_line = unfinished && !paused ? c->next_line : 0;
 }
 
-static void input_accept(sr_input_tcp *in) {
+static void input_sync_guard(sr_input_tcp *in) {
+    sr_conn_guard_stats gs;
+    sr_conn_guard_stats_get(in->guard, &gs);
+    memcpy(in->stats.shed, gs.shed, sizeof in->stats.shed);
+    in->stats.shed[SR_CONN_SHED_FD_DROPPED] = sr_listener_get_stats(in->listener)->fd_dropped;
+    in->stats.peers = gs.peers;
+}
+
+static void conn_evict(sr_conn_slot *slot) {
+    tcp_conn *c = (tcp_conn *)((char *)slot - offsetof(tcp_conn, slot));
+    sr_debug(COMPONENT, "%s: idle, closed to make room", conn_peer(c));
+    conn_close(c);
+}
+
+static void input_accept(void *ud, int fd, const char *peer_ip) {
+    sr_input_tcp *in = ud;
     char err[128];
     tcp_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        input_refuse(in);
+        close(fd);
         return;
     }
-    c->stream =
-        sr_tls_stream_accept((uv_stream_t *)&in->listener, in->tls, &conn_cbs, c, err, sizeof err);
+    c->slot.evict = conn_evict;
+    int admitted = sr_conn_guard_admit(in->guard, &c->slot, peer_ip) == 0;
+    input_sync_guard(in);
+    if (!admitted) {
+        in->stats.connections_refused++;
+        close(fd);
+        free(c);
+        return;
+    }
+    c->stream = sr_tls_stream_open(in->loop, fd, in->tls, &conn_cbs, c, err, sizeof err);
     if (!c->stream) {
         sr_warn(COMPONENT, "%s", err);
+        sr_conn_guard_leave(in->guard, &c->slot);
         free(c);
         return;
     }
@@ -558,6 +615,11 @@ static void input_accept(sr_input_tcp *in) {
     snprintf(c->origin, sizeof c->origin, "tcp:%s", sr_tls_stream_peer(c->stream));
     uv_timer_init(in->loop, &c->timer);
     c->timer.data = c;
+    uv_timer_init(in->loop, &c->progress);
+    c->progress.data = c;
+    if (in->min_progress_bytes && in->progress_interval_ms)
+        uv_timer_start(&c->progress, on_progress_timer, in->progress_interval_ms,
+                       in->progress_interval_ms);
     c->next = in->conns;
     if (c->next)
         c->next->prev = c;
@@ -569,63 +631,58 @@ static void input_accept(sr_input_tcp *in) {
     conn_pace(c, 0);
 }
 
-static void on_connection(uv_stream_t *listener, int status) {
-    sr_input_tcp *in = listener->data;
-    if (status < 0) {
-        sr_warn(COMPONENT, "accept: %s", uv_strerror(status));
-        return;
-    }
-    /* A pending connection must be accepted, or libuv stops accepting. */
-    if (in->stats.connections_open >= SR_INPUT_TCP_MAX_CONNECTIONS)
-        input_refuse(in);
-    else
-        input_accept(in);
+static int input_shed(void *ud) {
+    sr_input_tcp *in = ud;
+    int shed = sr_conn_guard_shed(in->guard);
+    input_sync_guard(in);
+    return shed;
 }
 
-static void on_listener_closed(uv_handle_t *handle) {
-    sr_input_tcp *in = handle->data;
-    if (in->stop_cb)
-        in->stop_cb(in->stop_ud);
+static void input_free(sr_input_tcp *in) {
+    sr_conn_guard_free(in->guard);
     sr_tls_ctx_free(in->tls);
     free(in);
 }
 
+static void on_listener_closed(void *ud) {
+    sr_input_tcp *in = ud;
+    if (in->stop_cb)
+        in->stop_cb(in->stop_ud);
+    input_free(in);
+}
+
 sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
                                  const sr_ingest *ingest, char *err, size_t errlen) {
+    static const sr_listener_cbs lcbs = {input_accept, input_shed};
     const char *host = conf->host ? conf->host : "127.0.0.1";
     sr_input_tcp *in = calloc(1, sizeof *in);
-    if (!in) {
+    if (!in || !(in->guard = sr_conn_guard_new(COMPONENT, &conf->limits))) {
         snprintf(err, errlen, "out of memory");
+        free(in);
         return NULL;
     }
     in->loop = loop;
     in->ingest = *ingest;
     in->max_line = conf->max_line_bytes ? (size_t)conf->max_line_bytes : SIZE_MAX;
     in->idle_timeout_ms = conf->idle_timeout_ms;
-    if (conf->tls.cert_file && !(in->tls = sr_tls_ctx_new_server(&conf->tls, err, errlen))) {
-        free(in);
-        return NULL;
-    }
-    int rc = uv_tcp_init(loop, &in->listener);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot create socket: %s", uv_strerror(rc));
-        sr_tls_ctx_free(in->tls);
-        free(in);
-        return NULL;
-    }
-    in->listener.data = in;
-    if (sr_tcp_listen(&in->listener, host, conf->port, on_connection, err, errlen) < 0) {
-        uv_close((uv_handle_t *)&in->listener, on_listener_closed);
-        return NULL;
-    }
-    sr_info(COMPONENT, "listening on %s:%d%s", host, sr_input_tcp_port(in),
-            in->tls ? " (TLS)" : "");
+    in->min_progress_bytes = conf->min_progress_bytes;
+    in->progress_interval_ms = conf->progress_interval_ms;
+    if (conf->tls.cert_file && !(in->tls = sr_tls_ctx_new_server(&conf->tls, err, errlen)))
+        goto fail;
+    in->listener = sr_listener_new(loop, COMPONENT, host, conf->port, &lcbs, in, err, errlen);
+    if (!in->listener)
+        goto fail;
+    in->port = sr_listener_port(in->listener);
+    sr_info(COMPONENT, "listening on %s:%d%s", host, in->port, in->tls ? " (TLS)" : "");
     return in;
+fail:
+    input_free(in);
+    return NULL;
 }
 
 sr_tls_ctx *sr_input_tcp_tls(const sr_input_tcp *in) { return in->tls; }
 
-int sr_input_tcp_port(const sr_input_tcp *in) { return sr_tcp_local_port(&in->listener); }
+int sr_input_tcp_port(const sr_input_tcp *in) { return in->port; }
 
 const sr_input_tcp_stats *sr_input_tcp_get_stats(const sr_input_tcp *in) { return &in->stats; }
 
@@ -647,7 +704,8 @@ void sr_input_tcp_stop(sr_input_tcp *in, void (*cb)(void *ud), void *ud) {
         conn_close(c);
         conn_unlink(c); /* an orphan from now on */
     }
-    uv_close((uv_handle_t *)&in->listener, on_listener_closed);
+    input_sync_guard(in);
+    sr_listener_close(in->listener, on_listener_closed, in);
 }
 
 void sr_input_tcp_close(sr_input_tcp *in) {

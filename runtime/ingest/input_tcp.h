@@ -30,7 +30,17 @@
  *
  * TLS is on when conf->tls.cert_file is set. A connection that sends nothing
  * for conf->idle_timeout_ms (0: never) while the input is reading is
- * closed. At most SR_INPUT_TCP_MAX_CONNECTIONS are open at once.
+ * closed. A line must make progress: when one line stays unfinished over a
+ * whole conf->progress_interval_ms that brought fewer than
+ * conf->min_progress_bytes, the connection is closed (a sender trickling a
+ * byte a second cannot hold it; counted as slow_closed).
+ *
+ * Connections are limited by conf->limits (conn_guard.h): a connection
+ * is idle while it holds no unfinished line and nothing waits to be
+ * submitted or answered; the oldest idle one is closed to make room at
+ * max_connections, and an address over max_per_peer has its new
+ * connection closed. Running out of file descriptors is survived
+ * (listener.h).
  *
  * A connection whose first bytes are an HTTP method ("POST ", "GET ", ...)
  * is closed before any of it reaches the pipeline: no NDJSON line starts
@@ -48,8 +58,7 @@
 
 #include "ingest.h"
 
-#define SR_INPUT_TCP_MAX_INFLIGHT    2
-#define SR_INPUT_TCP_MAX_CONNECTIONS 1024
+#define SR_INPUT_TCP_MAX_INFLIGHT 2
 /* A chunk gathered while submits are in flight goes once it reaches the
  * chunk target (overshooting by at most the rest of one read); with the
  * window full it is also where reading stops (see Back-pressure above).
@@ -76,9 +85,12 @@ typedef struct sr_input_tcp_counters {
 typedef struct sr_input_tcp_stats {
     uint64_t connections_total; /* accepted since start */
     uint64_t connections_open;
-    uint64_t connections_refused; /* over SR_INPUT_TCP_MAX_CONNECTIONS */
-    uint64_t http_refused;        /* closed: they began with an HTTP request */
-    sr_input_tcp_counters totals; /* all connections, closed ones included */
+    uint64_t connections_refused;        /* closed at accept: a limit of conf->limits */
+    uint64_t http_refused;               /* closed: they began with an HTTP request */
+    uint64_t slow_closed;                /* closed for a line making too little progress */
+    uint64_t peers;                      /* addresses with connections open */
+    uint64_t shed[SR_CONN_SHED_REASONS]; /* conn_guard.h, and descriptors running out */
+    sr_input_tcp_counters totals;        /* all connections, closed ones included */
 } sr_input_tcp_stats;
 
 /* Listens on conf->host:conf->port. `conf` and `ingest` are copied. Returns

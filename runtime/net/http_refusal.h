@@ -21,11 +21,13 @@ typedef enum sr_http_refusal {
     SR_HTTP_REFUSED_BAD_CHUNK,         /* 400: malformed chunk size line or extension */
     SR_HTTP_REFUSED_FRAMING_MISMATCH,  /* 400: the lexer and http-parser disagree on the end */
     SR_HTTP_REFUSED_TIMEOUT,           /* 408: request not completed in time */
+    SR_HTTP_REFUSED_HEADER_TIMEOUT,    /* 408: head not complete within header_timeout */
+    SR_HTTP_REFUSED_BODY_TOO_SLOW,     /* 408: body below its minimum progress */
     SR_HTTP_REFUSED_TOO_LARGE,         /* 413: body beyond max_body */
     SR_HTTP_REFUSED_HEADERS_TOO_LARGE, /* 431 */
     SR_HTTP_REFUSED_EXPECTATION,       /* 417 */
     SR_HTTP_REFUSED_UPGRADE,           /* 501: protocol upgrade */
-    SR_HTTP_REFUSED_CONNECTIONS,       /* connection closed at accept: max_connections */
+    SR_HTTP_REFUSED_CONNECTIONS,       /* connection closed at accept: a limit (conn_guard.h) */
     SR_HTTP_REFUSED_NO_MEMORY,         /* 500 */
     SR_HTTP_REFUSED_BODY_BUDGET,       /* 503: max_body_total reached */
     SR_HTTP_REFUSED_UNAUTHORIZED,      /* 401 on the head: no or a wrong credential */

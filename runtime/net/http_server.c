@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "http_framing.h"
+#include "listener.h"
 #include "log.h"
 
 /* How long a closing connection drains input the peer is still sending. */
@@ -53,8 +55,15 @@ struct sr_http_response {
 struct http_conn {
     sr_http_server *srv;
     http_conn *prev, *next;
+    sr_conn_slot slot; /* in the server's guard, from accept to close */
     sr_tls_stream *stream;
-    uv_timer_t timer; /* request deadline in READING, linger in DRAINING */
+    uv_timer_t timer;       /* request deadlines in READING, linger in DRAINING */
+    uint64_t waiting_since; /* READING: when the server began to wait for this request */
+    uint64_t started_at;    /* its first byte */
+    uint64_t rx;            /* bytes received while READING */
+    uint64_t rx_mark;       /* `rx` at the last body progress check */
+    uint64_t next_check;    /* when the body's progress is checked next */
+    int in_body;            /* the head is complete, the body is coming */
     http_parser parser;
     sr_http_framing framing; /* the strict reading of the same bytes */
     sr_http_response *ex;    /* the request being parsed (READING) or handled */
@@ -74,7 +83,10 @@ struct http_conn {
 
 struct sr_http_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    sr_listener *listener;
+    sr_conn_guard *guard;
+    uint64_t fd_dropped; /* the listener's count, kept when it closes */
+    int port;
     sr_http_server_conf conf;
     char name[32];
     sr_http_handler handler;
@@ -364,6 +376,17 @@ static int handle_expect(http_conn *c) {
     return 0;
 }
 
+static void conn_arm_reading(http_conn *c);
+
+/* From here on the head deadline is met and the body's progress counts
+ * (a request without a body is dispatched before any check). */
+static void conn_body_begins(http_conn *c) {
+    c->in_body = 1;
+    c->rx_mark = c->rx;
+    c->next_check = uv_now(c->srv->loop) + c->srv->conf.body_progress_interval_ms;
+    conn_arm_reading(c);
+}
+
 static int on_headers_complete(http_parser *p) {
     http_conn *c = p->data;
     sr_http_response *ex = c->ex;
@@ -396,6 +419,7 @@ static int on_headers_complete(http_parser *p) {
         if (sr_buf_reserve(&ex->body, (size_t)p->content_length) != 0)
             return parse_fail(c, SR_HTTP_REFUSED_NO_MEMORY, NULL);
     }
+    conn_body_begins(c);
     return handle_expect(c);
 }
 
@@ -446,6 +470,43 @@ static void conn_arm_timer(http_conn *c, uint64_t ms) {
         uv_timer_stop(&c->timer);
 }
 
+static int body_progress_on(const sr_http_server_conf *cf) {
+    return cf->body_progress_bytes && cf->body_progress_interval_ms;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* One timer serves every deadline of a request being read: the request as
+ * a whole (idle_timeout_ms from when the server began to wait for it), its
+ * head (header_timeout_ms from its first byte), and its body's progress. */
+static void conn_arm_reading(http_conn *c) {
+    const sr_http_server_conf *cf = &c->srv->conf;
+    uint64_t due = UINT64_MAX;
+    if (cf->idle_timeout_ms)
+        due = c->waiting_since + cf->idle_timeout_ms;
+    if (c->started && !c->in_body && cf->header_timeout_ms)
+        due = earliest(due, c->started_at + cf->header_timeout_ms);
+    if (c->in_body && body_progress_on(cf))
+        due = earliest(due, c->next_check);
+    if (due == UINT64_MAX) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uint64_t now = uv_now(c->srv->loop);
+    uv_timer_start(&c->timer, on_conn_timer, due > now ? due - now : 0, 0);
+}
+
+/* A new request may begin: the connection is idle until its first byte. */
+static void conn_wait_request(http_conn *c) {
+    c->state = CONN_READING;
+    c->started = 0;
+    c->in_body = 0;
+    c->rx = 0;
+    c->waiting_since = uv_now(c->srv->loop);
+    sr_conn_guard_set_idle(c->srv->guard, &c->slot, 1);
+    conn_arm_reading(c);
+}
+
 static void conn_dispatch(http_conn *c) {
     sr_http_response *ex = c->ex;
     c->state = CONN_HANDLING;
@@ -458,8 +519,13 @@ static void conn_dispatch(http_conn *c) {
  * current request; both must then agree on where it ends. */
 static void conn_parse(http_conn *c, const char *data, size_t len) {
     int done;
-    if (len)
+    c->rx += len;
+    if (len && !c->started) {
         c->started = 1;
+        c->started_at = uv_now(c->srv->loop);
+        sr_conn_guard_set_idle(c->srv->guard, &c->slot, 0);
+        conn_arm_reading(c);
+    }
     long m = sr_http_framing_feed(&c->framing, data, len, &done);
     if (m < 0) {
         conn_fail(c, sr_http_framing_refusal(&c->framing), NULL);
@@ -489,10 +555,8 @@ static void conn_parse(http_conn *c, const char *data, size_t len) {
 }
 
 static void conn_next_request(http_conn *c) {
-    c->state = CONN_READING;
-    c->started = 0;
     http_parser_pause(&c->parser, 0);
-    conn_arm_timer(c, c->srv->conf.idle_timeout_ms);
+    conn_wait_request(c);
     if (c->pending.len) {
         sr_buf in = c->pending;
         c->pending = (sr_buf)SR_BUF_INIT;
@@ -571,14 +635,41 @@ static void conn_on_end(void *ud, int status, const char *why) {
         conn_close(c);
 }
 
+/* Which deadline of the request being read passed, if any. */
+static int conn_overdue(http_conn *c, uint64_t now, sr_http_refusal *kind) {
+    const sr_http_server_conf *cf = &c->srv->conf;
+    if (!c->in_body && cf->header_timeout_ms && now >= c->started_at + cf->header_timeout_ms) {
+        *kind = SR_HTTP_REFUSED_HEADER_TIMEOUT;
+        return 1;
+    }
+    if (c->in_body && body_progress_on(cf) && now >= c->next_check) {
+        if (c->rx - c->rx_mark < cf->body_progress_bytes) {
+            *kind = SR_HTTP_REFUSED_BODY_TOO_SLOW;
+            return 1;
+        }
+        c->rx_mark = c->rx;
+        c->next_check = now + cf->body_progress_interval_ms;
+    }
+    if (cf->idle_timeout_ms && now >= c->waiting_since + cf->idle_timeout_ms) {
+        *kind = SR_HTTP_REFUSED_TIMEOUT;
+        return 1;
+    }
+    return 0;
+}
+
 static void on_conn_timer(uv_timer_t *timer) {
     http_conn *c = timer->data;
-    if (c->state == CONN_READING && c->started) {
-        sr_debug(c->srv->name, "%s: request not completed within %llu ms",
-                 sr_tls_stream_peer(c->stream), (unsigned long long)c->srv->conf.idle_timeout_ms);
-        conn_fail(c, SR_HTTP_REFUSED_TIMEOUT, NULL);
+    sr_http_refusal kind;
+    if (c->state != CONN_READING) {
+        conn_close(c); /* the linger after the last answer is over */
+    } else if (!c->started) {
+        conn_close(c); /* idle for idle_timeout_ms: nothing to answer */
+    } else if (conn_overdue(c, uv_now(c->srv->loop), &kind)) {
+        sr_debug(c->srv->name, "%s: %s", sr_tls_stream_peer(c->stream),
+                 sr_http_refusal_message(kind));
+        conn_fail(c, kind, NULL);
     } else {
-        conn_close(c);
+        conn_arm_reading(c);
     }
 }
 
@@ -587,6 +678,7 @@ static void server_maybe_done(sr_http_server *srv) {
         return;
     if (srv->close_cb)
         srv->close_cb(srv->close_ud);
+    sr_conn_guard_free(srv->guard);
     free(srv);
 }
 
@@ -613,6 +705,7 @@ static void conn_close(http_conn *c) {
     if (c->closing)
         return;
     c->closing = 1;
+    sr_conn_guard_leave(c->srv->guard, &c->slot);
     if (c->ex && c->state == CONN_HANDLING) {
         exchange_release(c->ex);
         c->ex->conn = NULL; /* the handler still holds it */
@@ -626,30 +719,32 @@ static void conn_close(http_conn *c) {
 
 static const sr_tls_stream_cbs conn_cbs = {conn_on_data, conn_on_end};
 
-static void server_refuse(sr_http_server *srv) {
-    char err[128];
-    sr_tls_stream *s =
-        sr_tls_stream_accept((uv_stream_t *)&srv->listener, NULL, &conn_cbs, NULL, err, sizeof err);
-    if (!s)
-        return;
-    srv->stats.refused[SR_HTTP_REFUSED_CONNECTIONS]++;
-    sr_warn(srv->name, "refusing connection from %s: %u connections open", sr_tls_stream_peer(s),
-            srv->conf.max_connections);
-    sr_tls_stream_close(s, NULL, NULL);
+static void conn_evict(sr_conn_slot *slot) {
+    http_conn *c = (http_conn *)((char *)slot - offsetof(http_conn, slot));
+    sr_debug(c->srv->name, "%s: idle, closed to make room", sr_tls_stream_peer(c->stream));
+    conn_close(c);
 }
 
-static void server_accept(sr_http_server *srv) {
+static void server_accept(void *ud, int fd, const char *peer_ip) {
+    sr_http_server *srv = ud;
     char err[128];
     http_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        server_refuse(srv);
+        close(fd);
         return;
     }
     c->srv = srv;
-    c->stream = sr_tls_stream_accept((uv_stream_t *)&srv->listener, srv->conf.tls, &conn_cbs, c,
-                                     err, sizeof err);
+    c->slot.evict = conn_evict;
+    if (sr_conn_guard_admit(srv->guard, &c->slot, peer_ip) != 0) {
+        srv->stats.refused[SR_HTTP_REFUSED_CONNECTIONS]++;
+        close(fd);
+        free(c);
+        return;
+    }
+    c->stream = sr_tls_stream_open(srv->loop, fd, srv->conf.tls, &conn_cbs, c, err, sizeof err);
     if (!c->stream) {
         sr_warn(srv->name, "%s", err);
+        sr_conn_guard_leave(srv->guard, &c->slot);
         free(c);
         return;
     }
@@ -665,29 +760,20 @@ static void server_accept(sr_http_server *srv) {
     srv->conns = c;
     srv->nconns++;
     srv->stats.connections++;
-    c->state = CONN_READING;
-    conn_arm_timer(c, srv->conf.idle_timeout_ms);
+    conn_wait_request(c);
     if (sr_tls_stream_read_start(c->stream) < 0)
         conn_close(c);
 }
 
-static void on_connection(uv_stream_t *listener, int status) {
-    sr_http_server *srv = listener->data;
-    if (status < 0) {
-        sr_warn(srv->name, "accept: %s", uv_strerror(status));
-        return;
-    }
-    /* A pending connection must be accepted, or libuv stops accepting. */
-    if (srv->conf.max_connections && srv->nconns >= srv->conf.max_connections)
-        server_refuse(srv);
-    else
-        server_accept(srv);
+static int server_shed(void *ud) {
+    sr_http_server *srv = ud;
+    return sr_conn_guard_shed(srv->guard);
 }
 
 /* ---- Server ------------------------------------------------------------ */
 
-static void on_listener_closed(uv_handle_t *handle) {
-    sr_http_server *srv = handle->data;
+static void on_listener_closed(void *ud) {
+    sr_http_server *srv = ud;
     srv->listener_closed = 1;
     server_maybe_done(srv);
 }
@@ -695,8 +781,10 @@ static void on_listener_closed(uv_handle_t *handle) {
 sr_http_server *sr_http_server_new(uv_loop_t *loop, const sr_http_server_conf *conf,
                                    sr_http_handler handler, void *ud, char *err, size_t errlen) {
     sr_http_server *srv = calloc(1, sizeof *srv);
-    if (!srv) {
+    if (!srv ||
+        !(srv->guard = sr_conn_guard_new(conf->name ? conf->name : "http", &conf->limits))) {
         snprintf(err, errlen, "out of memory");
+        free(srv);
         return NULL;
     }
     srv->loop = loop;
@@ -706,21 +794,19 @@ sr_http_server *sr_http_server_new(uv_loop_t *loop, const sr_http_server_conf *c
     srv->conf.host = NULL; /* not kept: only needed to bind */
     srv->handler = handler;
     srv->ud = ud;
-    int rc = uv_tcp_init(loop, &srv->listener);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot create socket: %s", uv_strerror(rc));
+    static const sr_listener_cbs lcbs = {server_accept, server_shed};
+    srv->listener =
+        sr_listener_new(loop, srv->name, conf->host, conf->port, &lcbs, srv, err, errlen);
+    if (!srv->listener) {
+        sr_conn_guard_free(srv->guard);
         free(srv);
         return NULL;
     }
-    srv->listener.data = srv;
-    if (sr_tcp_listen(&srv->listener, conf->host, conf->port, on_connection, err, errlen) < 0) {
-        sr_http_server_close(srv, NULL, NULL);
-        return NULL;
-    }
+    srv->port = sr_listener_port(srv->listener);
     return srv;
 }
 
-int sr_http_server_port(const sr_http_server *srv) { return sr_tcp_local_port(&srv->listener); }
+int sr_http_server_port(const sr_http_server *srv) { return srv->port; }
 
 void sr_http_server_count(sr_http_server *srv, sr_http_refusal kind) {
     if ((unsigned)kind < SR_HTTP_REFUSED_KINDS)
@@ -728,8 +814,14 @@ void sr_http_server_count(sr_http_server *srv, sr_http_refusal kind) {
 }
 
 void sr_http_server_stats_get(const sr_http_server *srv, sr_http_server_stats *out) {
+    sr_conn_guard_stats gs;
     *out = srv->stats;
     out->connections_open = srv->nconns;
+    sr_conn_guard_stats_get(srv->guard, &gs);
+    out->peers = gs.peers;
+    memcpy(out->shed, gs.shed, sizeof out->shed);
+    out->shed[SR_CONN_SHED_FD_DROPPED] =
+        srv->closing ? srv->fd_dropped : sr_listener_get_stats(srv->listener)->fd_dropped;
 }
 
 void sr_http_server_close(sr_http_server *srv, void (*cb)(void *ud), void *ud) {
@@ -738,7 +830,8 @@ void sr_http_server_close(sr_http_server *srv, void (*cb)(void *ud), void *ud) {
     srv->closing = 1;
     srv->close_cb = cb;
     srv->close_ud = ud;
-    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    srv->fd_dropped = sr_listener_get_stats(srv->listener)->fd_dropped;
+    sr_listener_close(srv->listener, on_listener_closed, srv);
     for (http_conn *c = srv->conns; c; c = c->next)
         conn_close(c);
 }

@@ -14,8 +14,12 @@
  *       control characters, Content-Length with Transfer-Encoding,
  *       Transfer-Encoding in HTTP/1.0, malformed chunk extensions);
  *   408 a request was started but not completed within idle_timeout_ms
- *       (slow clients, slowloris); an idle keep-alive connection is closed
- *       silently after the same time;
+ *       (counted from the end of the previous answer, or from accept);
+ *       its head did not arrive completely within header_timeout_ms of its
+ *       first byte ("header_timeout"); its body brought fewer than
+ *       body_progress_bytes in a body_progress_interval_ms ("body_too_slow").
+ *       An idle keep-alive connection is closed silently after
+ *       idle_timeout_ms;
  *   413 Content-Length, or a chunked body as it streams, exceeds max_body;
  *   503 the bodies being received together would exceed max_body_total;
  *   417 Expect carries anything but 100-continue;
@@ -24,8 +28,13 @@
  *       than "chunked".
  * Each refusal is counted by kind (http_refusal.h, sr_http_server_stats_get).
  * `Expect: 100-continue` is answered with "100 Continue" unless the announced
- * body is too large (then 413 straight away). Beyond max_connections, new
- * connections are accepted and closed at once.
+ * body is too large (then 413 straight away).
+ *
+ * Connections: the listener survives running out of file descriptors
+ * (listener.h), and conn_guard.h applies `limits`: a connection waiting for
+ * its next request (or its first) is idle, the oldest idle one is closed
+ * when max_connections are open and another arrives, and an address with
+ * max_per_peer connections open gets its next one closed at once.
  *
  * Answering: the handler receives the request and a response handle and
  * calls sr_http_respond() exactly once, right away or later (after async
@@ -42,6 +51,7 @@
 
 #include <uv.h>
 
+#include "conn_guard.h"
 #include "http_refusal.h"
 #include "tls_stream.h"
 
@@ -96,7 +106,14 @@ typedef struct sr_http_server_conf {
     sr_tls_ctx *tls;          /* NULL: plain HTTP; borrowed, must outlive the server */
     size_t max_body;          /* bytes; 0 = no limit */
     uint64_t idle_timeout_ms; /* per request, see above; 0 = none */
-    unsigned max_connections; /* 0 = no limit */
+    /* The request head must be complete this long after its first byte;
+     * 0 = only idle_timeout_ms applies. */
+    uint64_t header_timeout_ms;
+    /* While a body is received, every interval must bring at least this
+     * many bytes (or the body's end); 0 bytes or interval = no such rule. */
+    size_t body_progress_bytes;
+    uint64_t body_progress_interval_ms;
+    sr_conn_limits limits; /* zero: no limits */
     /* Bytes of request bodies being received at once, all connections
      * together (a Content-Length counts in full as soon as it is announced,
      * a chunked body as it grows); beyond it 503 with Retry-After and close.
@@ -120,6 +137,8 @@ typedef struct sr_http_server_stats {
     uint64_t refused[SR_HTTP_REFUSED_KINDS]; /* per kind, see http_refusal.h */
     uint64_t answered_at_head;               /* by the head handler, body unread */
     uint64_t body_bytes_reserved;            /* now, against max_body_total */
+    uint64_t peers;                          /* addresses with connections open */
+    uint64_t shed[SR_CONN_SHED_REASONS];     /* connections closed or refused, conn_guard.h */
 } sr_http_server_stats;
 
 /* Counters since the server started. */

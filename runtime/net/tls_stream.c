@@ -2,11 +2,12 @@
  * engine of tls_engine.h. */
 #include "tls_stream.h"
 
-#include <netdb.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sr_tls_stream {
     uv_tcp_t tcp; /* tcp.data points back here */
@@ -191,15 +192,27 @@ static void on_closed(uv_handle_t *handle) {
     free(s);
 }
 
-sr_tls_stream *sr_tls_stream_accept(uv_stream_t *server, sr_tls_ctx *ctx,
-                                    const sr_tls_stream_cbs *cbs, void *ud, char *err,
-                                    size_t errlen) {
+/* The part of accepting and adopting that comes once the socket is in
+ * s->tcp: the peer's name and, with a context, a server engine. */
+static sr_tls_stream *stream_ready(sr_tls_stream *s, sr_tls_ctx *ctx, char *err, size_t errlen) {
+    format_peer(s);
+    if (ctx && !(s->tls = sr_tls_engine_new_server(ctx, err, errlen))) {
+        uv_close((uv_handle_t *)&s->tcp, on_closed);
+        return NULL;
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    s->closing = 0;
+    return s;
+}
+
+static sr_tls_stream *stream_new(uv_loop_t *loop, const sr_tls_stream_cbs *cbs, void *ud, char *err,
+                                 size_t errlen) {
     sr_tls_stream *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    int rc = uv_tcp_init(server->loop, &s->tcp);
+    int rc = uv_tcp_init(loop, &s->tcp);
     if (rc < 0) {
         snprintf(err, errlen, "cannot create socket: %s", uv_strerror(rc));
         free(s);
@@ -209,20 +222,40 @@ sr_tls_stream *sr_tls_stream_accept(uv_stream_t *server, sr_tls_ctx *ctx,
     s->cbs = *cbs;
     s->ud = ud;
     s->closing = 1; /* until fully set up: no callbacks on failure */
-    rc = uv_accept(server, (uv_stream_t *)&s->tcp);
+    return s;
+}
+
+sr_tls_stream *sr_tls_stream_accept(uv_stream_t *server, sr_tls_ctx *ctx,
+                                    const sr_tls_stream_cbs *cbs, void *ud, char *err,
+                                    size_t errlen) {
+    sr_tls_stream *s = stream_new(server->loop, cbs, ud, err, errlen);
+    if (!s)
+        return NULL;
+    int rc = uv_accept(server, (uv_stream_t *)&s->tcp);
     if (rc < 0) {
         snprintf(err, errlen, "cannot accept: %s", uv_strerror(rc));
-        goto fail;
+        uv_close((uv_handle_t *)&s->tcp, on_closed);
+        return NULL;
     }
-    format_peer(s);
-    if (ctx && !(s->tls = sr_tls_engine_new_server(ctx, err, errlen)))
-        goto fail;
-    uv_tcp_nodelay(&s->tcp, 1);
-    s->closing = 0;
-    return s;
-fail:
-    uv_close((uv_handle_t *)&s->tcp, on_closed);
-    return NULL;
+    return stream_ready(s, ctx, err, errlen);
+}
+
+sr_tls_stream *sr_tls_stream_open(uv_loop_t *loop, int fd, sr_tls_ctx *ctx,
+                                  const sr_tls_stream_cbs *cbs, void *ud, char *err,
+                                  size_t errlen) {
+    sr_tls_stream *s = stream_new(loop, cbs, ud, err, errlen);
+    if (!s) {
+        close(fd);
+        return NULL;
+    }
+    int rc = uv_tcp_open(&s->tcp, fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot adopt the connection: %s", uv_strerror(rc));
+        close(fd);
+        uv_close((uv_handle_t *)&s->tcp, on_closed);
+        return NULL;
+    }
+    return stream_ready(s, ctx, err, errlen);
 }
 
 const char *sr_tls_stream_peer(const sr_tls_stream *s) { return s->peer; }
@@ -248,54 +281,4 @@ void sr_tls_stream_close(sr_tls_stream *s, sr_tls_close_cb cb, void *ud) {
     s->close_cb = cb;
     s->close_ud = ud;
     uv_close((uv_handle_t *)&s->tcp, on_closed);
-}
-
-/* ---- Listening --------------------------------------------------------- */
-
-static void format_endpoint(char *buf, size_t len, const char *host, int port) {
-    if (strchr(host, ':'))
-        snprintf(buf, len, "[%s]:%d", host, port);
-    else
-        snprintf(buf, len, "%s:%d", host, port);
-}
-
-int sr_tcp_listen(uv_tcp_t *tcp, const char *host, int port, uv_connection_cb cb, char *err,
-                  size_t errlen) {
-    char where[300], service[16];
-    struct addrinfo hints = {0}, *ai = NULL;
-
-    format_endpoint(where, sizeof where, host, port);
-    if (port < 0 || port > 65535) {
-        snprintf(err, errlen, "cannot listen on %s: invalid port", where);
-        return UV_EINVAL;
-    }
-    snprintf(service, sizeof service, "%d", port);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, service, &hints, &ai);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", where, gai_strerror(gai));
-        return UV_EINVAL;
-    }
-    /* libuv reports some bind errors (EADDRINUSE) only from uv_listen. */
-    int rc = uv_tcp_bind(tcp, ai->ai_addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)tcp, SOMAXCONN, cb);
-    freeaddrinfo(ai);
-    if (rc < 0)
-        snprintf(err, errlen, "cannot listen on %s: %s", where, uv_strerror(rc));
-    return rc;
-}
-
-int sr_tcp_local_port(const uv_tcp_t *tcp) {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
-    if (ss.ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)&ss)->sin_port);
-    return -1;
 }

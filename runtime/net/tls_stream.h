@@ -73,6 +73,11 @@ sr_tls_stream *sr_tls_stream_accept(uv_stream_t *server, sr_tls_ctx *ctx,
                                     const sr_tls_stream_cbs *cbs, void *ud, char *err,
                                     size_t errlen);
 
+/* The same for a connection already accepted (listener.h): takes `fd` over,
+ * closing it on failure. */
+sr_tls_stream *sr_tls_stream_open(uv_loop_t *loop, int fd, sr_tls_ctx *ctx,
+                                  const sr_tls_stream_cbs *cbs, void *ud, char *err, size_t errlen);
+
 /* "192.0.2.1:5555" / "[2001:db8::1]:5555", and the address alone. */
 const char *sr_tls_stream_peer(const sr_tls_stream *s);
 const char *sr_tls_stream_peer_ip(const sr_tls_stream *s);
@@ -97,16 +102,5 @@ void sr_tls_stream_shutdown(sr_tls_stream *s);
 /* Closes the socket; `cb` (may be NULL) runs once it is closed, after which
  * the stream is freed. Idempotent: later calls are ignored. */
 void sr_tls_stream_close(sr_tls_stream *s, sr_tls_close_cb cb, void *ud);
-
-/* ---- Listening sockets: every stream comes from one. */
-
-/* Binds the initialised `tcp` to host:port (an address or a name resolved
- * once, now) and listens. On failure returns a libuv error code and writes
- * e.g. "cannot listen on 127.0.0.1:8080: address already in use"; the
- * caller still owns and closes `tcp` either way. */
-int sr_tcp_listen(uv_tcp_t *tcp, const char *host, int port, uv_connection_cb cb, char *err,
-                  size_t errlen);
-/* The port a listening handle is bound to (useful after port 0), or -1. */
-int sr_tcp_local_port(const uv_tcp_t *tcp);
 
 #endif

@@ -28,6 +28,9 @@ def check(*paths, env=None):
 TLS_DEFAULTS = {"cert": None, "key": None, "client_ca": None, "require_client_cert": False,
                 "min_version": "1.2", "ciphers": None}
 FAILED_AUTH_DEFAULTS = {"max_failures": 20, "window": "1m", "log_lines": 10, "peers": 4096}
+# Connection limits and request deadlines of every listener (conn_guard.h).
+FLOOD_DEFAULTS = {"min_progress_bytes": "1KiB", "progress_interval": "10s",
+                  "max_connections": 10000, "max_connections_per_peer": 256}
 
 DEFAULTS = {
     "logging": {"level": "info", "format": "text"},
@@ -42,9 +45,9 @@ DEFAULTS = {
     "inputs": {
         "http": {"enabled": True, "listen": "127.0.0.1:8080", "max_body": "16MiB", "token": None,
                  "idle_timeout": "1m", "tls": TLS_DEFAULTS, "max_body_total": "64MiB",
-                 "failed_auth": FAILED_AUTH_DEFAULTS},
+                 "failed_auth": FAILED_AUTH_DEFAULTS, "header_timeout": "10s", **FLOOD_DEFAULTS},
         "tcp": {"enabled": True, "listen": "127.0.0.1:5140", "max_line": "1MiB", "idle_timeout": "1m",
-                "tls": TLS_DEFAULTS},
+                "tls": TLS_DEFAULTS, **FLOOD_DEFAULTS},
     },
     "queue": {"type": "memory", "max_bytes": "16MiB", "overflow": "block", "fsync": "always",
               "fsync_interval": "1s", "segment_bytes": "64MiB"},
@@ -52,7 +55,7 @@ DEFAULTS = {
                  "status_window": "24h", "shutdown_timeout": "10s"},
     "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
               "files_dir": None, "failed_auth": FAILED_AUTH_DEFAULTS, "tls": TLS_DEFAULTS,
-              "allowed_hosts": []},
+              "allowed_hosts": [], "max_connections": 4096, "max_connections_per_peer": 64},
     "local_forwarder": {"enabled": True,
                         "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT", "MONITOR_EVENTS"]},
 }
@@ -110,7 +113,8 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
         "idle_timeout": "90s", "max_body_total": "20MiB",
         "tls": {"cert": "/c.pem", "key": "/k.pem", "client_ca": None, "require_client_cert": False,
                 "min_version": "1.3", "ciphers": "ECDHE+AESGCM"},
-        "failed_auth": {"max_failures": 5, "window": "2m", "log_lines": 10, "peers": 4096}}
+        "failed_auth": {"max_failures": 5, "window": "2m", "log_lines": 10, "peers": 4096},
+        "header_timeout": "10s", **FLOOD_DEFAULTS}
     assert s["inputs"]["tcp"]["enabled"] is False and s["inputs"]["tcp"]["max_line"] == "4KiB"
     # A disk queue's bound defaults to 1 GiB.
     assert s["queue"] == {"type": "disk", "max_bytes": "1GiB", "overflow": "drop_oldest",
@@ -121,7 +125,8 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
                           "tokens": [{"name": "ops", "role": "viewer"}], "script_dir": None,
                           "files_dir": None, "allowed_hosts": ["gw.example", "admin.example"],
                           "tls": TLS_DEFAULTS,
-                          "failed_auth": {"max_failures": 20, "window": "1m", "log_lines": 3, "peers": 64}}
+                          "failed_auth": {"max_failures": 20, "window": "1m", "log_lines": 3, "peers": 64},
+                          "max_connections": 4096, "max_connections_per_peer": 64}
     assert s["local_forwarder"] == {"enabled": True, "transmit_message_types": ["SECURE_AUDIT"]}
 
 

@@ -419,7 +419,7 @@ static void test_listener(void) {
     lv.stop.data = &lv;
     sr_admin_sources src = {.start_time_ms = 1000, .not_ready = live_not_ready, .ud = &lv};
     char err[256] = "";
-    lv.admin = sr_admin_new(&lv.loop, "127.0.0.1", 0, &src, err, sizeof err);
+    lv.admin = sr_admin_new(&lv.loop, "127.0.0.1", 0, NULL, &src, err, sizeof err);
     CHECK(lv.admin != NULL);
     if (!lv.admin)
         return;
@@ -428,7 +428,7 @@ static void test_listener(void) {
 
     /* A second listener on the same port fails with a clear message. */
     char err2[256] = "";
-    sr_admin *dup = sr_admin_new(&lv.loop, "127.0.0.1", port, &src, err2, sizeof err2);
+    sr_admin *dup = sr_admin_new(&lv.loop, "127.0.0.1", port, NULL, &src, err2, sizeof err2);
     CHECK(dup == NULL);
     CHECK(strstr(err2, "admin API: cannot listen on 127.0.0.1:") != NULL);
 

@@ -69,6 +69,8 @@ typedef struct fixture {
     loop_thread lt;
     sr_http_server *srv;
     int port;
+    sr_http_server *lim; /* the limits and deadlines server */
+    int lim_port;
     atomic_int delayed_answered; /* delayed answers given (dropped or not) */
     atomic_int delayed_dropped;  /* ... of which sr_http_respond said dropped */
     atomic_int closed;
@@ -139,7 +141,7 @@ static void start_server(void *arg) {
         .port = 0,
         .max_body = 1024,
         .idle_timeout_ms = 400,
-        .max_connections = 8,
+        .limits = {.max_connections = 8},
         .max_body_total = 1500,
         .head_handler = head_handler,
     };
@@ -148,6 +150,33 @@ static void start_server(void *arg) {
     if (!fx->srv)
         fprintf(stderr, "%s\n", err);
     fx->port = fx->srv ? sr_http_server_port(fx->srv) : -1;
+}
+
+/* Connection limits and deadlines, with an idle timeout long enough that
+ * only the rule under test can close a connection. */
+static void start_limited_server(void *arg) {
+    fixture *fx = arg;
+    char err[256];
+    sr_http_server_conf conf = {
+        .name = "test.limits",
+        .host = "127.0.0.1",
+        .port = 0,
+        .max_body = 4096,
+        .idle_timeout_ms = 20000,
+        .header_timeout_ms = 300,
+        .body_progress_bytes = 100,
+        .body_progress_interval_ms = 300,
+        .limits = {.max_connections = 8, .max_per_peer = 6},
+    };
+    fx->lim = sr_http_server_new(&fx->lt.loop, &conf, handler, fx, err, sizeof err);
+    CHECK(fx->lim != NULL);
+    if (!fx->lim)
+        fprintf(stderr, "%s\n", err);
+    fx->lim_port = fx->lim ? sr_http_server_port(fx->lim) : -1;
+}
+
+static void close_limited_server(void *arg) {
+    sr_http_server_close(((fixture *)arg)->lim, NULL, NULL);
 }
 
 static void try_second_server(void *arg) {
@@ -167,10 +196,20 @@ static void close_server(void *arg) {
 
 /* ---- a raw client ------------------------------------------------------- */
 
-static int client_connect(int port) {
+/* A connection from `source` (a 127.0.0.x address: every one of them is
+ * loopback on Linux), or from 127.0.0.1 when NULL. */
+static int client_connect_from(int port, const char *source) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (source) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        inet_pton(AF_INET, source, &src.sin_addr);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         return -1;
@@ -179,6 +218,8 @@ static int client_connect(int port) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
 }
+
+static int client_connect(int port) { return client_connect_from(port, NULL); }
 
 static void client_send(int fd, const char *s, size_t len) {
     while (len > 0) {
@@ -232,6 +273,8 @@ static int closed_by_server(int fd) {
     int status_out = read_response(fd, head, sizeof head, body, sizeof body)
 
 /* ---- tests -------------------------------------------------------------- */
+
+static char head_scratch[4096], body_scratch[4096];
 
 static void test_get_and_headers(fixture *fx) {
     int fd = client_connect(fx->port);
@@ -412,28 +455,6 @@ static void test_disconnect_before_reply(fixture *fx) {
     close(fd);
 }
 
-static void test_max_connections(fixture *fx) {
-    int fds[8];
-    usleep(100 * 1000); /* earlier tests' connections are gone */
-    for (int i = 0; i < 8; i++) {
-        fds[i] = client_connect(fx->port);
-        send_str(fds[i], "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-        RESPONSE(fds[i], status);
-        CHECK_INT(status, 200);
-    }
-    int extra = client_connect(fx->port);
-    CHECK(closed_by_server(extra));
-    close(extra);
-    for (int i = 0; i < 8; i++)
-        close(fds[i]);
-    usleep(100 * 1000); /* let the server see them go */
-    int again = client_connect(fx->port);
-    send_str(again, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
-    RESPONSE(again, status);
-    CHECK_INT(status, 200);
-    close(again);
-}
-
 typedef struct stats_call {
     fixture *fx;
     sr_http_server_stats stats;
@@ -572,6 +593,137 @@ static void test_body_budget(fixture *fx) {
     CHECK(st.stats.refused[SR_HTTP_REFUSED_BODY_BUDGET] >= 2);
 }
 
+static void read_lim_stats(void *arg) {
+    stats_call *sc = arg;
+    sr_http_server_stats_get(sc->fx->lim, &sc->stats);
+}
+
+/* Polls the limited server's stats until `expr` equals `want`. */
+#define WAIT_LIM_STAT(fx, sc, expr, want)                                                          \
+    do {                                                                                           \
+        for (int i_ = 0; i_ < 300; i_++) {                                                         \
+            lt_call(&(fx)->lt, read_lim_stats, &(sc));                                             \
+            if ((uint64_t)(expr) == (uint64_t)(want))                                              \
+                break;                                                                             \
+            usleep(10 * 1000);                                                                     \
+        }                                                                                          \
+        CHECK_INT((expr), (want));                                                                 \
+    } while (0)
+
+static int get_ok(int fd) {
+    send_str(fd, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    RESPONSE(fd, status);
+    return status;
+}
+
+/* Per-peer limit, then the total: the oldest idle connection makes room;
+ * with none idle, the new one is refused; each counted by reason. */
+static void test_connection_limits(fixture *fx) {
+    stats_call st = {.fx = fx};
+    int a[6], b[2];
+    for (int i = 0; i < 6; i++) {
+        a[i] = client_connect_from(fx->lim_port, "127.0.0.21");
+        CHECK_INT(get_ok(a[i]), 200); /* served, now idle (keep-alive) */
+    }
+    /* A seventh from the same address: closed at once, others unaffected. */
+    int seventh = client_connect_from(fx->lim_port, "127.0.0.21");
+    CHECK(closed_by_server(seventh));
+    close(seventh);
+    WAIT_LIM_STAT(fx, st, st.stats.shed[SR_CONN_SHED_PEER_LIMIT], 1);
+    CHECK_INT(st.stats.peers, 1);
+    for (int i = 0; i < 2; i++) {
+        b[i] = client_connect_from(fx->lim_port, "127.0.0.22");
+        CHECK_INT(get_ok(b[i]), 200);
+    }
+    WAIT_LIM_STAT(fx, st, st.stats.connections_open, 8);
+    /* a[0] has been idle longest: it goes, the newcomer is served. */
+    int c = client_connect_from(fx->lim_port, "127.0.0.23");
+    CHECK_INT(get_ok(c), 200);
+    CHECK(closed_by_server(a[0]));
+    close(a[0]);
+    WAIT_LIM_STAT(fx, st, st.stats.shed[SR_CONN_SHED_EVICTED_IDLE], 1);
+    /* A request in progress on each: none idle, so a newcomer is refused. */
+    int *all[] = {&a[1], &a[2], &a[3], &a[4], &a[5], &b[0], &b[1], &c};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        send_str(*all[i], "GET /x HTTP/1.1\r\n");
+    usleep(50 * 1000); /* let the server read them */
+    int d = client_connect_from(fx->lim_port, "127.0.0.24");
+    CHECK(closed_by_server(d));
+    close(d);
+    WAIT_LIM_STAT(fx, st, st.stats.shed[SR_CONN_SHED_LIMIT], 1);
+    CHECK_INT(st.stats.shed[SR_CONN_SHED_EVICTED_IDLE], 1);
+    CHECK(st.stats.refused[SR_HTTP_REFUSED_CONNECTIONS] >= 2);
+    /* The heads never complete: header_timeout answers them all with 408. */
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        int status = read_response(*all[i], head_scratch, sizeof head_scratch, body_scratch,
+                                   sizeof body_scratch);
+        CHECK_INT(status, 408);
+        close(*all[i]);
+    }
+    WAIT_LIM_STAT(fx, st, st.stats.connections_open, 0);
+    CHECK_INT(st.stats.peers, 0);
+    /* And the way out: new connections are served again. */
+    int e = client_connect_from(fx->lim_port, "127.0.0.21");
+    CHECK_INT(get_ok(e), 200);
+    close(e);
+}
+
+/* POSTs a body of 1200 bytes, `step` bytes every 50 ms for `steps`
+ * times; the answer's status (its body in body_scratch). */
+static int post_trickled(int port, size_t step, int steps) {
+    static const char data[64] = {0};
+    int fd = client_connect(port);
+    send_str(fd, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1200\r\n\r\n");
+    for (int i = 0; i < steps; i++) {
+        client_send(fd, data, step);
+        usleep(50 * 1000);
+    }
+    int status =
+        read_response(fd, head_scratch, sizeof head_scratch, body_scratch, sizeof body_scratch);
+    close(fd);
+    return status;
+}
+
+/* header_timeout counts from the first byte and is not the idle timeout;
+ * a body must bring body_progress_bytes per interval. */
+static void test_request_deadlines(fixture *fx) {
+    stats_call st = {.fx = fx};
+    lt_call(&fx->lt, read_lim_stats, &st);
+    uint64_t head0 = st.stats.refused[SR_HTTP_REFUSED_HEADER_TIMEOUT];
+    uint64_t body0 = st.stats.refused[SR_HTTP_REFUSED_BODY_TOO_SLOW];
+
+    /* Idle for longer than header_timeout, then a prompt request: fine. */
+    int fd = client_connect(fx->lim_port);
+    usleep(500 * 1000);
+    CHECK_INT(get_ok(fd), 200);
+    close(fd);
+
+    /* A head trickled a byte every 50 ms: 408 once header_timeout passed. */
+    fd = client_connect(fx->lim_port);
+    const char *req =
+        "GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    for (size_t i = 0; i < strlen(req); i++)
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+            break;
+        else
+            usleep(50 * 1000);
+    RESPONSE(fd, status);
+    CHECK_INT(status, 408);
+    CHECK(strstr(body, "head") != NULL);
+    close(fd);
+
+    /* A body at 60 bytes per 50 ms (about 360 per interval) completes;
+     * one at a byte per 50 ms (about 6 per interval) does not, and what
+     * the client sends after the answer is drained. */
+    CHECK_INT(post_trickled(fx->lim_port, 60, 20), 200);
+    CHECK_INT(post_trickled(fx->lim_port, 1, 20), 408);
+    CHECK(strstr(body_scratch, "slowly") != NULL);
+
+    lt_call(&fx->lt, read_lim_stats, &st);
+    CHECK_INT(st.stats.refused[SR_HTTP_REFUSED_HEADER_TIMEOUT], head0 + 1);
+    CHECK_INT(st.stats.refused[SR_HTTP_REFUSED_BODY_TOO_SLOW], body0 + 1);
+}
+
 static void test_bind_error(fixture *fx) {
     char want[64];
     lt_call(&fx->lt, try_second_server, fx);
@@ -602,7 +754,8 @@ int main(void) {
     static fixture fx;
     lt_start(&fx.lt);
     lt_call(&fx.lt, start_server, &fx);
-    if (fx.srv) {
+    lt_call(&fx.lt, start_limited_server, &fx);
+    if (fx.srv && fx.lim) {
         test_get_and_headers(&fx);
         test_keep_alive_and_pipelining(&fx);
         test_http10(&fx);
@@ -616,8 +769,10 @@ int main(void) {
         test_body_budget(&fx);
         test_idle_timeout(&fx);
         test_disconnect_before_reply(&fx);
-        test_max_connections(&fx);
+        test_connection_limits(&fx);
+        test_request_deadlines(&fx);
         test_bind_error(&fx);
+        lt_call(&fx.lt, close_limited_server, &fx);
         test_close_with_pending_answer(&fx);
     }
     lt_stop(&fx.lt);
