@@ -71,7 +71,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         .port = 0,
         .max_body = 4096,
         .idle_timeout_ms = 2000,
-        .max_connections = 16,
+        .limits = {.max_connections = 16},
         .max_body_total = 16384,
         .head_handler = head_handler,
     };
