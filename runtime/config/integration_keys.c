@@ -228,7 +228,10 @@ const sr_conf_key sr_integration_conf_keys[] = {
      .apply = read_min_severity,
      .doc_default = "all",
      .doc = "forward events with severity ≤ this (0 is most severe): `0`–`7`, or Sysdig's "
-            "labels `High` (3), `Medium` (5), `Low` (6), `Info` (7)"},
+            "labels `High` (3), `Medium` (5), `Low` (6), `Info` (7). Severity is a policy-event "
+            "notion: platform audit records always say `severity: 0`, so this never holds them "
+            "back; to keep audit apart, give it an integration of its own (`channels: "
+            "[PLATFORM_AUDIT]`)"},
     {.name = "scripts",
      .type = SR_CONF_CUSTOM,
      SR_CONF_AT(sr_integration_conf, scripts),
