@@ -23,7 +23,6 @@
 
 #include "fsutil.h"
 #include "log.h"
-#include "file.h"
 #include "queue.h"
 #include "sink.h"
 
@@ -190,6 +189,7 @@ static void reject_front(sr_integ_rt *r, size_t n, const char *stage, const char
 
 static void on_sent(void *ud, const sr_sink_result *res);
 static void attempt_failed(sr_integ_rt *r, const char *reason, long retry_after_ms);
+static int open_sink(sr_delivery *d, sr_integ_rt *r, char *err, size_t errlen);
 
 static void send_batch(sr_integ_rt *r) {
     char err[256];
@@ -210,6 +210,14 @@ static void send_batch(sr_integ_rt *r) {
     }
     sr_sink_payload p = {.recs = recs, .lens = lens, .n = n};
     r->step[0] = '\0';
+    if (!r->sink && open_sink(r->d, r, err, sizeof err) != 0) {
+        /* A reload could not open it (a FILE path turned into a link, say):
+         * each attempt tries again and fails with the reason, so the status
+         * says why and the queue waits, without a reload once it is fixed. */
+        r->st.attempts++;
+        attempt_failed(r, err, -1);
+        goto done;
+    }
     if (strcmp(r->info.transport, "http") == 0) {
         if (sr_lua_host_request(r->d->host, r->idx, recs, lens, n, &req, err, sizeof err) != 0) {
             /* The module cannot build a request for these records: no attempt
@@ -723,12 +731,9 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
         r->in_flight = 0;
         r->step[0] = '\0';
         r->send_n = r->ncur;
-        if (open_sink(d, r, err, errlen) != 0) {
-            /* Keep it queued: it retries (and reports) until the next reload. */
-            sr_error("delivery", "%s", err);
-            r->sink =
-                sr_file_sink_new(d->loop, &(sr_file_settings){.path = "/dev/null"}, err, errlen);
-        }
+        if (open_sink(d, r, err, errlen) != 0)
+            sr_error("delivery", "%s; its events stay queued, and each attempt opens it again",
+                     err); /* send_batch() does, with r->sink NULL */
         if (r->timer_for == TIMER_LINGER || r->timer_for == TIMER_IDLE) {
             uv_timer_stop(&r->timer);
             r->timer_for = TIMER_IDLE;

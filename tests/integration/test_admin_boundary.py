@@ -244,8 +244,14 @@ def test_file_paths_only_under_files_dir_never_through_a_link(gateway_factory, t
     assert gw.post_ndjson(policy_events(1, "after")).status_code == 200
     wait_until(lambda: "after-0" in ids_in(files / "g.jsonl"), 10)
     assert os.listdir(str(outside)) == []
-    # the way out: the link gone, the integration writes again
+    # f keeps its event queued, and its status says why
+    wait_until(lambda: "symbolic link" in (admin.one("f")["last_error"] or ""), 10)
+    assert admin.one("f")["queue"]["events"] >= 1
+    # the way out: the link gone, each attempt opening the sink again
+    # delivers the queued event without a reload, then a reload is clean too
     os.unlink(str(files / "sub"))
+    wait_until(lambda: "after-0" in ids_in(files / "sub/dir/out.jsonl"), 20)
+    assert os.listdir(str(outside)) == []
     assert admin.call("POST", "/api/reload").status_code == 200
     assert gw.post_ndjson(policy_events(1, "back")).status_code == 200
     wait_until(lambda: "back-0" in ids_in(files / "sub/dir/out.jsonl"), 10)
