@@ -305,12 +305,18 @@ static int write_seg_header(int fd, uint64_t first) {
     return pwrite_full(fd, h, SEG_HDR, 0);
 }
 
-/* Sequence numbers start at 1: a segment claiming 0 is damage, and taken
- * for one it would be appended to under numbers its name does not cover
- * (found by tests/fuzz/fuzz_spool.c). */
+/* Sequence numbers start at 1 and never come near 2^63 (centuries at ten
+ * million records a second): a segment claiming 0, or a segment or cursor
+ * claiming 2^63 or more, is damage. Taken for real, a segment 0 would be
+ * appended to under numbers its name does not cover, and a number near
+ * 2^64 would wrap (both found by tests/fuzz/fuzz_spool.c). */
+#define SEQ_LIMIT ((uint64_t)1 << 63)
+
+static int seq_plausible(uint64_t seq) { return seq > 0 && seq < SEQ_LIMIT; }
+
 static int seg_header_ok(int fd, uint64_t first) {
     unsigned char h[SEG_HDR];
-    if (first == 0 || pread_full(fd, h, SEG_HDR, 0) != SEG_HDR)
+    if (!seq_plausible(first) || pread_full(fd, h, SEG_HDR, 0) != SEG_HDR)
         return 0;
     return memcmp(h, seg_magic, 4) == 0 && get_le32(h + 4) == SEG_VERSION &&
            get_le64(h + 8) == first;
@@ -576,6 +582,10 @@ static int read_cursor(sr_spool *sp, uint64_t *out, char *why, size_t whylen) {
         return -1;
     }
     *out = get_le64(b + 8);
+    if (*out >= SEQ_LIMIT) { /* 0 is a cursor before anything was appended */
+        set_err(why, whylen, "sequence number %" PRIu64 " out of range", *out);
+        return -1;
+    }
     return 1;
 }
 

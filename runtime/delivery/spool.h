@@ -61,8 +61,10 @@
  *     that tail.
  *   - a bad record inside an older segment ends that segment: the records
  *     after it up to the next segment's first are counted as lost.
- *   - a segment whose header is unreadable is renamed to `.seg.corrupt`.
- *   - an unreadable cursor file (wrong size, magic or CRC) falls back to the
+ *   - a segment whose header is unreadable, or names a first sequence
+ *     number of 0 or of 2^63 and more, is renamed to `.seg.corrupt`.
+ *   - an unreadable cursor file (wrong size, magic or CRC, a number of 2^63
+ *     or more) falls back to the
  *     oldest record on disk: at least once, so delivered records may be sent
  *     again rather than undelivered ones skipped.
  *   - a cursor beyond the last record (possible under INTERVAL/NEVER when

@@ -122,6 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t off = 0;
     while (off < size) {
         ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL);
+        /* libFuzzer's timer signal interrupts calls on sockets with a
+         * timeout even under SA_RESTART (signal(7)). */
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0) {
             /* Refused and closed before reading all: the answer is still
              * to be read, unless the close reset the connection. */
@@ -143,8 +147,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ssize_t r = recv(fd, got + len, cap - len, 0);
         if (r == 0)
             break;
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0) {
             /* A timeout here means the server neither answered nor closed. */
+            if (errno != ECONNRESET)
+                fprintf(stderr, "recv: %s\n", strerror(errno));
             FZ_ASSERT(errno == ECONNRESET);
             break;
         }
