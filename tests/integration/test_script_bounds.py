@@ -129,8 +129,8 @@ def assert_still_good(gw, rcv, id_):
 def test_loop_at_load_refused_on_sighup_while_ingest_answers_and_sigterm_drains(
         gateway_factory, receiver_factory, tmp_path):
     # the reload loads off the loop thread: ingest answers at once all through
-    # a 3 s judgement (a frozen loop would hold each answer that long)
-    gw, rcv, script = start(gateway_factory, receiver_factory, tmp_path, script_load_timeout="3s")
+    # a 4 s judgement (a frozen loop would hold each answer that long)
+    gw, rcv, script = start(gateway_factory, receiver_factory, tmp_path, script_load_timeout="4s")
     assert_still_good(gw, rcv, "before-1")
     for text, what in ((LOOP_AT_LOAD_LUA, "site script " + str(script)),
                        (LOOP_IN_SETUP_LUA, "site script " + str(script) + ": setup")):
@@ -143,10 +143,10 @@ def test_loop_at_load_refused_on_sighup_while_ingest_answers_and_sigterm_drains(
         took = time.monotonic() - t0
         time.sleep(0.3)
         answers = sender.stop()
-        assert what in line.group(1) and "load budget of 3000 ms" in line.group(1), line.group(0)
-        assert 2.5 < took < 15, took
+        assert what in line.group(1) and "load budget of 4000 ms" in line.group(1), line.group(0)
+        assert 3.5 < took < 20, took
         assert len(answers) >= 10 and all(a[0] == 200 for a in answers), answers
-        assert max(a[1] for a in answers) < 2.0, answers
+        assert max(a[1] for a in answers) < 2.5, answers
         assert requests.get(gw.admin_url("/readyz"), timeout=5).status_code == 200
         assert_still_good(gw, rcv, "after-%d" % len(text))
     # SIGTERM while a reload is loading a looping script, with an
