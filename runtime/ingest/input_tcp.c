@@ -656,7 +656,7 @@ sr_input_tcp *sr_input_tcp_start(uv_loop_t *loop, const sr_input_conf *conf,
     static const sr_listener_cbs lcbs = {input_accept, input_shed};
     const char *host = conf->host ? conf->host : "127.0.0.1";
     sr_input_tcp *in = calloc(1, sizeof *in);
-    if (!in || !(in->guard = sr_conn_guard_new(COMPONENT, &conf->limits))) {
+    if (!in || !(in->guard = sr_conn_guard_new(loop, COMPONENT, &conf->limits))) {
         snprintf(err, errlen, "out of memory");
         free(in);
         return NULL;

@@ -24,6 +24,7 @@ struct sr_conn_peer {
 };
 
 struct sr_conn_guard {
+    uv_loop_t *loop;
     sr_conn_limits limits;
     sr_conn_slot *idle_head, *idle_tail; /* idle longest first */
     sr_conn_peer *buckets[PEER_BUCKETS];
@@ -44,10 +45,11 @@ const char *sr_conn_shed_name(sr_conn_shed r) {
     return (unsigned)r < SR_CONN_SHED_REASONS ? shed_names[r] : "unknown";
 }
 
-sr_conn_guard *sr_conn_guard_new(const char *name, const sr_conn_limits *limits) {
+sr_conn_guard *sr_conn_guard_new(uv_loop_t *loop, const char *name, const sr_conn_limits *limits) {
     sr_conn_guard *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
+    g->loop = loop;
     g->limits = *limits;
     g->log = sr_log_limit_new(1, REFUSAL_LOG_MS);
     snprintf(g->name, sizeof g->name, "%s", name);
@@ -124,6 +126,7 @@ static void idle_append(sr_conn_guard *g, sr_conn_slot *s) {
     if (s->idle)
         return;
     s->idle = 1;
+    s->idle_since = uv_now(g->loop);
     s->next = NULL;
     s->prev = g->idle_tail;
     if (g->idle_tail)
@@ -136,7 +139,7 @@ static void idle_append(sr_conn_guard *g, sr_conn_slot *s) {
 /* Evicts the connection idle longest; 0 when there is none. */
 static int evict_oldest(sr_conn_guard *g, sr_conn_shed reason) {
     sr_conn_slot *s = g->idle_head;
-    if (!s)
+    if (!s || uv_now(g->loop) - s->idle_since < SR_CONN_GUARD_GRACE_MS)
         return 0;
     g->stats.shed[reason]++;
     sr_conn_guard_leave(g, s); /* counts drop now; the owner's close may take a while */

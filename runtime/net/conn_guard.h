@@ -13,9 +13,12 @@
  * (an HTTP connection waiting for the first byte of a request, a TCP
  * connection between complete lines). Owners mark it with
  * sr_conn_guard_set_idle(); the guard keeps idle connections in the order
- * they became idle, so the one idle longest goes first. The same list
- * serves a listener that ran out of file descriptors
- * (sr_conn_guard_shed(), reason "fd_evicted_idle").
+ * they became idle, so the one idle longest goes first. A connection is
+ * only evicted once it has been idle for SR_CONN_GUARD_GRACE_MS: one just
+ * accepted (or just answered) gets that long to send its request, so new
+ * connections arriving in a burst do not evict each other before any of
+ * them could be read. The same list serves a listener that ran out of file
+ * descriptors (sr_conn_guard_shed(), reason "fd_evicted_idle").
  *
  * Closing an evicted connection is the owner's: the guard calls the slot's
  * `evict` callback, which must close the connection and, at once or later,
@@ -31,6 +34,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <uv.h>
+
+#define SR_CONN_GUARD_GRACE_MS 250
 
 /* The limits of one listener, from its configuration section. */
 typedef struct sr_conn_limits {
@@ -61,6 +68,7 @@ struct sr_conn_slot {
     sr_conn_slot *prev, *next; /* in the idle list */
     sr_conn_peer *peer;        /* NULL: not admitted (or left) */
     int idle;
+    uint64_t idle_since;               /* loop time */
     void (*evict)(sr_conn_slot *slot); /* closes the owner's connection */
 };
 
@@ -73,7 +81,7 @@ typedef struct sr_conn_guard_stats {
 /* `name` (the log component, e.g. "input.http") and `limits` copied.
  * Refusals are logged as warnings, at most one line a second with the
  * count held back. NULL when out of memory. */
-sr_conn_guard *sr_conn_guard_new(const char *name, const sr_conn_limits *limits);
+sr_conn_guard *sr_conn_guard_new(uv_loop_t *loop, const char *name, const sr_conn_limits *limits);
 /* Every slot must have left first. NULL is ignored. */
 void sr_conn_guard_free(sr_conn_guard *g);
 
@@ -90,7 +98,7 @@ void sr_conn_guard_leave(sr_conn_guard *g, sr_conn_slot *slot);
 void sr_conn_guard_set_idle(sr_conn_guard *g, sr_conn_slot *slot, int idle);
 
 /* Out of file descriptors: evicts the oldest idle connection. 1 if one
- * was evicted, 0 when none is idle. */
+ * was evicted, 0 when none is idle (past its grace). */
 int sr_conn_guard_shed(sr_conn_guard *g);
 
 void sr_conn_guard_stats_get(const sr_conn_guard *g, sr_conn_guard_stats *out);

@@ -782,7 +782,7 @@ sr_http_server *sr_http_server_new(uv_loop_t *loop, const sr_http_server_conf *c
                                    sr_http_handler handler, void *ud, char *err, size_t errlen) {
     sr_http_server *srv = calloc(1, sizeof *srv);
     if (!srv ||
-        !(srv->guard = sr_conn_guard_new(conf->name ? conf->name : "http", &conf->limits))) {
+        !(srv->guard = sr_conn_guard_new(loop, conf->name ? conf->name : "http", &conf->limits))) {
         snprintf(err, errlen, "out of memory");
         free(srv);
         return NULL;

@@ -166,7 +166,7 @@ class Gateway:
     """
 
     def __init__(self, workdir, integrations=(), conf=None, env=None, tcp=False, extra_files=(),
-                 http=True):
+                 http=True, launcher=()):
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.data_dir = os.path.join(self.workdir, "data")
@@ -176,6 +176,7 @@ class Gateway:
         self.want_tcp = tcp
         self.want_http = http
         self.extra_files = list(extra_files)
+        self.launcher = list(launcher)  # e.g. ["prlimit", "--nofile=200:200"]
         self.proc = None
         self.http_port = None
         self.tcp_port = None
@@ -243,7 +244,7 @@ class Gateway:
             while self.admin_port in (self.http_port, self.tcp_port):
                 self.admin_port = free_port()
             paths = self.write_config()
-            args = [binary]
+            args = self.launcher + [binary]
             for p in paths:
                 args += ["-c", p]
             env = dict(os.environ)
