@@ -136,10 +136,11 @@ static void idle_append(sr_conn_guard *g, sr_conn_slot *s) {
     g->idle_tail = s;
 }
 
-/* Evicts the connection idle longest; 0 when there is none. */
-static int evict_oldest(sr_conn_guard *g, sr_conn_shed reason) {
+/* Evicts the connection idle longest, if idle for `grace_ms` at least;
+ * 0 when there is none. */
+static int evict_oldest(sr_conn_guard *g, sr_conn_shed reason, uint64_t grace_ms) {
     sr_conn_slot *s = g->idle_head;
-    if (!s || uv_now(g->loop) - s->idle_since < SR_CONN_GUARD_GRACE_MS)
+    if (!s || uv_now(g->loop) - s->idle_since < grace_ms)
         return 0;
     g->stats.shed[reason]++;
     sr_conn_guard_leave(g, s); /* counts drop now; the owner's close may take a while */
@@ -153,7 +154,7 @@ int sr_conn_guard_admit(sr_conn_guard *g, sr_conn_slot *slot, const char *peer_i
     if (peer && g->limits.max_per_peer && peer->open >= g->limits.max_per_peer)
         return refuse(g, SR_CONN_SHED_PEER_LIMIT, peer_ip);
     if (g->limits.max_connections && g->stats.open >= g->limits.max_connections) {
-        if (!evict_oldest(g, SR_CONN_SHED_EVICTED_IDLE))
+        if (!evict_oldest(g, SR_CONN_SHED_EVICTED_IDLE, 0))
             return refuse(g, SR_CONN_SHED_LIMIT, peer_ip);
         peer = peer_find(g, peer_ip, h); /* the evicted one may have been its last */
     }
@@ -197,6 +198,8 @@ void sr_conn_guard_set_idle(sr_conn_guard *g, sr_conn_slot *slot, int idle) {
     }
 }
 
-int sr_conn_guard_shed(sr_conn_guard *g) { return evict_oldest(g, SR_CONN_SHED_FD_EVICTED_IDLE); }
+int sr_conn_guard_shed(sr_conn_guard *g) {
+    return evict_oldest(g, SR_CONN_SHED_FD_EVICTED_IDLE, SR_CONN_GUARD_GRACE_MS);
+}
 
 void sr_conn_guard_stats_get(const sr_conn_guard *g, sr_conn_guard_stats *out) { *out = g->stats; }

@@ -13,12 +13,13 @@
  * (an HTTP connection waiting for the first byte of a request, a TCP
  * connection between complete lines). Owners mark it with
  * sr_conn_guard_set_idle(); the guard keeps idle connections in the order
- * they became idle, so the one idle longest goes first. A connection is
- * only evicted once it has been idle for SR_CONN_GUARD_GRACE_MS: one just
- * accepted (or just answered) gets that long to send its request, so new
- * connections arriving in a burst do not evict each other before any of
- * them could be read. The same list serves a listener that ran out of file
- * descriptors (sr_conn_guard_shed(), reason "fd_evicted_idle").
+ * they became idle, so the one idle longest goes first. The same list
+ * serves a listener that ran out of file descriptors (sr_conn_guard_shed(),
+ * reason "fd_evicted_idle"); there only a connection idle for
+ * SR_CONN_GUARD_GRACE_MS is closed, because connections accepted in one
+ * burst at the descriptor limit would otherwise close each other before
+ * any of them could be read (the listener then refuses the new one, which
+ * costs no descriptor).
  *
  * Closing an evicted connection is the owner's: the guard calls the slot's
  * `evict` callback, which must close the connection and, at once or later,
@@ -97,8 +98,8 @@ void sr_conn_guard_leave(sr_conn_guard *g, sr_conn_slot *slot);
 /* A request started (idle 0) or the connection waits for the next (1). */
 void sr_conn_guard_set_idle(sr_conn_guard *g, sr_conn_slot *slot, int idle);
 
-/* Out of file descriptors: evicts the oldest idle connection. 1 if one
- * was evicted, 0 when none is idle (past its grace). */
+/* Out of file descriptors: evicts the oldest idle connection idle for
+ * SR_CONN_GUARD_GRACE_MS at least. 1 if one was evicted, else 0. */
 int sr_conn_guard_shed(sr_conn_guard *g);
 
 void sr_conn_guard_stats_get(const sr_conn_guard *g, sr_conn_guard_stats *out);
