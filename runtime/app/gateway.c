@@ -396,6 +396,7 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
     }
     warn_forwarding(&g, 1);
     sr_insecure_warn(g.delivery_host, g.names, g.ninteg, stderr);
+    sr_insecure_warn_kafka_input(&g.cfg.kafka, stderr);
     sr_buf out = SR_BUF_INIT;
     if (sr_lua_host_script_globals(g.delivery_host, &out) > 0)
         for (char *line = out.data, *nl; (nl = strchr(line, '\n')); line = nl + 1)
@@ -988,6 +989,7 @@ static void reload_continue(sr_gateway *g) {
     char err[1024] = "";
     warn_forwarding(g->next, 0);
     sr_insecure_warn(g->next->delivery_host, g->next->names, g->next->ninteg, NULL);
+    sr_insecure_warn_kafka_input(&g->next->cfg.kafka, NULL);
     if (sr_tls_reload_prepare(&g->next_tls, g->http, g->tcp, g->admin, &g->next->cfg, err,
                               sizeof err) != 0) {
         reload_abandon(g, err);
@@ -1136,6 +1138,7 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     }
     warn_forwarding(&g, 0);
     sr_insecure_warn(g.delivery_host, g.names, g.ninteg, NULL);
+    sr_insecure_warn_kafka_input(&g.cfg.kafka, NULL);
     sr_fd_limit_raise();
     uv_loop_init(&g.loop);
     uv_timer_init(&g.loop, &g.shutdown_timer);

@@ -33,3 +33,16 @@ size_t sr_insecure_warn(sr_lua_host *h, const char *const *names, size_t n, FILE
     }
     return count;
 }
+
+int sr_insecure_warn_kafka_input(const sr_kafka_input_conf *k, FILE *stream) {
+    static const char what[] =
+        "tls_verify is false: the brokers' TLS certificates and host names "
+        "are not verified, so anyone on the path can feed the gateway events";
+    if (!k->enabled || !k->tls || k->tls_verify)
+        return 0;
+    if (stream)
+        fprintf(stream, "siemrelay: warning: inputs.kafka: %s\n", what);
+    else
+        sr_warn("config", "inputs.kafka: %s", what);
+    return 1;
+}

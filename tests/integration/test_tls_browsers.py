@@ -406,3 +406,21 @@ def test_insecure_integrations_are_reported(gateway_factory, receiver_factory, t
     assert "integration 'strict'" not in p.stderr
     assert re.search(r'"name":"lax",.*"insecure":true', p.stdout)
     assert re.search(r'"name":"strict",.*"insecure":false', p.stdout)
+
+
+def test_kafka_input_without_verification_is_reported(tmp_path):
+    def check(**kafka):
+        conf = {"data_dir": str(tmp_path / "data"),
+                "inputs": {"kafka": dict({"enabled": True, "brokers": "127.0.0.1:9",
+                                          "topics": ["events"], "group_id": "g"}, **kafka)},
+                "integrations": [{"name": "out", "type": "FILE",
+                                  "configuration": {"path": str(tmp_path / "out.jsonl")}}]}
+        path = tmp_path / "cfg.yaml"
+        path.write_text(yaml_text(conf))
+        p = run_cli(["--check", "-c", str(path)])
+        assert p.returncode == 0, p.stderr
+        return p.stderr
+    warning = "siemrelay: warning: inputs.kafka: tls_verify is false: the brokers' TLS certificates"
+    assert warning in check(tls=True, tls_verify=False)
+    assert "inputs.kafka: tls_verify" not in check(tls=True)
+    assert "inputs.kafka: tls_verify" not in check(tls=False, tls_verify=False)  # no TLS at all
