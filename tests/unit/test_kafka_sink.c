@@ -431,24 +431,84 @@ static void test_queue_full(uv_loop_t *loop, mock *m) {
     close_sink(loop, s);
 }
 
+/* The gateway's log (stderr) of a stretch of the test, kept in a file so
+ * the test can read what the sink reported; echoed when the capture ends. */
+typedef struct log_capture {
+    int saved;
+    FILE *f;
+} log_capture;
+
+static int capture_start(log_capture *c) {
+    fflush(stderr);
+    c->f = tmpfile();
+    c->saved = dup(STDERR_FILENO);
+    if (!c->f || c->saved < 0 || dup2(fileno(c->f), STDERR_FILENO) < 0)
+        return -1;
+    return 0;
+}
+
+/* Whether the log so far holds `text`. */
+static int capture_has(log_capture *c, const char *text) {
+    fflush(stderr);
+    off_t end = lseek(STDERR_FILENO, 0, SEEK_CUR);
+    char *seen = end >= 0 ? calloc(1, (size_t)end + 1) : NULL;
+    int found = seen && pread(fileno(c->f), seen, (size_t)end, 0) >= 0 && strstr(seen, text);
+    free(seen);
+    return found;
+}
+
+static void capture_stop(log_capture *c, char *out, size_t cap) {
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    rewind(c->f);
+    size_t n = fread(out, 1, cap - 1, c->f);
+    out[n] = '\0';
+    fclose(c->f);
+    fputs(out, stderr);
+}
+
 static void test_fatal_replaced(uv_loop_t *loop, mock *m) {
     /* The idempotent producer cannot get a producer id: a fatal error. */
     rd_kafka_mock_push_request_errors(m->mc, API_INIT_PRODUCER_ID, 1,
                                       RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
+    log_capture cap;
+    CHECK_INT(capture_start(&cap), 0);
     sr_sink_prop props[] = {{"linger.ms", "1"}};
     sr_sink *s = open_sink(loop, m, props, 1);
     CHECK(s != NULL);
-    if (!s)
+    if (!s) {
+        char ignored[256];
+        capture_stop(&cap, ignored, sizeof ignored);
         return;
+    }
+    /* Whether the first batch meets the fatal error or squeezes through
+     * before librdkafka gives up on the producer id is librdkafka's timing.
+     * Either way no record is ever rejected or lost for it: a batch that
+     * meets it is retried, and the batch after it goes through a new
+     * producer. */
     const char *recs[] = {"{\"id\":\"f1\"}"};
     result r;
-    CHECK_INT(send_recs(s, recs, 1, &r), 0);
-    CHECK(run_until(loop, &r.done, 10000));
-    CHECK_INT(r.items[0], SR_SINK_ITEM_RETRY);
-    /* The next batch goes through a new producer. */
-    CHECK_INT(send_recs(s, recs, 1, &r), 0);
-    CHECK(run_until(loop, &r.done, 10000));
-    CHECK_INT(r.items[0], SR_SINK_ITEM_OK);
+    int ok_after_new = 0, rejected = 0, settled = 1;
+    for (int attempt = 0; attempt < 20 && !ok_after_new && settled; attempt++) {
+        int replaced_before = capture_has(&cap, "new producer");
+        if (send_recs(s, recs, 1, &r) != 0)
+            break;
+        settled = run_until(loop, &r.done, 10000);
+        rejected += r.items[0] == SR_SINK_ITEM_REJECT;
+        ok_after_new = replaced_before && r.items[0] == SR_SINK_ITEM_OK;
+        if (!ok_after_new) {
+            int pause = 0;
+            run_until(loop, &pause, 100);
+        }
+    }
+    char log[65536];
+    capture_stop(&cap, log, sizeof log);
+    CHECK(settled);
+    CHECK_INT(rejected, 0);
+    CHECK(strstr(log, "fatal producer error CLUSTER_AUTHORIZATION_FAILED") != NULL);
+    CHECK(strstr(log, "new producer for") != NULL);
+    CHECK(ok_after_new);
     close_sink(loop, s);
 }
 
