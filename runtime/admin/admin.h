@@ -71,7 +71,7 @@ typedef struct sr_admin_conf {
     size_t nallowed_hosts;
     sr_auth_guard_conf failed_auth; /* `failed_auth:` (auth_guard.h) */
     sr_tls_listen_conf tls;         /* `tls:`; no cert_file: plain HTTP */
-    sr_conn_limits limits; /* max_connections, max_connections_per_peer */
+    sr_conn_limits limits;          /* max_connections, max_connections_per_peer */
 } sr_admin_conf;
 
 /* Called once an asynchronous change finished: `err` NULL on success. */
@@ -98,8 +98,11 @@ typedef struct sr_admin_control {
      * nowhere, 1 in a -c file, 2 in the API file. */
     int (*defined)(void *ud, const char *name);
     /* Loads the -c files plus `api_file` in place of the API file, and
-     * checks them as --check does. 0, or -1 with FILE:LINE: ... in err. */
-    int (*validate)(void *ud, const char *api_file, char *err, size_t errlen);
+     * checks them as --check does, off the loop thread (a script may take
+     * up to script_load_timeout to load, and ingest must not wait for it).
+     * `done` runs on the loop: err NULL when valid, else FILE:LINE: ...
+     * -1 when no check can start (shutdown). */
+    int (*validate)(void *ud, const char *api_file, sr_admin_done_cb done, void *cbud);
     /* Reloads as SIGHUP does; `done` runs once the new configuration runs
      * (err NULL) or was refused. -1 when no reload can start (shutdown). */
     int (*reload)(void *ud, sr_admin_done_cb done, void *cbud);

@@ -37,10 +37,12 @@ typedef struct job {
     /* while a change is applied */
     sr_admin_entries prev; /* the list before it, to put back on failure */
     sr_admin_linemap map;
-    int entry;        /* index of the changed entry in the new list, or -1 */
-    char *entry_json; /* the changed entry */
-    int deliver;      /* DELETE ?queued=deliver */
-    uint64_t queued;  /* events queued when a delete was asked for */
+    int entry;                  /* index of the changed entry in the new list, or -1 */
+    char *entry_json;           /* the changed entry */
+    int deliver;                /* DELETE ?queued=deliver */
+    uint64_t queued;            /* events queued when a delete was asked for */
+    char *tmp;                  /* the candidate API file while it is checked */
+    sr_admin_entries candidate; /* the list it holds */
 } job;
 
 struct sr_admin_writer {
@@ -93,6 +95,10 @@ static void audit(sr_admin_writer *w, const job *j, int status, const char *desc
 }
 
 static void job_free(job *j) {
+    if (j->tmp)
+        unlink(j->tmp);
+    free(j->tmp);
+    sr_admin_entries_free(&j->candidate);
     free(j->body);
     free(j->entry_json);
     sr_admin_entries_free(&j->prev);
@@ -234,43 +240,47 @@ static void put_back(sr_admin_writer *w, job *j) {
 }
 
 static void on_applied(void *ud, const char *err);
+static void on_validated(void *ud, const char *err);
 
-/* Checks `next` (taken) as the new API file, installs it and reloads. */
+/* Checks `next` (taken) as the new API file, then installs it and reloads
+ * (on_validated): the check runs off the loop thread. */
 static void apply(sr_admin_writer *w, job *j, sr_admin_entries *next) {
-    char err[1024] = "", field[160];
-    char *tmp = temp_path(w);
-    if (!tmp) {
-        sr_admin_entries_free(next);
+    char err[1024] = "";
+    j->candidate = *next;
+    memset(next, 0, sizeof *next);
+    if (!(j->tmp = temp_path(w))) {
         answer_error(w, j, 500, "out of memory", NULL);
         return;
     }
-    if (write_entries(w, next, tmp, &j->map, 0, err, sizeof err) != 0) {
-        sr_admin_entries_free(next);
-        free(tmp);
+    if (write_entries(w, &j->candidate, j->tmp, &j->map, 0, err, sizeof err) != 0) {
         answer_error(w, j, 500, err, NULL);
         return;
     }
-    if (w->control->validate(w->control->ud, tmp, err, sizeof err) != 0) {
-        unlink(tmp);
+    if (w->control->validate(w->control->ud, j->tmp, on_validated, j) != 0)
+        answer_error(w, j, 503, "the gateway is shutting down", NULL);
+}
+
+static void on_validated(void *ud, const char *error) {
+    job *j = ud;
+    sr_admin_writer *w = j->w;
+    char err[1024] = "", field[160];
+    if (error) {
+        snprintf(err, sizeof err, "%s", error);
         sr_admin_scrub_file_text(err);
-        const char *msg =
-            sr_admin_store_explain(err, tmp, &j->map, j->entry, j->entry_json, field, sizeof field);
-        sr_admin_entries_free(next);
-        free(tmp);
+        const char *msg = sr_admin_store_explain(err, j->tmp, &j->map, j->entry, j->entry_json,
+                                                 field, sizeof field);
         answer_error(w, j, 400, msg, field);
         return;
     }
-    if (sr_admin_store_install(tmp, w->control->api_path, err, sizeof err) != 0) {
-        unlink(tmp);
-        sr_admin_entries_free(next);
-        free(tmp);
+    if (sr_admin_store_install(j->tmp, w->control->api_path, err, sizeof err) != 0) {
         answer_error(w, j, 500, err, NULL);
         return;
     }
-    free(tmp);
+    free(j->tmp); /* installed: nothing left to remove */
+    j->tmp = NULL;
     j->prev = w->entries;
-    w->entries = *next;
-    memset(next, 0, sizeof *next);
+    w->entries = j->candidate;
+    memset(&j->candidate, 0, sizeof j->candidate);
     if (w->control->reload(w->control->ud, on_applied, j) != 0)
         on_applied(j, "the gateway is shutting down");
 }

@@ -67,8 +67,9 @@ typedef struct sr_gateway {
     struct sr_gateway *next;
     sr_lua_host **next_hosts;
     size_t next_nhosts;
-    struct reload_job *loading; /* a reload's loading, on the threadpool */
-    sr_tls_reload next_tls;     /* the inputs' fresh certificates, until the swap */
+    struct reload_job *loading;      /* a reload's loading, on the threadpool */
+    struct validate_job *validating; /* the admin API's check, on the threadpool */
+    sr_tls_reload next_tls;          /* the inputs' fresh certificates, until the swap */
     uv_timer_t reload_timer;
     int stopping;
     int exit_code;
@@ -537,12 +538,69 @@ static int control_defined(void *ud, const char *name) {
     return 0;
 }
 
-static int control_validate(void *ud, const char *api_file, char *err, size_t errlen) {
-    sr_gateway *g = ud, check;
+/* The admin API's check of a candidate API file: a whole load, scripts
+ * included, on the threadpool like a reload's (validate_run); the answer
+ * comes back on the loop (validate_done) unless shutdown orphaned it. */
+typedef struct validate_job {
+    uv_work_t req;
+    sr_gateway *g;
+    char *api_file;
+    sr_admin_done_cb done;
+    void *cbud;
+    int orphan; /* the gateway is done with it: only freed when it ends */
+    int rc;
+    char err[1024];
+} validate_job;
+
+static void validate_run(uv_work_t *req) {
+    validate_job *j = req->data;
+    sr_gateway check;
     memset(&check, 0, sizeof check);
-    int rc = load(&check, g->paths, g->npaths, g->api_path, api_file, 0, NULL, 0, err, errlen);
+    j->rc = load(&check, j->g->paths, j->g->npaths, j->g->api_path, j->api_file, 0, NULL, 0, j->err,
+                 sizeof j->err);
     gateway_release(&check);
-    return rc;
+}
+
+static void validate_done(uv_work_t *req, int status) {
+    validate_job *j = req->data;
+    if (!j->orphan) {
+        j->g->validating = NULL;
+        j->done(j->cbud, status != 0 ? "the check was cancelled" : j->rc ? j->err : NULL);
+    }
+    free(j->api_file);
+    free(j);
+}
+
+/* Shutting down with a check running: whoever waits hears so now; the
+ * check itself ends within script_load_timeout and is freed then. */
+static void validate_orphan(sr_gateway *g) {
+    validate_job *j = g->validating;
+    if (!j)
+        return;
+    j->orphan = 1;
+    uv_cancel((uv_req_t *)&j->req);
+    g->validating = NULL;
+    j->done(j->cbud, "the gateway is shutting down");
+}
+
+static int control_validate(void *ud, const char *api_file, sr_admin_done_cb done, void *cbud) {
+    sr_gateway *g = ud;
+    if (g->stopping || g->validating)
+        return -1;
+    validate_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->api_file = strdup(api_file))) {
+        free(j);
+        return -1;
+    }
+    *j = (validate_job){.g = g, .api_file = j->api_file, .done = done, .cbud = cbud};
+    j->req.data = j;
+    if (uv_queue_work(&g->loop, &j->req, validate_run, validate_done) != 0) {
+        free(j->api_file);
+        free(j);
+        return -1;
+    }
+    g->validating = j;
+    return 0;
 }
 
 static int control_reload(void *ud, sr_admin_done_cb done, void *cbud) {
@@ -637,6 +695,7 @@ static void finish(sr_gateway *g) {
         reload_abandon(g, "shutting down");
     }
     reload_orphan(g);
+    validate_orphan(g);
     /* Before delivery goes: the admin API reads it until closed. */
     sr_probe_cancel_all(&g->probes, "shutting down");
     sr_admin_close(g->admin, NULL, NULL);
