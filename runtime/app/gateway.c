@@ -449,6 +449,34 @@ int sr_gateway_check(const char *const *paths, size_t npaths) {
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* What the enabled listeners' max_connections allow together, against the
+ * descriptor limit (a listener without a limit is left out). */
+static void check_fd_limit(const sr_config *c) {
+    struct {
+        const char *name;
+        int enabled;
+        unsigned long long max;
+    } l[] = {
+        {"inputs.http", c->http.enabled, c->http.limits.max_connections},
+        {"inputs.tcp", c->tcp.enabled, c->tcp.limits.max_connections},
+        {"admin", c->admin.enabled, c->admin.limits.max_connections},
+    };
+    char detail[160] = "";
+    size_t used = 0;
+    unsigned long long total = 0;
+    for (size_t i = 0; i < sizeof l / sizeof l[0]; i++) {
+        if (!l[i].enabled || !l[i].max)
+            continue;
+        total += l[i].max;
+        int n = snprintf(detail + used, sizeof detail - used, "%s%s %llu", used ? " + " : "",
+                         l[i].name, l[i].max);
+        if (n > 0 && (size_t)n < sizeof detail - used)
+            used += (size_t)n;
+    }
+    if (total)
+        sr_fd_limit_check(total, detail);
+}
+
 static void on_closed_handle(uv_handle_t *h) { (void)h; }
 
 /* ---- admin API ---------------------------------------------------------- */
@@ -1199,6 +1227,7 @@ int sr_gateway_run(const char *const *paths, size_t npaths) {
     sr_insecure_warn(g.delivery_host, g.names, g.ninteg, NULL);
     sr_insecure_warn_kafka_input(&g.cfg.kafka, NULL);
     sr_fd_limit_raise();
+    check_fd_limit(&g.cfg);
     uv_loop_init(&g.loop);
     uv_timer_init(&g.loop, &g.shutdown_timer);
     g.shutdown_timer.data = &g;

@@ -465,3 +465,21 @@ def test_tcp_line_progress(gateway_factory, receiver_factory):
     steady.close()
     wait_until(lambda: len(ids(rcv, "steady-")) == lines, 10,
                message="steady lines lost: %d of %d" % (len(ids(rcv, "steady-")), lines))
+
+
+def test_descriptor_limit_below_the_listeners_limits_is_warned(gateway_factory):
+    # default limits: http 10000 + admin 4096 together cannot fit in 2000
+    # descriptors: said at start, with the figures and what to do
+    gw = gateway_factory(launcher=["prlimit", "--nofile=2000:2000"])
+    line = gw.wait_stderr(r"warn .*the descriptor limit 2000 is below what the listeners may hold "
+                          r"\((.*) = (\d+) connections.*", timeout=5)
+    assert "inputs.http 10000" in line.group(1) and "admin" in line.group(1), line.group(0)
+    assert "LimitNOFILE" in line.group(0) and "lower max_connections" in line.group(0)
+    gw.stop()
+    # limits that fit: no warning
+    gw = gateway_factory(conf={"inputs": {"http": {"max_connections": 1000}},
+                               "admin": {"max_connections": 500}},
+                         launcher=["prlimit", "--nofile=2000:2000"])
+    gw.wait_stderr(r"descriptor limit 2000 -> 2000", timeout=5)
+    assert "below what the listeners may hold" not in gw.stderr()
+    gw.stop()
