@@ -22,18 +22,13 @@
 #include "log.h"
 #include "log_budget.h"
 
-/* Admin requests are small GETs from operators and scrapers: short
- * deadlines are plenty, and keep a misbehaving client from holding
- * resources (how many connections it may hold is configured:
- * admin.max_connections, admin.max_connections_per_peer). */
+/* Admin requests are small GETs from operators and scrapers and small
+ * writes: the body limits are fixed; connection limits and deadlines are
+ * configured (admin.max_connections, admin.header_timeout, ...). */
 #define ADMIN_MAX_BODY (64u * 1024)
 /* Bodies being received together: writes are small and rare. */
-#define ADMIN_MAX_BODY_TOTAL       (4u * 1024 * 1024)
-#define ADMIN_IDLE_TIMEOUT_MS      10000
-#define ADMIN_HEADER_TIMEOUT_MS    5000
-#define ADMIN_PROGRESS_BYTES       1024
-#define ADMIN_PROGRESS_INTERVAL_MS 5000
-#define ADMIN_MAX_NAME             512
+#define ADMIN_MAX_BODY_TOTAL (4u * 1024 * 1024)
+#define ADMIN_MAX_NAME       512
 
 #define INTEGRATIONS_PATH "/api/integrations"
 /* Host refusals logged per minute; the rest are counted only. */
@@ -455,7 +450,7 @@ static void format_address(char *out, size_t n, const char *host, int port) {
         snprintf(out, n, "%s:%d", host, port);
 }
 
-sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_conn_limits *limits,
+sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_admin_conf *c,
                        const sr_admin_sources *src, char *err, size_t errlen) {
     char why[512] = "";
     sr_admin *a = calloc(1, sizeof *a);
@@ -483,11 +478,11 @@ sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_con
         .port = port,
         .tls = a->tls,
         .max_body = ADMIN_MAX_BODY,
-        .idle_timeout_ms = ADMIN_IDLE_TIMEOUT_MS,
-        .header_timeout_ms = ADMIN_HEADER_TIMEOUT_MS,
-        .body_progress_bytes = ADMIN_PROGRESS_BYTES,
-        .body_progress_interval_ms = ADMIN_PROGRESS_INTERVAL_MS,
-        .limits = limits ? *limits : (sr_conn_limits){0},
+        .idle_timeout_ms = c ? c->idle_timeout_ms : 0,
+        .header_timeout_ms = c ? c->header_timeout_ms : 0,
+        .body_progress_bytes = c ? c->min_progress_bytes : 0,
+        .body_progress_interval_ms = c ? c->progress_interval_ms : 0,
+        .limits = c ? c->limits : (sr_conn_limits){0},
         .max_body_total = ADMIN_MAX_BODY_TOTAL,
         .head_handler = on_head,
     };

@@ -72,6 +72,11 @@ typedef struct sr_admin_conf {
     sr_auth_guard_conf failed_auth; /* `failed_auth:` (auth_guard.h) */
     sr_tls_listen_conf tls;         /* `tls:`; no cert_file: plain HTTP */
     sr_conn_limits limits;          /* max_connections, max_connections_per_peer */
+    /* Deadlines (http_server.h): a connection idle that long is closed; a
+     * request head must be complete within header_timeout of its first
+     * byte; a body must bring min_progress_bytes every progress_interval. */
+    unsigned long long idle_timeout_ms, header_timeout_ms;
+    unsigned long long min_progress_bytes, progress_interval_ms;
 } sr_admin_conf;
 
 /* Called once an asynchronous change finished: `err` NULL on success. */
@@ -157,10 +162,11 @@ typedef struct sr_admin_sources {
 typedef struct sr_admin sr_admin;
 
 /* Listens on host:port (0: any free port) and logs "admin API listening on
- * HOST:PORT". `limits` (NULL: none) bound its connections as for the
- * inputs (http_server.h). `src` is copied. Returns NULL with e.g. "admin
- * API: cannot listen on 127.0.0.1:9090: address already in use" in err. */
-sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_conn_limits *limits,
+ * HOST:PORT". `conf`'s connection limits and deadlines apply to its
+ * connections as for the inputs (http_server.h); NULL: none. `src` is
+ * copied. Returns NULL with e.g. "admin API: cannot listen on
+ * 127.0.0.1:9090: address already in use" in err. */
+sr_admin *sr_admin_new(uv_loop_t *loop, const char *host, int port, const sr_admin_conf *conf,
                        const sr_admin_sources *src, char *err, size_t errlen);
 
 /* Replaces the sources (after a configuration reload); copied. */

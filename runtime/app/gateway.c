@@ -704,8 +704,8 @@ static int start_admin(sr_gateway *g) {
     char err[1024] = "";
     init_control(g);
     sr_admin_sources src = admin_sources(g);
-    g->admin = sr_admin_new(&g->loop, g->cfg.admin.host, g->cfg.admin.port, &g->cfg.admin.limits,
-                            &src, err, sizeof err);
+    g->admin = sr_admin_new(&g->loop, g->cfg.admin.host, g->cfg.admin.port, &g->cfg.admin, &src,
+                            err, sizeof err);
     if (!g->admin) {
         sr_error("gateway", "%s", err);
         return -1;

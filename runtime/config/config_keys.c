@@ -114,10 +114,18 @@ static const char expect_input_listen[] =
         .aux = offsetof(sr_input_conf, port), .dflt = dflt_, .expected = expect_input_listen,      \
         .doc = doc_                                                                                \
     }
-#define INPUT_IDLE_TIMEOUT(doc_)                                                                   \
+/* Deadlines (http_server.h), the same rows for every listener that has them. */
+#define IDLE_TIMEOUT(type_, dflt_, doc_)                                                           \
     {                                                                                              \
-        .name = "idle_timeout", .type = SR_CONF_DURATION,                                          \
-        SR_CONF_AT(sr_input_conf, idle_timeout_ms), .dflt = "60s", .doc = doc_                     \
+        .name = "idle_timeout", .type = SR_CONF_DURATION, SR_CONF_AT(type_, idle_timeout_ms),      \
+        .dflt = dflt_, .doc = doc_                                                                 \
+    }
+#define HEADER_TIMEOUT(type_, dflt_)                                                               \
+    {                                                                                              \
+        .name = "header_timeout", .type = SR_CONF_DURATION, .flags = SR_CONF_ZERO_OK,              \
+        SR_CONF_AT(type_, header_timeout_ms), .dflt = dflt_,                                       \
+        .doc = "a request's head must be complete within it of its first byte (else 408); `0` = "  \
+               "only `idle_timeout`"                                                               \
     }
 /* Connection limits (conn_guard.h), the same rows for every listener. */
 #define CONN_LIMIT_MAX 1000000
@@ -139,15 +147,15 @@ static const char expect_input_listen[] =
         .doc = "connections open at once from one address; the next one is closed at once; "       \
                "`0` = no limit"                                                                    \
     }
-#define INPUT_PROGRESS(what_)                                                                      \
+#define PROGRESS(type_, interval_, what_)                                                          \
     {.name = "min_progress_bytes",                                                                 \
      .type = SR_CONF_SIZE,                                                                         \
-     SR_CONF_AT(sr_input_conf, min_progress_bytes),                                                \
+     SR_CONF_AT(type_, min_progress_bytes),                                                        \
      .dflt = "1KiB",                                                                               \
      .doc = what_ " must bring at least this much in every `progress_interval`"},                  \
     {                                                                                              \
         .name = "progress_interval", .type = SR_CONF_DURATION, .flags = SR_CONF_ZERO_OK,           \
-        SR_CONF_AT(sr_input_conf, progress_interval_ms), .dflt = "10s",                            \
+        SR_CONF_AT(type_, progress_interval_ms), .dflt = interval_,                                \
         .doc = "see `min_progress_bytes`; `0` = no such rule"                                      \
     }
 #define INPUT_TLS                                                                                  \
@@ -174,15 +182,9 @@ static const sr_conf_key http_keys[] = {
      .flags = SR_CONF_SECRET,
      SR_CONF_AT(sr_input_conf, token),
      .doc = "require `Authorization: Bearer <token>`"},
-    INPUT_IDLE_TIMEOUT("a request must arrive completely within it"),
-    {.name = "header_timeout",
-     .type = SR_CONF_DURATION,
-     .flags = SR_CONF_ZERO_OK,
-     SR_CONF_AT(sr_input_conf, header_timeout_ms),
-     .dflt = "10s",
-     .doc = "a request's head must be complete within it of its first byte (else 408); `0` = "
-            "only `idle_timeout`"},
-    INPUT_PROGRESS("a request body (else 408)"),
+    IDLE_TIMEOUT(sr_input_conf, "60s", "a request must arrive completely within it"),
+    HEADER_TIMEOUT(sr_input_conf, "10s"),
+    PROGRESS(sr_input_conf, "10s", "a request body (else 408)"),
     CONN_LIMITS(sr_input_conf, limits, "10000", "256"),
     INPUT_TLS,
     {.name = "max_body_total",
@@ -210,8 +212,9 @@ static const sr_conf_key tcp_keys[] = {
      SR_CONF_AT(sr_input_conf, max_line_bytes),
      .dflt = "1MiB",
      .doc = "longer NDJSON lines are rejected"},
-    INPUT_IDLE_TIMEOUT("a silent connection is closed"),
-    INPUT_PROGRESS("a line unfinished over a whole interval (else the connection is closed)"),
+    IDLE_TIMEOUT(sr_input_conf, "60s", "a silent connection is closed"),
+    PROGRESS(sr_input_conf, "10s",
+             "a line unfinished over a whole interval (else the connection is closed)"),
     CONN_LIMITS(sr_input_conf, limits, "10000", "256"),
     INPUT_TLS,
     {.name = NULL},
@@ -528,6 +531,11 @@ static const sr_conf_key admin_keys[] = {
             "loopback); any other `Host` gets 421; `*` turns the check off; re-read on reload "
             "([admin.md](admin.md#host-names))"},
     CONN_LIMITS(sr_admin_conf, limits, "4096", "64"),
+    IDLE_TIMEOUT(
+        sr_admin_conf, "10s",
+        "a request must arrive completely within it; an idle connection is closed after it"),
+    HEADER_TIMEOUT(sr_admin_conf, "5s"),
+    PROGRESS(sr_admin_conf, "5s", "a request body (else 408)"),
     {.name = NULL},
 };
 

@@ -31,6 +31,8 @@ FAILED_AUTH_DEFAULTS = {"max_failures": 20, "window": "1m", "log_lines": 10, "pe
 # Connection limits and request deadlines of every listener (conn_guard.h).
 FLOOD_DEFAULTS = {"min_progress_bytes": "1KiB", "progress_interval": "10s",
                   "max_connections": 10000, "max_connections_per_peer": 256}
+ADMIN_DEADLINE_DEFAULTS = {"idle_timeout": "10s", "header_timeout": "5s", "min_progress_bytes": "1KiB",
+                           "progress_interval": "5s"}
 
 DEFAULTS = {
     "logging": {"level": "info", "format": "text"},
@@ -55,7 +57,8 @@ DEFAULTS = {
                  "status_window": "24h", "shutdown_timeout": "10s"},
     "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
               "files_dir": None, "failed_auth": FAILED_AUTH_DEFAULTS, "tls": TLS_DEFAULTS,
-              "allowed_hosts": [], "max_connections": 4096, "max_connections_per_peer": 64},
+              "allowed_hosts": [], "max_connections": 4096, "max_connections_per_peer": 64,
+              **ADMIN_DEADLINE_DEFAULTS},
     "local_forwarder": {"enabled": True,
                         "transmit_message_types": ["POLICY_EVENTS", "SECURE_AUDIT", "MONITOR_EVENTS"]},
 }
@@ -126,7 +129,8 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
                           "files_dir": None, "allowed_hosts": ["gw.example", "admin.example"],
                           "tls": TLS_DEFAULTS,
                           "failed_auth": {"max_failures": 20, "window": "1m", "log_lines": 3, "peers": 64},
-                          "max_connections": 4096, "max_connections_per_peer": 64}
+                          "max_connections": 4096, "max_connections_per_peer": 64,
+                          **ADMIN_DEADLINE_DEFAULTS}
     assert s["local_forwarder"] == {"enabled": True, "transmit_message_types": ["SECURE_AUDIT"]}
 
 

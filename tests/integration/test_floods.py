@@ -483,3 +483,30 @@ def test_descriptor_limit_below_the_listeners_limits_is_warned(gateway_factory):
     gw.wait_stderr(r"descriptor limit 2000 -> 2000", timeout=5)
     assert "below what the listeners may hold" not in gw.stderr()
     gw.stop()
+
+
+def test_admin_deadlines_are_settings(gateway_factory):
+    # a head that never ends gets 408 after admin.header_timeout, not the
+    # default 5 s; an idle connection goes after admin.idle_timeout
+    gw = gateway_factory(conf={"admin": {"header_timeout": "1s", "idle_timeout": "2s"}})
+    s = socket.create_connection(("127.0.0.1", gw.admin_port), timeout=10)
+    t0 = time.monotonic()
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    took = time.monotonic() - t0
+    s.close()
+    assert got.startswith(b"HTTP/1.1 408"), got
+    assert 0.8 < took < 3.5, took
+    idle = socket.create_connection(("127.0.0.1", gw.admin_port), timeout=10)
+    t0 = time.monotonic()
+    assert idle.recv(1) == b""  # closed by the gateway, silently
+    took = time.monotonic() - t0
+    idle.close()
+    assert 1.8 < took < 5, took
+    assert requests.get(gw.admin_url("/healthz"), timeout=5).status_code == 200
+    gw.stop()
