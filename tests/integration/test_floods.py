@@ -271,6 +271,22 @@ def client_hello():
     return outg.read()
 
 
+def sanitized_build():
+    """Whether the gateway under test is the ASan/UBSan build."""
+    cache = os.path.join(os.environ.get("SIEMRELAY_BUILD_DIR", ""), "CMakeCache.txt")
+    try:
+        with open(cache, encoding="utf-8") as f:
+            return "SIEMRELAY_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
+# The normal client's p99 during the floods: 100 ms is the promise, held by
+# the normal build; the sanitizer build runs the same code two to three
+# times slower on the same two cores and checks behaviour, not timing.
+P99_LIMIT = 0.250 if sanitized_build() else 0.100
+
+
 def test_normal_clients_through_floods_on_every_listener(gateway_factory, receiver_factory, tmp_path):
     hard = raise_nofile()
     if hard < 19000:
@@ -316,7 +332,7 @@ def test_normal_clients_through_floods_on_every_listener(gateway_factory, receiv
         n = len(lat[name])
         assert n >= 100, "only %d %s requests in 25 s: %s" % (n, name, sorted(lat[name])[-10:])
         assert failures[name] == 0, "%s: %d of %d failed" % (name, failures[name], n)
-        assert p99(lat[name]) < 0.100, "%s: p99 %.1f ms over %d requests (max %.1f ms)" % (
+        assert p99(lat[name]) < P99_LIMIT, "%s: p99 %.1f ms over %d requests (max %.1f ms)" % (
             name, p99(lat[name]) * 1000, n, max(lat[name]) * 1000)
     # The flood was really there, and really held against the deadlines.
     assert all(s["opened"] >= 6000 for s in stats), stats
