@@ -526,3 +526,48 @@ def test_admin_deadlines_are_settings(gateway_factory):
     assert 1.8 < took < 5, took
     assert requests.get(gw.admin_url("/healthz"), timeout=5).status_code == 200
     gw.stop()
+
+
+def test_tls_handshake_deadline(gateway_factory, tmp_path):
+    # a handshake trickled a byte at a time is closed header_timeout after
+    # the accept (not idle_timeout, 60 s), counted; a handshake done in time
+    # leaves the connection waiting for its request as usual
+    cert, key = make_cert(str(tmp_path))
+    https = free_port()
+    gw = gateway_factory(http=False, conf={"inputs": {"http": {
+        "listen": "127.0.0.1:%d" % https, "tls": {"cert": cert, "key": key}, "header_timeout": "1s"}}})
+    hello = client_hello()
+    slow = socket.create_connection(("127.0.0.1", https), timeout=10)
+    t0 = time.monotonic()
+    closed_after = None
+    for i in range(8):
+        try:
+            slow.sendall(hello[i:i + 1])
+            slow.settimeout(0.5)
+            if slow.recv(1) == b"":
+                closed_after = time.monotonic() - t0
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed_after = time.monotonic() - t0
+            break
+    slow.close()
+    assert closed_after is not None and 0.8 < closed_after < 3.5, closed_after
+    assert metric(metrics(gw), "siemrelay_http_refused_total", listener="input.http",
+                  reason="handshake_timeout") == 1
+    # the way out: a client that handshakes at once may wait past the
+    # handshake deadline before its request
+    ctx = ssl.create_default_context(cafile=cert)
+    c = http.client.HTTPSConnection("127.0.0.1", https, context=ctx, timeout=10)
+    c.connect()
+    time.sleep(1.5)
+    c.request("POST", "/v1/events", body=compact(event("late")).encode(),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    assert r.status == 200
+    assert metric(metrics(gw), "siemrelay_http_refused_total", listener="input.http",
+                  reason="handshake_timeout") == 1
+    gw.stop()
