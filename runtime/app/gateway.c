@@ -1,7 +1,6 @@
 /* gateway.c - wiring: configuration -> Lua hosts -> delivery -> pipeline
  * -> inputs, and the orderly shutdown in reverse. */
 #include "gateway.h"
-#include "fd_limit.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,9 +17,11 @@
 #include "admin_bounds.h"
 #include "admin_probe.h"
 #include "admin_audit.h"
+#include "bg_job.h"
 #include "config.h"
 #include "deadletter.h"
 #include "deadletter_replay.h"
+#include "fd_limit.h"
 #include "forwarding.h"
 #include "json.h"
 #include "delivery.h"
@@ -570,18 +571,17 @@ static int control_defined(void *ud, const char *name) {
  * included, on the threadpool like a reload's (validate_run); the answer
  * comes back on the loop (validate_done) unless shutdown orphaned it. */
 typedef struct validate_job {
-    uv_work_t req;
+    sr_bg_job *bg;
     sr_gateway *g;
     char *api_file;
     sr_admin_done_cb done;
     void *cbud;
-    int orphan; /* the gateway is done with it: only freed when it ends */
     int rc;
     char err[1024];
 } validate_job;
 
-static void validate_run(uv_work_t *req) {
-    validate_job *j = req->data;
+static void validate_run(void *ud) {
+    validate_job *j = ud;
     sr_gateway check;
     memset(&check, 0, sizeof check);
     j->rc = load(&check, j->g->paths, j->g->npaths, j->g->api_path, j->api_file, 0, NULL, 0, j->err,
@@ -589,12 +589,14 @@ static void validate_run(uv_work_t *req) {
     gateway_release(&check);
 }
 
-static void validate_done(uv_work_t *req, int status) {
-    validate_job *j = req->data;
-    if (!j->orphan) {
-        j->g->validating = NULL;
-        j->done(j->cbud, status != 0 ? "the check was cancelled" : j->rc ? j->err : NULL);
-    }
+static void validate_done(void *ud, int cancelled) {
+    validate_job *j = ud;
+    j->g->validating = NULL;
+    j->done(j->cbud, cancelled ? "the check was cancelled" : j->rc ? j->err : NULL);
+}
+
+static void validate_release(void *ud) {
+    validate_job *j = ud;
     free(j->api_file);
     free(j);
 }
@@ -605,30 +607,29 @@ static void validate_orphan(sr_gateway *g) {
     validate_job *j = g->validating;
     if (!j)
         return;
-    j->orphan = 1;
-    uv_cancel((uv_req_t *)&j->req);
     g->validating = NULL;
     j->done(j->cbud, "the gateway is shutting down");
+    sr_bg_job_orphan(j->bg);
 }
 
 static int control_validate(void *ud, const char *api_file, sr_admin_done_cb done, void *cbud) {
+    static const sr_bg_job_fns fns = {validate_run, validate_done, validate_release};
     sr_gateway *g = ud;
     if (g->stopping || g->validating)
         return -1;
     validate_job *j = calloc(1, sizeof *j);
-    if (!j || !(j->api_file = strdup(api_file))) {
-        free(j);
-        return -1;
-    }
-    *j = (validate_job){.g = g, .api_file = j->api_file, .done = done, .cbud = cbud};
-    j->req.data = j;
-    if (uv_queue_work(&g->loop, &j->req, validate_run, validate_done) != 0) {
-        free(j->api_file);
-        free(j);
-        return -1;
-    }
+    char *copy = strdup(api_file);
+    if (!j || !copy)
+        goto fail;
+    *j = (validate_job){.g = g, .api_file = copy, .done = done, .cbud = cbud};
+    if (!(j->bg = sr_bg_job_start(&g->loop, &fns, j)))
+        goto fail;
     g->validating = j;
     return 0;
+fail:
+    free(copy);
+    free(j);
+    return -1;
 }
 
 static int control_reload(void *ud, sr_admin_done_cb done, void *cbud) {
@@ -953,27 +954,34 @@ static void on_reload_tick(uv_timer_t *t) {
  * script takes to load (script_load_timeout stops it). It touches only
  * what it owns: a copy of the paused names, `next`, the hosts. */
 typedef struct reload_job {
-    uv_work_t req;
+    sr_bg_job *bg;
     sr_gateway *g, *next;
     char **paused; /* a copy: control_pause changes g->paused on the loop */
     size_t npaused;
     sr_lua_host **hosts;
     size_t nhosts;
     atomic_int cancel; /* shutting down: build no more states */
-    int orphan;        /* the gateway is done with it: the result is freed */
     int rc;
     char err[1024];
 } reload_job;
 
-static void reload_job_free(reload_job *j) {
+/* Frees what the job still holds: all of it when orphaned or failed, only
+ * the paused names once reload_loaded took `next` and the hosts. */
+static void reload_release(void *ud) {
+    reload_job *j = ud;
+    free_hosts(j->hosts, j->nhosts);
+    if (j->next) {
+        gateway_release(j->next);
+        free(j->next);
+    }
     for (size_t i = 0; i < j->npaused; i++)
         free(j->paused[i]);
     free(j->paused);
     free(j);
 }
 
-static void reload_load(uv_work_t *req) {
-    reload_job *j = req->data;
+static void reload_load(void *ud) {
+    reload_job *j = ud;
     sr_gateway *g = j->g;
     j->rc = -1;
     if (load(j->next, g->paths, g->npaths, g->api_path, NULL, 1, (const char *const *)j->paused,
@@ -997,25 +1005,21 @@ static void reload_load(uv_work_t *req) {
 
 static void reload_continue(sr_gateway *g);
 
-static void reload_loaded(uv_work_t *req, int status) {
-    reload_job *j = req->data;
+static void reload_loaded(void *ud, int cancelled) {
+    reload_job *j = ud;
     sr_gateway *g = j->g;
-    if (j->orphan || status != 0) {
-        free_hosts(j->hosts, j->nhosts);
-        gateway_release(j->next);
-        free(j->next);
-        reload_job_free(j);
+    g->loading = NULL;
+    if (cancelled || j->rc != 0 || g->stopping) {
+        reload_abandon(g, g->stopping || cancelled ? "shutting down" : j->err);
         return;
     }
-    g->loading = NULL;
+    /* The next generation is the gateway's now (reload_release leaves it). */
     g->next = j->next;
     g->next_hosts = j->hosts;
     g->next_nhosts = j->nhosts;
-    if (j->rc != 0 || g->stopping)
-        reload_abandon(g, g->stopping ? "shutting down" : j->err);
-    else
-        reload_continue(g);
-    reload_job_free(j);
+    j->next = NULL;
+    j->hosts = NULL;
+    reload_continue(g);
 }
 
 /* No more Lua states for a reload loading: SIGTERM waits for one at most. */
@@ -1030,14 +1034,14 @@ static void reload_orphan(sr_gateway *g) {
     reload_job *j = g->loading;
     if (!j)
         return;
-    j->orphan = 1;
     atomic_store(&j->cancel, 1);
-    uv_cancel((uv_req_t *)&j->req);
     g->loading = NULL;
+    sr_bg_job_orphan(j->bg);
     reload_finished(g, "shutting down");
 }
 
 static void reload(sr_gateway *g) {
+    static const sr_bg_job_fns fns = {reload_load, reload_loaded, reload_release};
     if (g->next || g->loading || g->stopping || !g->pipeline)
         return;
     if (g->reload_done)
@@ -1059,12 +1063,9 @@ static void reload(sr_gateway *g) {
     for (size_t i = 0; i < g->npaused; i++)
         if ((paused[j->npaused] = strdup(g->paused[i])) != NULL)
             j->npaused++;
-    j->req.data = j;
     atomic_init(&j->cancel, 0);
-    if (uv_queue_work(&g->loop, &j->req, reload_load, reload_loaded) != 0) {
-        gateway_release(next);
-        free(next);
-        reload_job_free(j);
+    if (!(j->bg = sr_bg_job_start(&g->loop, &fns, j))) {
+        reload_release(j);
         reload_abandon(g, "cannot queue the reload");
         return;
     }
