@@ -31,7 +31,9 @@ static void usage(FILE *out) {
                  "                          through the current scripts and encoder (after a\n"
                  "                          script or mapping fix), instead of resending them\n"
                  "  -c, --config FILE       the gateway's configuration (for admin.listen)\n"
-                 "      --admin ADDR        the admin API's HOST:PORT (overrides -c)\n");
+                 "      --admin ADDR        the admin API's [https://]HOST:PORT (overrides -c)\n"
+                 "Environment: for HTTPS SIEMRELAY_ADMIN_CACERT, SIEMRELAY_ADMIN_CERT,\n"
+                 "SIEMRELAY_ADMIN_KEY (docs/admin.md).\n");
 }
 
 /* Appends `s` percent-encoded (everything but unreserved characters). */

@@ -184,8 +184,10 @@ static void usage(FILE *out) {
                  "Prints the integrations of a running gateway, read from its admin API\n"
                  "(admin.listen in the configuration files, default 127.0.0.1:9090).\n"
                  "  -c, --config FILE   the gateway's configuration (several are merged)\n"
-                 "      --admin ADDR    the admin API's HOST:PORT (overrides -c)\n"
-                 "      --json          print the API's JSON instead of a table\n");
+                 "      --admin ADDR    the admin API's [https://]HOST:PORT (overrides -c)\n"
+                 "      --json          print the API's JSON instead of a table\n"
+                 "Environment: SIEMRELAY_ADMIN_TOKEN, and for HTTPS SIEMRELAY_ADMIN_CACERT,\n"
+                 "SIEMRELAY_ADMIN_CERT, SIEMRELAY_ADMIN_KEY (docs/admin.md).\n");
 }
 
 int sr_cmd_status(int argc, char **argv) {

@@ -16,6 +16,7 @@ logged at start and reload, flagged by --check and shown by the admin API.
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -424,3 +425,94 @@ def test_kafka_input_without_verification_is_reported(tmp_path):
     assert warning in check(tls=True, tls_verify=False)
     assert "inputs.kafka: tls_verify" not in check(tls=True)
     assert "inputs.kafka: tls_verify" not in check(tls=False, tls_verify=False)  # no TLS at all
+
+
+# ---- the command line against an admin API over TLS ------------------------
+
+
+def make_client_ca(directory):
+    """A CA and a client certificate it signed: (ca_cert, client_cert, client_key)."""
+    p = lambda n: os.path.join(directory, n)
+    run = lambda *a: subprocess.run([OPENSSL] + list(a), check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p("ca.key"), "-out", p("ca.crt"),
+        "-days", "2", "-subj", "/CN=admin-clients-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", p("ops.key"), "-out", p("ops.csr"), "-subj", "/CN=ops")
+    run("x509", "-req", "-in", p("ops.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
+        "-out", p("ops.crt"), "-days", "2")
+    return p("ca.crt"), p("ops.crt"), p("ops.key")
+
+
+def cli(args, **env):
+    p = run_cli(args, env={"SIEMRELAY_ADMIN_CACERT": "", "SIEMRELAY_ADMIN_CERT": "",
+                           "SIEMRELAY_ADMIN_KEY": "", "SIEMRELAY_ADMIN_TOKEN": ADMIN_TOKEN, **env})
+    assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
+    return p
+
+
+def test_cli_speaks_https_to_a_tls_admin_api(gateway_factory, tmp_path):
+    # siemrelay status/replay reach an admin API with admin.tls: from the
+    # configuration files the certificate they name is pinned (its key must
+    # be the server's); with --admin https://... the chain and host name are
+    # verified against SIEMRELAY_ADMIN_CACERT or the system store; never a
+    # silent skip of verification
+    d = str(tmp_path)
+    cert_a, key_a = make_cert(d, "a", "siemrelay-a")
+    cert_b, _ = make_cert(d, "b", "siemrelay-b")
+    gw = gateway_factory(conf={"admin": {**ADMIN, "tls": {"cert": cert_a, "key": key_a}}})
+    gw.wait_stderr(r"admin API listening on 127\.0\.0\.1:%d \(TLS\)" % gw.admin_port)
+    https = "https://127.0.0.1:%d" % gw.admin_port
+
+    p = cli(["status", "-c", gw.config_path, "--json"])
+    assert p.returncode == 0, p.stderr
+    assert isinstance(json.loads(p.stdout), list)
+    # replay goes the same way: the API's own 404 for an unknown integration
+    p = cli(["replay", "-i", "nosuch", "-c", gw.config_path])
+    assert p.returncode != 0 and "answered HTTP 404" in p.stderr and https in p.stderr, p.stderr
+
+    # by URL: a self-signed certificate is not trusted without its CA ...
+    p = cli(["status", "--admin", https])
+    assert p.returncode == 1, p.stdout
+    assert "certificate" in p.stderr and "SIEMRELAY_ADMIN_CACERT" in p.stderr, p.stderr
+    # ... and is with it
+    p = cli(["status", "--admin", https, "--json"], SIEMRELAY_ADMIN_CACERT=cert_a)
+    assert p.returncode == 0, p.stderr
+    # another certificate as the CA: refused
+    p = cli(["status", "--admin", https], SIEMRELAY_ADMIN_CACERT=cert_b)
+    assert p.returncode == 1 and "certificate" in p.stderr, p.stderr
+    # plain HTTP to the TLS port gets no answer
+    p = cli(["status", "--admin", "127.0.0.1:%d" % gw.admin_port])
+    assert p.returncode == 1 and "cannot reach" in p.stderr, p.stderr
+
+    # a configuration naming another certificate than the one served: the pin fails
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml_text({"admin": {"listen": "127.0.0.1:%d" % gw.admin_port,
+                                          "tls": {"cert": cert_b, "key": key_a}}}), encoding="utf-8")
+    p = cli(["status", "-c", str(other)])
+    assert p.returncode == 1 and "not the one admin.tls.cert names" in p.stderr, p.stderr
+    # an unreadable certificate file is named, with the way out
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(yaml_text({"admin": {"listen": "127.0.0.1:%d" % gw.admin_port,
+                                            "tls": {"cert": d + "/nope.crt", "key": key_a}}}),
+                       encoding="utf-8")
+    p = cli(["status", "-c", str(missing)])
+    assert p.returncode != 0 and "nope.crt" in p.stderr, p.stderr
+    gw.stop()
+
+
+def test_cli_client_certificate_for_mutual_tls_admin(gateway_factory, tmp_path):
+    d = str(tmp_path)
+    cert, key = make_cert(d, "srv", "siemrelay")
+    ca, ops_cert, ops_key = make_client_ca(d)
+    gw = gateway_factory(conf={"admin": {**ADMIN, "tls": {"cert": cert, "key": key, "client_ca": ca,
+                                                 "require_client_cert": True}}})
+    gw.wait_stderr(r"admin API listening on 127\.0\.0\.1:%d \(TLS\)" % gw.admin_port)
+    p = cli(["status", "-c", gw.config_path])
+    assert p.returncode == 1, p.stdout
+    assert "SIEMRELAY_ADMIN_CERT" in p.stderr, p.stderr
+    p = cli(["status", "-c", gw.config_path], SIEMRELAY_ADMIN_CERT=ops_cert)
+    assert p.returncode == 1 and "go together" in p.stderr, p.stderr
+    p = cli(["status", "-c", gw.config_path, "--json"], SIEMRELAY_ADMIN_CERT=ops_cert,
+            SIEMRELAY_ADMIN_KEY=ops_key)
+    assert p.returncode == 0, p.stderr
+    assert isinstance(json.loads(p.stdout), list)
+    gw.stop()
