@@ -521,7 +521,12 @@ static void print_value(sr_buf *out, const sr_conf_key *row, const void *base) {
         break;
     }
     case SR_CONF_STRINGS: print_strings(out, row, base); break;
-    case SR_CONF_ENUM: print_enum(out, row, field); break;
+    case SR_CONF_ENUM:
+        if (row->print) /* an enum standing for another type (a boolean with "unset") */
+            row->print(out, field);
+        else
+            print_enum(out, row, field);
+        break;
     case SR_CONF_LISTEN: print_listen(out, row, base); break;
     case SR_CONF_SECTION: sr_conf_print_json(out, row->sub, field); break;
     case SR_CONF_CUSTOM:

@@ -88,11 +88,11 @@ typedef struct sr_conf_key {
     const int *values;
     const struct sr_conf_key *sub; /* SECTION */
     sr_conf_apply_fn apply;        /* CUSTOM: reads; SECTION: checks after reading */
-    sr_conf_print_fn print;        /* CUSTOM: the effective value as JSON */
-    sr_conf_drop_fn drop;          /* CUSTOM: frees what `apply` allocated */
-    const char *alias_of;          /* another spelling of that key of this table */
-    const char *doc_default;       /* the reference's default, when `dflt` does not say it */
-    const char *doc;               /* the reference's meaning; a SECTION with one is one row */
+    sr_conf_print_fn print;  /* CUSTOM (or an ENUM standing for a boolean): the value as JSON */
+    sr_conf_drop_fn drop;    /* CUSTOM: frees what `apply` allocated */
+    const char *alias_of;    /* another spelling of that key of this table */
+    const char *doc_default; /* the reference's default, when `dflt` does not say it */
+    const char *doc;         /* the reference's meaning; a SECTION with one is one row */
 } sr_conf_key;
 
 /* offset and size of `field` in struct `type`, for a row. */

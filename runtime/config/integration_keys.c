@@ -248,6 +248,6 @@ const sr_conf_key sr_integration_conf_keys[] = {
      .sub = sr_queue_conf_keys,
      .doc_default = "the global `queue:`",
      .doc = "this integration's queue, key by key over the global one (`type`, `max_bytes`, "
-            "`overflow`, `fsync`, `fsync_interval`, `segment_bytes`)"},
+            "`overflow`, `fsync`, `fsync_interval`, `segment_bytes`, `keep_events`)"},
     {.name = NULL},
 };

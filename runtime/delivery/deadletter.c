@@ -90,6 +90,16 @@ static sr_rotating_file *file_for(sr_deadletter *d, const char *integration) {
     return f->f;
 }
 
+/* JSON as is, compacted so it stays on one line whatever its layout (raw
+ * text may hold newlines); anything else as a string. */
+static int put_payload(sr_buf *b, const char *p, size_t n) {
+    if (!p || !n)
+        return sr_buf_puts(b, "null");
+    if (sr_json_validate(p, n, 128, NULL) == 0)
+        return sr_json_compact(p, n, b);
+    return sr_buf_json_string(b, p, n);
+}
+
 static int format_line(const sr_deadletter_entry *e, sr_buf *b) {
     char ts[40];
     struct timespec now;
@@ -124,13 +134,12 @@ static int format_line(const sr_deadletter_entry *e, sr_buf *b) {
         rc |= sr_buf_json_string(b, e->traceback, e->traceback_len);
     }
     rc |= sr_buf_puts(b, e->payload_is_event ? ",\"event\":" : ",\"record\":");
-    if (!e->payload || !e->payload_len) {
-        rc |= sr_buf_puts(b, "null");
-    } else if (sr_json_validate(e->payload, e->payload_len, 128, NULL) == 0) {
-        /* Compact so the record stays on one line whatever its layout. */
-        rc |= sr_json_compact(e->payload, e->payload_len, b);
-    } else {
-        rc |= sr_buf_json_string(b, e->payload, e->payload_len);
+    rc |= put_payload(b, e->payload, e->payload_len);
+    /* Events are JSON objects (parsed at ingest); anything else is left out. */
+    if (!e->payload_is_event && e->event && e->event_len &&
+        sr_json_validate(e->event, e->event_len, 128, NULL) == 0) {
+        rc |= sr_buf_puts(b, ",\"event\":");
+        rc |= sr_json_compact(e->event, e->event_len, b);
     }
     rc |= sr_buf_putc(b, '}');
     return rc ? -1 : 0;

@@ -6,11 +6,13 @@
  *   {"time":"<RFC 3339>","integration":"<name>"|null,"stage":"script"|
  *    "timeout"|"encode"|"rejected"|..., "reason":"...", "response":"<excerpt>",
  *    "where":"FILE:LINE", "traceback":"<Lua traceback>",
- *    "event":{...} | "record":{...}|"<text>"}
+ *    "event":{...} | "record":{...}|"<text>"[,"event":{...}]}
  * `where` and `traceback` are present for script and encode failures: the
  * site script (or module) line that failed and the Lua stack at the time.
- * `event` is the event as received; `record` is what the integration had
- * encoded (written raw when it is JSON, else as a string). Files rotate at
+ * `event` is the event as received (compacted onto one line); `record` is
+ * what the integration had encoded (written raw when it is JSON, else as a
+ * string). A record line also holds the `event` it was encoded from when
+ * its queue kept it (queue.keep_events), so it can be rebuilt. Files rotate at
  * 64 MiB, keeping 5 (<name>.jsonl.1 the newest). Writes are synchronous: dead letters are rare, and
  * a dead letter that was not written must not be acknowledged as handled. */
 #ifndef SR_DEADLETTER_H
@@ -32,7 +34,9 @@ typedef struct sr_deadletter_entry {
     size_t response_len;
     const char *payload; /* the event or the record */
     size_t payload_len;
-    int payload_is_event;  /* 1: "event", 0: "record" */
+    int payload_is_event; /* 1: "event", 0: "record" */
+    const char *event;    /* a record's event, written beside it; may be NULL */
+    size_t event_len;
     const char *where;     /* may be NULL */
     const char *traceback; /* may be NULL */
     size_t traceback_len;

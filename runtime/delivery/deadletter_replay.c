@@ -382,7 +382,8 @@ static int replay_files(void *ud, const char *const *paths, size_t nfiles) {
         lens[i] = (uint32_t)(ends[i] - start);
     }
     /* Queued first: only then may the lines leave the files. */
-    if (sr_delivery_enqueue_many(r->d, r->integ, ptrs, lens, nrec, r->err, r->errlen) != 0)
+    if (sr_delivery_enqueue_many(r->d, r->integ, ptrs, lens, NULL, NULL, nrec, r->err, r->errlen) !=
+        0)
         goto done;
     r->res->replayed = nrec;
     for (size_t i = 0; i < nfiles; i++) {

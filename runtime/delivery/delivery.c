@@ -138,6 +138,8 @@ static void dead_letter(sr_integ_rt *r, const sr_queue_rec *rec, const char *sta
         .payload = rec->data,
         .payload_len = rec->len,
         .payload_is_event = 0,
+        .event = rec->event,
+        .event_len = rec->event_len,
     };
     if (sr_deadletter_write(r->d->dl, &e) == 0)
         r->st.dead_lettered++;
@@ -800,15 +802,14 @@ static void make_room(sr_integ_rt *r, uint64_t incoming) {
 }
 
 int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *recs,
-                             const uint32_t *lens, size_t n, char *err, size_t errlen) {
+                             const uint32_t *lens, const char *const *events,
+                             const uint32_t *event_lens, size_t n, char *err, size_t errlen) {
     sr_integ_rt *r = d->rt[integ];
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += lens[i];
+    uint64_t bytes = sr_queue_push_bytes(r->queue, lens, events, event_lens, n);
     if (r->qconf.overflow == SR_OVERFLOW_DROP_OLDEST &&
         sr_queue_bytes(r->queue) + bytes > sr_queue_limit(r->queue))
         make_room(r, bytes);
-    if (sr_queue_push(r->queue, recs, lens, n, err, errlen) != 0)
+    if (sr_queue_push(r->queue, recs, lens, events, event_lens, n, err, errlen) != 0)
         return -1;
     r->st.received += n;
     return 0;
@@ -817,7 +818,7 @@ int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *re
 int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t len) {
     char err[256];
     uint32_t l = (uint32_t)len;
-    if (sr_delivery_enqueue_many(d, integ, &rec, &l, 1, err, sizeof err) != 0) {
+    if (sr_delivery_enqueue_many(d, integ, &rec, &l, NULL, NULL, 1, err, sizeof err) != 0) {
         sr_error("delivery", "integration '%s': %s", d->rt[integ]->conf->name, err);
         return -1;
     }

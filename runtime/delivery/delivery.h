@@ -117,10 +117,14 @@ int sr_delivery_reload(sr_delivery *d, sr_lua_host *host,
                        const sr_delivery_conf *conf, char *err, size_t errlen);
 
 /* Queues records for integration `integ` as one unit: all or none (-1, with
- * `err`). With fsync `always` they are on disk when this returns. Batches go
- * out when kicked, so callers enqueue a whole commit first. */
+ * `err`). `events` (NULL: none; a NULL entry: none for that record) holds
+ * the raw event each record was encoded from, kept beside it when the
+ * queue's keep_events is on, so a rejected record is dead-lettered with it.
+ * With fsync `always` they are on disk when this returns. Batches go out
+ * when kicked, so callers enqueue a whole commit first. */
 int sr_delivery_enqueue_many(sr_delivery *d, size_t integ, const char *const *recs,
-                             const uint32_t *lens, size_t n, char *err, size_t errlen);
+                             const uint32_t *lens, const char *const *events,
+                             const uint32_t *event_lens, size_t n, char *err, size_t errlen);
 int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t len);
 /* Sequence numbers of integration `integ`'s queue (queue.h): the next one
  * a record gets, and the one below which every record is safe (on disk per

@@ -7,12 +7,16 @@
 
 #include "log.h"
 
+/* `data` holds the record, a NUL, then the event (if kept) and a NUL. */
 typedef struct mem_rec {
     struct mem_rec *next;
     uint64_t seq;
-    uint32_t len;
+    uint32_t len, event_len;
     char data[];
 } mem_rec;
+
+/* What a memory record counts against the bound. */
+static uint64_t mem_size(const mem_rec *r) { return (uint64_t)r->len + r->event_len; }
 
 struct sr_queue {
     sr_queue_conf conf;
@@ -97,18 +101,38 @@ void sr_queue_close(sr_queue *q) {
     free(q);
 }
 
-int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens, size_t n, char *err,
+static int keeps_events(const sr_queue *q) { return q->conf.keep_events != SR_KEEP_EVENTS_OFF; }
+
+/* The event pushed with record i that the queue keeps (0: none). */
+static uint32_t kept_len(const sr_queue *q, const char *const *events, const uint32_t *event_lens,
+                         size_t i) {
+    return keeps_events(q) && events && events[i] ? event_lens[i] : 0;
+}
+
+uint64_t sr_queue_push_bytes(const sr_queue *q, const uint32_t *lens, const char *const *events,
+                             const uint32_t *event_lens, size_t n) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += (uint64_t)lens[i] + kept_len(q, events, event_lens, i);
+    return bytes;
+}
+
+int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens,
+                  const char *const *events, const uint32_t *event_lens, size_t n, char *err,
                   size_t errlen) {
     if (n == 0)
         return 0;
+    if (!keeps_events(q))
+        events = NULL;
     if (q->spool)
-        return sr_spool_append(q->spool, recs, lens, n, NULL, err, errlen);
+        return sr_spool_append(q->spool, recs, lens, events, event_lens, n, NULL, err, errlen);
 
     /* All or nothing: build the chain first, then link it. */
     mem_rec *first = NULL, *last = NULL;
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        mem_rec *r = malloc(sizeof *r + lens[i] + 1);
+        uint32_t elen = kept_len(q, events, event_lens, i);
+        mem_rec *r = malloc(sizeof *r + lens[i] + 1 + (elen ? elen + 1 : 0));
         if (!r) {
             for (mem_rec *f = first; f;) {
                 mem_rec *next = f->next;
@@ -121,14 +145,19 @@ int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens, si
         r->next = NULL;
         r->seq = q->next_seq + i;
         r->len = lens[i];
+        r->event_len = elen;
         memcpy(r->data, recs[i], lens[i]);
         r->data[lens[i]] = '\0';
+        if (elen) {
+            memcpy(r->data + lens[i] + 1, events[i], elen);
+            r->data[lens[i] + 1 + elen] = '\0';
+        }
         if (last)
             last->next = r;
         else
             first = r;
         last = r;
-        bytes += lens[i];
+        bytes += mem_size(r);
     }
     if (q->tail)
         q->tail->next = first;
@@ -139,6 +168,11 @@ int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens, si
     q->events += n;
     q->bytes += bytes;
     return 0;
+}
+
+static sr_queue_rec mem_view(const mem_rec *r) {
+    return (sr_queue_rec){r->seq, r->data, r->len, r->event_len ? r->data + r->len + 1 : NULL,
+                          r->event_len};
 }
 
 int sr_queue_read(sr_queue *q, uint64_t from_seq, size_t max_n, size_t max_bytes,
@@ -154,7 +188,7 @@ int sr_queue_read(sr_queue *q, uint64_t from_seq, size_t max_n, size_t max_bytes
         }
         for (size_t i = 0; i < out->spool.n; i++) {
             const sr_spool_record *s = &out->spool.recs[i];
-            out->recs[i] = (sr_queue_rec){s->seq, s->data, s->len};
+            out->recs[i] = (sr_queue_rec){s->seq, s->data, s->len, s->event, s->event_len};
             out->bytes += s->len;
         }
         out->n = out->spool.n;
@@ -172,7 +206,7 @@ int sr_queue_read(sr_queue *q, uint64_t from_seq, size_t max_n, size_t max_bytes
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        out->recs[out->n++] = (sr_queue_rec){r->seq, r->data, r->len};
+        out->recs[out->n++] = mem_view(r);
         out->bytes += r->len;
     }
     return 0;
@@ -188,7 +222,7 @@ int sr_queue_ack(sr_queue *q, uint64_t upto_seq, char *err, size_t errlen) {
         mem_rec *r = q->head;
         q->head = r->next;
         q->events--;
-        q->bytes -= r->len;
+        q->bytes -= mem_size(r);
         free(r);
     }
     if (!q->head)
@@ -253,7 +287,7 @@ static uint64_t drop_memory(sr_queue *q, uint64_t from_seq, uint64_t target, uin
     while (r && q->bytes > target) {
         mem_rec *next = r->next;
         q->events--;
-        q->bytes -= r->len;
+        q->bytes -= mem_size(r);
         free(r);
         dropped++;
         r = next;
@@ -283,7 +317,8 @@ static uint64_t drop_disk(sr_queue *q, uint64_t from_seq, uint64_t target, uint6
         size_t i = 0;
         for (; i < b.n && sr_queue_bytes(q) > target; i++) {
             q->skipped_events++;
-            q->skipped_bytes += b.recs[i].len + 16; /* spool framing, as pending_bytes counts */
+            /* framing included, as pending_bytes counts */
+            q->skipped_bytes += b.recs[i].stored + 16;
             dropped++;
             seq = b.recs[i].seq + 1;
         }

@@ -7,10 +7,16 @@
  * `upto`. Reading never removes anything, so a crash or a failed attempt
  * rereads from the oldest unacked record (at least once).
  *
- * The queue counts what it holds (events and payload bytes, unacked
- * records, in-flight ones included) against `max_bytes`: sr_queue_full()
- * says when it reached its bound. It never refuses a push by itself (the
- * caller decides: back-pressure upstream, or sr_queue_drop_oldest).
+ * Each record may carry the raw text of the event it was encoded from
+ * (`keep_events`, default on): the delivery dead letter stores it beside a
+ * rejected record, so the record can be rebuilt after a fix
+ * (deadletter_replay.h). With `keep_events: false` pushed events are not
+ * stored and reads return none.
+ *
+ * The queue counts what it holds (records and stored payload bytes, events
+ * kept beside records included; unacked records, in-flight ones included)
+ * against `max_bytes`: sr_queue_full() says when it reached its bound. It never refuses a push by
+ * itself (the caller decides: back-pressure upstream, or sr_queue_drop_oldest).
  *
  * Dropping (overflow drop_oldest): the oldest records not yet read are
  * skipped: the read position moves past them and the next ack covers them.
@@ -35,6 +41,7 @@ typedef enum {
     SR_FSYNC_CONF_INTERVAL,
     SR_FSYNC_CONF_NEVER
 } sr_fsync_conf;
+typedef enum { SR_KEEP_EVENTS_UNSET, SR_KEEP_EVENTS_ON, SR_KEEP_EVENTS_OFF } sr_keep_events;
 
 typedef struct sr_queue_conf {
     sr_queue_type type;
@@ -43,6 +50,7 @@ typedef struct sr_queue_conf {
     sr_fsync_conf fsync;                  /* disk */
     unsigned long long fsync_interval_ms; /* disk, fsync interval */
     unsigned long long segment_bytes;     /* disk */
+    sr_keep_events keep_events;           /* store each record's event beside it */
 } sr_queue_conf;
 
 /* The `queue:` section's keys, with the defaults (queue_conf.c). */
@@ -58,6 +66,8 @@ typedef struct sr_queue_rec {
     uint64_t seq;
     const char *data;
     uint32_t len;
+    const char *event; /* the raw event it was encoded from; NULL: none kept */
+    uint32_t event_len;
 } sr_queue_rec;
 
 /* What a read returned. Memory queues point into their own records (valid
@@ -81,12 +91,17 @@ sr_queue *sr_queue_open(const sr_queue_conf *conf, const char *spool_dir, const 
 /* Closes (a spool persists its cursor) and frees; NULL is ignored. */
 void sr_queue_close(sr_queue *q);
 
-/* Appends records as one unit; -1 (with `err`) means none was queued. */
-int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens, size_t n, char *err,
+/* Appends records as one unit; -1 (with `err`) means none was queued.
+ * `events` (NULL: none) holds each record's event, `event_lens` their
+ * lengths; a NULL entry means the record has none. Kept only with
+ * keep_events on. */
+int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens,
+                  const char *const *events, const uint32_t *event_lens, size_t n, char *err,
                   size_t errlen);
 
-/* Reads up to `max_n` records / `max_bytes` payload bytes (a first record
- * larger than that comes alone) at or after `from_seq`. out->n == 0: none. */
+/* Reads up to `max_n` records / `max_bytes` record bytes (events not
+ * counted; a first record larger than that comes alone) at or after
+ * `from_seq`. out->n == 0: none. */
 int sr_queue_read(sr_queue *q, uint64_t from_seq, size_t max_n, size_t max_bytes,
                   sr_queue_batch *out, char *err, size_t errlen);
 
@@ -108,7 +123,12 @@ uint64_t sr_queue_oldest_seq(const sr_queue *q);
 uint64_t sr_queue_safe_seq(const sr_queue *q);
 
 uint64_t sr_queue_events(const sr_queue *q);
+/* What the bound counts: records and the events kept beside them (disk:
+ * with the spool's framing). */
 uint64_t sr_queue_bytes(const sr_queue *q);
+/* The bytes a push of these records would add (before disk framing). */
+uint64_t sr_queue_push_bytes(const sr_queue *q, const uint32_t *lens, const char *const *events,
+                             const uint32_t *event_lens, size_t n);
 uint64_t sr_queue_limit(const sr_queue *q);
 int sr_queue_full(const sr_queue *q);
 const char *sr_queue_type_name(const sr_queue *q); /* "memory" | "disk" */

@@ -3,6 +3,7 @@
 #include "queue.h"
 
 #include <stddef.h>
+#include <string.h>
 
 /* A disk queue is bounded by the disk, not by memory. */
 #define DISK_MAX_BYTES (1ull << 30)
@@ -14,6 +15,19 @@ static const int overflow_values[] = {SR_OVERFLOW_BLOCK, SR_OVERFLOW_DROP_OLDEST
 static const char *const fsyncs[] = {"always", "interval", "never", NULL};
 static const int fsync_values[] = {SR_FSYNC_CONF_ALWAYS, SR_FSYNC_CONF_INTERVAL,
                                    SR_FSYNC_CONF_NEVER};
+/* A boolean whose zero value means "not set" (a plain SR_CONF_BOOL cannot
+ * tell `false` from unset, and an integration's false must override a
+ * global true): the spellings sr_node_bool takes. */
+static const char *const bools[] = {"true", "false", "yes", "no", "on", "off", NULL};
+static const int keep_values[] = {SR_KEEP_EVENTS_ON,  SR_KEEP_EVENTS_OFF, SR_KEEP_EVENTS_ON,
+                                  SR_KEEP_EVENTS_OFF, SR_KEEP_EVENTS_ON,  SR_KEEP_EVENTS_OFF};
+
+/* --check prints it as the boolean it is. */
+static void print_keep(sr_buf *out, const void *field) {
+    int v;
+    memcpy(&v, field, sizeof v);
+    sr_buf_puts(out, v == SR_KEEP_EVENTS_OFF ? "false" : "true");
+}
 
 const sr_conf_key sr_queue_conf_keys[] = {
     {.name = "type",
@@ -30,7 +44,8 @@ const sr_conf_key sr_queue_conf_keys[] = {
      SR_CONF_AT(sr_queue_conf, max_bytes),
      .dflt = "16MiB",
      .doc_default = "`16MiB` (memory), `1GiB` (disk)",
-     .doc = "the queue's bound: queued payload bytes (in-flight included)"},
+     .doc = "the queue's bound: queued payload bytes, records and the events kept beside them "
+            "(`keep_events`), in-flight included"},
     {.name = "overflow",
      .type = SR_CONF_ENUM,
      SR_CONF_AT(sr_queue_conf, overflow),
@@ -58,6 +73,18 @@ const sr_conf_key sr_queue_conf_keys[] = {
      SR_CONF_AT(sr_queue_conf, segment_bytes),
      .dflt = "64MiB",
      .doc = "disk queues: segment file size"},
+    {.name = "keep_events",
+     .type = SR_CONF_ENUM,
+     SR_CONF_AT(sr_queue_conf, keep_events),
+     .dflt = "true",
+     .names = bools,
+     .values = keep_values,
+     .print = print_keep,
+     .expected = "true or false",
+     .doc = "keep each record's original event beside it in the queue, so a record the platform "
+            "rejects is dead-lettered with its event and `replay --reencode` can rebuild it; "
+            "`max_bytes` counts the events kept ([delivery.md](delivery.md#replay)); `false`: "
+            "records only, and rejected ones cannot be re-encoded"},
     {.name = NULL},
 };
 

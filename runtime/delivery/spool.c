@@ -32,7 +32,10 @@
 
 #define SEG_HDR       16
 #define REC_HDR       16
-#define SEG_VERSION   1
+#define SEG_VERSION   2 /* what appends write; version 1 is still read */
+#define SEG_VERSION_1 1
+/* Version 2 payloads start with the record's length: [u32][record][event]. */
+#define PAYLOAD_HDR   4
 #define CURSOR_BYTES  16
 #define CURSOR_NAME   "cursor"
 #define CURSOR_TMP    "cursor.tmp"
@@ -40,8 +43,9 @@
 #define NAME_LEN      40
 #define INDEX_STRIDE  ((uint64_t)64 << 10)
 #define SCRATCH_BYTES ((size_t)1 << 20)
-/* Records per pwritev: two iovecs each, and IOV_MAX is 1024 on Linux. */
-#define WRITE_RECS 512
+/* Records per pwritev: up to three iovecs each (framing with the record
+ * length, record, event), and IOV_MAX is 1024 on Linux. */
+#define WRITE_RECS 340
 /* Read-ahead allowance for record headers when sizing a read region. */
 #define READ_AHEAD_HDRS 4096
 /* Counting the records of a damaged tail is informational; bound its cost. */
@@ -58,6 +62,7 @@ typedef struct seg {
     uint64_t first_seq; /* from the file name, checked against the header */
     uint64_t end_seq;   /* one past the last valid record */
     uint64_t size;      /* valid bytes, segment header included */
+    uint32_t version;   /* SEG_VERSION_1: payload = record; SEG_VERSION: see spool.h */
     seg_index *idx;     /* ascending; a hint only, may be sparse or empty */
     size_t nidx, idx_cap;
 } seg;
@@ -90,8 +95,8 @@ struct sr_spool {
     uint64_t last_sync_ms, lost_records;
     unsigned char *scratch; /* recovery scans and index walks */
     size_t scratch_cap;
-    struct iovec iov[2 * WRITE_RECS];
-    unsigned char hdrs[WRITE_RECS][REC_HDR];
+    struct iovec iov[3 * WRITE_RECS];
+    unsigned char hdrs[WRITE_RECS][REC_HDR + PAYLOAD_HDR];
     int crc_hw;
     uint32_t crc_tab[8][256];   /* software CRC-32C, only built without SSE4.2 */
     uint32_t crc_shift[4][256]; /* SSE4.2: "append CRC_LANE zero bytes", by byte */
@@ -314,12 +319,31 @@ static int write_seg_header(int fd, uint64_t first) {
 
 static int seq_plausible(uint64_t seq) { return seq > 0 && seq < SEQ_LIMIT; }
 
-static int seg_header_ok(int fd, uint64_t first) {
+/* The segment's version (1 or 2) when its header is sound, else 0. */
+static uint32_t seg_header_version(int fd, uint64_t first) {
     unsigned char h[SEG_HDR];
     if (!seq_plausible(first) || pread_full(fd, h, SEG_HDR, 0) != SEG_HDR)
         return 0;
-    return memcmp(h, seg_magic, 4) == 0 && get_le32(h + 4) == SEG_VERSION &&
-           get_le64(h + 8) == first;
+    uint32_t v = get_le32(h + 4);
+    if (memcmp(h, seg_magic, 4) != 0 || (v != SEG_VERSION && v != SEG_VERSION_1) ||
+        get_le64(h + 8) != first)
+        return 0;
+    return v;
+}
+
+/* The record's length within a payload of `len` bytes (version 2: read
+ * from its first four bytes, which must be there when len allows them):
+ * NULL, or why the payload is not sound (a record length beyond it). */
+static const char *split_payload(uint32_t version, const unsigned char *p, uint32_t len,
+                                 uint32_t *rec_len) {
+    if (version == SEG_VERSION_1) {
+        *rec_len = len;
+        return NULL;
+    }
+    if (len < PAYLOAD_HDR || get_le32(p) > len - PAYLOAD_HDR)
+        return "record length out of bounds";
+    *rec_len = get_le32(p);
+    return NULL;
 }
 
 /* A file's creation, rename or removal is durable only once its directory
@@ -359,6 +383,7 @@ static seg *seg_push(sr_spool *sp, uint64_t first) {
     memset(s, 0, sizeof *s);
     s->first_seq = s->end_seq = first;
     s->size = SEG_HDR;
+    s->version = SEG_VERSION;
     return s;
 }
 
@@ -762,8 +787,11 @@ static int scan_segment(sr_spool *sp, int fd, seg *s, uint64_t fsize, uint64_t l
             if (window(sp, fd, &base, &len, off, REC_HDR + (size_t)rlen, fsize, err, errlen) < 0)
                 return -1;
             const unsigned char *h = sp->scratch + (off - base);
+            uint32_t rec_len;
             if (record_crc(sp, h, h + REC_HDR, rlen) != get_le32(h + 4))
                 why = "checksum mismatch";
+            else
+                why = split_payload(s->version, h + REC_HDR, rlen, &rec_len);
         }
         if (why) {
             bad->bad = 1;
@@ -879,7 +907,7 @@ static int recover_segment(sr_spool *sp, size_t i, sr_spool_recovery *rep, char 
         close(fd);
         return 0;
     }
-    if (fsize < SEG_HDR || !seg_header_ok(fd, s->first_seq)) {
+    if (fsize < SEG_HDR || !(s->version = seg_header_version(fd, s->first_seq))) {
         close(fd);
         return set_aside(sp, i, rep, err, errlen);
     }
@@ -924,8 +952,10 @@ static int open_active(sr_spool *sp, char *err, size_t errlen) {
         return -1;
     }
     /* Bytes past the valid end (a cut we could not truncate, or damage in
-     * what was an older segment) must stay behind the next append. */
-    if ((uint64_t)st.st_size != s->size)
+     * what was an older segment) must stay behind the next append; a
+     * version-1 segment (an older release's) only takes records of its
+     * own format, so appends start a version-2 one. */
+    if ((uint64_t)st.st_size != s->size || s->version != SEG_VERSION)
         sp->must_roll = 1;
     return 0;
 }
@@ -1136,10 +1166,22 @@ static int roll(sr_spool *sp, char *err, size_t errlen) {
     return 0;
 }
 
-/* Writes records at the end of the newest segment: framing built in
- * sp->hdrs, payloads straight from the caller, one pwritev per WRITE_RECS. */
-static int write_records(sr_spool *sp, const char *const *recs, const uint32_t *lens, size_t n,
-                         char *err, size_t errlen) {
+/* The event stored with record i (0 bytes: none). */
+static uint32_t event_len(const char *const *events, const uint32_t *event_lens, size_t i) {
+    return events && events[i] ? event_lens[i] : 0;
+}
+
+/* A version-2 payload's size on disk. */
+static uint64_t payload_len(uint32_t rec_len, uint32_t ev_len) {
+    return (uint64_t)PAYLOAD_HDR + rec_len + ev_len;
+}
+
+/* Writes records at the end of the newest segment: framing (with the
+ * record's length) built in sp->hdrs, records and events straight from the
+ * caller, one pwritev per WRITE_RECS. */
+static int write_records(sr_spool *sp, const char *const *recs, const uint32_t *lens,
+                         const char *const *events, const uint32_t *event_lens, size_t n, char *err,
+                         size_t errlen) {
     const seg *s = &sp->segs[sp->nsegs - 1];
     uint64_t off = s->size, seq = sp->next_seq;
     for (size_t i = 0; i < n;) {
@@ -1147,13 +1189,24 @@ static int write_records(sr_spool *sp, const char *const *recs, const uint32_t *
         uint64_t chunk = 0;
         for (size_t k = 0; k < WRITE_RECS && i < n; k++, i++, seq++) {
             unsigned char *h = sp->hdrs[k];
-            put_le32(h, lens[i]);
+            uint32_t elen = event_len(events, event_lens, i);
+            uint32_t plen = (uint32_t)payload_len(lens[i], elen);
+            put_le32(h, plen);
             put_le64(h + 8, seq);
-            put_le32(h + 4, record_crc(sp, h, recs[i], lens[i]));
-            sp->iov[cnt++] = (struct iovec){h, REC_HDR};
+            put_le32(h + REC_HDR, lens[i]);
+            /* The CRC covers length, sequence and the whole payload. */
+            uint32_t c = crc32c(sp, 0, h, 4);
+            c = crc32c(sp, c, h + 8, 8 + PAYLOAD_HDR);
+            c = crc32c(sp, c, recs[i], lens[i]);
+            if (elen)
+                c = crc32c(sp, c, events[i], elen);
+            put_le32(h + 4, c);
+            sp->iov[cnt++] = (struct iovec){h, REC_HDR + PAYLOAD_HDR};
             if (lens[i])
                 sp->iov[cnt++] = (struct iovec){(void *)recs[i], lens[i]};
-            chunk += REC_HDR + lens[i];
+            if (elen)
+                sp->iov[cnt++] = (struct iovec){(void *)events[i], elen};
+            chunk += REC_HDR + plen;
         }
         if (pwritev_full(sp->wfd, sp->iov, cnt, off) < 0) {
             set_err(err, errlen, "%s: segment %020" PRIu64 ": write: %s", sp->dir, s->first_seq,
@@ -1177,26 +1230,31 @@ static void rollback(sr_spool *sp, uint64_t size, size_t n) {
     sp->must_roll = 1;
 }
 
-static void commit(sr_spool *sp, const uint32_t *lens, size_t n) {
+static void commit(sr_spool *sp, const uint32_t *lens, const char *const *events,
+                   const uint32_t *event_lens, size_t n) {
     seg *s = &sp->segs[sp->nsegs - 1];
     for (size_t i = 0; i < n; i++) {
         index_add(s, s->end_seq, s->size);
-        s->size += REC_HDR + lens[i];
+        s->size += REC_HDR + payload_len(lens[i], event_len(events, event_lens, i));
         s->end_seq++;
     }
     sp->next_seq += n;
 }
 
-int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens, size_t n,
+int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
+                    const char *const *events, const uint32_t *event_lens, size_t n,
                     uint64_t *first_seq, char *err, size_t errlen) {
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        if (lens[i] > SR_SPOOL_RECORD_MAX) {
-            set_err(err, errlen, "record of %" PRIu32 " bytes exceeds the %" PRIu32 "-byte limit",
-                    lens[i], SR_SPOOL_RECORD_MAX);
+        uint64_t plen = payload_len(lens[i], event_len(events, event_lens, i));
+        if (plen > SR_SPOOL_RECORD_MAX) {
+            set_err(err, errlen,
+                    "record of %" PRIu32 " bytes with its event (%" PRIu64
+                    " bytes in all) exceeds the %" PRIu32 "-byte limit",
+                    lens[i], plen, SR_SPOOL_RECORD_MAX);
             return -1;
         }
-        bytes += REC_HDR + lens[i];
+        bytes += REC_HDR + plen;
     }
     if (n == 0) {
         if (first_seq)
@@ -1206,7 +1264,7 @@ int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
     if (need_roll(sp, bytes) && roll(sp, err, errlen) < 0)
         return -1;
     uint64_t size = sp->segs[sp->nsegs - 1].size;
-    if (write_records(sp, recs, lens, n, err, errlen) < 0)
+    if (write_records(sp, recs, lens, events, event_lens, n, err, errlen) < 0)
         goto fail;
     if (sp->conf.fsync == SR_FSYNC_ALWAYS && fdatasync(sp->wfd) < 0) {
         set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
@@ -1214,7 +1272,7 @@ int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
     }
     if (first_seq)
         *first_seq = sp->next_seq;
-    commit(sp, lens, n);
+    commit(sp, lens, events, event_lens, n);
     if (sp->conf.fsync != SR_FSYNC_ALWAYS)
         sp->data_dirty = 1;
     if (sp->conf.fsync != SR_FSYNC_INTERVAL)
@@ -1234,7 +1292,8 @@ void sr_spool_batch_free(sr_spool_batch *b) {
     memset(b, 0, sizeof *b);
 }
 
-static int push_record(sr_spool_batch *out, uint64_t seq, size_t off, uint32_t len) {
+static int push_record(sr_spool_batch *out, uint64_t seq, size_t off, uint32_t len, uint32_t ev_len,
+                       uint32_t stored) {
     if (out->n == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 64;
         sr_spool_record *r = realloc(out->recs, cap * sizeof *r);
@@ -1243,8 +1302,10 @@ static int push_record(sr_spool_batch *out, uint64_t seq, size_t off, uint32_t l
         out->recs = r;
         out->cap = cap;
     }
-    out->recs[out->n++] = (sr_spool_record){seq, NULL, len, off};
+    out->recs[out->n++] = (sr_spool_record){
+        .seq = seq, .len = len, .event_len = ev_len, .stored = stored, .off = off};
     out->bytes += len;
+    out->stored += stored;
     return 0;
 }
 
@@ -1252,6 +1313,18 @@ static int push_record(sr_spool_batch *out, uint64_t seq, size_t off, uint32_t l
 typedef struct read_budget {
     size_t max_records, max_bytes;
 } read_budget;
+
+/* Payload bytes on disk the rest of the budget likely covers: the budget
+ * counts records, and version-2 payloads carry events too (guessed as large
+ * as their records until some were read). */
+static uint64_t ahead_bytes(const seg *s, const sr_spool_batch *out, const read_budget *b) {
+    uint64_t left = b->max_bytes > out->bytes ? b->max_bytes - out->bytes : 0;
+    if (s->version == SEG_VERSION_1 || left >= s->size)
+        return left;
+    if (!out->bytes)
+        return 2 * left;
+    return (uint64_t)((double)left * (double)out->stored / (double)out->bytes);
+}
 
 /* Extends the region of segment `s` held in out->buf (file bytes from
  * `rbase`, ending at *rend) to at least `need_end`, reading ahead as far as
@@ -1262,8 +1335,8 @@ static int extend(sr_spool *sp, int fd, const seg *s, sr_spool_batch *out, uint6
         return 0;
     size_t recs_left = b->max_records - out->n;
     uint64_t ahead =
-        (b->max_bytes > out->bytes ? b->max_bytes - out->bytes : 0) +
-        (uint64_t)REC_HDR * (recs_left < READ_AHEAD_HDRS ? recs_left : READ_AHEAD_HDRS);
+        ahead_bytes(s, out, b) + (uint64_t)(REC_HDR + PAYLOAD_HDR) *
+                                     (recs_left < READ_AHEAD_HDRS ? recs_left : READ_AHEAD_HDRS);
     uint64_t end = s->size - at < ahead ? s->size : at + ahead;
     if (end < need_end)
         end = need_end;
@@ -1291,6 +1364,8 @@ static int read_segment(sr_spool *sp, size_t i, spos *at, const read_budget *b, 
     int fd = seg_fd(sp, i, err, errlen);
     if (fd < 0)
         return -1;
+    /* Version 2: the record's length, ahead of it in the payload. */
+    uint32_t pre = s->version == SEG_VERSION_1 ? 0 : PAYLOAD_HDR;
     /* out->buf holds file bytes [rbase, rend) of this segment from bstart. */
     uint64_t rbase = at->off, rend = at->off;
     size_t bstart = out->buf.len;
@@ -1298,20 +1373,27 @@ static int read_segment(sr_spool *sp, size_t i, spos *at, const read_budget *b, 
         if (out->n == b->max_records)
             return 0;
         const char *why = "record missing";
-        uint32_t len = 0;
+        uint32_t len = 0, rec_len = 0;
         if (s->size - at->off >= REC_HDR) {
-            if (extend(sp, fd, s, out, &rend, at->off, at->off + REC_HDR, b, err, errlen) < 0)
+            /* Framing and record length, as far as the segment goes (a
+             * damaged length shorter than the prefix is caught below). */
+            uint64_t room = s->size - at->off;
+            uint64_t need = room < REC_HDR + pre ? room : REC_HDR + pre;
+            if (extend(sp, fd, s, out, &rend, at->off, at->off + need, b, err, errlen) < 0)
                 return -1;
             const unsigned char *h = (unsigned char *)out->buf.data + bstart + (at->off - rbase);
             why = check_header(h, at->seq, s->size - at->off);
             len = get_le32(h);
+            if (!why)
+                why = split_payload(s->version, h + REC_HDR, len, &rec_len);
         }
         if (why) {
             cut_segment(sp, i, at->off, at->seq, why);
             return 1;
         }
-        /* A first record larger than max_bytes still goes, alone. */
-        if (out->n && out->bytes + len > b->max_bytes)
+        /* The budget counts records (what is sent), not the events beside
+         * them; a first record larger than max_bytes still goes, alone. */
+        if (out->n && out->bytes + rec_len > b->max_bytes)
             return 0;
         if (extend(sp, fd, s, out, &rend, at->off, at->off + REC_HDR + len, b, err, errlen) < 0)
             return -1;
@@ -1321,7 +1403,8 @@ static int read_segment(sr_spool *sp, size_t i, spos *at, const read_budget *b, 
             cut_segment(sp, i, at->off, at->seq, "checksum mismatch");
             return 1;
         }
-        if (push_record(out, at->seq, hpos + REC_HDR, len) < 0) {
+        if (push_record(out, at->seq, hpos + REC_HDR + pre, rec_len, len - pre - rec_len, len) <
+            0) {
             set_err(err, errlen, "out of memory");
             return -1;
         }
@@ -1334,7 +1417,7 @@ static int read_segment(sr_spool *sp, size_t i, spos *at, const read_budget *b, 
 int sr_spool_read(sr_spool *sp, uint64_t from_seq, size_t max_records, size_t max_bytes,
                   sr_spool_batch *out, char *err, size_t errlen) {
     out->n = 0;
-    out->bytes = 0;
+    out->bytes = out->stored = 0;
     out->buf.len = 0;
     if (from_seq < sp->cursor)
         from_seq = sp->cursor;
@@ -1362,8 +1445,11 @@ int sr_spool_read(sr_spool *sp, uint64_t from_seq, size_t max_records, size_t ma
         out->next_seq = sp->next_seq;
     }
     /* Pointers only now: the buffer may have moved while growing. */
-    for (size_t k = 0; k < out->n; k++)
-        out->recs[k].data = out->buf.data + out->recs[k].off;
+    for (size_t k = 0; k < out->n; k++) {
+        sr_spool_record *r = &out->recs[k];
+        r->data = out->buf.data + r->off;
+        r->event = r->event_len ? r->data + r->len : NULL;
+    }
     return 0;
 }
 

@@ -19,10 +19,22 @@
  *   NNN...N.seg.corrupt       a segment set aside because its header is
  *                             unreadable; kept for an operator, never read
  *
- * A segment is a 16-byte header ("SRSP", u32 version 1, u64 first sequence)
+ * A segment is a 16-byte header ("SRSP", u32 version, u64 first sequence)
  * followed by records framed as
  *
  *   [u32 length][u32 CRC-32C][u64 sequence][payload: length bytes]
+ *
+ * The version says what a payload holds. Version 2 (what appends write):
+ *
+ *   [u32 record length][record][event: the rest, possibly empty]
+ *
+ * the encoded record and the raw text of the event it was built from, kept
+ * so a record the platform rejects can be rebuilt from its event after a
+ * fix (deadletter_replay.h). Version 1 (releases before events were kept):
+ * the payload is the record alone. Version-1 segments are still read, so
+ * an upgrade delivers what an older release spooled; appends never go into
+ * one (recovery rolls to a fresh version-2 segment instead), so a segment
+ * never mixes the two.
  *
  * all integers little-endian. The CRC covers the length, the sequence and the
  * payload (not only the payload: a zero-filled or stale block then never
@@ -134,9 +146,12 @@ typedef struct sr_spool_info {
 
 typedef struct sr_spool_record {
     uint64_t seq;
-    const char *data; /* points into the batch's `buf` */
+    const char *data; /* the record; points into the batch's `buf` */
     uint32_t len;
-    size_t off; /* offset of `data` in `buf` */
+    const char *event; /* the event stored with it, or NULL (none; version 1) */
+    uint32_t event_len;
+    uint32_t stored; /* payload bytes on disk: record, event and record length */
+    size_t off;      /* offset of `data` in `buf` */
 } sr_spool_record;
 
 /* Caller-owned result of sr_spool_read, reused across reads: each read
@@ -145,13 +160,14 @@ typedef struct sr_spool_record {
 typedef struct sr_spool_batch {
     sr_spool_record *recs;
     size_t n, cap;
-    uint64_t bytes;    /* payload bytes in recs */
+    uint64_t bytes;    /* record bytes in recs (events not included) */
+    uint64_t stored;   /* payload bytes on disk of recs (events included) */
     uint64_t next_seq; /* pass to the next read to continue after this one */
     sr_buf buf;        /* raw segment bytes; framing included */
 } sr_spool_batch;
 
 #define SR_SPOOL_BATCH_INIT                                                                        \
-    { NULL, 0, 0, 0, 0, SR_BUF_INIT }
+    { NULL, 0, 0, 0, 0, 0, SR_BUF_INIT }
 
 void sr_spool_batch_free(sr_spool_batch *b);
 
@@ -162,17 +178,21 @@ typedef struct sr_spool sr_spool;
 sr_spool *sr_spool_open(const char *dir, const sr_spool_conf *conf, sr_spool_recovery *report,
                         char *err, size_t errlen);
 
-/* Appends `n` records as one batch (one write(2) per 512 records); their
+/* Appends `n` records as one batch (one write(2) per 340 records); their
  * sequence numbers are *first_seq .. *first_seq + n - 1 (first_seq may be
- * NULL). On -1 nothing was appended as far as the spool knows and the sender
- * must not be acknowledged; after a failed rollback the records may still
- * resurface after a restart, under fresh sequence numbers (at least once). */
-int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens, size_t n,
+ * NULL). `events` (NULL: none) holds the event to store beside each record,
+ * `event_lens` their lengths; a NULL entry stores none. A record with its
+ * event and 4 bytes of length may take SR_SPOOL_RECORD_MAX bytes. On -1
+ * nothing was appended as far as the spool knows and the sender must not be
+ * acknowledged; after a failed rollback the records may still resurface
+ * after a restart, under fresh sequence numbers (at least once). */
+int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
+                    const char *const *events, const uint32_t *event_lens, size_t n,
                     uint64_t *first_seq, char *err, size_t errlen);
 
 /* Reads, in order, up to `max_records` records with sequence numbers at or
- * after max(from_seq, cursor), stopping before `max_bytes` payload bytes
- * would be exceeded (a first record larger than that comes alone). Gaps left
+ * after max(from_seq, cursor), stopping before `max_bytes` record bytes
+ * (events not counted) would be exceeded (a first record larger than that comes alone). Gaps left
  * by lost records are skipped. out->n == 0 means nothing is pending there.
  * Reading does not move the cursor: the delivery loop may read ahead of its
  * acks (out->next_seq), and rereads from the cursor after a failure. Costs

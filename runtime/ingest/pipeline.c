@@ -219,17 +219,19 @@ static void dead_letter_failures(sr_pipeline *p, const sr_ingest_batch *b) {
 }
 
 /* Queues a batch's records, each integration's as one unit (one spool
- * append, one fsync). Returns -1 if any integration could not take them:
- * the sender is then told to retry, and integrations that did take theirs
- * will see those again (at least once). */
+ * append, one fsync), each with the raw event it came from (the queue keeps
+ * it when keep_events is on, for a replay that re-encodes). Returns -1 if
+ * any integration could not take them: the sender is then told to retry,
+ * and integrations that did take theirs will see those again (at least
+ * once). */
 static int queue_records(sr_pipeline *p, const sr_ingest_batch *b) {
     size_t n = b->emit.nrecs;
     if (n == 0)
         return 0;
-    const char **recs = malloc(n * sizeof *recs);
-    uint32_t *lens = malloc(n * sizeof *lens);
+    const char **recs = malloc(n * sizeof *recs), **events = malloc(n * sizeof *events);
+    uint32_t *lens = malloc(n * sizeof *lens), *event_lens = malloc(n * sizeof *event_lens);
     int rc = 0;
-    if (!recs || !lens) {
+    if (!recs || !lens || !events || !event_lens) {
         sr_error("pipeline", "out of memory queueing %zu record(s)", n);
         rc = -1;
         goto done;
@@ -240,13 +242,16 @@ static int queue_records(sr_pipeline *p, const sr_ingest_batch *b) {
             const sr_emit_rec *r = &b->emit.recs[i];
             if (r->integ != integ)
                 continue;
+            const sr_event *e = &b->events[r->ev];
             recs[k] = b->emit.data.data + r->off;
-            lens[k++] = r->len;
+            lens[k] = r->len;
+            events[k] = e->raw;
+            event_lens[k++] = e->raw_len;
         }
         left -= k;
         char err[256];
-        if (k &&
-            sr_delivery_enqueue_many(p->delivery, integ, recs, lens, k, err, sizeof err) != 0) {
+        if (k && sr_delivery_enqueue_many(p->delivery, integ, recs, lens, events, event_lens, k,
+                                          err, sizeof err) != 0) {
             sr_error("pipeline", "integration '%s': cannot queue %zu record(s): %s",
                      p->names[integ], k, err);
             rc = -1;
@@ -255,6 +260,8 @@ static int queue_records(sr_pipeline *p, const sr_ingest_batch *b) {
 done:
     free(recs);
     free(lens);
+    free(events);
+    free(event_lens);
     return rc;
 }
 

@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *recs[2] = {"appended-one", "appended-two"};
     uint32_t lens[2] = {12, 12};
     uint64_t first = 0;
-    FZ_ASSERT(sr_spool_append(sp, recs, lens, 2, &first, err, sizeof err) == 0);
+    FZ_ASSERT(sr_spool_append(sp, recs, lens, NULL, NULL, 2, &first, err, sizeof err) == 0);
     FZ_ASSERT(first >= info.next_seq);
     FZ_ASSERT(sr_spool_read(sp, first, 10, 1 << 20, &b, err, sizeof err) == 0);
     FZ_ASSERT(b.n == 2 && b.recs[0].seq == first && b.recs[1].seq == first + 1);

@@ -52,7 +52,7 @@ DEFAULTS = {
                 "tls": TLS_DEFAULTS, **FLOOD_DEFAULTS},
     },
     "queue": {"type": "memory", "max_bytes": "16MiB", "overflow": "block", "fsync": "always",
-              "fsync_interval": "1s", "segment_bytes": "64MiB"},
+              "fsync_interval": "1s", "segment_bytes": "64MiB", "keep_events": True},
     "delivery": {"max_attempts": 3, "backoff": "1s", "backoff_max": "30s", "inhibit": "5m",
                  "status_window": "24h", "shutdown_timeout": "10s"},
     "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
@@ -93,7 +93,7 @@ inputs:
          max_body_total: 20MiB, failed_auth: {max_failures: 5, window: 2m},
          tls: {cert: /c.pem, key: /k.pem, min_version: "1.3", ciphers: "ECDHE+AESGCM"}}
   tcp: {enabled: false, max_line: 4096}
-queue: {type: disk, overflow: drop_oldest, fsync: interval, fsync_interval: 250ms}
+queue: {type: disk, overflow: drop_oldest, fsync: interval, fsync_interval: 250ms, keep_events: off}
 delivery: {max_attempts: 5, backoff: 2s, backoff_max: 1m, inhibit: 1h, status_window: 90s}
 admin:
   listen: 127.0.0.1:19090
@@ -121,7 +121,8 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
     assert s["inputs"]["tcp"]["enabled"] is False and s["inputs"]["tcp"]["max_line"] == "4KiB"
     # A disk queue's bound defaults to 1 GiB.
     assert s["queue"] == {"type": "disk", "max_bytes": "1GiB", "overflow": "drop_oldest",
-                          "fsync": "interval", "fsync_interval": "250ms", "segment_bytes": "64MiB"}
+                          "fsync": "interval", "fsync_interval": "250ms", "segment_bytes": "64MiB",
+                          "keep_events": False}
     assert s["delivery"] == {"max_attempts": 5, "backoff": "2s", "backoff_max": "1m", "inhibit": "1h",
                              "status_window": "90s", "shutdown_timeout": "10s"}
     assert s["admin"] == {"enabled": True, "listen": "127.0.0.1:19090",

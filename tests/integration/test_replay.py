@@ -59,6 +59,8 @@ def test_replay_after_the_fix_delivers_every_record_exactly_once(launch, receive
     wait_dead(gw, "siem", 6)
     lines = dead_lines(gw, "siem")
     assert [ln["record"]["id"] for ln in lines] == [e["id"] for e in evs], lines
+    # Each beside the event it was encoded from (queue.keep_events).
+    assert [ln["event"] for ln in lines] == evs, lines
     admin = Admin(gw)
 
     # A filter that matches nothing changes nothing.
@@ -209,11 +211,17 @@ def test_reencode_after_a_script_fix_delivers_the_corrected_record_once(launch, 
 
 
 def test_reencode_keeps_records_that_have_no_event(launch, receivers):
+    # queue.keep_events: false, as before events were kept: a rejected
+    # record is dead-lettered alone, with nothing to rebuild it from.
     rcv = receivers()
     rcv.fail(400)
-    gw = start_siem(launch, rcv, launch.workdir("replay-noevent"))
+    gw = launch.start(launch.workdir("replay-noevent"),
+                      [webhook("siem", rcv.url("/siem"), channels=["ACTIVITY_AUDIT"],
+                               batch={"max_events": 5, "linger": "10ms"})],
+                      conf={"admin": tokens_conf(), "queue": {"keep_events": False}})
     post_ok(gw, events("rej", 2))
     wait_dead(gw, "siem", 2)
+    assert all("event" not in ln and ln["record"] for ln in dead_lines(gw, "siem"))
     rcv.ok()
     r = replay(Admin(gw), "siem", "?reencode=true")
     assert r.json() == {"replayed": 0, "reencoded": 0, "kept": 0, "events": 0, "records": 2, "files": 1}, r.text

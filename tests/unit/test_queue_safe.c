@@ -28,7 +28,7 @@ static void push3(sr_queue *q) {
     const char *recs[] = {"a", "b", "c"};
     uint32_t lens[] = {1, 1, 1};
     char err[256];
-    CHECK_INT(sr_queue_push(q, recs, lens, 3, err, sizeof err), 0);
+    CHECK_INT(sr_queue_push(q, recs, lens, NULL, NULL, 3, err, sizeof err), 0);
 }
 
 static void test_memory(void) {

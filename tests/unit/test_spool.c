@@ -132,7 +132,8 @@ static uint64_t append_pattern(sr_spool *sp, uint64_t first, size_t n) {
     }
     char err[256] = "";
     uint64_t got = 0;
-    int rc = sr_spool_append(sp, (const char *const *)recs, lens, n, &got, err, sizeof err);
+    int rc =
+        sr_spool_append(sp, (const char *const *)recs, lens, NULL, NULL, n, &got, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "append: %s\n", err);
     CHECK_INT(rc, 0);
@@ -230,7 +231,7 @@ static void test_empty(void) {
     CHECK_INT(sr_spool_ack(sp, 2, err, sizeof err), -1);
     CHECK(strstr(err, "past the last record") != NULL);
     uint64_t first = 0;
-    CHECK_INT(sr_spool_append(sp, NULL, NULL, 0, &first, err, sizeof err), 0);
+    CHECK_INT(sr_spool_append(sp, NULL, NULL, NULL, NULL, 0, &first, err, sizeof err), 0);
     CHECK_INT(first, 1);
     CHECK_INT(sr_spool_sync(sp, err, sizeof err), 0);
     sr_spool_close(sp);
@@ -257,9 +258,9 @@ static void test_round_trip(void) {
     const char *recs[] = {all, "", "a\0b\0c", "{\"k\":\"v\"}"};
     uint32_t lens[] = {256, 0, 5, 9};
     uint64_t first = 0;
-    CHECK_INT(sr_spool_append(sp, recs, lens, 4, &first, err, sizeof err), 0);
+    CHECK_INT(sr_spool_append(sp, recs, lens, NULL, NULL, 4, &first, err, sizeof err), 0);
     CHECK_INT(first, 1);
-    CHECK_INT(sr_spool_append(sp, recs + 3, lens + 3, 1, &first, err, sizeof err), 0);
+    CHECK_INT(sr_spool_append(sp, recs + 3, lens + 3, NULL, NULL, 1, &first, err, sizeof err), 0);
     CHECK_INT(first, 5);
 
     sr_spool_batch b = SR_SPOOL_BATCH_INIT;
@@ -289,7 +290,7 @@ static void test_round_trip(void) {
     sr_spool_info st;
     sr_spool_stats(sp, &st);
     CHECK_INT(st.pending_records, 5);
-    CHECK_INT(st.pending_bytes, 5 * 16 + 279);
+    CHECK_INT(st.pending_bytes, 5 * (16 + 4) + 279); /* framing and record length */
     CHECK_INT(st.segments, 1);
     CHECK_INT(st.oldest_seq, 1);
     CHECK_INT(st.next_seq, 6);
@@ -314,26 +315,41 @@ static void test_format(void) {
     sr_spool *sp = open_spool(dir, NULL, NULL);
     if (!sp)
         return;
-    const char *recs[] = {"123456789"};
-    uint32_t lens[] = {9};
-    CHECK_INT(sr_spool_append(sp, recs, lens, 1, NULL, err, sizeof err), 0);
+    /* Version 2: the payload is [u32 record length][record][event]. */
+    const char *recs[] = {"123456789"}, *events[] = {"{\"a\":1}"};
+    uint32_t lens[] = {9}, elens[] = {7};
+    CHECK_INT(sr_spool_append(sp, recs, lens, events, elens, 1, NULL, err, sizeof err), 0);
     seg_path(path, sizeof path, dir, 1);
     unsigned char f[64] = {0};
     FILE *fp = fopen(path, "rb");
     size_t n = fp ? fread(f, 1, sizeof f, fp) : 0;
     if (fp)
         fclose(fp);
-    CHECK_INT(n, 16 + 16 + 9);
+    CHECK_INT(n, 16 + 16 + 4 + 9 + 7);
     CHECK(memcmp(f, "SRSP", 4) == 0);
-    CHECK_INT(le32(f + 4), 1);
+    CHECK_INT(le32(f + 4), 2);
     CHECK_INT(le64(f + 8), 1);
-    CHECK_INT(le32(f + 16), 9);
+    CHECK_INT(le32(f + 16), 4 + 9 + 7);
     CHECK_INT(le64(f + 24), 1);
-    CHECK(memcmp(f + 32, "123456789", 9) == 0);
+    CHECK_INT(le32(f + 32), 9);
+    CHECK(memcmp(f + 36, "123456789", 9) == 0);
+    CHECK(memcmp(f + 45, "{\"a\":1}", 7) == 0);
     uint32_t c = ref_crc32c(0, f + 16, 4);
     c = ref_crc32c(c, f + 24, 8);
-    c = ref_crc32c(c, f + 32, 9);
+    c = ref_crc32c(c, f + 32, 4 + 9 + 7);
     CHECK_INT(le32(f + 20), c);
+    sr_spool_batch b = SR_SPOOL_BATCH_INIT;
+    CHECK_INT(sr_spool_read(sp, 1, 10, 1 << 20, &b, err, sizeof err), 0);
+    CHECK_INT(b.n, 1);
+    if (b.n == 1) {
+        CHECK(b.recs[0].len == 9 && memcmp(b.recs[0].data, "123456789", 9) == 0);
+        CHECK(b.recs[0].event_len == 7 && b.recs[0].event &&
+              memcmp(b.recs[0].event, "{\"a\":1}", 7) == 0);
+        CHECK_INT(b.recs[0].stored, 20);
+    }
+    CHECK_INT(b.bytes, 9);
+    CHECK_INT(b.stored, 20);
+    sr_spool_batch_free(&b);
 
     CHECK_INT(sr_spool_ack(sp, 2, err, sizeof err), 0);
     snprintf(path, sizeof path, "%s/cursor", dir);
@@ -345,6 +361,167 @@ static void test_format(void) {
     CHECK(memcmp(f, "SRCU", 4) == 0);
     CHECK_INT(le64(f + 8), 2);
     CHECK_INT(le32(f + 4), ref_crc32c(0, f + 8, 8));
+    sr_spool_close(sp);
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v) {
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Appends one record framed by hand to `f` at *off: `payload` as is, CRC
+ * over length, sequence and payload, as both versions frame it. */
+static void frame(unsigned char *f, size_t *off, uint64_t seq, const void *payload, uint32_t len) {
+    unsigned char *h = f + *off;
+    put32(h, len);
+    put64(h + 8, seq);
+    memcpy(h + 16, payload, len);
+    uint32_t c = ref_crc32c(0, h, 4);
+    c = ref_crc32c(c, h + 8, 8);
+    put32(h + 4, ref_crc32c(c, h + 16, len));
+    *off += 16 + len;
+}
+
+static void seg_header(unsigned char *f, uint32_t version, uint64_t first) {
+    memcpy(f, "SRSP", 4);
+    put32(f + 4, version);
+    put64(f + 8, first);
+}
+
+/* A spool an older release wrote (version-1 segment: payload = record) is
+ * read after the upgrade, records without events; appends go into a new
+ * version-2 segment, and both read back, also after a restart. */
+static void test_version1_segment(void) {
+    char dir[128], path[200], err[256];
+    new_dir(dir, sizeof dir);
+    char mk[300];
+    snprintf(mk, sizeof mk, "mkdir -p %s", dir);
+    CHECK(system(mk) == 0);
+    const char *old[] = {"alpha", "", "{\"id\":3}"};
+    unsigned char f[256];
+    size_t off = 16;
+    seg_header(f, 1, 1);
+    for (uint64_t i = 0; i < 3; i++)
+        frame(f, &off, i + 1, old[i], (uint32_t)strlen(old[i]));
+    seg_path(path, sizeof path, dir, 1);
+    write_file(path, f, off);
+
+    sr_spool_recovery rep;
+    sr_spool *sp = open_spool(dir, NULL, &rep);
+    if (!sp)
+        return;
+    CHECK_INT(rep.pending, 3);
+    CHECK_INT(rep.torn_records + rep.lost_records + rep.corrupt_segments, 0);
+    const char *recs[] = {"new-1", "new-2"}, *events[] = {"{\"e\":1}", NULL};
+    uint32_t lens[] = {5, 5}, elens[] = {7, 0};
+    uint64_t first = 0;
+    CHECK_INT(sr_spool_append(sp, recs, lens, events, elens, 2, &first, err, sizeof err), 0);
+    CHECK_INT(first, 4);
+    CHECK_INT(count_segments(dir), 2); /* never appended to the version-1 one */
+    CHECK_INT(file_size(path), (long)off);
+    for (int round = 0; round < 2; round++) {
+        sr_spool_batch b = SR_SPOOL_BATCH_INIT;
+        CHECK_INT(sr_spool_read(sp, 1, 100, 1 << 20, &b, err, sizeof err), 0);
+        CHECK_INT(b.n, 5);
+        for (size_t i = 0; i < 3 && b.n == 5; i++) {
+            CHECK(b.recs[i].len == strlen(old[i]) &&
+                  memcmp(b.recs[i].data, old[i], b.recs[i].len) == 0);
+            CHECK(b.recs[i].event == NULL && b.recs[i].event_len == 0);
+            CHECK_INT(b.recs[i].stored, strlen(old[i]));
+        }
+        if (b.n == 5) {
+            CHECK(b.recs[3].len == 5 && memcmp(b.recs[3].data, "new-1", 5) == 0);
+            CHECK(b.recs[3].event_len == 7 && memcmp(b.recs[3].event, "{\"e\":1}", 7) == 0);
+            CHECK(b.recs[4].len == 5 && memcmp(b.recs[4].data, "new-2", 5) == 0);
+            CHECK(b.recs[4].event == NULL);
+        }
+        sr_spool_batch_free(&b);
+        sr_spool_close(sp);
+        sp = open_spool(dir, NULL, &rep);
+        if (!sp)
+            return;
+        CHECK_INT(rep.pending, 5);
+        CHECK_INT(rep.torn_records + rep.lost_records + rep.corrupt_segments, 0);
+    }
+    /* Acking past the version-1 segment retires it. */
+    CHECK_INT(sr_spool_ack(sp, 4, err, sizeof err), 0);
+    CHECK(!file_exists(path));
+    sr_spool_close(sp);
+}
+
+/* A version-2 payload whose record length runs past it is damage even with
+ * a matching CRC: recovery cuts it off like a torn tail. */
+static void test_version2_bad_record_length(void) {
+    char dir[128], path[200], mk[300];
+    new_dir(dir, sizeof dir);
+    snprintf(mk, sizeof mk, "mkdir -p %s", dir);
+    CHECK(system(mk) == 0);
+    unsigned char f[256], p[32];
+    size_t off = 16;
+    seg_header(f, 2, 1);
+    put32(p, 3);
+    memcpy(p + 4, "rec{}", 5);
+    frame(f, &off, 1, p, 9); /* record "rec", event "{}" */
+    put32(p, 6);
+    frame(f, &off, 2, p, 9); /* record length 6 > 5 */
+    seg_path(path, sizeof path, dir, 1);
+    write_file(path, f, off);
+    sr_spool_recovery rep;
+    sr_spool *sp = open_spool(dir, NULL, &rep);
+    if (!sp)
+        return;
+    CHECK_INT(rep.pending, 1);
+    CHECK_INT(rep.torn_records, 1);
+    sr_spool_batch b = SR_SPOOL_BATCH_INIT;
+    char err[256];
+    CHECK_INT(sr_spool_read(sp, 1, 100, 1 << 20, &b, err, sizeof err), 0);
+    CHECK_INT(b.n, 1);
+    if (b.n == 1)
+        CHECK(b.recs[0].len == 3 && b.recs[0].event_len == 2 &&
+              memcmp(b.recs[0].event, "{}", 2) == 0);
+    sr_spool_batch_free(&b);
+    sr_spool_close(sp);
+}
+
+/* The read budget counts records, not the events beside them: a batch
+ * sized for records is not halved by large events. */
+static void test_budget_counts_records(void) {
+    char dir[128], err[256];
+    new_dir(dir, sizeof dir);
+    sr_spool *sp = open_spool(dir, NULL, NULL);
+    if (!sp)
+        return;
+    enum { N = 50 };
+    static char ev[4000];
+    memset(ev, 'e', sizeof ev);
+    const char *recs[N], *events[N];
+    uint32_t lens[N], elens[N];
+    for (int i = 0; i < N; i++) {
+        recs[i] = "0123456789";
+        lens[i] = 10;
+        events[i] = ev;
+        elens[i] = sizeof ev;
+    }
+    CHECK_INT(sr_spool_append(sp, recs, lens, events, elens, N, NULL, err, sizeof err), 0);
+    sr_spool_batch b = SR_SPOOL_BATCH_INIT;
+    CHECK_INT(sr_spool_read(sp, 1, 1000, 10 * N, &b, err, sizeof err), 0);
+    CHECK_INT(b.n, N);
+    CHECK_INT(b.bytes, 10 * N);
+    CHECK_INT(b.stored, (uint64_t)N * (4 + 10 + sizeof ev));
+    for (size_t i = 0; i < b.n; i++)
+        CHECK(b.recs[i].event_len == sizeof ev && memcmp(b.recs[i].event, ev, sizeof ev) == 0 &&
+              memcmp(b.recs[i].data, "0123456789", 10) == 0);
+    CHECK_INT(sr_spool_read(sp, 1, 1000, 10 * N - 1, &b, err, sizeof err), 0);
+    CHECK_INT(b.n, N - 1);
+    sr_spool_info st;
+    sr_spool_stats(sp, &st);
+    CHECK_INT(st.pending_bytes, (uint64_t)N * (16 + 4 + 10 + sizeof ev));
+    sr_spool_batch_free(&b);
     sr_spool_close(sp);
 }
 
@@ -366,9 +543,11 @@ static void test_crc_long_records(void) {
         recs[i] = malloc(sizes[i]);
         for (uint32_t k = 0; recs[i] && k < sizes[i]; k++)
             recs[i][k] = (char)(k * 131 + i * 7 + (k >> 5));
-        total += 16 + sizes[i];
+        total += 16 + 4 + sizes[i];
     }
-    CHECK_INT(sr_spool_append(sp, (const char *const *)recs, lens, N, NULL, err, sizeof err), 0);
+    CHECK_INT(
+        sr_spool_append(sp, (const char *const *)recs, lens, NULL, NULL, N, NULL, err, sizeof err),
+        0);
     seg_path(path, sizeof path, dir, 1);
     unsigned char *f = malloc(total);
     FILE *fp = fopen(path, "rb");
@@ -379,12 +558,13 @@ static void test_crc_long_records(void) {
     size_t off = 16;
     for (size_t i = 0; n == total && i < N; i++) {
         const unsigned char *h = f + off;
-        CHECK_INT(le32(h), sizes[i]);
+        CHECK_INT(le32(h), 4 + sizes[i]);
+        CHECK_INT(le32(h + 16), sizes[i]);
         uint32_t c = ref_crc32c(0, h, 4);
         c = ref_crc32c(c, h + 8, 8);
-        c = ref_crc32c(c, h + 16, sizes[i]);
+        c = ref_crc32c(c, h + 16, 4 + sizes[i]);
         CHECK_INT(le32(h + 4), c);
-        off += 16 + sizes[i];
+        off += 16 + 4 + sizes[i];
     }
     /* And they read back, CRC-checked by the spool itself. */
     sr_spool_batch b = SR_SPOOL_BATCH_INIT;
@@ -910,7 +1090,7 @@ static void test_large_records(void) {
     const char *recs[] = {a, a, a, h, a};
     uint32_t lens[] = {(uint32_t)big, (uint32_t)big, (uint32_t)big, (uint32_t)huge, (uint32_t)big};
     for (int i = 0; i < 5; i++)
-        CHECK_INT(sr_spool_append(sp, recs + i, lens + i, 1, NULL, err, sizeof err), 0);
+        CHECK_INT(sr_spool_append(sp, recs + i, lens + i, NULL, NULL, 1, NULL, err, sizeof err), 0);
     sr_spool_info st;
     sr_spool_stats(sp, &st);
     CHECK(st.segments >= 4); /* a 3 MiB record takes a segment of its own */
@@ -937,7 +1117,7 @@ static void test_large_records(void) {
         CHECK(b.recs[i].len == lens[i] && memcmp(b.recs[i].data, recs[i], lens[i]) == 0);
     /* Over the limit is refused, and nothing is appended. */
     uint32_t too_big = SR_SPOOL_RECORD_MAX + 1;
-    CHECK_INT(sr_spool_append(sp, recs, &too_big, 1, NULL, err, sizeof err), -1);
+    CHECK_INT(sr_spool_append(sp, recs, &too_big, NULL, NULL, 1, NULL, err, sizeof err), -1);
     sr_spool_stats(sp, &st);
     CHECK_INT(st.next_seq, 6);
     sr_spool_batch_free(&b);
@@ -1026,7 +1206,8 @@ static void crash_child(const char *dir, int wfd, unsigned seed) {
             payload_fill(next + i, recs[i]);
         }
         uint64_t first;
-        if (sr_spool_append(sp, (const char *const *)recs, lens, n, &first, err, sizeof err) != 0)
+        if (sr_spool_append(sp, (const char *const *)recs, lens, NULL, NULL, n, &first, err,
+                            sizeof err) != 0)
             _exit(3);
         next = first + n;
         uint64_t msg[2] = {MSG_APPENDED, next - 1};
@@ -1133,6 +1314,9 @@ int main(void) {
     test_round_trip();
     test_format();
     test_crc_long_records();
+    test_version1_segment();
+    test_version2_bad_record_length();
+    test_budget_counts_records();
     test_roll_and_ack();
     test_segment_reuse();
     test_torn_tail();
