@@ -223,4 +223,4 @@ static sr_sink *file_open(uv_loop_t *loop, const void *s, char *err, size_t errl
 }
 
 const sr_sink_transport sr_transport_file = {"file", file_keys, sizeof(sr_file_settings),
-                                             file_open};
+                                             file_open, NULL};

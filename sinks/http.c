@@ -627,4 +627,4 @@ static sr_sink *http_open(uv_loop_t *loop, const void *s, char *err, size_t errl
 }
 
 const sr_sink_transport sr_transport_http = {"http", http_keys, sizeof(sr_http_settings),
-                                             http_open};
+                                             http_open, NULL};

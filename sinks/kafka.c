@@ -527,4 +527,4 @@ static sr_sink *kafka_open(uv_loop_t *loop, const void *s, char *err, size_t err
 }
 
 const sr_sink_transport sr_transport_kafka = {"kafka", kafka_keys, sizeof(sr_kafka_settings),
-                                              kafka_open};
+                                              kafka_open, sr_kafka_restricted_prop};

@@ -76,6 +76,12 @@ int sr_kafka_opts_init(sr_kafka_opts *o, const sr_kafka_settings *s, char *err, 
 /* Frees the copies and removes the keytab file and its directory. */
 void sr_kafka_opts_free(sr_kafka_opts *o);
 
+/* The transport's restricted_prop (sink.h): librdkafka properties that load
+ * code (plugin.library.paths, ssl.engine.location, ssl.providers), run a
+ * command (sasl.kerberos.kinit.cmd) or name a file (*.location, *.file,
+ * ...). Why, or NULL for an ordinary property. */
+const char *sr_kafka_restricted_prop(const char *name);
+
 /* A new librdkafka configuration from `o`: the user's properties first, then
  * what the sink's guarantees depend on (idempotence, acks=all), so those
  * cannot be overridden. NULL and `err` for an unknown property or a bad

@@ -111,19 +111,24 @@ typedef struct sr_sink_key {
     size_t offset; /* of the field in the transport's settings struct */
     long long def; /* INT and BOOL: the value when setup leaves the key out */
     const char *description;
+    int reads_file; /* a STRING naming a file the sink reads: for an integration defined
+                       through the admin API it must lie under admin.credentials_dir */
 } sr_sink_key;
 
 /* A row of a key table: the key is named after the field. */
 #define SR_SINK_KEY(T, field, type, def, description)                                              \
-    { #field, type, offsetof(T, field), def, description }
+    { #field, type, offsetof(T, field), def, description, 0 }
+/* A row for a file the sink reads (reads_file). */
+#define SR_SINK_KEY_FILE(T, field, description)                                                    \
+    { #field, SR_SINK_KEY_STRING, offsetof(T, field), 0, description, 1 }
 
 /* The TLS client keys a transport shares with others (fields of these names
  * and types in its struct). */
 #define SR_SINK_TLS_KEYS(T)                                                                        \
     SR_SINK_KEY(T, insecure, SR_SINK_KEY_BOOL, 0, "skip certificate and host-name verification"),  \
-        SR_SINK_KEY(T, ca_file, SR_SINK_KEY_STRING, 0, "PEM bundle to verify the server with"),    \
-        SR_SINK_KEY(T, cert_file, SR_SINK_KEY_STRING, 0, "client certificate (mTLS)"),             \
-        SR_SINK_KEY(T, key_file, SR_SINK_KEY_STRING, 0, "client certificate's key (mTLS)")
+        SR_SINK_KEY_FILE(T, ca_file, "PEM bundle to verify the server with"),                      \
+        SR_SINK_KEY_FILE(T, cert_file, "client certificate (mTLS)"),                               \
+        SR_SINK_KEY_FILE(T, key_file, "client certificate's key (mTLS)")
 
 typedef struct sr_sink_transport {
     const char *name;        /* what an integration module's M.transport names */
@@ -132,6 +137,11 @@ typedef struct sr_sink_transport {
     /* Creates a sink from a settings struct of this transport. Fails (NULL,
      * `err`) only for unusable settings. */
     sr_sink *(*open)(uv_loop_t *loop, const void *settings, char *err, size_t errlen);
+    /* Why the PROPS entry `name` reaches beyond the destination (loads
+     * code, runs a command, reads a file of this machine), or NULL when it
+     * does not: an integration defined through the admin API may not set
+     * it. NULL: the transport takes no such property. */
+    const char *(*restricted_prop)(const char *name);
 } sr_sink_transport;
 
 /* ---- The registry (sinks/registry.c) --------------------------------------- */

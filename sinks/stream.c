@@ -51,4 +51,4 @@ static sr_sink *stream_open(uv_loop_t *loop, const void *s, char *err, size_t er
 }
 
 const sr_sink_transport sr_transport_stream = {"stream", stream_keys, sizeof(sr_stream_settings),
-                                               stream_open};
+                                               stream_open, NULL};

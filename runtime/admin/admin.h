@@ -65,9 +65,10 @@ typedef struct sr_admin_conf {
     int port;
     sr_admin_token_conf *tokens; /* `tokens:`, replaced as a whole by a later file */
     size_t ntokens;
-    char *script_dir;     /* scripts API-defined integrations may name; NULL: none */
-    char *files_dir;      /* their FILE paths' root; NULL: <data_dir>/files */
-    char **allowed_hosts; /* `allowed_hosts:`, see sr_admin_sources */
+    char *script_dir;      /* scripts API-defined integrations may name; NULL: none */
+    char *files_dir;       /* their FILE paths' root; NULL: <data_dir>/files */
+    char *credentials_dir; /* files their TLS settings may name; NULL: none */
+    char **allowed_hosts;  /* `allowed_hosts:`, see sr_admin_sources */
     size_t nallowed_hosts;
     sr_auth_guard_conf failed_auth; /* `failed_auth:` (auth_guard.h) */
     sr_tls_listen_conf tls;         /* `tls:`; no cert_file: plain HTTP */

@@ -61,64 +61,22 @@ static char *string_of(const char *obj, const sr_json_member *m) {
     return sr_buf_steal(&s, &n);
 }
 
-/* Opens `rel`'s last component below `root` without following links. The
- * descriptor; -1 with errno ENOENT when something on the way is missing,
- * else -1 with `err`. */
-static int open_below(const char *root, const char *rel, const char *shown, char *err,
-                      size_t errlen) {
-    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot open the directory %s: %s", root, strerror(e));
-        errno = e;
-        return -1;
-    }
-    const char *base;
-    int dir = sr_confine_parent(rootfd, rel, 0, &base, shown, err, errlen);
-    int e = errno;
-    close(rootfd);
-    if (dir < 0) {
-        errno = e;
-        return -1;
-    }
-    int fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    e = errno;
-    close(dir);
-    if (fd < 0 && e == ELOOP)
-        snprintf(err, errlen, "%s is a symbolic link (links are not followed here)", shown);
-    else if (fd < 0)
-        snprintf(err, errlen, "%s: %s", shown, strerror(e));
-    errno = e;
-    return fd;
-}
-
 /* One script path: under script_dir, a regular file reached without a
  * link. Writes the absolute path into `out`. */
 static int check_script(check *c, const char *path, sr_buf *out) {
-    char rel[PATH_MAX], real[PATH_MAX], why[600];
+    char abs[PATH_MAX + 256], why[1200];
     const char *dir = c->b->script_dir;
     if (!dir)
         return refuse(c, "scripts",
                       "integrations defined through the admin API may not name scripts: "
                       "admin.script_dir is not set (%s)",
                       path);
-    if (sr_confine_relative(dir, path, rel, sizeof rel, why, sizeof why) != 0)
-        return refuse(c, "scripts", "script refused: %s (admin.script_dir: %s)", why, dir);
-    int fd = open_below(dir, rel, path, why, sizeof why);
-    struct stat st;
+    int fd = sr_confine_open_file(dir, path, "script", abs, sizeof abs, why, sizeof why);
     if (fd < 0)
-        return refuse(c, "scripts", "script refused: %s", why);
-    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        return refuse(c, "scripts", "%s%s", why,
+                      strstr(why, "outside") ? " (admin.script_dir)" : "");
     close(fd);
-    if (!regular)
-        return refuse(c, "scripts", "script refused: %s is not a regular file", path);
-    if (!realpath(dir, real))
-        return refuse(c, "scripts", "script refused: cannot resolve %s", dir);
-    sr_buf abs = SR_BUF_INIT;
-    sr_buf_printf(&abs, "%s/%s", strcmp(real, "/") == 0 ? "" : real, rel);
-    int rc = sr_buf_json_string(out, abs.data, abs.len);
-    sr_buf_free(&abs);
-    return rc ? refuse(c, "", "out of memory") : 0;
+    return sr_buf_json_string(out, abs, strlen(abs)) ? refuse(c, "", "out of memory") : 0;
 }
 
 /* A script entry: a path, or {path, params} with the path rewritten. */
@@ -181,7 +139,7 @@ static int check_file_path(check *c, const char *path) {
     const char *dir = c->b->files_dir;
     if (sr_confine_relative(dir, path, rel, sizeof rel, why, sizeof why) != 0)
         return refuse(c, "configuration.path", "path refused: %s (admin.files_dir: %s)", why, dir);
-    int fd = open_below(dir, rel, path, why, sizeof why);
+    int fd = sr_confine_open_below(dir, rel, path, why, sizeof why);
     if (fd < 0 && errno == ENOENT)
         return 0;
     if (fd < 0)

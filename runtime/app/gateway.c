@@ -182,8 +182,11 @@ static int build_host_conf(sr_gateway *g, int only_enabled, const char *const *p
         s->paused = is_paused(paused, npaused, ic->name);
         /* An API-defined FILE sink stays under admin.files_dir. */
         if ((g->api_path && strcmp(ic->file, g->api_path) == 0) ||
-            (g->api_file && strcmp(ic->file, g->api_file) == 0))
+            (g->api_file && strcmp(ic->file, g->api_file) == 0)) {
             s->files_root = g->files_root;
+            s->scripts_root = cfg->admin.script_dir;
+            s->credentials_root = cfg->admin.credentials_dir;
+        }
         g->integ[g->ninteg] = ic;
         g->names[g->ninteg] = ic->name;
         g->ninteg++;

@@ -134,6 +134,70 @@ fail:
     return -1;
 }
 
+int sr_confine_open_below(const char *root, const char *rel, const char *shown, char *err,
+                          size_t errlen) {
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open the directory %s: %s", root, strerror(e));
+        errno = e;
+        return -1;
+    }
+    const char *base;
+    int dir = sr_confine_parent(rootfd, rel, 0, &base, shown, err, errlen);
+    int e = errno;
+    close(rootfd);
+    if (dir < 0) {
+        errno = e;
+        return -1;
+    }
+    int fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    e = errno;
+    close(dir);
+    if (fd < 0 && e == ELOOP)
+        snprintf(err, errlen, "%s is a symbolic link (links are not followed here)", shown);
+    else if (fd < 0)
+        snprintf(err, errlen, "%s: %s", shown, strerror(e));
+    errno = e;
+    return fd;
+}
+
+int sr_confine_open_file(const char *root, const char *path, const char *what, char *abs,
+                         size_t abslen, char *err, size_t errlen) {
+    char rel[PATH_MAX], why[600], real[PATH_MAX];
+    struct stat st;
+    if (sr_confine_relative(root, path, rel, sizeof rel, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s refused: %s", what, why);
+        return -1;
+    }
+    int fd = sr_confine_open_below(root, rel, path, why, sizeof why);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s refused: %s", what, why);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s refused: %s is not a regular file", what, path);
+        goto fail;
+    }
+    if (abs) {
+        if (!realpath(root, real)) {
+            snprintf(err, errlen, "%s refused: cannot resolve %s", what, root);
+            goto fail;
+        }
+        int n = snprintf(abs, abslen, "%s/%s", strcmp(real, "/") == 0 ? "" : real, rel);
+        if (n < 0 || (size_t)n >= abslen) {
+            snprintf(err, errlen, "%s refused: '%s' is too long", what, path);
+            goto fail;
+        }
+    }
+    /* Opened non-blocking so a FIFO could not hang the check; reads block. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
 int sr_confine_mark(int fd) { return fsetxattr(fd, MARK_NAME, "1", 1, 0); }
 
 int sr_confine_marked(int fd) {

@@ -42,6 +42,22 @@ int sr_confine_open_root(const char *root, int create, char *err, size_t errlen)
 int sr_confine_parent(int rootfd, const char *rel, int create, const char **base, const char *shown,
                       char *err, size_t errlen);
 
+/* Opens `rel`'s last component below the directory `root` (not created),
+ * walking every component without following a link, the last one opened
+ * with O_RDONLY|O_NOFOLLOW|O_NONBLOCK. The descriptor; -1 with errno
+ * ENOENT when something on the way is missing, else -1 with `err` ("... is
+ * a symbolic link (links are not followed here)"). */
+int sr_confine_open_below(const char *root, const char *rel, const char *shown, char *err,
+                          size_t errlen);
+
+/* sr_confine_relative + sr_confine_open_below, and the file must be a
+ * regular one: how a file the admin API named (a script, a certificate) is
+ * opened for reading. `what` ("script", "caFile") prefixes errors; the
+ * absolute path of what was opened (the root resolved) goes to
+ * abs[abslen] when `abs` is not NULL. The descriptor, or -1 with `err`. */
+int sr_confine_open_file(const char *root, const char *path, const char *what, char *abs,
+                         size_t abslen, char *err, size_t errlen);
+
 /* Marks `fd` as created by siemrelay. -1 (errno set) when the file system
  * keeps no user extended attributes. */
 int sr_confine_mark(int fd);

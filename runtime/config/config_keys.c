@@ -507,6 +507,13 @@ static const sr_conf_key admin_keys[] = {
      .doc_default = "none",
      .doc = "the directory whose scripts integrations defined through the admin API may name; "
             "unset: they may name none ([admin.md](admin.md#what-an-admin-can-and-cannot-do))"},
+    {.name = "credentials_dir",
+     .type = SR_CONF_STRING,
+     SR_CONF_AT(sr_admin_conf, credentials_dir),
+     .doc_default = "none",
+     .doc = "the directory whose files (`caFile`, `certFile`, `keyFile`) integrations defined "
+            "through the admin API may name; unset: they may name none "
+            "([admin.md](admin.md#what-an-admin-can-and-cannot-do))"},
     {.name = "files_dir",
      .type = SR_CONF_STRING,
      SR_CONF_AT(sr_admin_conf, files_dir),

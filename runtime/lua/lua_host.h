@@ -39,10 +39,20 @@ typedef struct sr_integration_spec {
     int type_line; /* the `type:` line; 0 = `line` */
     int paused;    /* 1: routed no events (being deleted, its
                       queue draining); still set up */
-    /* Defined through the admin API: its transport's `root` setting (the
-     * FILE sink's confinement, file.h) is this directory, whatever setup
-     * returned. NULL: file-defined, full power. */
+    /* Defined through the admin API (admin_bounds.h) when files_root is
+     * set; NULL: file-defined, full power.
+     *   files_root: its transport's `root` setting (the FILE sink's
+     *     confinement, file.h) is this directory, whatever setup returned;
+     *   scripts_root: its scripts are read below it, no link followed on
+     *     the way (confine.h); NULL: it may have none (admin.script_dir);
+     *   credentials_root: the files its transport reads (the PATH keys:
+     *     caFile, certFile, keyFile) must lie below it, reached without a
+     *     link; NULL: it may name none (admin.credentials_dir). Transport
+     *     properties that load code or read files are refused
+     *     (sr_sink_transport.restricted_prop). */
     const char *files_root;
+    const char *scripts_root;
+    const char *credentials_root;
 } sr_integration_spec;
 
 typedef struct sr_lua_host_conf {

@@ -8,12 +8,15 @@
  * transport declares, so a misspelt or misplaced setting is a configuration
  * error naming the transport and the key instead of being ignored. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
+#include "confine.h"
 #include "lua_host_impl.h"
 
 static void oom(lua_State *L) { sr_lua_raise(L, "out of memory"); }
@@ -46,6 +49,14 @@ static void set_props(lua_State *L, sr_lua_integ *in, const sr_sink_key *k) {
         else
             sr_lua_raise_integ(L, in->spec, "setup returned %s.%s as a %s, expected a string",
                                k->name, lua_tostring(L, -2), luaL_typename(L, -1));
+        const char *(*restricted)(const char *) = in->info.sink->restricted_prop;
+        const char *why =
+            in->spec->files_root && restricted ? restricted(lua_tostring(L, -2)) : NULL;
+        if (why)
+            sr_lua_raise_integ(L, in->spec,
+                               "property '%s' refused: %s; an integration defined through the "
+                               "admin API may not set it (one in a configuration file may)",
+                               lua_tostring(L, -2), why);
         size_t i = owned->n++;
         props[i].name = strdup(lua_tostring(L, -2));
         props[i].value = strdup(v);
@@ -60,6 +71,28 @@ static void set_props(lua_State *L, sr_lua_integ *in, const sr_sink_key *k) {
         }
 }
 
+/* A file an integration defined through the admin API names (a key with
+ * reads_file): under admin.credentials_dir, reached without a link, a
+ * regular file; the setting becomes its absolute path there. Only the
+ * path is ever quoted, never the file. */
+static void set_confined_file(lua_State *L, sr_lua_integ *in, const sr_sink_key *k,
+                              const char *path) {
+    char abs[PATH_MAX + 256], err[1200];
+    const char *root = in->spec->credentials_root;
+    if (!root)
+        sr_lua_raise_integ(L, in->spec,
+                           "%s '%s' refused: an integration defined through the admin API may "
+                           "name files (caFile, certFile, keyFile) only under "
+                           "admin.credentials_dir, which is not set",
+                           k->name, path);
+    int fd = sr_confine_open_file(root, path, k->name, abs, sizeof abs, err, sizeof err);
+    if (fd < 0)
+        sr_lua_raise_integ(L, in->spec, "%s (admin.credentials_dir: %s)", err, root);
+    close(fd);
+    if (sr_sink_settings_set_string(in->settings, k, abs) != 0)
+        oom(L);
+}
+
 /* The value of setup's key `k` (on the stack top) into the settings. */
 static void set_key(lua_State *L, sr_lua_integ *in, const sr_sink_key *k) {
     switch (k->type) {
@@ -67,7 +100,9 @@ static void set_key(lua_State *L, sr_lua_integ *in, const sr_sink_key *k) {
         if (lua_type(L, -1) != LUA_TSTRING)
             sr_lua_raise_integ(L, in->spec, "setup returned %s as a %s, expected a string", k->name,
                                luaL_typename(L, -1));
-        if (sr_sink_settings_set_string(in->settings, k, lua_tostring(L, -1)) != 0)
+        if (k->reads_file && in->spec->files_root)
+            set_confined_file(L, in, k, lua_tostring(L, -1));
+        else if (sr_sink_settings_set_string(in->settings, k, lua_tostring(L, -1)) != 0)
             oom(L);
         break;
     case SR_SINK_KEY_INT:

@@ -8,6 +8,7 @@
  * describe document) is owned by the host and only written by the first
  * build: a rebuild after a runaway script must not move what callers hold. */
 #include <ctype.h>
+#include <errno.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "confine.h"
+#include "fsutil.h"
 #include "lua_crypto.h"
 #include "lua_host_impl.h"
 
@@ -118,10 +121,53 @@ static void note_loading(lua_State *L, const char *what) {
 /* Runs a file in its own environment (reads fall through to the globals),
  * so scripts and modules cannot trample each other's globals. Pushes what
  * the chunk returned. `what` prefixes errors. */
-static void run_file(lua_State *L, const char *path, const char *what, int sandbox) {
+/* Loads a script of an integration defined through the admin API: from
+ * below `root`, every component opened without following a link
+ * (confine.h), so what runs is the file the API's check accepted and not
+ * one a link put in its way since. Like luaL_loadfilex: 0 with the chunk
+ * pushed, else non-zero with the message pushed. */
+static int load_confined(lua_State *L, const char *root, const char *path, const char *mode) {
+    char err[1200];
+    sr_buf src = SR_BUF_INIT;
+    FILE *f = NULL;
+    int fd = root ? sr_confine_open_file(root, path, "script", NULL, 0, err, sizeof err) : -1;
+    if (!root)
+        snprintf(err, sizeof err,
+                 "integrations defined through the admin API may not name scripts: "
+                 "admin.script_dir is not set (%s)",
+                 path);
+    if (fd >= 0 && !(f = fdopen(fd, "r"))) {
+        snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+    }
+    int read = f && sr_read_all(f, &src) == 0;
+    if (f && !read)
+        snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(errno));
+    if (f)
+        fclose(f);
+    if (!read) {
+        sr_buf_free(&src);
+        lua_pushstring(L, err);
+        return LUA_ERRFILE;
+    }
+    lua_pushfstring(L, "@%s", path);
+    int rc = luaL_loadbufferx(L, src.data ? src.data : "", src.len, lua_tostring(L, -1), mode);
+    lua_remove(L, -2); /* the chunk name */
+    sr_buf_free(&src);
+    return rc;
+}
+
+/* `spec`: the integration whose script it is (NULL: a global one or a
+ * module); when it was defined through the admin API the file is read
+ * confined (load_confined). */
+static void run_file(lua_State *L, const char *path, const char *what, int sandbox,
+                     const sr_integration_spec *spec) {
     note_loading(L, what);
     /* A sandboxed script is source text: bytecode could break out of the VM. */
-    if (luaL_loadfilex(L, path, sandbox ? "t" : NULL) != 0) {
+    const char *mode = sandbox ? "t" : NULL;
+    int rc = spec && spec->files_root ? load_confined(L, spec->scripts_root, path, mode)
+                                      : luaL_loadfilex(L, path, mode);
+    if (rc != 0) {
         const char *msg = lua_tostring(L, -1);
         if (sandbox && msg && strstr(msg, "wrong mode"))
             sr_lua_raise(L, "%s: a sandboxed script must be Lua source text, not bytecode", what);
@@ -145,7 +191,7 @@ static void run_file(lua_State *L, const char *path, const char *what, int sandb
 }
 
 void sr_lua_run_file(lua_State *L, const char *path, const char *what) {
-    run_file(L, path, what, 0);
+    run_file(L, path, what, 0, NULL);
 }
 
 /* Whether a site script runs sandboxed: its entry's `sandbox:` (checked by
@@ -165,10 +211,11 @@ static int sandboxed(const sr_lua_host_conf *c, const sr_node *entry) {
  * and handed to its setup(params), run once per state. */
 static void push_script(lua_State *L, const sr_lua_host_conf *c, const char *path,
                         const sr_node *entry, const char *where, int slot,
-                        const char *integration) {
+                        const sr_integration_spec *spec) {
+    const char *integration = spec ? spec->name : NULL;
     char what[1024];
     snprintf(what, sizeof what, "%ssite script %s", where, path);
-    run_file(L, path, what, sandboxed(c, entry));
+    run_file(L, path, what, sandboxed(c, entry), spec);
     int mod = lua_gettop(L);
     if (lua_istable(L, mod))
         lua_getfield(L, mod, "process");
@@ -226,11 +273,10 @@ static void push_script(lua_State *L, const sr_lua_host_conf *c, const char *pat
 
 static void push_scripts(lua_State *L, const sr_lua_host_conf *c, const char *const *paths,
                          const sr_node *const *entries, size_t n, const char *where, int first_slot,
-                         const char *integration) {
+                         const sr_integration_spec *spec) {
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        push_script(L, c, paths[i], entries ? entries[i] : NULL, where, first_slot + (int)i,
-                    integration);
+        push_script(L, c, paths[i], entries ? entries[i] : NULL, where, first_slot + (int)i, spec);
         lua_rawseti(L, -2, (int)i + 1);
     }
 }
@@ -546,7 +592,7 @@ static void load_integration(lua_State *L, sr_lua_host *h, size_t i, int cache) 
     int slot = (int)h->conf->nscripts;
     for (size_t k = 0; k < i; k++)
         slot += (int)h->conf->integrations[k].nscripts;
-    push_scripts(L, h->conf, s->scripts, s->script_entries, s->nscripts, where, slot, s->name);
+    push_scripts(L, h->conf, s->scripts, s->script_entries, s->nscripts, where, slot, s);
     int scripts = lua_gettop(L);
 
     lua_createtable(L, 0, 12);

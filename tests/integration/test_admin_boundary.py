@@ -146,6 +146,98 @@ def test_scripts_only_from_script_dir_never_through_a_link(gateway_factory, tmp_
         rcv.down()
 
 
+def test_script_swapped_for_a_link_after_the_check_is_not_followed(gateway_factory, tmp_path):
+    # The loader reads an API-defined integration's script the way the
+    # check did: below admin.script_dir without following a link. A script
+    # replaced by a link after it was accepted fails the next load, and the
+    # file the link points to never runs.
+    rcv = ControlledReceiver().start()
+    try:
+        sdir, outside = tmp_path / "scripts", tmp_path / "outside"
+        sdir.mkdir()
+        outside.mkdir()
+        out_marker, in_marker = tmp_path / "outside-ran", tmp_path / "inside-ran"
+        (outside / "evil.lua").write_text(MARK_LUA % str(out_marker), encoding="utf-8")
+        (sdir / "tag.lua").write_text(MARK_LUA % str(in_marker), encoding="utf-8")
+        gw = start(gateway_factory, tmp_path / "gw", script_dir=sdir)
+        admin = Admin(gw)
+        r = admin.create({"name": "h", "type": "WEBHOOK", "channels": ["SECURE_EVENTS_POLICIES"],
+                          "scripts": ["tag.lua"], "batch": {"max_events": 10, "linger": "20ms"},
+                          "configuration": {"endpoint": rcv.url("/h"), "output": "ndjson"}})
+        assert r.status_code == 201, r.text
+        os.unlink(str(sdir / "tag.lua"))
+        os.symlink(str(outside / "evil.lua"), str(sdir / "tag.lua"))
+        r = admin.call("POST", "/api/reload")
+        assert r.status_code >= 400, r.text
+        assert "symbolic link" in r.text and "tag.lua" in r.text, r.text
+        assert not out_marker.exists(), "the loader followed the link"
+        gw.wait_stderr(r"configuration reload failed: .*tag\.lua is a symbolic link")
+        # the running configuration stays: the accepted script still tags
+        assert gw.post_ndjson(policy_events(1, "after")).status_code == 200
+        wait_until(lambda: rcv.events("/h"), 10)
+        assert rcv.events("/h")[0]["boundary_tag"] == "inside"
+        # a restart refuses to run it too
+        gw.stop()
+        r = run_cli(["--check", "-c", gw.config_path])
+        assert r.returncode != 0 and "symbolic link" in r.stderr, r.stderr
+        assert not out_marker.exists()
+    finally:
+        rcv.down()
+
+
+# ---- files a destination's settings name, and Kafka properties --------------
+
+
+def test_credential_files_only_under_credentials_dir(gateway_factory, tmp_path):
+    # caFile, certFile and keyFile of an API-defined integration name files
+    # under admin.credentials_dir only (none when unset), reached without a
+    # link; stored settings then hold the absolute path there
+    cdir, outside = tmp_path / "creds", tmp_path / "outside"
+    cdir.mkdir()
+    outside.mkdir()
+    (cdir / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    (outside / "ca.pem").write_text("SECRET-CONTENT-1234\n", encoding="utf-8")
+    os.symlink(str(outside / "ca.pem"), str(cdir / "link.pem"))
+
+    def hook(ca):
+        return {"name": "h", "type": "WEBHOOK", "channels": ["SECURE_EVENTS_POLICIES"],
+                "configuration": {"endpoint": "https://127.0.0.1:1/x", "caFile": ca}}
+
+    gw = start(gateway_factory, tmp_path / "a")
+    admin = Admin(gw)
+    msg = refused(admin.create(hook(str(cdir / "ca.pem"))), None, "admin.credentials_dir", "not set")
+    assert admin.names() == []
+    gw.stop()
+
+    gw = start(gateway_factory, tmp_path / "b", conf={"admin": dict(tokens_conf(), credentials_dir=str(cdir))})
+    admin = Admin(gw)
+    for bad, word in ((str(outside / "ca.pem"), "is outside"), ("../outside/ca.pem", "'..'"),
+                      ("link.pem", "symbolic link"), ("nothere.pem", "nothere.pem"), ("/etc/passwd", "is outside")):
+        msg = refused(admin.create(hook(bad)), None, word)
+        assert "SECRET-CONTENT" not in msg
+    assert admin.names() == []
+    r = admin.create(hook("ca.pem"))
+    assert r.status_code == 201, r.text
+    gw.stop()
+
+
+@pytest.mark.parametrize("prop", ["plugin.library.paths", "sasl.kerberos.kinit.cmd", "ssl.engine.location",
+                                  "ssl.providers", "ssl.keystore.location", "ssl.crl.location"])
+def test_kafka_properties_that_reach_the_machine_are_refused(gateway_factory, tmp_path, prop):
+    gw = start(gateway_factory, tmp_path / "gw")
+    admin = Admin(gw)
+    entry = {"name": "k", "type": "KAFKA", "channels": ["SECURE_EVENTS_POLICIES"],
+             "configuration": {"brokers": ["127.0.0.1:1"], "topic": "t",
+                               "properties": {prop: "/tmp/x"}}}
+    refused(admin.create(entry), None, "property '%s' refused" % prop, "admin API")
+    assert admin.names() == []
+    # an ordinary tuning property is fine
+    entry["configuration"]["properties"] = {"linger.ms": "5"}
+    r = admin.create(entry)
+    assert r.status_code == 201, r.text
+    gw.stop()
+
+
 def test_non_lua_file_content_never_echoed(gateway_factory, tmp_path):
     sdir = tmp_path / "scripts"
     sdir.mkdir()
