@@ -48,6 +48,35 @@ int sr_conf_wrong_element(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_nod
     return sr_conf_wrong_value(ctx, &sub, expected, 0);
 }
 
+int sr_conf_read_names(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_conf_names *spec,
+                       unsigned *mask) {
+    const sr_node *v = it->v;
+    unsigned m = 0;
+    if (v->kind == SR_NODE_MAP)
+        return sr_conf_wrong_value(ctx, it, spec->list_what, 0);
+    size_t n = v->kind == SR_NODE_SEQ ? v->n : 1;
+    for (size_t i = 0; i < n; i++) {
+        const sr_node *el = v->kind == SR_NODE_SEQ ? v->items[i] : v;
+        if (el->kind != SR_NODE_SCALAR)
+            return sr_conf_wrong_element(ctx, it, el, spec->name_what);
+        unsigned bit = spec->parse(el->text);
+        int skip = bit || !spec->unknown ? 0 : spec->unknown(ctx, it, el);
+        if (skip < 0)
+            return -1;
+        if (skip)
+            continue;
+        if (!bit) {
+            const char *near = sr_suggest(el->text, spec->names);
+            return sr_conf_fail(ctx, el->file, el->line, "key '%s': unknown %s '%.64s'%s%s%s",
+                                it->key, spec->kind, el->text, near ? " (did you mean '" : "",
+                                near ? near : "", near ? "'?)" : "");
+        }
+        m |= bit;
+    }
+    *mask = m;
+    return 0;
+}
+
 static int out_of_memory(sr_conf_ctx *ctx, const sr_conf_item *it) {
     return sr_conf_fail(ctx, it->file, it->line, "out of memory");
 }

@@ -136,6 +136,21 @@ int sr_conf_wrong_value(sr_conf_ctx *ctx, const sr_conf_item *it, const char *ex
 /* The same for one element `el` of a list value. */
 int sr_conf_wrong_element(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_node *el,
                           const char *expected);
+/* A list of names (or one name) read into a bit mask: channels, message
+ * types. */
+typedef struct sr_conf_names {
+    const char *list_what;    /* what a map gets told: "a list of message types" */
+    const char *name_what;    /* what a non-scalar element gets told: "a message type name" */
+    const char *kind;         /* in "unknown KIND 'X'": "message type" */
+    const char *const *names; /* the known names, for "did you mean"; NULL-terminated */
+    unsigned (*parse)(const char *text); /* a name's bit; 0: unknown */
+    /* For a name parse does not know (may be NULL): 1 to skip it, -1 after
+     * sr_conf_fail, 0 to report it as unknown. */
+    int (*unknown)(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_node *el);
+} sr_conf_names;
+/* Replaces *mask: listing names is choosing them. 0, or -1 (reported). */
+int sr_conf_read_names(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_conf_names *spec,
+                       unsigned *mask);
 /* A non-empty string value into *dst (replacing it). */
 int sr_conf_set_string(sr_conf_ctx *ctx, const sr_conf_item *it, int secret, char **dst);
 /* `key:` and `key: ~` say nothing (a quoted "" does). */

@@ -272,33 +272,21 @@ static const sr_conf_key inputs_keys[] = {
 static const char *const msg_type_names[] = {"POLICY_EVENTS", "SECURE_AUDIT", "MONITOR_EVENTS",
                                              "AUDIT_TAP", NULL};
 
-/* Replaces the mask: listing types is choosing them. */
+/* AUDIT_TAP is a type of the agent's, with no data here: said, and skipped. */
+static int msg_type_unknown(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_node *el) {
+    (void)ctx;
+    (void)it;
+    if (strcasecmp(el->text, "AUDIT_TAP") != 0)
+        return 0;
+    sr_warn(COMPONENT, "%s:%d: AUDIT_TAP has no data in siemrelay; ignored", el->file, el->line);
+    return 1;
+}
+
 static int read_msg_types(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
-    const sr_node *v = it->v;
-    unsigned mask = 0;
-    if (v->kind == SR_NODE_MAP)
-        return sr_conf_wrong_value(ctx, it, "a list of message types", 0);
-    size_t n = v->kind == SR_NODE_SEQ ? v->n : 1;
-    for (size_t i = 0; i < n; i++) {
-        const sr_node *el = v->kind == SR_NODE_SEQ ? v->items[i] : v;
-        if (el->kind != SR_NODE_SCALAR)
-            return sr_conf_wrong_element(ctx, it, el, "a message type name");
-        unsigned bit = sr_msg_type_parse(el->text);
-        if (!bit && strcasecmp(el->text, "AUDIT_TAP") == 0) {
-            sr_warn(COMPONENT, "%s:%d: AUDIT_TAP has no data in siemrelay; ignored", el->file,
-                    el->line);
-            continue;
-        }
-        if (!bit) {
-            const char *near = sr_suggest(el->text, msg_type_names);
-            return sr_conf_fail(
-                ctx, el->file, el->line, "key '%s': unknown message type '%.64s'%s%s%s", it->key,
-                el->text, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
-        }
-        mask |= bit;
-    }
-    *(unsigned *)field = mask;
-    return 0;
+    static const sr_conf_names spec = {
+        "a list of message types", "a message type name", "message type", msg_type_names,
+        sr_msg_type_parse,         msg_type_unknown};
+    return sr_conf_read_names(ctx, it, &spec, field);
 }
 
 static void print_msg_types(sr_buf *out, const void *field) {

@@ -70,40 +70,32 @@ static const char *const channel_names[] = {"SECURE_EVENTS_POLICIES", "ACTIVITY_
 static const char channels_taken[] =
     "SECURE_EVENTS_POLICIES, ACTIVITY_AUDIT, PLATFORM_AUDIT, MONITOR_EVENTS";
 
+/* A channel of the Sysdig chart that siemrelay does not forward: said why. */
+static int channel_unknown(sr_conf_ctx *ctx, const sr_conf_item *it, const sr_node *el) {
+    const char *why = sr_sysdig_channel_unsupported(el->text);
+    if (!why)
+        return 0;
+    return sr_conf_fail(ctx, el->file, el->line,
+                        "key '%s': siemrelay does not forward channel '%s' of the Sysdig "
+                        "chart: %s (siemrelay's channels: %s)",
+                        it->key, el->text, why, channels_taken);
+}
+
 static int read_channels(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {
+    static const sr_conf_names spec = {"a list of channels (leave it out for every channel)",
+                                       "a channel name",
+                                       "channel",
+                                       channel_names,
+                                       sr_channel_parse,
+                                       channel_unknown};
     const sr_node *v = it->v;
-    unsigned mask = 0;
     if (v->kind == SR_NODE_SEQ && v->n == 0)
         return sr_conf_fail(ctx, it->file, it->line,
                             "key '%s': an empty list forwards nothing; remove the integration, "
                             "or name its channels (leave the key out for every channel the "
                             "type takes)",
                             it->key);
-    if (v->kind == SR_NODE_MAP)
-        return sr_conf_wrong_value(ctx, it, "a list of channels (leave it out for every channel)",
-                                   0);
-    size_t n = v->kind == SR_NODE_SEQ ? v->n : 1;
-    for (size_t i = 0; i < n; i++) {
-        const sr_node *el = v->kind == SR_NODE_SEQ ? v->items[i] : v;
-        if (el->kind != SR_NODE_SCALAR)
-            return sr_conf_wrong_element(ctx, it, el, "a channel name");
-        unsigned bit = sr_channel_parse(el->text);
-        const char *why = bit ? NULL : sr_sysdig_channel_unsupported(el->text);
-        if (why)
-            return sr_conf_fail(ctx, el->file, el->line,
-                                "key '%s': siemrelay does not forward channel '%s' of the Sysdig "
-                                "chart: %s (siemrelay's channels: %s)",
-                                it->key, el->text, why, channels_taken);
-        if (!bit) {
-            const char *near = sr_suggest(el->text, channel_names);
-            return sr_conf_fail(ctx, el->file, el->line, "key '%s': unknown channel '%.64s'%s%s%s",
-                                it->key, el->text, near ? " (did you mean '" : "", near ? near : "",
-                                near ? "'?)" : "");
-        }
-        mask |= bit;
-    }
-    *(unsigned *)field = mask;
-    return 0;
+    return sr_conf_read_names(ctx, it, &spec, field);
 }
 
 static int read_configuration(sr_conf_ctx *ctx, const sr_conf_item *it, void *field) {

@@ -55,7 +55,7 @@ DEFAULTS = {
               "fsync_interval": "1s", "segment_bytes": "64MiB", "keep_events": True},
     "delivery": {"max_attempts": 3, "backoff": "1s", "backoff_max": "30s", "inhibit": "5m",
                  "status_window": "24h", "shutdown_timeout": "10s"},
-    "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None,
+    "admin": {"enabled": True, "listen": "127.0.0.1:9090", "tokens": [], "script_dir": None, "credentials_dir": None,
               "files_dir": None, "failed_auth": FAILED_AUTH_DEFAULTS, "tls": TLS_DEFAULTS,
               "allowed_hosts": [], "max_connections": 4096, "max_connections_per_peer": 64,
               **ADMIN_DEADLINE_DEFAULTS},
@@ -126,7 +126,7 @@ local_forwarder: {transmit_message_types: [SECURE_AUDIT]}
     assert s["delivery"] == {"max_attempts": 5, "backoff": "2s", "backoff_max": "1m", "inhibit": "1h",
                              "status_window": "90s", "shutdown_timeout": "10s"}
     assert s["admin"] == {"enabled": True, "listen": "127.0.0.1:19090",
-                          "tokens": [{"name": "ops", "role": "viewer"}], "script_dir": None,
+                          "tokens": [{"name": "ops", "role": "viewer"}], "script_dir": None, "credentials_dir": None,
                           "files_dir": None, "allowed_hosts": ["gw.example", "admin.example"],
                           "tls": TLS_DEFAULTS,
                           "failed_auth": {"max_failures": 20, "window": "1m", "log_lines": 3, "peers": 64},
