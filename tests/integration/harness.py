@@ -115,6 +115,19 @@ def free_port():
         s.close()
 
 
+_HELD = []
+
+
+def refusing_port():
+    """A port bound for the rest of the test process but not listening: a
+    connection to it is refused, and no other socket (another test's
+    receiver) can be given it, as a port free_port() released can."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return s.getsockname()[1]
+
+
 def yaml_text(conf):
     return yaml.safe_dump(conf, default_flow_style=False, sort_keys=False, allow_unicode=True, width=4096)
 

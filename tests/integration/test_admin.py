@@ -14,7 +14,7 @@ import urllib.parse
 
 import requests
 
-from harness import (SANITIZER_MARKERS, Gateway, compact, free_port, gateway_bin, run_cli, sample_bytes, strict_loads,
+from harness import (SANITIZER_MARKERS, Gateway, compact, free_port, gateway_bin, refusing_port, run_cli, sample_bytes, strict_loads,
                      summary_of, wait_until, webhook, yaml_text)
 
 INPUT_TOKEN = "ingest-tok-a41f9e"
@@ -215,7 +215,7 @@ def sample_value(fams, family, **labels):
 
 def test_not_connected_then_connected_with_counters_and_history(gateway_factory, receiver_factory):
     rcv = receiver_factory(auth=("bearer", HOOK_SECRET))
-    other = webhook("east.side-2", "http://127.0.0.1:%d/never" % free_port(), auth="BEARER_TOKEN",
+    other = webhook("east.side-2", "http://127.0.0.1:%d/never" % refusing_port(), auth="BEARER_TOKEN",
                     secret=OTHER_SECRET, channels=["PLATFORM_AUDIT"])
     gw = start(gateway_factory, rcv, extra=[other])
 
@@ -408,7 +408,7 @@ def test_health_ready_and_routes(gateway_factory, receiver_factory):
 
 def test_readyz_during_shutdown(gateway_factory, receiver_factory):
     # An unreachable destination keeps the gateway draining after SIGTERM.
-    dead = "http://127.0.0.1:%d/hook" % free_port()
+    dead = "http://127.0.0.1:%d/hook" % refusing_port()
     gw = gateway_factory([webhook("siem", dead)],
                          conf={"delivery": {"backoff": "100ms", "backoff_max": "100ms",
                                             "max_attempts": 100, "shutdown_timeout": "3s"}})
@@ -475,7 +475,7 @@ def test_no_secret_in_any_admin_answer(gateway_factory, receiver_factory):
 
 def test_status_command(gateway_factory, receiver_factory):
     rcv = receiver_factory(auth=("bearer", HOOK_SECRET))
-    other = webhook("idle", "http://127.0.0.1:%d/x" % free_port(), channels=["PLATFORM_AUDIT"])
+    other = webhook("idle", "http://127.0.0.1:%d/x" % refusing_port(), channels=["PLATFORM_AUDIT"])
     gw = start(gateway_factory, rcv, extra=[other])
     post(gw, policy_events(4, "cli"))
     rcv.wait_for(4)
