@@ -91,6 +91,7 @@ typedef enum {
     R_KAFKA,
     R_PIPELINE,
     R_REPLAY,
+    R_REPLAY_PIPELINE,
 } route;
 
 /* Methods a route takes, and what each needs. */
@@ -115,6 +116,7 @@ static const route_info routes[] = {
     [R_KAFKA] = {"GET, HEAD"},
     [R_PIPELINE] = {"GET, HEAD"},
     [R_REPLAY] = {"POST"},
+    [R_REPLAY_PIPELINE] = {"POST"},
 };
 
 static route route_of(const char *path, char *name, size_t namelen, int *bad_name) {
@@ -124,11 +126,13 @@ static route route_of(const char *path, char *name, size_t namelen, int *bad_nam
         const char *path;
         route r;
     } fixed[] = {
-        {"/healthz", R_HEALTH},        {"/readyz", R_READY},      {"/metrics", R_METRICS},
-        {INTEGRATIONS_PATH, R_LIST},   {"/api/reload", R_RELOAD}, {"/api/types", R_TYPES},
-        {"/api/audit", R_AUDIT},       {"/api/whoami", R_WHOAMI}, {"/api/scripts", R_SCRIPTS},
-        {"/api/audit", R_AUDIT},       {"/api/whoami", R_WHOAMI}, {"/api/inputs/kafka", R_KAFKA},
-        {"/api/pipeline", R_PIPELINE},
+        {"/healthz", R_HEALTH},        {"/readyz", R_READY},
+        {"/metrics", R_METRICS},       {INTEGRATIONS_PATH, R_LIST},
+        {"/api/reload", R_RELOAD},     {"/api/types", R_TYPES},
+        {"/api/audit", R_AUDIT},       {"/api/whoami", R_WHOAMI},
+        {"/api/scripts", R_SCRIPTS},   {"/api/audit", R_AUDIT},
+        {"/api/whoami", R_WHOAMI},     {"/api/inputs/kafka", R_KAFKA},
+        {"/api/pipeline", R_PIPELINE}, {"/api/replay", R_REPLAY_PIPELINE},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(path, fixed[i].path) == 0)
@@ -179,6 +183,7 @@ static sr_admin_role role_needed(route r, const char *method) {
     case R_AUDIT:
     case R_TEST:
     case R_REPLAY:
+    case R_REPLAY_PIPELINE:
     case R_RELOAD: return SR_ROLE_ADMIN;
     default: return is_read(method) ? SR_ROLE_VIEWER : SR_ROLE_ADMIN;
     }
@@ -194,6 +199,7 @@ static void audit_refusal(sr_admin *a, const sr_http_request *req, const sr_admi
         .status = d->status,
         .entity_type = r == R_LIST || r == R_ONE || r == R_TEST || r == R_REPLAY ? "integration"
                        : r == R_RELOAD                                           ? "configuration"
+                       : r == R_REPLAY_PIPELINE                                  ? "pipeline"
                                                                                  : "api",
         .entity_id = name && *name ? name : NULL,
         .user = d->who.name,
@@ -358,8 +364,9 @@ static void on_request(void *ud, sr_http_request *req, sr_http_response *resp) {
                               0);
         return;
     }
-    if (r == R_REPLAY) {
-        sr_admin_replay(a->src.control, a->src.audit, name, req, resp, d.who.name);
+    if (r == R_REPLAY || r == R_REPLAY_PIPELINE) {
+        sr_admin_replay(a->src.control, a->src.audit, r == R_REPLAY ? name : NULL, req, resp,
+                        d.who.name);
         return;
     }
     if (!is_read(req->method)) {

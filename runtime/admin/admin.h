@@ -118,9 +118,9 @@ typedef struct sr_admin_control {
      * `name` runs. `cb` gets the result, possibly before this returns. */
     int (*test)(void *ud, const char *name, void (*cb)(void *cbud, const sr_probe_result *r),
                 void *cbud);
-    /* Replays the dead letters of the running integration `name`
-     * (deadletter_replay.h): 0, 1 when no integration called `name` runs,
-     * or -1 with `err`. */
+    /* Replays the dead letters of the running integration `name`, or with
+     * `name` NULL the pipeline's (deadletter_replay.h): 0, 1 when no
+     * integration called `name` runs, or -1 with `err`. */
     int (*replay)(void *ud, const char *name, const sr_replay_filter *f, sr_replay_result *out,
                   char *err, size_t errlen);
 } sr_admin_control;

@@ -31,7 +31,7 @@ static void audit(sr_audit *a, const sr_http_request *req, int status, const cha
         .uri = req->path,
         .query = req->query,
         .status = status,
-        .entity_type = "integration",
+        .entity_type = name ? "integration" : "pipeline",
         .entity_id = name,
         .user = user,
         .origin_ip = req->peer_ip,
@@ -82,6 +82,44 @@ static int read_filter(const char *query, char vals[5][PARAM_MAX], sr_replay_fil
     return 0;
 }
 
+/* The answer's body and the audit's description, for a replay done. */
+static int describe(const char *name, const sr_replay_result *res, sr_buf *b, char *said,
+                    size_t saidlen) {
+    int oom;
+    if (name) {
+        snprintf(said, saidlen,
+                 "replayed %" PRIu64 " dead-lettered record(s) (%" PRIu64
+                 " re-encoded) from %" PRIu64 " file(s); %" PRIu64 " line(s) kept, %" PRIu64
+                 " of them events with no record, %" PRIu64 " records not re-encoded",
+                 res->replayed, res->reencoded, res->files, res->kept + res->events + res->records,
+                 res->events, res->records);
+        oom = sr_buf_printf(b,
+                            "{\"replayed\":%" PRIu64 ",\"reencoded\":%" PRIu64 ",\"kept\":%" PRIu64
+                            ",\"events\":%" PRIu64 ",\"records\":%" PRIu64 ",\"files\":%" PRIu64,
+                            res->replayed, res->reencoded, res->kept, res->events, res->records,
+                            res->files) != 0;
+    } else {
+        snprintf(said, saidlen,
+                 "replayed %" PRIu64 " dead-lettered event(s) through the pipeline from %" PRIu64
+                 " file(s): %" PRIu64 " record(s) queued, %" PRIu64
+                 " integration failure(s) dead-lettered there; %" PRIu64 " line(s) kept, %" PRIu64
+                 " of them failing again or giving no record",
+                 res->reencoded, res->files, res->replayed, res->moved,
+                 res->kept + res->events + res->records, res->events + res->records);
+        oom = sr_buf_printf(b,
+                            "{\"replayed\":%" PRIu64 ",\"queued\":%" PRIu64
+                            ",\"dead_lettered\":%" PRIu64 ",\"failed\":%" PRIu64
+                            ",\"kept\":%" PRIu64 ",\"files\":%" PRIu64,
+                            res->reencoded, res->replayed, res->moved, res->events + res->records,
+                            res->kept, res->files) != 0;
+    }
+    if (res->error[0])
+        oom |= sr_buf_puts(b, ",\"error\":") != 0 ||
+               sr_buf_json_string(b, res->error, strlen(res->error)) != 0;
+    oom |= sr_buf_putc(b, '}') != 0;
+    return oom ? -1 : 0;
+}
+
 void sr_admin_replay(const sr_admin_control *control, sr_audit *audit_trail, const char *name,
                      const sr_http_request *req, sr_http_response *resp, const char *user) {
     static const sr_http_header no_store[] = {{"Cache-Control", "no-store"}};
@@ -89,8 +127,16 @@ void sr_admin_replay(const sr_admin_control *control, sr_audit *audit_trail, con
     int status = 200;
     sr_replay_filter f;
     sr_replay_result res;
+    sr_buf b = SR_BUF_INIT;
     memset(&res, 0, sizeof res);
     if (read_filter(req->query, vals, &f, err, sizeof err) != 0) {
+        status = 400;
+        goto answer;
+    }
+    if (!name && f.reencode) {
+        snprintf(err, sizeof err,
+                 "'reencode' does not apply: the pipeline's events always run through the "
+                 "pipeline");
         status = 400;
         goto answer;
     }
@@ -101,38 +147,21 @@ void sr_admin_replay(const sr_admin_control *control, sr_audit *audit_trail, con
     }
     int rc = control->replay(control->ud, name, &f, &res, err, sizeof err);
     if (rc == 1) {
-        snprintf(err, sizeof err, "no integration named '%s' runs", name);
+        snprintf(err, sizeof err, "no integration named '%s' runs", name ? name : "");
         status = 404;
     } else if (rc != 0) {
         status = 500;
     }
 answer:
-    if (status == 200)
-        snprintf(said, sizeof said,
-                 "replayed %" PRIu64 " dead-lettered record(s) (%" PRIu64
-                 " re-encoded) from %" PRIu64 " file(s); %" PRIu64 " line(s) kept, %" PRIu64
-                 " of them events with no record, %" PRIu64 " records not re-encoded",
-                 res.replayed, res.reencoded, res.files, res.kept + res.events + res.records,
-                 res.events, res.records);
-    else
+    if (status == 200 && describe(name, &res, &b, said, sizeof said) != 0) {
+        snprintf(err, sizeof err, "out of memory");
+        status = 500;
+    }
+    if (status != 200)
         snprintf(said, sizeof said, "replay refused: %s", err);
     audit(audit_trail, req, status, name, user, said);
-    if (status != 200) {
+    if (status != 200)
         sr_http_respond_error(resp, status, err, no_store, 1);
-        return;
-    }
-    sr_buf b = SR_BUF_INIT;
-    int oom = sr_buf_printf(&b,
-                            "{\"replayed\":%" PRIu64 ",\"reencoded\":%" PRIu64 ",\"kept\":%" PRIu64
-                            ",\"events\":%" PRIu64 ",\"records\":%" PRIu64 ",\"files\":%" PRIu64,
-                            res.replayed, res.reencoded, res.kept, res.events, res.records,
-                            res.files) != 0;
-    if (res.error[0])
-        oom |= sr_buf_puts(&b, ",\"error\":") != 0 ||
-               sr_buf_json_string(&b, res.error, strlen(res.error)) != 0;
-    oom |= sr_buf_putc(&b, '}') != 0;
-    if (oom)
-        sr_http_respond_error(resp, 500, "out of memory", no_store, 1);
     else
         sr_http_respond(resp, 200, "application/json", no_store, 1, b.data, b.len);
     sr_buf_free(&b);

@@ -17,11 +17,16 @@ static void usage(FILE *out) {
     fprintf(out, "usage: siemrelay replay -i NAME [--stage S] [--reason TEXT] [--since TIME]\n"
                  "                        [--until TIME] [--reencode] [-c FILE ...]\n"
                  "                        [--admin HOST:PORT]\n"
+                 "       siemrelay replay --pipeline [--stage S] [--reason TEXT] [--since TIME]\n"
+                 "                        [--until TIME] [-c FILE ...] [--admin HOST:PORT]\n"
                  "\n"
                  "Has the running gateway send an integration's dead-lettered records again,\n"
                  "from all of its dead-letter files, oldest first (needs an admin token in\n"
-                 "SIEMRELAY_ADMIN_TOKEN when admin.tokens is set).\n"
+                 "SIEMRELAY_ADMIN_TOKEN when admin.tokens is set); with --pipeline, run the\n"
+                 "events a global site script failed on (_pipeline.jsonl) through the whole\n"
+                 "current pipeline again, to every integration they are routed to.\n"
                  "  -i, --integration NAME  whose dead letters\n"
+                 "      --pipeline          the pipeline's dead letters instead\n"
                  "      --stage S           only lines of that stage (rejected, script, ...)\n"
                  "      --reason TEXT       only lines whose reason contains TEXT\n"
                  "      --since TIME        only lines at or after TIME (RFC 3339 with a zone\n"
@@ -57,6 +62,45 @@ static int count_of(const char *json, size_t n, const char *key, int64_t *out) {
     return sr_json_to_int64(json + m.val_off, m.val_len, out);
 }
 
+/* What an integration's replay did; -1 when the answer is not one. */
+static int print_integration(const sr_buf *body, const char *name, int reencode) {
+    int64_t replayed, reencoded, kept, events, records, nread;
+    if (count_of(body->data, body->len, "replayed", &replayed) ||
+        count_of(body->data, body->len, "reencoded", &reencoded) ||
+        count_of(body->data, body->len, "kept", &kept) ||
+        count_of(body->data, body->len, "events", &events) ||
+        count_of(body->data, body->len, "records", &records) ||
+        count_of(body->data, body->len, "files", &nread))
+        return -1;
+    printf("replayed %lld record(s) of integration '%s'; %lld line(s) kept (%lld event(s) with "
+           "no record",
+           (long long)replayed, name, (long long)(kept + events + records), (long long)events);
+    if (reencode)
+        printf(", %lld stored record(s) with no event to re-encode", (long long)records);
+    printf("); %lld dead-letter file(s) read\n", (long long)nread);
+    if (reencode)
+        printf("re-encoded %lld record(s) from their original event\n", (long long)reencoded);
+    return 0;
+}
+
+/* What the pipeline's replay did; -1 when the answer is not one. */
+static int print_pipeline(const sr_buf *body) {
+    int64_t replayed, queued, moved, failed, kept, nread;
+    if (count_of(body->data, body->len, "replayed", &replayed) ||
+        count_of(body->data, body->len, "queued", &queued) ||
+        count_of(body->data, body->len, "dead_lettered", &moved) ||
+        count_of(body->data, body->len, "failed", &failed) ||
+        count_of(body->data, body->len, "kept", &kept) ||
+        count_of(body->data, body->len, "files", &nread))
+        return -1;
+    printf("replayed %lld event(s) of the pipeline's dead letters: %lld record(s) queued, %lld "
+           "failure(s) of integrations' own scripts or encoders dead-lettered there; %lld line(s) "
+           "kept (%lld failing again or giving no record); %lld dead-letter file(s) read\n",
+           (long long)replayed, (long long)queued, (long long)moved, (long long)(kept + failed),
+           (long long)failed, (long long)nread);
+    return 0;
+}
+
 int sr_cmd_replay(int argc, char **argv) {
     static const struct option opts[] = {
         {"integration", required_argument, NULL, 'i'},
@@ -65,6 +109,7 @@ int sr_cmd_replay(int argc, char **argv) {
         {"since", required_argument, NULL, 'S'},
         {"until", required_argument, NULL, 'U'},
         {"reencode", no_argument, NULL, 'R'},
+        {"pipeline", no_argument, NULL, 'P'},
         {"config", required_argument, NULL, 'c'},
         {"admin", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
@@ -74,7 +119,7 @@ int sr_cmd_replay(int argc, char **argv) {
     const char *files[REPLAY_MAX_CONFIGS], *filter[5] = {NULL, NULL, NULL, NULL, NULL};
     const char *name = NULL, *admin = NULL;
     size_t nfiles = 0;
-    int c, rc = 1;
+    int c, rc = 1, pipeline = 0;
     char err[1024] = "", addr[300];
     sr_admin_address a;
 
@@ -87,6 +132,7 @@ int sr_cmd_replay(int argc, char **argv) {
         case 'S': filter[2] = optarg; break;
         case 'U': filter[3] = optarg; break;
         case 'R': filter[4] = "true"; break;
+        case 'P': pipeline = 1; break;
         case 'c':
             if (nfiles == REPLAY_MAX_CONFIGS) {
                 fprintf(stderr, "siemrelay replay: at most %d configuration files\n",
@@ -100,11 +146,17 @@ int sr_cmd_replay(int argc, char **argv) {
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || !name || !*name) {
+    const char *wrong = optind < argc           ? "unexpected argument"
+                        : pipeline && name      ? "-i and --pipeline exclude each other"
+                        : pipeline && filter[4] ? "--pipeline always runs the events through the "
+                                                  "pipeline: --reencode does not apply"
+                        : !pipeline && (!name || !*name) ? "which integration? (-i NAME)"
+                                                         : NULL;
+    if (wrong) {
         if (optind < argc)
-            fprintf(stderr, "siemrelay replay: unexpected argument '%s'\n", argv[optind]);
+            fprintf(stderr, "siemrelay replay: %s '%s'\n", wrong, argv[optind]);
         else
-            fprintf(stderr, "siemrelay replay: which integration? (-i NAME)\n");
+            fprintf(stderr, "siemrelay replay: %s\n", wrong);
         usage(stderr);
         return 2;
     }
@@ -116,8 +168,9 @@ int sr_cmd_replay(int argc, char **argv) {
     sr_admin_address_format(&a, addr, sizeof addr);
 
     sr_buf path = SR_BUF_INIT, body = SR_BUF_INIT;
-    int oom = sr_buf_puts(&path, "/api/integrations/") || put_encoded(&path, name) ||
-              sr_buf_puts(&path, "/replay");
+    int oom = pipeline ? sr_buf_puts(&path, "/api/replay")
+                       : sr_buf_puts(&path, "/api/integrations/") || put_encoded(&path, name) ||
+                             sr_buf_puts(&path, "/replay");
     for (int k = 0, first = 1; k < 5; k++) {
         if (!filter[k])
             continue;
@@ -135,25 +188,13 @@ int sr_cmd_replay(int argc, char **argv) {
                 err);
         goto done;
     }
-    int64_t replayed, reencoded, kept, events, records, nread;
-    if (status != 200 || !body.data || count_of(body.data, body.len, "replayed", &replayed) ||
-        count_of(body.data, body.len, "reencoded", &reencoded) ||
-        count_of(body.data, body.len, "kept", &kept) ||
-        count_of(body.data, body.len, "events", &events) ||
-        count_of(body.data, body.len, "records", &records) ||
-        count_of(body.data, body.len, "files", &nread)) {
+    if (status != 200 || !body.data ||
+        (pipeline ? print_pipeline(&body) : print_integration(&body, name, filter[4] != NULL)) !=
+            0) {
         fprintf(stderr, "siemrelay replay: the admin API at %s answered HTTP %d: %.*s\n", addr,
                 status, (int)(body.len > 300 ? 300 : body.len), body.data ? body.data : "");
         goto done;
     }
-    printf("replayed %lld record(s) of integration '%s'; %lld line(s) kept (%lld event(s) with "
-           "no record",
-           (long long)replayed, name, (long long)(kept + events + records), (long long)events);
-    if (filter[4])
-        printf(", %lld stored record(s) with no event to re-encode", (long long)records);
-    printf("); %lld dead-letter file(s) read\n", (long long)nread);
-    if (filter[4])
-        printf("re-encoded %lld record(s) from their original event\n", (long long)reencoded);
     sr_json_member m;
     sr_buf why = SR_BUF_INIT;
     if (sr_json_object_get(body.data, body.len, "error", 5, &m) && m.type == SR_JSON_STRING &&

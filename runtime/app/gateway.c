@@ -679,6 +679,13 @@ static int control_test(void *ud, const char *name,
 static int control_replay(void *ud, const char *name, const sr_replay_filter *f,
                           sr_replay_result *out, char *err, size_t errlen) {
     sr_gateway *g = ud;
+    if (!name && g->stopping) {
+        snprintf(err, errlen, "shutting down");
+        return -1;
+    }
+    if (!name)
+        return sr_deadletter_replay_pipeline(g->dl, g->delivery, g->delivery_host, f, out, err,
+                                             errlen);
     long i = g->stopping ? -1 : sr_delivery_find(g->delivery, name);
     if (i < 0)
         return 1;

@@ -43,7 +43,13 @@ sr_deadletter *sr_deadletter_new(const char *data_dir) {
         return NULL;
     }
     snprintf(d->dir, n, "%s/deadletter", data_dir);
-    pthread_mutex_init(&d->mu, NULL);
+    /* Recursive: a rewrite's callback may write other files' dead letters
+     * (the pipeline's replay writes integrations' failures). */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&d->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
     return d;
 }
 
@@ -168,11 +174,29 @@ done:
     return rc;
 }
 
+int sr_deadletter_write_failure(sr_deadletter *d, const char *integration, const sr_emit *emit,
+                                const sr_emit_fail *f, const char *event, size_t event_len) {
+    sr_deadletter_entry e = {
+        .integration = integration,
+        .stage = f->stage,
+        .reason = f->msg,
+        .payload = event && event_len ? event : "{}",
+        .payload_len = event && event_len ? event_len : 2,
+        .payload_is_event = 1,
+        .where = f->where,
+        .traceback = f->trace_len ? emit->traces.data + f->trace_off : NULL,
+        .traceback_len = f->trace_len,
+    };
+    return sr_deadletter_write(d, &e);
+}
+
 int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
                           int (*fn)(void *ud, const char *const *paths, size_t n), void *ud) {
     char safe[200], store[DL_KEEP_FILES + 1][4200];
     const char *paths[DL_KEEP_FILES + 1];
     size_t n = 0;
+    if (!integration)
+        integration = DL_PIPELINE_NAME;
     sr_safe_file_name(integration, safe, sizeof safe);
     pthread_mutex_lock(&d->mu);
     for (dl_file **p = &d->files; *p; p = &(*p)->next) {

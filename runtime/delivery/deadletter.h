@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lua_host.h"
+
 typedef struct sr_deadletter sr_deadletter;
 
 sr_deadletter *sr_deadletter_new(const char *data_dir);
@@ -44,17 +46,24 @@ typedef struct sr_deadletter_entry {
 
 /* Returns 0, or -1 after logging why the line could not be written. */
 int sr_deadletter_write(sr_deadletter *d, const sr_deadletter_entry *e);
+/* The line for an event a script or encoder failed on (`f`, from `emit`):
+ * the event as received (`event`, compacted), stage, reason, where and
+ * traceback; `integration` NULL for a global script. */
+int sr_deadletter_write_failure(sr_deadletter *d, const char *integration, const sr_emit *emit,
+                                const sr_emit_fail *f, const char *event, size_t event_len);
 uint64_t sr_deadletter_count(const sr_deadletter *d);
 
 /* The most rotated files of one integration read back: path.1 .. path.N. */
 #define SR_DEADLETTER_KEEP_FILES 5
 
-/* Runs `fn(ud, paths, n)` on every dead-letter file of the integration,
- * oldest first: the rotated ones that exist (<name>.jsonl.5 ... .1), then
- * the current one (always listed, present or not). Writes to them are held
- * off for the call: the current file is closed and reopened by the next
- * write, so `fn` may replace or remove any of them. Returns what `fn`
- * returns. */
+/* Runs `fn(ud, paths, n)` on every dead-letter file of the integration
+ * (NULL: the pipeline's, _pipeline.jsonl), oldest first: the rotated ones
+ * that exist (<name>.jsonl.5 ... .1), then the current one (always listed,
+ * present or not). Writes to them are held off for the call (other threads
+ * wait): the current file is closed and reopened by the next write, so `fn`
+ * may replace or remove any of them. `fn` may itself write dead letters of
+ * other integrations (the lock is recursive), never of this one. Returns
+ * what `fn` returns. */
 int sr_deadletter_rewrite(sr_deadletter *d, const char *integration,
                           int (*fn)(void *ud, const char *const *paths, size_t n), void *ud);
 

@@ -30,10 +30,21 @@ typedef struct line {
     size_t cand; /* LINE_EVENT: its index among the events run again */
 } dl_line;
 
+/* One record to queue: for integration `integ`, its bytes in `recs`
+ * [start, end), with the event it came from (the line's, or NULL). */
+typedef struct item {
+    size_t integ, start, end;
+    const char *event;
+    size_t event_len;
+} item;
+
+#define ALL_INTEGRATIONS SIZE_MAX
+
 typedef struct replay {
+    sr_deadletter *dl;
     sr_delivery *d;
     sr_lua_host *host;
-    size_t integ;
+    size_t integ; /* ALL_INTEGRATIONS: the pipeline's file, every integration */
     const sr_replay_filter *f;
     sr_replay_result *res;
     char *err;
@@ -42,6 +53,9 @@ typedef struct replay {
     dl_line *lines;
     size_t nlines, lines_cap;
     size_t ncand;
+    item *items;
+    size_t nitems, items_cap;
+    sr_buf recs; /* the records to queue, back to back */
 } replay;
 
 /* ---- Times -------------------------------------------------------------- */
@@ -145,7 +159,9 @@ static line_kind classify(replay *r, const char *p, size_t n, sr_buf *tmp) {
         r->res->kept++;
         return LINE_KEEP;
     }
-    if (r->f->reencode) {
+    /* The pipeline's events always run again; so does an integration's
+     * event with reencode. */
+    if (r->f->reencode || r->integ == ALL_INTEGRATIONS) {
         if (member(p, n, "event", &m, 1))
             return LINE_EVENT;
         r->res->records++;
@@ -238,18 +254,35 @@ done:
     return rc;
 }
 
+/* Secrets of any integration the text may quote are masked. */
+static void redact(replay *r, char *text) {
+    size_t n = sr_delivery_count(r->d);
+    for (size_t i = 0; i < n; i++)
+        if (r->integ == ALL_INTEGRATIONS || i == r->integ)
+            sr_lua_host_redact(r->host, i, text, strlen(text));
+}
+
+/* Whether failure `fl` is the event's own (it stops the event for this
+ * replay): a global script's, or with one integration, that integration's. */
+static int own_failure(const replay *r, const sr_emit_fail *fl) {
+    return fl->integ < 0 || (r->integ != ALL_INTEGRATIONS && (size_t)fl->integ == r->integ);
+}
+
 /* Notes why candidate `c` gave no record, the first time. */
 static void note_no_record(replay *r, const sr_emit *emit, size_t c, int parsed) {
     if (r->res->error[0])
         return;
-    const char *why = parsed ? "no record: a site script dropped the event, or routing or "
-                               "encode skipped it for this integration"
-                             : "the stored event is not a valid event";
+    const char *why = !parsed ? "the stored event is not a valid event"
+                      : r->integ == ALL_INTEGRATIONS
+                          ? "no record: a global site script dropped the event, or it is routed "
+                            "to no integration"
+                          : "no record: a site script dropped the event, or routing or encode "
+                            "skipped it for this integration";
     for (size_t k = 0; parsed && k < emit->nfails; k++) {
         const sr_emit_fail *fl = &emit->fails[k];
-        if (fl->ev == c && (fl->integ < 0 || (size_t)fl->integ == r->integ)) {
+        if (fl->ev == c && own_failure(r, fl)) {
             snprintf(r->res->error, sizeof r->res->error, "%.11s: %.200s", fl->stage, fl->msg);
-            sr_lua_host_redact(r->host, r->integ, r->res->error, strlen(r->res->error));
+            redact(r, r->res->error);
             return;
         }
     }
@@ -291,43 +324,89 @@ static int keep_line(sr_buf *kept, const dl_line *ln) {
 
 /* ---- The replay --------------------------------------------------------- */
 
-/* Marks the end of the record just appended to `recs`. */
-static int end_record(const sr_buf *recs, size_t **ends, size_t *nrec, size_t *cap) {
-    if (*nrec == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        size_t *e = realloc(*ends, c * sizeof *e);
-        if (!e)
+/* Queues (later) the record just appended to r->recs from `start` on, with
+ * the event `ev` (NULL: none). */
+static int add_item(replay *r, size_t integ, size_t start, const char *ev, size_t ev_len) {
+    if (r->nitems == r->items_cap) {
+        size_t cap = r->items_cap ? r->items_cap * 2 : 64;
+        item *v = realloc(r->items, cap * sizeof *v);
+        if (!v)
             return -1;
-        *ends = e;
-        *cap = c;
+        r->items = v;
+        r->items_cap = cap;
     }
-    (*ends)[(*nrec)++] = recs->len;
+    r->items[r->nitems++] = (item){integ, start, r->recs.len, ev, ev_len};
     return 0;
 }
 
-/* Assembles what to queue, in line order, and what each file keeps. */
-static int assemble(replay *r, const sr_emit *emit, const char *ok, sr_buf *recs, size_t **ends,
-                    size_t *nrec, sr_buf *kept, char *changed) {
-    size_t cap = 0;
+/* The line's event (its text, compacted JSON), or NULL. */
+static const char *line_event(const dl_line *ln, size_t *len) {
+    sr_json_member m;
+    if (!member(ln->p, ln->n, "event", &m, 1))
+        return NULL;
+    *len = m.val_len;
+    return ln->p + m.val_off;
+}
+
+/* A stored record, sent again with the event beside it (if any), so a
+ * second rejection keeps it rebuildable. */
+static int take_record(replay *r, const dl_line *ln) {
+    size_t start = r->recs.len, ev_len = 0;
+    const char *ev = line_event(ln, &ev_len);
+    if (put_record(ln, &r->recs) != 0)
+        return -1;
+    return add_item(r, r->integ, start, ev, ev_len);
+}
+
+/* What the event of line `ln` gave: its records for the integration (every
+ * integration for the pipeline's file). Returns how many, or -1. With the
+ * pipeline's file, *moves counts the failures of integrations' own scripts
+ * or encoders (dead-lettered there, as ingest does). */
+static long take_event(replay *r, const dl_line *ln, const sr_emit *emit, size_t *moves) {
+    size_t ev_len = 0, before = r->nitems;
+    const char *ev = line_event(ln, &ev_len);
+    *moves = 0;
+    for (size_t k = 0; k < emit->nfails; k++) {
+        const sr_emit_fail *fl = &emit->fails[k];
+        if (fl->ev != ln->cand)
+            continue;
+        if (own_failure(r, fl)) {
+            *moves = 0;
+            return 0; /* the event failed again: it stays in its line */
+        }
+        *moves += r->integ == ALL_INTEGRATIONS;
+    }
+    for (size_t k = 0; k < emit->nrecs; k++) {
+        const sr_emit_rec *er = &emit->recs[k];
+        if (er->ev != ln->cand || (r->integ != ALL_INTEGRATIONS && er->integ != r->integ))
+            continue;
+        size_t start = r->recs.len;
+        if (sr_buf_append(&r->recs, emit->data.data + er->off, er->len) != 0 ||
+            add_item(r, er->integ, start, ev, ev_len) != 0)
+            return -1;
+    }
+    return (long)(r->nitems - before);
+}
+
+/* Assembles what to queue, in line order, and what each file keeps; `gone`
+ * marks the lines that leave. */
+static int assemble(replay *r, const sr_emit *emit, const char *ok, sr_buf *kept, char *changed,
+                    char *gone) {
     for (size_t i = 0; i < r->nlines; i++) {
         const dl_line *ln = &r->lines[i];
-        size_t before = *nrec;
-        if (ln->kind == LINE_RECORD || ln->kind == LINE_EVENT) {
-            for (size_t k = 0; ln->kind == LINE_EVENT && k < emit->nrecs; k++) {
-                const sr_emit_rec *er = &emit->recs[k];
-                if (er->ev != ln->cand || er->integ != r->integ)
-                    continue;
-                if (sr_buf_append(recs, emit->data.data + er->off, er->len) != 0 ||
-                    end_record(recs, ends, nrec, &cap) != 0)
-                    return -1;
-            }
-            if (ln->kind == LINE_RECORD &&
-                (put_record(ln, recs) != 0 || end_record(recs, ends, nrec, &cap) != 0))
-                return -1;
-        }
-        if (*nrec > before) {
+        long got = 0;
+        size_t moves = 0;
+        if (ln->kind == LINE_RECORD)
+            got = take_record(r, ln) == 0 ? 1 : -1;
+        else if (ln->kind == LINE_EVENT && ok[ln->cand])
+            got = take_event(r, ln, emit, &moves);
+        if (got < 0)
+            return -1;
+        if (got > 0 || moves > 0) {
+            gone[i] = 1;
             changed[ln->file] = 1;
             r->res->reencoded += ln->kind == LINE_EVENT;
+            r->res->moved += moves;
             continue;
         }
         if (ln->kind == LINE_EVENT) {
@@ -340,13 +419,78 @@ static int assemble(replay *r, const sr_emit *emit, const char *ok, sr_buf *recs
     return 0;
 }
 
+/* Queues the items, each integration's as one unit, in line order. -1 with
+ * r->err when one could not take them: then the files stay as they are. */
+static int queue_items(replay *r) {
+    const char **ptrs = malloc(r->nitems * sizeof *ptrs), **evs = malloc(r->nitems * sizeof *evs);
+    uint32_t *lens = malloc(r->nitems * sizeof *lens), *elens = malloc(r->nitems * sizeof *elens);
+    size_t ninteg = sr_delivery_count(r->d), done = 0;
+    int rc = -1;
+    if (!ptrs || !evs || !lens || !elens) {
+        snprintf(r->err, r->errlen, "out of memory");
+        goto out;
+    }
+    for (size_t integ = 0; integ < ninteg; integ++) {
+        size_t k = 0;
+        for (size_t i = 0; i < r->nitems; i++) {
+            const item *it = &r->items[i];
+            if (it->integ != integ)
+                continue;
+            ptrs[k] = r->recs.data + it->start;
+            lens[k] = (uint32_t)(it->end - it->start);
+            evs[k] = it->event;
+            elens[k++] = (uint32_t)it->event_len;
+        }
+        if (!k)
+            continue;
+        if (sr_delivery_enqueue_many(r->d, integ, ptrs, lens, evs, elens, k, r->err, r->errlen) !=
+            0) {
+            if (done) {
+                /* The lines stay: the integrations that took theirs will get
+                 * them again from the next replay (at least once). */
+                size_t used = strlen(r->err);
+                snprintf(r->err + used, r->errlen - used,
+                         " (integration '%s'; %zu record(s) already queued for others will be "
+                         "sent again by the next replay)",
+                         sr_delivery_name(r->d, integ), done);
+            }
+            goto out;
+        }
+        done += k;
+    }
+    rc = 0;
+out:
+    free(ptrs);
+    free(evs);
+    free(lens);
+    free(elens);
+    return rc;
+}
+
+/* Pipeline's file: the failures of integrations' own scripts or encoders
+ * go to those integrations' dead letters, as at ingest (deadletter.h: the
+ * file being rewritten is not theirs). Written before the line leaves its
+ * file: a crash in between writes them twice, never loses them. */
+static void write_moves(replay *r, const sr_emit *emit, const char *gone) {
+    for (size_t i = 0; i < r->nlines; i++) {
+        const dl_line *ln = &r->lines[i];
+        size_t ev_len = 0;
+        if (!gone[i] || ln->kind != LINE_EVENT)
+            continue;
+        const char *ev = line_event(ln, &ev_len);
+        for (size_t k = 0; k < emit->nfails; k++) {
+            const sr_emit_fail *fl = &emit->fails[k];
+            if (fl->ev == ln->cand && fl->integ >= 0)
+                sr_deadletter_write_failure(r->dl, sr_delivery_name(r->d, (size_t)fl->integ), emit,
+                                            fl, ev, ev_len);
+        }
+    }
+}
+
 static int replay_files(void *ud, const char *const *paths, size_t nfiles) {
     replay *r = ud;
-    sr_buf *kept = calloc(nfiles, sizeof *kept), recs = SR_BUF_INIT;
-    char *changed = calloc(nfiles, 1), *ok = NULL;
-    size_t *ends = NULL, nrec = 0;
-    const char **ptrs = NULL;
-    uint32_t *lens = NULL;
+    sr_buf *kept = calloc(nfiles, sizeof *kept);
+    char *changed = calloc(nfiles, 1), *ok = NULL, *gone = NULL;
     sr_arena arena;
     sr_emit emit;
     int rc = -1;
@@ -363,36 +507,24 @@ static int replay_files(void *ud, const char *const *paths, size_t nfiles) {
         if (got == 0 && split_lines(r, i) != 0)
             goto oom;
     }
-    if (!(ok = calloc(r->ncand ? r->ncand : 1, 1)))
+    if (!(ok = calloc(r->ncand ? r->ncand : 1, 1)) || !(gone = calloc(r->nlines + 1, 1)))
         goto oom;
     if (r->ncand && run_events(r, &arena, &emit, ok) != 0)
         goto done;
-    if (assemble(r, &emit, ok, &recs, &ends, &nrec, kept, changed) != 0)
+    if (assemble(r, &emit, ok, kept, changed, gone) != 0)
         goto oom;
-    if (nrec == 0) {
-        rc = 0;
-        goto done;
-    }
-    ptrs = malloc(nrec * sizeof *ptrs);
-    lens = malloc(nrec * sizeof *lens);
-    if (!ptrs || !lens)
-        goto oom;
-    for (size_t i = 0, start = 0; i < nrec; start = ends[i], i++) {
-        ptrs[i] = recs.data + start;
-        lens[i] = (uint32_t)(ends[i] - start);
-    }
     /* Queued first: only then may the lines leave the files. */
-    if (sr_delivery_enqueue_many(r->d, r->integ, ptrs, lens, NULL, NULL, nrec, r->err, r->errlen) !=
-        0)
+    if (r->nitems && queue_items(r) != 0)
         goto done;
-    r->res->replayed = nrec;
+    r->res->replayed = r->nitems;
+    write_moves(r, &emit, gone);
     for (size_t i = 0; i < nfiles; i++) {
         if (!changed[i] || write_kept(paths[i], &kept[i], i == nfiles - 1, r->err, r->errlen) == 0)
             continue;
         sr_error("deadletter",
-                 "integration '%s': %zu record(s) replayed, but %s; its lines will be replayed "
-                 "again by the next replay",
-                 sr_delivery_name(r->d, r->integ), nrec, r->err);
+                 "%s: %zu record(s) replayed, but %s; its lines will be replayed again by the next "
+                 "replay",
+                 paths[i], r->nitems, r->err);
     }
     rc = 0;
     goto done;
@@ -408,40 +540,74 @@ done:
     free(kept);
     free(changed);
     free(ok);
-    free(ends);
-    free(ptrs);
-    free(lens);
+    free(gone);
     free(r->lines);
     r->lines = NULL;
-    sr_buf_free(&recs);
+    free(r->items);
+    r->items = NULL;
+    sr_buf_free(&r->recs);
     sr_emit_free(&emit);
     sr_arena_free(&arena);
     return rc;
 }
 
-int sr_deadletter_replay(sr_deadletter *dl, sr_delivery *d, sr_lua_host *host, size_t integ,
-                         const sr_replay_filter *f, sr_replay_result *out, char *err,
-                         size_t errlen) {
-    replay r = {
-        .d = d, .host = host, .integ = integ, .f = f, .res = out, .err = err, .errlen = errlen};
+/* Both replays: integration `integ`'s files, or (ALL_INTEGRATIONS) the
+ * pipeline's. */
+static int run_replay(sr_deadletter *dl, sr_delivery *d, sr_lua_host *host, size_t integ,
+                      const sr_replay_filter *f, sr_replay_result *out, char *err, size_t errlen) {
+    replay r = {.dl = dl,
+                .d = d,
+                .host = host,
+                .integ = integ,
+                .f = f,
+                .res = out,
+                .err = err,
+                .errlen = errlen,
+                .recs = SR_BUF_INIT};
     memset(out, 0, sizeof *out);
-    if (integ >= sr_delivery_count(d)) {
+    if (integ != ALL_INTEGRATIONS && integ >= sr_delivery_count(d)) {
         snprintf(err, errlen, "no such integration");
         return -1;
     }
-    if (f->reencode && !host) {
+    if ((f->reencode || integ == ALL_INTEGRATIONS) && !host) {
         snprintf(err, errlen, "events cannot be re-encoded here");
         return -1;
     }
-    if (sr_deadletter_rewrite(dl, sr_delivery_name(d, integ), replay_files, &r) != 0)
+    const char *name = integ == ALL_INTEGRATIONS ? NULL : sr_delivery_name(d, integ);
+    if (sr_deadletter_rewrite(dl, name, replay_files, &r) != 0)
         return -1;
-    if (out->replayed) {
-        sr_info("deadletter",
-                "integration '%s': %llu dead-lettered record(s) replayed (%llu re-encoded) from "
-                "%llu file(s)",
-                sr_delivery_name(d, integ), (unsigned long long)out->replayed,
-                (unsigned long long)out->reencoded, (unsigned long long)out->files);
+    if (out->replayed || out->moved) {
+        if (name)
+            sr_info("deadletter",
+                    "integration '%s': %llu dead-lettered record(s) replayed (%llu re-encoded) "
+                    "from %llu file(s)",
+                    name, (unsigned long long)out->replayed, (unsigned long long)out->reencoded,
+                    (unsigned long long)out->files);
+        else
+            sr_info("deadletter",
+                    "pipeline: %llu dead-lettered event(s) replayed through the pipeline from "
+                    "%llu file(s): %llu record(s) queued, %llu failure(s) of integrations' own "
+                    "scripts or encoders dead-lettered there",
+                    (unsigned long long)out->reencoded, (unsigned long long)out->files,
+                    (unsigned long long)out->replayed, (unsigned long long)out->moved);
         sr_delivery_kick(d);
     }
     return 0;
+}
+
+int sr_deadletter_replay(sr_deadletter *dl, sr_delivery *d, sr_lua_host *host, size_t integ,
+                         const sr_replay_filter *f, sr_replay_result *out, char *err,
+                         size_t errlen) {
+    if (integ == ALL_INTEGRATIONS) {
+        memset(out, 0, sizeof *out);
+        snprintf(err, errlen, "no such integration");
+        return -1;
+    }
+    return run_replay(dl, d, host, integ, f, out, err, errlen);
+}
+
+int sr_deadletter_replay_pipeline(sr_deadletter *dl, sr_delivery *d, sr_lua_host *host,
+                                  const sr_replay_filter *f, sr_replay_result *out, char *err,
+                                  size_t errlen) {
+    return run_replay(dl, d, host, ALL_INTEGRATIONS, f, out, err, errlen);
 }

@@ -194,28 +194,13 @@ static void log_failure(sr_pipeline *p, const sr_ingest_batch *b, const sr_emit_
 /* A failed event is written as it was received (compacted), so the dead
  * letter can be replayed as is. */
 static void dead_letter_failures(sr_pipeline *p, const sr_ingest_batch *b) {
-    sr_buf ev = SR_BUF_INIT;
     for (size_t i = 0; i < b->emit.nfails; i++) {
         const sr_emit_fail *f = &b->emit.fails[i];
         const sr_event *e = &b->events[f->ev];
-        sr_buf_reset(&ev);
-        sr_json_compact(e->raw, e->raw_len, &ev);
         const char *integ = f->integ >= 0 ? p->names[f->integ] : NULL;
         log_failure(p, b, f, integ);
-        sr_deadletter_entry d = {
-            .integration = integ,
-            .stage = f->stage,
-            .reason = f->msg,
-            .payload = ev.data ? ev.data : "{}",
-            .payload_len = ev.len,
-            .payload_is_event = 1,
-            .where = f->where,
-            .traceback = f->trace_len ? b->emit.traces.data + f->trace_off : NULL,
-            .traceback_len = f->trace_len,
-        };
-        sr_deadletter_write(p->dl, &d);
+        sr_deadletter_write_failure(p->dl, integ, &b->emit, f, e->raw, e->raw_len);
     }
-    sr_buf_free(&ev);
 }
 
 /* Queues a batch's records, each integration's as one unit (one spool

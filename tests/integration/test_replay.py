@@ -3,8 +3,13 @@ after the receiver is fixed, every dead-lettered record is delivered exactly
 once, in order; the lines leave the dead-letter files only once queued, so a
 second replay sends nothing; rotated files are read too, oldest first;
 filters pick lines, times compared as times whatever their zone; after a
-script fix, --reencode rebuilds the records from the stored events; only an
-admin may replay, and every replay is in the audit trail.
+script fix, --reencode rebuilds the records from the stored events; records
+the platform rejected are dead-lettered with their event and, after a
+mapping fix, rebuilt from it exactly once (memory and disk queues, 64-bit
+integers exact), while a plain replay re-queues them with their event; the
+pipeline's dead letters (POST /api/replay, replay --pipeline) run through
+the fixed pipeline to every integration once; only an admin may replay, and
+every replay is in the audit trail.
 """
 
 import calendar
@@ -43,6 +48,22 @@ def start_siem(launch, rcv, workdir, max_events=5, scripts=None):
 
 def replay(admin, name, query=""):
     return admin.call("POST", "/api/integrations/%s/replay%s" % (name, query))
+
+
+def rewrite_and_reload(gw, path, text):
+    """The fix: a script rewritten, then a reload (the delivery host runs it)."""
+    with open(path, "w") as f:
+        f.write(text)
+    gw.proc.send_signal(signal.SIGHUP)
+    gw.wait_stderr("configuration reloaded", timeout=15)
+
+
+def cli_replay(gw, *args):
+    """`siemrelay replay ARGS` against the gateway's admin API, as an admin."""
+    p = run_cli(["replay"] + list(args) + ["--admin", "127.0.0.1:%d" % gw.admin_port],
+                env={"SIEMRELAY_ADMIN_TOKEN": ADMIN_TOKEN})
+    assert p.returncode == 0, p.stderr
+    return p.stdout
 
 
 # The integrations take ACTIVITY_AUDIT only: the admin API's own audit
@@ -183,17 +204,12 @@ def test_reencode_after_a_script_fix_delivers_the_corrected_record_once(launch, 
     assert dead_lines(gw, "siem") == lines
 
     # The fix, then a reload: the delivery host runs the new script.
-    with open(script, "w") as f:
-        f.write(FIXED)
-    gw.proc.send_signal(signal.SIGHUP)
-    gw.wait_stderr("configuration reloaded", timeout=15)
+    rewrite_and_reload(gw, script, FIXED)
 
-    p = run_cli(["replay", "-i", "siem", "--reencode", "--admin", "127.0.0.1:%d" % gw.admin_port],
-                env={"SIEMRELAY_ADMIN_TOKEN": ADMIN_TOKEN})
-    assert p.returncode == 0, p.stderr
-    assert p.stdout == ("replayed 3 record(s) of integration 'siem'; 0 line(s) kept (0 event(s) with no "
+    out = cli_replay(gw, "-i", "siem", "--reencode")
+    assert out == ("replayed 3 record(s) of integration 'siem'; 0 line(s) kept (0 event(s) with no "
                         "record, 0 stored record(s) with no event to re-encode); 1 dead-letter file(s) read\n"
-                        "re-encoded 3 record(s) from their original event\n"), p.stdout
+                        "re-encoded 3 record(s) from their original event\n"), out
     assert dead_lines(gw, "siem") == []
     rcv.wait(lambda x: len(x.accepted_ids()) >= 3, timeout=15, message="re-encoded records not delivered")
     # A second run finds nothing; a probe behind shows nothing more came.
@@ -317,3 +333,196 @@ def test_a_bound_that_is_not_a_time_is_refused(launch, receivers):
         r = replay(Admin(gw), "siem", q)
         assert r.status_code == 400, (q, r.text)
         assert "is not a time" in r.json()["error"], r.text
+
+
+# ---- platform rejections rebuilt from their event (queue.keep_events) ------
+
+# Exact 64-bit integers, beyond a double's 53 bits: rebuilt from the stored
+# event, they must arrive digit for digit.
+BIG = {"big": 9223372036854775807, "neg": -9223372036854775807, "odd": 9007199254740993,
+       "nested": {"u": 18446744073709551615, "list": [9007199254740995, -1]}}
+
+MAPPING_V1 = """local M = {}
+function M.process(ev, ctx)
+    ev:set("mapping", "v1")
+    return true
+end
+return M
+"""
+
+MAPPING_V2 = MAPPING_V1.replace('"v1"', '"v2"')
+
+
+def big_events(prefix, n):
+    out = []
+    for e in events(prefix, n):
+        e.update(BIG)
+        e["seq"] = 9007199254740993 + len(out) * 2
+        out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("queue", ["memory", "disk"])
+def test_reencode_rebuilds_rejected_records_from_their_event(launch, receivers, queue):
+    rcv = receivers()
+    rcv.fail(400, body=b'{"error":"mapping v1 refused"}')
+    wd = launch.workdir("replay-rejected-" + queue)
+    script = os.path.join(wd, "mapping.lua")
+    with open(script, "w") as f:
+        f.write(MAPPING_V1)
+    integ = webhook("siem", rcv.url("/siem"), channels=["ACTIVITY_AUDIT"], scripts=[script],
+                    batch={"max_events": 3, "linger": "10ms"})
+    integ["queue"] = {"type": queue}
+    gw = launch.start(wd, [integ], conf={"admin": tokens_conf()})
+    evs = big_events("rej", 7)
+    post_ok(gw, evs)
+    wait_dead(gw, "siem", 7)
+    lines = dead_lines(gw, "siem")
+    assert [ln["stage"] for ln in lines] == ["rejected"] * 7, lines
+    assert [ln["record"]["mapping"] for ln in lines] == ["v1"] * 7
+    # The event as received, beside the record it gave (exact integers).
+    assert [ln["event"] for ln in lines] == evs
+    admin = Admin(gw)
+
+    # Resent as is while the platform still refuses: dead-lettered again,
+    # and still with its event (the replay queued it with the record).
+    r = replay(admin, "siem", "?stage=rejected")
+    assert r.json() == {"replayed": 7, "reencoded": 0, "kept": 0, "events": 0, "records": 0, "files": 1}, r.text
+    wait_until(lambda: len(dead_lines(gw, "siem")) == 7 and
+               all(ln["event"] for ln in dead_lines(gw, "siem")), 15,
+               message="not dead-lettered again with their event: %r" % dead_lines(gw, "siem"))
+    assert [ln["event"] for ln in dead_lines(gw, "siem")] == evs
+
+    # The fix (the mapping, a reload), and the platform takes v2.
+    rewrite_and_reload(gw, script, MAPPING_V2)
+    rcv.ok()
+    before = len(rcv.accepted_ids())
+    out = cli_replay(gw, "-i", "siem", "--reencode")
+    assert out == ("replayed 7 record(s) of integration 'siem'; 0 line(s) kept (0 event(s) with no "
+                        "record, 0 stored record(s) with no event to re-encode); 1 dead-letter file(s) read\n"
+                        "re-encoded 7 record(s) from their original event\n"), out
+    assert dead_lines(gw, "siem") == []
+    rcv.wait(lambda x: len(x.accepted_ids()) >= before + 7, timeout=15, message="rebuilt records not delivered")
+    # A second replay sends nothing; a probe behind shows nothing more came.
+    r = replay(admin, "siem", "?reencode=true")
+    assert r.json() == {"replayed": 0, "reencoded": 0, "kept": 0, "events": 0, "records": 0, "files": 1}, r.text
+    post_ok(gw, events("probe", 1))
+    rcv.wait(lambda x: "probe-000000" in x.accepted_ids(), timeout=15)
+    got = [e for e in rcv.accepted_events() if e["id"].startswith("rej-")]
+    assert [e["id"] for e in got] == [e["id"] for e in evs], got  # each once, in order
+    for want, e in zip(evs, got):
+        rebuilt = dict(want)
+        rebuilt["mapping"] = "v2"
+        assert e == rebuilt  # field by field, 64-bit integers exact
+    assert "replay refused" not in gw.stderr()
+
+
+# ---- the pipeline's dead letters (_pipeline.jsonl) --------------------------
+
+# Only the test's events (with "big"): the admin API's own audit events go
+# through the global scripts too.
+GLOBAL_BROKEN = """local M = {}
+function M.process(ev, ctx)
+    if not ev:get("big") then return true end
+    local tenant = nil
+    ev:set("tenant", tenant.name) -- the bug: indexes nil
+    return true
+end
+return M
+"""
+
+GLOBAL_FIXED = """local M = {}
+function M.process(ev, ctx)
+    if not ev:get("big") then return true end
+    ev:set("tenant", "acme")
+    return true
+end
+return M
+"""
+
+# The second integration's own script refuses one event: after the global
+# fix, that failure belongs in its own dead letters, as at ingest.
+OTHER_SCRIPT = """local M = {}
+function M.process(ev, ctx)
+    if ev:get("poison") then error("poisoned event") end
+    return true
+end
+return M
+"""
+
+
+def pipeline_lines(gw):
+    return dead_lines(gw, "_pipeline")
+
+
+def replay_pipeline(admin, query=""):
+    return admin.call("POST", "/api/replay%s" % query)
+
+
+def test_pipeline_dead_letters_replayed_through_the_fixed_pipeline_once(launch, receivers):
+    siem, other = receivers(), receivers()
+    wd = launch.workdir("replay-pipeline")
+    gscript, oscript = os.path.join(wd, "tenant.lua"), os.path.join(wd, "other.lua")
+    with open(gscript, "w") as f:
+        f.write(GLOBAL_BROKEN)
+    with open(oscript, "w") as f:
+        f.write(OTHER_SCRIPT)
+    gw = launch.start(wd, [webhook("siem", siem.url("/siem"), channels=["ACTIVITY_AUDIT"],
+                                   batch={"max_events": 4, "linger": "10ms"}),
+                           webhook("other", other.url("/other"), channels=["ACTIVITY_AUDIT"],
+                                   scripts=[oscript], batch={"max_events": 4, "linger": "10ms"})],
+                      conf={"admin": tokens_conf(), "scripts": [gscript]})
+    evs = big_events("pl", 5)
+    evs[3]["poison"] = True
+    r = gw.post_ndjson(evs)
+    assert r.status_code == 200, r.text
+    wait_until(lambda: len(pipeline_lines(gw)) >= 5, 15, message="never 5 pipeline dead letters")
+    lines = pipeline_lines(gw)
+    assert [ln["stage"] for ln in lines] == ["script"] * 5 and [ln["event"] for ln in lines] == evs, lines
+    admin = Admin(gw)
+
+    # Only an admin; reencode does not apply; a bad time is refused.
+    assert replay_pipeline(Admin(gw, VIEWER_TOKEN)).status_code == 403
+    assert replay_pipeline(Admin(gw, None)).status_code == 401
+    assert replay_pipeline(admin, "?reencode=true").status_code == 400
+    assert replay_pipeline(admin, "?since=yesterday").status_code == 400
+
+    # Still broken: every event fails again and stays, with the reason.
+    r = replay_pipeline(admin)
+    body = r.json()
+    assert r.status_code == 200 and body["replayed"] == 0 and body["failed"] == 5, r.text
+    assert body["error"].startswith("script: ") and "tenant" in body["error"], body
+    assert pipeline_lines(gw) == lines
+
+    rewrite_and_reload(gw, gscript, GLOBAL_FIXED)
+    out = cli_replay(gw, "--pipeline", "--stage", "script")
+    assert out == ("replayed 5 event(s) of the pipeline's dead letters: 9 record(s) queued, 1 failure(s) "
+                        "of integrations' own scripts or encoders dead-lettered there; 0 line(s) kept (0 failing "
+                        "again or giving no record); 1 dead-letter file(s) read\n"), out
+    assert pipeline_lines(gw) == []
+    siem.wait(lambda x: len(x.accepted_ids()) >= 5, timeout=15, message="siem: replayed events not delivered")
+    other.wait(lambda x: len(x.accepted_ids()) >= 4, timeout=15, message="other: replayed events not delivered")
+    # The poisoned event failed in other's own script: now in its dead letters.
+    moved = dead_lines(gw, "other")
+    assert [(ln["stage"], ln["event"]["id"]) for ln in moved] == [("script", evs[3]["id"])], moved
+    assert "poisoned event" in moved[0]["reason"] and moved[0]["event"] == evs[3]
+
+    # Again: nothing. Probes behind show nothing more came, to either.
+    r = replay_pipeline(admin)
+    assert r.json() == {"replayed": 0, "queued": 0, "dead_lettered": 0, "failed": 0, "kept": 0, "files": 1}, r.text
+    post_ok(gw, events("probe", 1))
+    for rcv in (siem, other):
+        rcv.wait(lambda x: "probe-000000" in x.accepted_ids(), timeout=15)
+    for rcv, want in ((siem, evs), (other, evs[:3] + evs[4:])):
+        got = [e for e in rcv.accepted_events() if e["id"].startswith("pl-")]
+        assert [e["id"] for e in got] == [e["id"] for e in want], got  # each once, in order
+        for w, e in zip(want, got):
+            fixed = dict(w)
+            fixed["tenant"] = "acme"
+            assert e == fixed  # field by field, 64-bit integers exact
+
+    audit = [k for k in admin.audit(1000) if k["content"]["requestUri"] == "/api/replay"]
+    ok = [k for k in audit if k["content"]["responseStatusCode"] == 200]
+    assert len(ok) >= 2 and all(k["content"]["username"] == "alice" for k in ok), audit
+    assert any(k["content"]["responseStatusCode"] == 403 for k in audit), audit
+    assert "pipeline: 5 dead-lettered event(s) replayed through the pipeline" in gw.stderr()
