@@ -80,6 +80,9 @@ typedef struct sr_admin_conf {
     unsigned long long min_progress_bytes, progress_interval_ms;
 } sr_admin_conf;
 
+/* The `admin:` section's keys (admin_conf.c). */
+extern const sr_conf_key sr_admin_conf_keys[];
+
 /* Called once an asynchronous change finished: `err` NULL on success. */
 typedef void (*sr_admin_done_cb)(void *cbud, const char *err);
 

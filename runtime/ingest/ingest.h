@@ -36,6 +36,10 @@ typedef struct sr_input_conf {
     sr_auth_guard_conf failed_auth; /* http with a token: auth_guard.h */
 } sr_input_conf;
 
+/* The `inputs.http` and `inputs.tcp` sections' keys (input_conf.c). */
+extern const sr_conf_key sr_input_http_conf_keys[];
+extern const sr_conf_key sr_input_tcp_conf_keys[];
+
 typedef enum {
     SR_BODY_AUTO,   /* HTTP: one JSON object, one JSON array of objects, or NDJSON */
     SR_BODY_NDJSON, /* TCP: complete lines; a malformed line rejects only itself */
