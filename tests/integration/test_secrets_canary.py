@@ -285,7 +285,7 @@ def module_secret_options():
 
 # Configuration keys marked SR_CONF_SECRET in the key tables, by file.
 COVERED_KEYS = {
-    "runtime/config/config_keys.c": {"token"},  # inputs.http.token
+    "runtime/ingest/input_conf.c": {"token"},  # inputs.http.token
     "runtime/ingest/input_kafka_conf.c": {"key_password", "password"},  # inputs.kafka
 }
 
