@@ -730,12 +730,9 @@ local function distance(a, b)
     return prev[lb]
 end
 
--- A method lookup that found nothing lands here (hot lookups never do):
--- name the closest method rather than "attempt to call a nil value".
-setmetatable(methods, { __index = function(_, name)
-    if type(name) ~= "string" then
-        return nil
-    end
+-- Raises "no such method", naming the closest method rather than leaving
+-- "attempt to call a nil value". `level` as error's, from the caller.
+local function no_such_method(name, level)
     local best, best_d
     for known in pairs(methods) do
         local d = distance(name, known)
@@ -744,9 +741,17 @@ setmetatable(methods, { __index = function(_, name)
         end
     end
     if best and best_d <= 2 + floor(#name / 4) then
-        error(format("ev:%s: no such method; did you mean ev:%s?", name, best), 2)
+        error(format("ev:%s: no such method; did you mean ev:%s?", name, best), level + 1)
     end
-    error(format("ev:%s: no such method", name), 2)
+    error(format("ev:%s: no such method", name), level + 1)
+end
+
+-- A method lookup that found nothing lands here (hot lookups never do).
+setmetatable(methods, { __index = function(_, name)
+    if type(name) ~= "string" then
+        return nil
+    end
+    no_such_method(name, 2)
 end })
 
 return {
@@ -760,4 +765,7 @@ return {
     keys = tree.keys, -- the keys of a table read from an object, in order
     DROPPED = EV_DROPPED,
     routing = routing, -- script routes of the event being processed (see above)
+    -- for event_view.lua; a sandboxed script's require "event" leaves them out
+    methods = methods,
+    no_such_method = no_such_method,
 }

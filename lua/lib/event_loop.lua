@@ -38,6 +38,7 @@
 local ffi = require "ffi"
 local bit = require "bit"
 local event = require "event" -- declares sr_event and its methods
+local view = require "event_view" -- what sandboxed scripts get (lua_state.c binds them)
 
 local C = ffi.C
 local band, bor = bit.band, bit.bor
@@ -231,6 +232,7 @@ function M.new(plan, batch_ptr)
 
     -- err is what on_error returned (a table) or a message of our own.
     local function fail(i, integ, stage, err)
+        view.release() -- a sandboxed script that raised left its view bound
         if batch.mem_exceeded ~= 0 then
             -- the allocator refused past the state's memory limit; collected
             -- before the next event (run). A memory error skips the xpcall

@@ -10,6 +10,8 @@
 -- sandbox. Left out: io, os but its clock functions, debug, ffi, jit,
 -- package (loadlib, native loaders), dofile, loadfile, getfenv, setfenv,
 -- module, newproxy, print, string.dump; and the metatable of strings.
+-- The event such a script gets is a method-only view (event_view.lua), and
+-- `require "event"` gives it encode, quote, null and keys only.
 --
 --   require("sandbox").env() -> a fresh environment for one script
 
@@ -25,6 +27,12 @@ local REQUIRABLE = {
     event = true, log = true, json = true, time = true, severity = true,
     secfields = true, syslog = true, cef = true, leef = true,
     cjson = true, ["cjson.safe"] = true, ["siemrelay.crypto"] = true,
+}
+
+-- Modules a sandboxed script sees only part of: `event` without its
+-- internals (the routing state, the methods that take the raw event).
+local EXPOSED = {
+    event = { encode = true, quote = true, null = true, keys = true },
 }
 
 local function copy(t, leave_out)
@@ -96,7 +104,15 @@ local function build()
                 .. "cef, leef, cjson, cjson.safe, siemrelay.crypto, bit, string, table, math, "
                 .. "coroutine, os)", 2)
         end
-        return readonly(real_require(name), name)
+        local mod = real_require(name)
+        if EXPOSED[name] then
+            local part = {}
+            for k in pairs(EXPOSED[name]) do
+                part[k] = mod[k]
+            end
+            mod = part
+        end
+        return readonly(mod, name)
     end
     local function sandboxed_load(chunk, name, mode, env)
         if mode ~= nil and mode ~= "t" then

@@ -215,7 +215,8 @@ static void push_script(lua_State *L, const sr_lua_host_conf *c, const char *pat
     const char *integration = spec ? spec->name : NULL;
     char what[1024];
     snprintf(what, sizeof what, "%ssite script %s", where, path);
-    run_file(L, path, what, sandboxed(c, entry), spec);
+    int sandbox = sandboxed(c, entry);
+    run_file(L, path, what, sandbox, spec);
     int mod = lua_gettop(L);
     if (lua_istable(L, mod))
         lua_getfield(L, mod, "process");
@@ -224,6 +225,16 @@ static void push_script(lua_State *L, const sr_lua_host_conf *c, const char *pat
     if (!lua_isfunction(L, -1))
         sr_lua_raise(L, "%s: must return a table with a process(ev, ctx) function", what);
     int process = lua_gettop(L);
+    if (sandbox) {
+        /* It gets a method-only view of the event, never the struct's cdata
+         * (event_view.lua); other scripts get the cdata as it is. */
+        require(L, "event_view");
+        lua_getfield(L, -1, "bind");
+        lua_pushvalue(L, process);
+        lua_call(L, 1, 1);
+        lua_replace(L, process);
+        lua_pop(L, 1);
+    }
 
     const sr_node *params =
         entry && entry->kind == SR_NODE_MAP ? sr_node_get(entry, "params") : NULL;

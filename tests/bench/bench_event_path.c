@@ -4,9 +4,10 @@
  * (sr_ingest_batch_parse, then sr_lua_host_process in chunks of 256).
  *
  *   bench_event_path [--events K] [--rounds R] [--threads T] [--batch B]
- *                    [--no-script] [--script FILE] [--seed S]
+ *                    [--no-script] [--script FILE] [--sandbox] [--seed S]
  * (--script: the site script instead of lua/examples/w1_transform.lua; it
- * must keep and drop what the W1 transform does)
+ * must keep and drop what the W1 transform does; --sandbox: it runs
+ * sandboxed, as with `script_sandbox: true`, so it gets the event's view)
  *
  * K distinct W1 events (w1.h) are generated up front, cut into NDJSON
  * batches of B events, and run R times. With T threads each thread has its
@@ -117,7 +118,7 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
     uint64_t seed = 1, k = 20000;
-    int rounds = 5, threads = 1, script = 1;
+    int rounds = 5, threads = 1, script = 1, sandbox = 0;
     const char *script_file = SR_SOURCE_LUA_DIR "/examples/w1_transform.lua";
     size_t per_batch = 1024;
     for (int i = 1; i < argc; i++) {
@@ -135,9 +136,11 @@ int main(int argc, char **argv) {
             script = 0;
         else if (!strcmp(argv[i], "--script") && i + 1 < argc)
             script_file = argv[++i];
+        else if (!strcmp(argv[i], "--sandbox"))
+            sandbox = 1;
         else {
             fputs("usage: bench_event_path [--events K] [--rounds R] [--threads T] [--batch B] "
-                  "[--no-script] [--script FILE] [--seed S]\n",
+                  "[--no-script] [--script FILE] [--sandbox] [--seed S]\n",
                   stderr);
             return 2;
         }
@@ -168,6 +171,7 @@ int main(int argc, char **argv) {
         .transmit_message_types = SR_MT_POLICY_EVENTS | SR_MT_SECURE_AUDIT | SR_MT_MONITOR_EVENTS,
         .forwarder_enabled = 1,
         .script_timeout_ms = 200, /* the gateway's default: the watchdog is on the real path */
+        .sandbox = sandbox,
     };
 
     workload w;
@@ -212,14 +216,15 @@ int main(int argc, char **argv) {
     double ev = (double)sum.events;
     double parse = sum.parse_ns / ev, process = sum.process_ns / ev;
     double rate = ev / (wall / 1e9);
-    printf("event path (%s, %d thread%s): decode %.0f ns + script/route/encode %.0f ns = %.0f "
+    printf("event path (%s%s, %d thread%s): decode %.0f ns + script/route/encode %.0f ns = %.0f "
            "ns per event per thread; %.0f events/s in all\n",
-           script ? script_file : "SPLUNK only", threads, threads == 1 ? "" : "s", parse, process,
-           parse + process, rate);
-    printf("{\"threads\":%d,\"script\":%s,\"events\":%llu,\"decode_ns\":%.1f,\"process_ns\":%.1f,"
+           script ? script_file : "SPLUNK only", sandbox ? ", sandboxed" : "", threads,
+           threads == 1 ? "" : "s", parse, process, parse + process, rate);
+    printf("{\"threads\":%d,\"script\":%s,\"sandbox\":%s,\"events\":%llu,\"decode_ns\":%.1f,"
+           "\"process_ns\":%.1f,"
            "\"total_ns\":%.1f,\"events_per_s\":%.0f}\n",
-           threads, script ? "true" : "false", (unsigned long long)sum.events, parse, process,
-           parse + process, rate);
+           threads, script ? "true" : "false", sandbox ? "true" : "false",
+           (unsigned long long)sum.events, parse, process, parse + process, rate);
     for (size_t b = 0; b < w.nbatches; b++)
         free(w.data[b]);
     free(w.data);

@@ -3,7 +3,9 @@ admin API, --check) while the gateway keeps serving and SIGTERM drains; a
 per-state memory limit fails the event with stage `memory`; a script that
 runs away again and again is disabled (its events dead-lettered with stage
 `disabled`) with memory bounded over 10,000 events, and a reload enables it
-again; `sandbox: true` takes away every facility docs/scripting.md lists."""
+again; `sandbox: true` takes away every facility docs/scripting.md lists,
+and hands the script a method-only view of the event instead of its C
+struct."""
 
 import json
 import os
@@ -388,3 +390,116 @@ def test_sandboxed_bytecode_script_refused_and_entry_key_checked(tmp_path):
         cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "scripts": [entry]}), encoding="utf-8")
         p = run_cli(["--check", "-c", str(cfg)])
         assert p.returncode == 1 and expect in p.stderr, p.stderr
+
+
+# A global sandboxed script that reaches for the event's C struct, one way
+# per event id; every other event passes untouched. (No tail calls: the
+# failure names the probe's own line.)
+VIEW_PROBE_LUA = r'''
+local M = {}
+local probes = {
+    ["read-raw_bytes"] = function(ev) return ev.raw_bytes end,
+    ["read-members"] = function(ev) return ev.members end,
+    ["write-flags"] = function(ev) ev.flags = 1 end,
+    ["write-raw_len"] = function(ev) ev.raw_len = 0 end,
+    ["rawget"] = function(ev) return (rawget(ev, "raw_bytes")) end,
+    ["rawset"] = function(ev) rawset(ev, "raw_len", 0) end,
+    ["pairs"] = function(ev) for k in pairs(ev) do end end,
+    ["index"] = function(ev) return ev.__index.raw_bytes end,
+    ["metatable"] = function(ev) return getmetatable(ev).__index.raw_bytes end,
+    ["method-on-table"] = function(ev) return (ev.get(ev:get("labels") or {}, "id")) end,
+}
+function M.process(ev)
+    local probe = probes[ev:get("id")]
+    if probe then
+        probe(ev)
+    end
+    return true
+end
+return M
+'''
+
+# The same edits, sandboxed for integration "a" and not for "b".
+VIEW_EDITS_LUA = r'''
+local M = {}
+function M.process(ev, ctx)
+    ev:set("shown", tostring(ev))
+    ev:set("mt", tostring(getmetatable(ev)))
+    ev:set("ts_next", ev:get("timestamp") + 1)
+    ev:set_raw("big", "18446744073709551615")
+    ev:set_path('content.fields["proc.cmdline"]', "[redacted]")
+    ev:set_path("relay.hops", { 1, ev:get("timestamp") })
+    ev:delete_path("content.policyVersion")
+    ev:set_label("owner.team", "platform")
+    local labels = ev:get("labels")
+    if labels then
+        labels["site.zone"] = "eu-1"
+        ev:set("labels", labels)
+    end
+    ev:set("cef", require("cef").format(ev))
+    ev:set("kind", ev:data_type() .. "/" .. tostring(ev:channel()) .. "/" .. ev.severity)
+    return ev
+end
+return M
+'''
+
+
+def test_sandboxed_event_is_a_method_only_view(gateway_factory, receiver_factory, tmp_path):
+    """A sandboxed script gets a view of the event with its methods only:
+    each reach for the C struct (fields read or written, rawget/rawset,
+    pairs, __index, the metatable) fails the event as a script error at the
+    script's line, dead-lettered; every method gives the same record as on
+    the cdata an unsandboxed script still gets, 64-bit integers exact."""
+    rcv = receiver_factory()
+    probe, edits = tmp_path / "probe.lua", tmp_path / "edits.lua"
+    probe.write_text(VIEW_PROBE_LUA, encoding="utf-8")
+    edits.write_text(VIEW_EDITS_LUA, encoding="utf-8")
+    a = webhook("a", rcv.url("/a"), scripts=[{"path": str(edits), "sandbox": True}])
+    b = webhook("b", rcv.url("/b"), scripts=[str(edits)])
+    gw = gateway_factory([a, b], conf={"scripts": [{"path": str(probe), "sandbox": True}]})
+
+    refusals = {
+        "read-raw_bytes": (4, "ev.raw_bytes: a sandboxed script reaches the event through its methods only"),
+        "read-members": (5, "ev.members: a sandboxed script reaches the event through its methods only"),
+        "write-flags": (6, "ev.flags = ...: the event's fields cannot be assigned"),
+        "write-raw_len": (7, "ev.raw_len = ...: the event's fields cannot be assigned"),
+        "rawget": (8, "table expected, got cdata"),
+        "rawset": (9, "table expected, got cdata"),
+        "pairs": (10, "has no '__pairs' metamethod"),
+        "index": (11, "ev:__index: no such method"),
+        "metatable": (12, "attempt to index"),
+        "method-on-table": (13, "ev:get: called on a table, not on the event"),
+    }
+    for id_ in refusals:
+        r = gw.post_json(ev(id_))
+        assert summary_of(r)["failed"] == 1, (id_, r.text)
+    for id_, (line, text) in refusals.items():
+        rec = gw.wait_deadletter(lambda d, id_=id_: (d.get("event") or {}).get("id") == id_)
+        assert rec["stage"] == "script" and rec["integration"] is None, rec
+        assert text in rec["reason"], (id_, rec)
+        assert rec["where"] == "%s:%d" % (probe, line), (id_, rec)
+
+    # the gateway is unharmed, and the methods answer on the view as on the cdata
+    samples = []
+    for name in ("policy_event.json", "audit_command.json", "audit_network.json"):
+        with open(os.path.join(os.environ["SIEMRELAY_SOURCE_DIR"], "tests", "data", name)) as f:
+            samples.append(json.load(f))
+    for doc in samples:
+        assert summary_of(gw.post_json(doc))["failed"] == 0
+    wait_until(lambda: len(rcv.events("/a")) == 3 and len(rcv.events("/b")) == 3, 10)
+    boxed = {e["id"]: e for e in rcv.events("/a")}
+    plain = {e["id"]: e for e in rcv.events("/b")}
+    assert sorted(boxed) == sorted(plain) == sorted(d["id"] for d in samples)
+    for id_ in boxed:
+        got, want = boxed[id_], plain[id_]
+        assert got.pop("shown") == "sr_event (sandboxed view)", got
+        assert want.pop("shown").startswith("cdata<struct sr_event *>: 0x"), want
+        assert list(got) == list(want), (list(got), list(want))
+        for k in want:
+            assert got[k] == want[k], (id_, k, got[k], want[k])
+        assert got["mt"] == "ffi" and got["big"] == 18446744073709551615, got
+        assert got["ts_next"] == got["timestamp"] + 1, got
+    policy = boxed[samples[0]["id"]]
+    assert policy["ts_next"] == 1606322948648718269 and policy["relay"]["hops"] == [1, 1606322948648718268]
+    assert policy["content"]["fields"]["proc.cmdline"] == "[redacted]" and policy["cef"].startswith("CEF:0|")
+    gw.stop()

@@ -384,6 +384,111 @@ static void test_errors_fail_one_event(void) {
     sr_node_free(cfg);
 }
 
+/* ---- Sandboxed scripts --------------------------------------------------- */
+
+/* The samples, each once (a fresh batch per host: scripts edit the events). */
+static void sandbox_batch(batch *b) {
+    batch_init(b);
+    batch_add(b, "policy_event.json", NULL, NULL);
+    batch_add(b, "audit_command.json", NULL, NULL);
+    batch_add(b, "audit_file.json", NULL, NULL);
+    batch_add(b, "audit_network.json", NULL, NULL);
+    batch_add(b, "platform_audit.json", NULL, NULL);
+    batch_add(b, "policy_event.json", "\"severity\": 0", "\"severity\": 7");
+}
+
+/* Runs the global scripts (and tag_integration on integration "a") over
+ * the samples, sandboxed or not, into `out`. */
+static void run_sandbox_host(const char *const *scripts, size_t n, int sandbox, sr_emit *out) {
+    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
+    const char *integ_scripts[] = {SCRIPT("tag_integration")};
+    sr_integration_spec s[2] = {spec("a", "TESTHTTP", cfg), spec("b", "TESTHTTP", cfg)};
+    s[0].scripts = integ_scripts;
+    s[0].nscripts = 1;
+    sr_lua_host_conf c = host_conf(s, 2);
+    c.scripts = scripts;
+    c.nscripts = n;
+    c.sandbox = sandbox;
+    sr_lua_host *h = host(&c);
+    batch b;
+    sandbox_batch(&b);
+    if (h)
+        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, out), 0);
+    batch_free(&b);
+    sr_lua_host_free(h);
+    sr_node_free(cfg);
+}
+
+/* A sandboxed script gets a method-only view of the event: every edit
+ * through it (nested ones, labels, routes, drops, 64-bit integers) makes
+ * the same records, byte for byte, as the same scripts on the cdata. */
+static void test_sandbox_same_records(void) {
+    const char *scripts[] = {SCRIPT("add_field"), SCRIPT("nested_edits")};
+    sr_emit plain, boxed;
+    sr_emit_init(&plain);
+    sr_emit_init(&boxed);
+    run_sandbox_host(scripts, 2, 0, &plain);
+    run_sandbox_host(scripts, 2, 1, &boxed);
+    CHECK_INT(plain.nfails, 0);
+    CHECK_INT(boxed.nfails, 0);
+    CHECK_INT(boxed.ndropped, plain.ndropped);
+    CHECK_INT(plain.ndropped, 2); /* severity 7 globally, the file access for "a" */
+    CHECK_INT(boxed.nrecs, plain.nrecs);
+    CHECK_INT(plain.nrecs, 8);
+    for (uint32_t ev = 0; ev < 6; ev++)
+        for (uint32_t integ = 0; integ < 2; integ++) {
+            const sr_emit_rec *p = rec_of(&plain, integ, ev), *q = rec_of(&boxed, integ, ev);
+            CHECK((p == NULL) == (q == NULL));
+            if (!p || !q)
+                continue;
+            char want[65536];
+            snprintf(want, sizeof want, "%s", rec_text(&plain, p));
+            CHECK_STR(rec_text(&boxed, q), want);
+        }
+    const char *r0 = rec_text(&boxed, rec_of(&boxed, 1, 0));
+    CHECK(strstr(r0, "\"proc.cmdline\":\"[redacted]\"") != NULL);
+    CHECK(strstr(r0, "\"relay\":{\"big\":1606322948648718268,\"name\":\"siemrelay\",\"hops\":"
+                     "[1,2,1606322948648718268],\"raw\":{\"n\":18446744073709551615}}") != NULL);
+    CHECK(strstr(r0, "\"kind\":\"policy/SECURE_EVENTS_POLICIES/policy/0\"") != NULL);
+    CHECK(strstr(r0, "\"owner.team\":\"platform\"") != NULL);
+    CHECK(rec_of(&boxed, 0, 3) == NULL); /* the connection was routed to b only */
+    CHECK(rec_of(&boxed, 1, 3) != NULL);
+    sr_emit_free(&plain);
+    sr_emit_free(&boxed);
+}
+
+/* Reaching for the struct fails the event sandboxed, with the script's
+ * line; not sandboxed the same script reads and writes the cdata. */
+static void test_sandbox_refuses_struct(void) {
+    const char *scripts[] = {SCRIPT("sandbox_escape")};
+    sr_emit out;
+    sr_emit_init(&out);
+    run_sandbox_host(scripts, 1, 1, &out);
+    CHECK_INT(out.nfails, 2);
+    if (out.nfails == 2) {
+        CHECK_INT(out.fails[0].ev, 1); /* the command */
+        CHECK_INT(out.fails[0].integ, -1);
+        CHECK_STR(out.fails[0].stage, "script");
+        CHECK(strstr(out.fails[0].msg, "sandbox_escape.lua:7: ev.raw_len: a sandboxed script "
+                                       "reaches the event through its methods only") != NULL);
+        CHECK(strstr(out.fails[0].where, "sandbox_escape.lua:7") != NULL);
+        CHECK_INT(out.fails[1].ev, 2); /* the file access */
+        CHECK_STR(out.fails[1].stage, "script");
+        CHECK(strstr(out.fails[1].msg, "sandbox_escape.lua:9: ev.flags = ...: the event's fields "
+                                       "cannot be assigned") != NULL);
+    }
+    CHECK_INT(out.ndropped, 0); /* the flag write was refused: nothing dropped */
+    CHECK_INT(out.nrecs, 8);    /* the four other events, for a and b */
+    sr_emit_free(&out);
+
+    sr_emit_init(&out);
+    run_sandbox_host(scripts, 1, 0, &out);
+    CHECK_INT(out.nfails, 0);
+    CHECK(strstr(rec_text(&out, rec_of(&out, 1, 1)), "\"raw_len\":") != NULL);
+    CHECK(rec_of(&out, 1, 2) == NULL); /* the flag it wrote dropped it */
+    sr_emit_free(&out);
+}
+
 /* An error in one integration's encode fails the event for that
  * integration only: the integrations after it still get the event, and
  * the events after it go on (the pipeline resumes its loop right there). */
@@ -1033,6 +1138,8 @@ int main(void) {
     test_routing();
     test_errors_fail_one_event();
     test_errors_resume();
+    test_sandbox_same_records();
+    test_sandbox_refuses_struct();
     test_runaway_interpreted();
     test_runaway_compiled();
     test_load_loops();

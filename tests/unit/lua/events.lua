@@ -3,6 +3,9 @@
 --
 --   local events = dofile(src .. "/tests/unit/lua/events.lua")(src)
 --   local ev = events.parse(events.sample("policy_event.json"))
+--   events.compact(text)   the JSON text compacted (sr_json_compact)
+--   events.w1(i)           W1 event i of seed 1 (tests/bench/w1.c; only in
+--                          drivers linked with it)
 local ffi = require "ffi"
 require "event" -- the sr_event, sr_buf and sr_json_error types
 
@@ -12,6 +15,16 @@ void sr_arena_init(sr_arena *a, size_t chunk_size);
 void sr_arena_free(sr_arena *a);
 int sr_event_parse(sr_event *ev, sr_arena *arena, const char *p, size_t n, const void *limits,
                    sr_json_error *err);
+int sr_json_compact(const char *p, size_t n, sr_buf *out);
+typedef struct w1_info {
+    int kind;
+    int severity;
+    uint64_t timestamp;
+    char host[64];
+    char cluster[48];
+    int has_cluster;
+} w1_info;
+size_t w1_event(uint64_t seed, uint64_t index, char *out, w1_info *info);
 ]]
 
 return function(src)
@@ -35,6 +48,20 @@ return function(src)
         local text = f:read("*a")
         f:close()
         return text
+    end
+
+    function M.compact(text)
+        local b = ffi.new("sr_buf")
+        assert(ffi.C.sr_json_compact(text, #text, b) == 0)
+        local s = ffi.string(b.data, b.len)
+        ffi.C.sr_lua_buf_free(b)
+        return s
+    end
+
+    local w1buf, w1info = ffi.new("char[6144]"), ffi.new("w1_info")
+    function M.w1(i)
+        local n = ffi.C.w1_event(1, i, w1buf, w1info)
+        return ffi.string(w1buf, n)
     end
 
     function M.free()

@@ -11,39 +11,11 @@ local json = require "json"
 local t = dofile(src .. "/tests/unit/lua/checks.lua")
 local check, eq, raises = t.check, t.eq, t.raises
 
-ffi.cdef [[
-int sr_json_compact(const char *p, size_t n, sr_buf *out);
-typedef struct w1_info {
-    int kind;
-    int severity;
-    uint64_t timestamp;
-    char host[64];
-    char cluster[48];
-    int has_cluster;
-} w1_info;
-size_t w1_event(uint64_t seed, uint64_t index, char *out, w1_info *info);
-]]
-local C = ffi.C
 local events = dofile(src .. "/tests/unit/lua/events.lua")(src)
-local parse = events.parse
-
-local function compact(text)
-    local b = ffi.new("sr_buf")
-    assert(C.sr_json_compact(text, #text, b) == 0)
-    local s = ffi.string(b.data, b.len)
-    C.sr_lua_buf_free(b)
-    return s
-end
+local parse, compact, w1 = events.parse, events.compact, events.w1
 
 local function sample(name)
     return compact(events.sample(name))
-end
-
-local w1buf = ffi.new("char[6144]")
-local w1info = ffi.new("w1_info")
-local function w1(i)
-    local n = C.w1_event(1, i, w1buf, w1info)
-    return ffi.string(w1buf, n)
 end
 
 -- Byte equality with the position of the first difference on failure.
