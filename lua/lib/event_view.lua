@@ -37,6 +37,7 @@ local event = require "event" -- declares sr_event
 
 local methods = event.methods
 local error, format, rawequal, tostring, type = error, string.format, rawequal, tostring, type
+local assert, loadstring = assert, loadstring
 local concat = table.concat
 
 ffi.cdef [[ typedef struct sr_event_view {} sr_event_view; ]]
@@ -81,19 +82,20 @@ end
 
 local vm = {}
 
--- Two arguments cover every method but get_path (variadic): an argument
--- the script left out arrives as nil, as it would on the cdata.
+-- Each wrapper is compiled from its own source text: closures of one
+-- function literal share a prototype, and LuaJIT's traces, keyed by the
+-- prototype, would then see a different `m` at every call site and never
+-- settle. Two arguments cover every method but get_path (variadic): an
+-- argument the script left out arrives as nil, as it would on the cdata.
+-- The call is a tail call, so the method's error levels name the script.
+local WRAPPER = "local m, bound, name = ... return function(v, a, b) "
+    .. "return m(bound(v, name), a, b) end"
+local WRAPPER_VARARG = "local m, bound, name = ... return function(v, ...) "
+    .. "return m(bound(v, name), ...) end"
 for i = 1, #NAMES do
     local name = NAMES[i]
-    local m = methods[name]
-    vm[name] = function(v, a, b)
-        return m(bound(v, name), a, b) -- a tail call: the method's error levels stay right
-    end
-end
-
-local get_path = methods.get_path
-vm.get_path = function(v, ...)
-    return get_path(bound(v, "get_path"), ...)
+    local text = name == "get_path" and WRAPPER_VARARG or WRAPPER
+    vm[name] = assert(loadstring(text, "=event_view.lua: ev:" .. name))(methods[name], bound, name)
 end
 
 local listed = "ev:" .. concat(NAMES, ", ev:") .. " and ev.severity"
