@@ -828,15 +828,16 @@ int sr_delivery_enqueue(sr_delivery *d, size_t integ, const char *rec, size_t le
 void sr_delivery_kick(sr_delivery *d) {
     for (size_t i = 0; i < d->n; i++) {
         sr_integ_rt *r = d->rt[i];
-        /* Lingering waits for a fuller batch: once one is full, stop waiting. */
+        /* Lingering waits for a fuller batch: once one is full, stop waiting
+         * (a batch's bytes are records, not the events kept beside them). */
         if (r->in_flight || (r->timer_for != TIMER_IDLE && r->timer_for != TIMER_LINGER))
             continue;
         uint64_t waiting = sr_queue_next_seq(r->queue) - r->read_next;
         if (!waiting && !r->ncur)
             continue;
-        int full =
-            (r->info.max_events > 0 && waiting >= (uint64_t)r->info.max_events) ||
-            (r->info.max_bytes > 0 && sr_queue_bytes(r->queue) >= (uint64_t)r->info.max_bytes);
+        int full = (r->info.max_events > 0 && waiting >= (uint64_t)r->info.max_events) ||
+                   (r->info.max_bytes > 0 &&
+                    sr_queue_record_bytes(r->queue) >= (uint64_t)r->info.max_bytes);
         if (full || r->ncur || r->info.linger_ms <= 0 || d->draining)
             flush(r);
         else if (r->timer_for == TIMER_IDLE)

@@ -25,6 +25,10 @@ struct sr_queue {
     mem_rec *head, *tail;
     uint64_t next_seq;
     uint64_t events, bytes;
+    uint64_t record_bytes; /* memory: of `bytes`, the records' own */
+    /* disk: pushed since open, records and what was stored with them, to
+     * tell how much of the spool's bytes are records */
+    uint64_t pushed_records, pushed_stored;
     /* disk */
     sr_spool *spool;
     /* disk: records skipped by drop_oldest, still on disk until acked */
@@ -124,8 +128,14 @@ int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens,
         return 0;
     if (!keeps_events(q))
         events = NULL;
-    if (q->spool)
-        return sr_spool_append(q->spool, recs, lens, events, event_lens, n, NULL, err, errlen);
+    if (q->spool) {
+        if (sr_spool_append(q->spool, recs, lens, events, event_lens, n, NULL, err, errlen) != 0)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            q->pushed_records += lens[i];
+        q->pushed_stored += sr_queue_push_bytes(q, lens, events, event_lens, n);
+        return 0;
+    }
 
     /* All or nothing: build the chain first, then link it. */
     mem_rec *first = NULL, *last = NULL;
@@ -167,6 +177,8 @@ int sr_queue_push(sr_queue *q, const char *const *recs, const uint32_t *lens,
     q->next_seq += n;
     q->events += n;
     q->bytes += bytes;
+    for (size_t i = 0; i < n; i++)
+        q->record_bytes += lens[i];
     return 0;
 }
 
@@ -223,6 +235,7 @@ int sr_queue_ack(sr_queue *q, uint64_t upto_seq, char *err, size_t errlen) {
         q->head = r->next;
         q->events--;
         q->bytes -= mem_size(r);
+        q->record_bytes -= r->len;
         free(r);
     }
     if (!q->head)
@@ -244,6 +257,15 @@ uint64_t sr_queue_bytes(const sr_queue *q) {
     sr_spool_info si;
     sr_spool_stats(q->spool, &si);
     return si.pending_bytes - q->skipped_bytes;
+}
+
+uint64_t sr_queue_record_bytes(const sr_queue *q) {
+    if (!q->spool)
+        return q->record_bytes;
+    uint64_t bytes = sr_queue_bytes(q);
+    if (!q->pushed_stored || q->pushed_records >= q->pushed_stored)
+        return bytes;
+    return (uint64_t)((double)bytes * (double)q->pushed_records / (double)q->pushed_stored);
 }
 
 uint64_t sr_queue_limit(const sr_queue *q) { return q->conf.max_bytes; }
@@ -288,6 +310,7 @@ static uint64_t drop_memory(sr_queue *q, uint64_t from_seq, uint64_t target, uin
         mem_rec *next = r->next;
         q->events--;
         q->bytes -= mem_size(r);
+        q->record_bytes -= r->len;
         free(r);
         dropped++;
         r = next;

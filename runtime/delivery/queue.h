@@ -126,6 +126,10 @@ uint64_t sr_queue_events(const sr_queue *q);
 /* What the bound counts: records and the events kept beside them (disk:
  * with the spool's framing). */
 uint64_t sr_queue_bytes(const sr_queue *q);
+/* Of sr_queue_bytes, about how many are records, the bytes a batch sends
+ * (exact for memory queues; disk queues estimate from what was pushed
+ * since open). */
+uint64_t sr_queue_record_bytes(const sr_queue *q);
 /* The bytes a push of these records would add (before disk framing). */
 uint64_t sr_queue_push_bytes(const sr_queue *q, const uint32_t *lens, const char *const *events,
                              const uint32_t *event_lens, size_t n);

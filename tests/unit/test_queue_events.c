@@ -67,12 +67,14 @@ static void test_memory(sr_keep_events keep, const char *name) {
     CHECK_INT(sr_queue_push_bytes(q, lens, (const char *const *)events, event_lens, 3), want);
     push(q);
     CHECK_INT(sr_queue_bytes(q), want);
+    CHECK_INT(sr_queue_record_bytes(q), 18); /* what batches count */
     check_read(q, kept);
     /* Dropping the oldest frees what it counted, event included. */
     uint64_t next;
     CHECK_INT(sr_queue_drop_oldest(q, 1, sr_queue_limit(q) - want + 1, &next), 1);
     CHECK_INT(next, 2);
     CHECK_INT(sr_queue_bytes(q), want - 5 - (kept ? 30 : 0));
+    CHECK_INT(sr_queue_record_bytes(q), 13);
     char err[256];
     CHECK_INT(sr_queue_ack(q, 4, err, sizeof err), 0);
     CHECK_INT(sr_queue_bytes(q), 0);
@@ -87,6 +89,8 @@ static void test_disk(sr_keep_events keep, const char *name) {
     push(q);
     /* Framing (16) and the record length (4) per record, as on disk. */
     CHECK_INT(sr_queue_bytes(q), 3 * 20 + 18 + (kept ? 38 : 0));
+    /* Records' share, estimated from what was pushed: 18 of 56 stored. */
+    CHECK_INT(sr_queue_record_bytes(q), kept ? (3 * 20 + 18 + 38) * 18 / 56 : 3 * 20 + 18);
     check_read(q, kept);
     sr_queue_close(q);
     q = open_queue(SR_QUEUE_DISK, keep, name); /* the events survive a restart */
