@@ -8,7 +8,8 @@
  * rereads from the oldest unacked record (at least once).
  *
  * Each record may carry the raw text of the event it was encoded from
- * (`keep_events`, default on): the delivery dead letter stores it beside a
+ * (`keep_events`: on by default in memory, off on disk, where it doubles
+ * the spool's bytes; queue_conf.c): the delivery dead letter stores it beside a
  * rejected record, so the record can be rebuilt after a fix
  * (deadletter_replay.h). With `keep_events: false` pushed events are not
  * stored and reads return none.

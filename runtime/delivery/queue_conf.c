@@ -77,14 +77,17 @@ const sr_conf_key sr_queue_conf_keys[] = {
      .type = SR_CONF_ENUM,
      SR_CONF_AT(sr_queue_conf, keep_events),
      .dflt = "true",
+     .doc_default = "`true` (memory), `false` (disk)",
      .names = bools,
      .values = keep_values,
      .print = print_keep,
      .expected = "true or false",
      .doc = "keep each record's original event beside it in the queue, so a record the platform "
             "rejects is dead-lettered with its event and `replay --reencode` can rebuild it; "
-            "`max_bytes` counts the events kept ([delivery.md](delivery.md#replay)); `false`: "
-            "records only, and rejected ones cannot be re-encoded"},
+            "`max_bytes` counts the events kept; `false`: records only, and rejected ones cannot "
+            "be re-encoded. Free in memory; on disk it doubles what the spool writes and costs "
+            "about a quarter of the throughput, hence off there unless set "
+            "([delivery.md](delivery.md#per-integration-queues))"},
     {.name = NULL},
 };
 
@@ -94,5 +97,11 @@ void sr_queue_conf_resolve(const sr_queue_conf *global, const sr_queue_conf *int
     sr_conf_fill_unset(sr_queue_conf_keys, out, global);
     if (!out->max_bytes && out->type == SR_QUEUE_DISK)
         out->max_bytes = DISK_MAX_BYTES;
+    /* On disk every kept event is written and read back beside its record:
+     * about twice the spool's bytes, measured at a quarter of the disk
+     * queue's throughput on W1 (tests/bench/README.md); a memory queue pays
+     * no measurable price. So disk queues keep events only when asked. */
+    if (!out->keep_events && out->type == SR_QUEUE_DISK)
+        out->keep_events = SR_KEEP_EVENTS_OFF;
     sr_conf_fill_unset(sr_queue_conf_keys, out, NULL);
 }

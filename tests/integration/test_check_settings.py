@@ -93,7 +93,7 @@ inputs:
          max_body_total: 20MiB, failed_auth: {max_failures: 5, window: 2m},
          tls: {cert: /c.pem, key: /k.pem, min_version: "1.3", ciphers: "ECDHE+AESGCM"}}
   tcp: {enabled: false, max_line: 4096}
-queue: {type: disk, overflow: drop_oldest, fsync: interval, fsync_interval: 250ms, keep_events: off}
+queue: {type: disk, overflow: drop_oldest, fsync: interval, fsync_interval: 250ms}
 delivery: {max_attempts: 5, backoff: 2s, backoff_max: 1m, inhibit: 1h, status_window: 90s}
 admin:
   listen: 127.0.0.1:19090

@@ -82,7 +82,7 @@ static void test_memory(sr_keep_events keep, const char *name) {
 }
 
 static void test_disk(sr_keep_events keep, const char *name) {
-    int kept = keep != SR_KEEP_EVENTS_OFF;
+    int kept = keep == SR_KEEP_EVENTS_ON;
     sr_queue *q = open_queue(SR_QUEUE_DISK, keep, name);
     if (!q)
         return;
@@ -103,8 +103,15 @@ static void test_disk(sr_keep_events keep, const char *name) {
 static void test_resolve(void) {
     sr_queue_conf global = {.keep_events = SR_KEEP_EVENTS_OFF}, unset = {0}, out;
     sr_queue_conf on = {.keep_events = SR_KEEP_EVENTS_ON};
+    sr_queue_conf disk = {.type = SR_QUEUE_DISK}, memory = {.type = SR_QUEUE_MEMORY};
     sr_queue_conf_resolve(&unset, &unset, &out);
-    CHECK_INT(out.keep_events, SR_KEEP_EVENTS_ON); /* the default */
+    CHECK_INT(out.keep_events, SR_KEEP_EVENTS_ON); /* the default: memory */
+    sr_queue_conf_resolve(&unset, &disk, &out);
+    CHECK_INT(out.keep_events, SR_KEEP_EVENTS_OFF); /* disk: only when asked */
+    sr_queue_conf_resolve(&disk, &memory, &out);
+    CHECK_INT(out.keep_events, SR_KEEP_EVENTS_ON); /* by the integration's own type */
+    sr_queue_conf_resolve(&on, &disk, &out);
+    CHECK_INT(out.keep_events, SR_KEEP_EVENTS_ON); /* asked for globally */
     sr_queue_conf_resolve(&global, &unset, &out);
     CHECK_INT(out.keep_events, SR_KEEP_EVENTS_OFF);
     sr_queue_conf_resolve(&global, &on, &out);
@@ -122,6 +129,7 @@ int main(void) {
     test_memory(SR_KEEP_EVENTS_OFF, "mem-off");
     test_disk(SR_KEEP_EVENTS_ON, "disk-on");
     test_disk(SR_KEEP_EVENTS_OFF, "disk-off");
+    test_disk(SR_KEEP_EVENTS_UNSET, "disk-default"); /* off on disk */
     test_resolve();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
