@@ -269,6 +269,9 @@ def test_memory_queue_leftovers_at_shutdown_go_to_the_dead_letter_file(launch, r
     got = [(d["record"] if isinstance(d["record"], dict) else json.loads(d["record"]))["id"]
            for d in dl]
     assert got == [e["id"] for e in evs], got
+    # Each with the event it was encoded from (queue.keep_events, the memory
+    # default), so `replay --reencode` can rebuild it.
+    assert [d["event"] for d in dl] == evs, dl
     assert "dead-letter file for replay" in gw.stderr()
 
 
@@ -317,3 +320,56 @@ def test_tcp_chunk_refused_by_the_spool_is_sent_again(launch, receivers):
     assert log_count(text, r"sending lines \d+-\d+ again") >= 1, text[-2000:]
     assert log_count(text, r"lost") == 0, text[-2000:]
     gw.assert_running()
+
+
+def _crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def _v1_segment(first_seq, records):
+    """A spool segment as releases before events were kept wrote it:
+    header version 1, each payload the record alone."""
+    out = b"SRSP" + struct.pack("<IQ", 1, first_seq)
+    for i, rec in enumerate(records):
+        length, seq = struct.pack("<I", len(rec)), struct.pack("<Q", first_seq + i)
+        crc = _crc32c(rec, _crc32c(seq, _crc32c(length)))
+        out += length + struct.pack("<I", crc) + seq + rec
+    return out
+
+
+def test_a_version1_spool_is_delivered_after_the_upgrade(launch, receivers):
+    """A disk spool an older release left (version-1 segment) is delivered
+    by this one, oldest first, each once; new events go into a version-2
+    segment behind it, and a second start finds nothing left to send."""
+    rcv = receivers()
+    workdir = launch.workdir("upgrade")
+    old = events("v1", 4)
+    d = os.path.join(str(workdir), "data", "spool", "up")
+    os.makedirs(d)
+    with open(os.path.join(d, "%020d.seg" % 1), "wb") as f:
+        f.write(_v1_segment(1, [json.dumps(e, separators=(",", ":")).encode() for e in old]))
+    h = webhook("up", rcv.url("/up"), batch={"max_events": 3, "linger": "20ms"})
+    h["queue"] = {"type": "disk", "keep_events": True}
+    gw = launch.start(workdir, [h])
+    rcv.wait(lambda r: len(r.accepted_ids()) >= 4, timeout=15, message="the old spool was not delivered")
+    assert "4 record(s) recovered from the spool" in gw.stderr()
+    new = events("v2", 3)
+    post_ok(gw, new)
+    rcv.wait(lambda r: len(r.accepted_ids()) >= 7, timeout=15)
+    segs = sorted(n for n in os.listdir(d) if n.endswith(".seg"))
+    with open(os.path.join(d, segs[-1]), "rb") as f:
+        assert struct.unpack("<I", f.read(8)[4:])[0] == 2  # new records: version 2
+    gw.stop(check=True)
+    gw = launch.start(workdir, [h])
+    post_ok(gw, events("probe", 1))
+    rcv.wait(lambda r: "probe-000000" in r.accepted_ids(), timeout=15)
+    ids = rcv.accepted_ids()
+    assert ids == [e["id"] for e in old + new] + ["probe-000000"], ids
+    got = {e["id"]: e for e in rcv.accepted_events()}
+    assert all(got[e["id"]] == e for e in old + new)
+    assert "corrupt" not in gw.stderr() and "skipping" not in gw.stderr()
