@@ -57,13 +57,19 @@ def crc32c(data, crc=0):
     return crc ^ 0xFFFFFFFF
 
 
-def segment(first, payloads):
-    out = b"SRSP" + struct.pack("<IQ", 1, first)
+def segment(first, payloads, version=1):
+    """A spool segment (docs/delivery.md "Disk spool"): version 1 payloads
+    are records; version 2 ones are v2_payload()s."""
+    out = b"SRSP" + struct.pack("<IQ", version, first)
     for i, p in enumerate(payloads):
         ln, seq = struct.pack("<I", len(p)), struct.pack("<Q", first + i)
         c = crc32c(p, crc32c(seq, crc32c(ln)))
         out += ln + struct.pack("<I", c) + seq + p
     return out
+
+
+def v2_payload(record, event=b""):
+    return struct.pack("<I", len(record)) + record + event
 
 
 def cursor(seq):
@@ -145,6 +151,10 @@ def main():
         spool_input(8 | 4, [segment(5, recs)[:-7]], cursor(6), segment(1, recs[:1])),
         spool_input(16 | 2, [segment(1, recs[:1]), b"SRSP\1\0\0\0", segment(9, recs[1:])]),
         spool_input(4, [segment(1, [])], cursor(40)),
+        # Version 2 (records with their events), alone and behind version 1.
+        spool_input(0, [segment(1, [v2_payload(r, r) for r in recs], 2)]),
+        spool_input(16 | 4 | 1, [segment(1, recs[:2]),
+                                 segment(3, [v2_payload(r) for r in recs[2:]], 2)], cursor(2)),
     ])
 
 

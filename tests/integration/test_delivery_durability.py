@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import struct
+import sys
 import time
 
 import pytest
@@ -322,25 +323,15 @@ def test_tcp_chunk_refused_by_the_spool_is_sent_again(launch, receivers):
     gw.assert_running()
 
 
-def _crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    return crc ^ 0xFFFFFFFF
-
 
 def _v1_segment(first_seq, records):
-    """A spool segment as releases before events were kept wrote it:
-    header version 1, each payload the record alone."""
-    out = b"SRSP" + struct.pack("<IQ", 1, first_seq)
-    for i, rec in enumerate(records):
-        length, seq = struct.pack("<I", len(rec)), struct.pack("<Q", first_seq + i)
-        crc = _crc32c(rec, _crc32c(seq, _crc32c(length)))
-        out += length + struct.pack("<I", crc) + seq + rec
-    return out
-
+    """A spool segment as releases before events were kept wrote it (header
+    version 1, each payload the record alone): the fuzz corpus's builder."""
+    fuzz = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fuzz")
+    if fuzz not in sys.path:
+        sys.path.insert(0, fuzz)
+    from make_corpus import segment
+    return segment(first_seq, records, version=1)
 
 def test_a_version1_spool_is_delivered_after_the_upgrade(launch, receivers):
     """A disk spool an older release left (version-1 segment) is delivered
