@@ -476,30 +476,18 @@ static int body_progress_on(const sr_http_server_conf *cf) {
 
 static uint64_t earliest(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-/* When a TLS handshake that has begun must be done: header_timeout_ms
- * after its first byte, as a request's head must be (a client cannot hold a
- * connection by handshaking slowly). A connection that has sent nothing is
- * only idle, as over plain HTTP; it is looked at again every
- * header_timeout_ms in case its handshake begins. UINT64_MAX: no such
- * deadline. */
-static uint64_t handshake_due(const http_conn *c) {
-    const sr_http_server_conf *cf = &c->srv->conf;
-    if (c->started || !cf->header_timeout_ms || !sr_tls_stream_handshaking(c->stream))
-        return UINT64_MAX;
-    uint64_t first = sr_tls_stream_first_byte_ms(c->stream);
-    return (first ? first : uv_now(c->srv->loop)) + cf->header_timeout_ms;
-}
-
 /* One timer serves every deadline of a request being read: the request as
  * a whole (idle_timeout_ms from when the server began to wait for it), its
- * head (header_timeout_ms from its first byte), and its body's progress;
- * before them, a TLS handshake's (handshake_due). */
+ * head (header_timeout_ms from its first byte), and its body's progress.
+ * Before any of that, a TLS handshake must be done within header_timeout_ms
+ * of the accept: a client cannot hold a connection by handshaking slowly. */
 static void conn_arm_reading(http_conn *c) {
     const sr_http_server_conf *cf = &c->srv->conf;
     uint64_t due = UINT64_MAX;
     if (cf->idle_timeout_ms)
         due = c->waiting_since + cf->idle_timeout_ms;
-    due = earliest(due, handshake_due(c));
+    if (!c->started && cf->header_timeout_ms && sr_tls_stream_handshaking(c->stream))
+        due = earliest(due, c->waiting_since + cf->header_timeout_ms);
     if (c->started && !c->in_body && cf->header_timeout_ms)
         due = earliest(due, c->started_at + cf->header_timeout_ms);
     if (c->in_body && body_progress_on(cf))
@@ -674,12 +662,13 @@ static int conn_overdue(http_conn *c, uint64_t now, sr_http_refusal *kind) {
 }
 
 /* The timer of a connection waiting for a request's first byte: its TLS
- * handshake overran header_timeout_ms from its first byte (counted), or it
- * was idle for idle_timeout_ms; else it waits on. */
+ * handshake overran header_timeout_ms (counted), or it was idle for
+ * idle_timeout_ms; else the handshake ended in time and it waits on. */
 static void conn_idle_timer(http_conn *c) {
     const sr_http_server_conf *cf = &c->srv->conf;
     uint64_t now = uv_now(c->srv->loop);
-    if (sr_tls_stream_first_byte_ms(c->stream) && now >= handshake_due(c)) {
+    if (cf->header_timeout_ms && sr_tls_stream_handshaking(c->stream) &&
+        now >= c->waiting_since + cf->header_timeout_ms) {
         c->srv->stats.refused[SR_HTTP_REFUSED_HANDSHAKE_TIMEOUT]++;
         sr_debug(c->srv->name, "%s: %s", sr_tls_stream_peer(c->stream),
                  sr_http_refusal_message(SR_HTTP_REFUSED_HANDSHAKE_TIMEOUT));

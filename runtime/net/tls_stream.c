@@ -17,8 +17,7 @@ struct sr_tls_stream {
     void *ud;
     sr_tls_close_cb close_cb;
     void *close_ud;
-    char *rbuf;           /* every read's buffer: from the first read until freed */
-    uint64_t first_rx_ms; /* uv_now of the first bytes received; 0: none yet */
+    char *rbuf; /* every read's buffer: from the first read until freed */
     unsigned reading : 1, ended : 1, shutting_down : 1, closing : 1;
     char peer[64];
     char peer_ip[INET6_ADDRSTRLEN];
@@ -136,8 +135,6 @@ static void on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *tcp, ssize_t n, const uv_buf_t *buf) {
     sr_tls_stream *s = tcp->data;
-    if (n > 0 && !s->first_rx_ms)
-        s->first_rx_ms = uv_now(tcp->loop) ? uv_now(tcp->loop) : 1;
     if (n > 0) {
         if (s->tls)
             tls_feed(s, buf->base, (size_t)n);
@@ -264,8 +261,6 @@ sr_tls_stream *sr_tls_stream_open(uv_loop_t *loop, int fd, sr_tls_ctx *ctx,
 const char *sr_tls_stream_peer(const sr_tls_stream *s) { return s->peer; }
 const char *sr_tls_stream_peer_ip(const sr_tls_stream *s) { return s->peer_ip; }
 int sr_tls_stream_is_tls(const sr_tls_stream *s) { return s->tls != NULL; }
-
-uint64_t sr_tls_stream_first_byte_ms(const sr_tls_stream *s) { return s->first_rx_ms; }
 
 int sr_tls_stream_handshaking(const sr_tls_stream *s) {
     return s->tls && !sr_tls_engine_ready(s->tls);

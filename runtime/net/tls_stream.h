@@ -37,7 +37,6 @@
 
 #include <stddef.h>
 
-#include <stdint.h>
 #include <uv.h>
 
 #include "tls_engine.h"
@@ -85,9 +84,6 @@ const char *sr_tls_stream_peer_ip(const sr_tls_stream *s);
 int sr_tls_stream_is_tls(const sr_tls_stream *s);
 /* 1 while a TLS stream's handshake is not complete (0 for plain TCP). */
 int sr_tls_stream_handshaking(const sr_tls_stream *s);
-/* uv_now() when the stream's first bytes arrived (ciphertext with TLS); 0
- * while nothing has. */
-uint64_t sr_tls_stream_first_byte_ms(const sr_tls_stream *s);
 
 /* Idempotent; no-ops once the stream ended or is closing. */
 int sr_tls_stream_read_start(sr_tls_stream *s);
