@@ -41,8 +41,6 @@ static const refusal_info infos[SR_HTTP_REFUSED_KINDS] = {
                                      "the Host header names neither this listener nor an allowed "
                                      "host name"},
     [SR_HTTP_REFUSED_BAD_HOST] = {"bad_host", 400, "missing, repeated or malformed Host header"},
-    [SR_HTTP_REFUSED_HANDSHAKE_TIMEOUT] = {"handshake_timeout", 0,
-                                           "TLS handshake not completed in time"},
 };
 
 const char *sr_http_refusal_name(sr_http_refusal r) {

@@ -35,7 +35,6 @@ typedef enum sr_http_refusal {
     SR_HTTP_REFUSED_CROSS_ORIGIN,      /* 403 on the head: a browser's cross-origin post */
     SR_HTTP_REFUSED_MISDIRECTED, /* 421: Host names neither the listener nor an allowed name */
     SR_HTTP_REFUSED_BAD_HOST,    /* 400: Host missing (HTTP/1.1), repeated or malformed */
-    SR_HTTP_REFUSED_HANDSHAKE_TIMEOUT, /* closed: TLS handshake not done within header_timeout */
     SR_HTTP_REFUSED_KINDS
 } sr_http_refusal;
 

@@ -478,16 +478,12 @@ static uint64_t earliest(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 /* One timer serves every deadline of a request being read: the request as
  * a whole (idle_timeout_ms from when the server began to wait for it), its
- * head (header_timeout_ms from its first byte), and its body's progress.
- * Before any of that, a TLS handshake must be done within header_timeout_ms
- * of the accept: a client cannot hold a connection by handshaking slowly. */
+ * head (header_timeout_ms from its first byte), and its body's progress. */
 static void conn_arm_reading(http_conn *c) {
     const sr_http_server_conf *cf = &c->srv->conf;
     uint64_t due = UINT64_MAX;
     if (cf->idle_timeout_ms)
         due = c->waiting_since + cf->idle_timeout_ms;
-    if (!c->started && cf->header_timeout_ms && sr_tls_stream_handshaking(c->stream))
-        due = earliest(due, c->waiting_since + cf->header_timeout_ms);
     if (c->started && !c->in_body && cf->header_timeout_ms)
         due = earliest(due, c->started_at + cf->header_timeout_ms);
     if (c->in_body && body_progress_on(cf))
@@ -661,32 +657,13 @@ static int conn_overdue(http_conn *c, uint64_t now, sr_http_refusal *kind) {
     return 0;
 }
 
-/* The timer of a connection waiting for a request's first byte: its TLS
- * handshake overran header_timeout_ms (counted), or it was idle for
- * idle_timeout_ms; else the handshake ended in time and it waits on. */
-static void conn_idle_timer(http_conn *c) {
-    const sr_http_server_conf *cf = &c->srv->conf;
-    uint64_t now = uv_now(c->srv->loop);
-    if (cf->header_timeout_ms && sr_tls_stream_handshaking(c->stream) &&
-        now >= c->waiting_since + cf->header_timeout_ms) {
-        c->srv->stats.refused[SR_HTTP_REFUSED_HANDSHAKE_TIMEOUT]++;
-        sr_debug(c->srv->name, "%s: %s", sr_tls_stream_peer(c->stream),
-                 sr_http_refusal_message(SR_HTTP_REFUSED_HANDSHAKE_TIMEOUT));
-        conn_close(c);
-    } else if (cf->idle_timeout_ms && now >= c->waiting_since + cf->idle_timeout_ms) {
-        conn_close(c);
-    } else {
-        conn_arm_reading(c);
-    }
-}
-
 static void on_conn_timer(uv_timer_t *timer) {
     http_conn *c = timer->data;
     sr_http_refusal kind;
     if (c->state != CONN_READING) {
         conn_close(c); /* the linger after the last answer is over */
     } else if (!c->started) {
-        conn_idle_timer(c); /* nothing to answer: close, or wait on */
+        conn_close(c); /* idle for idle_timeout_ms: nothing to answer */
     } else if (conn_overdue(c, uv_now(c->srv->loop), &kind)) {
         sr_debug(c->srv->name, "%s: %s", sr_tls_stream_peer(c->stream),
                  sr_http_refusal_message(kind));

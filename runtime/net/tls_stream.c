@@ -262,10 +262,6 @@ const char *sr_tls_stream_peer(const sr_tls_stream *s) { return s->peer; }
 const char *sr_tls_stream_peer_ip(const sr_tls_stream *s) { return s->peer_ip; }
 int sr_tls_stream_is_tls(const sr_tls_stream *s) { return s->tls != NULL; }
 
-int sr_tls_stream_handshaking(const sr_tls_stream *s) {
-    return s->tls && !sr_tls_engine_ready(s->tls);
-}
-
 void sr_tls_stream_shutdown(sr_tls_stream *s) {
     if (s->closing || s->shutting_down)
         return;

@@ -82,8 +82,6 @@ sr_tls_stream *sr_tls_stream_open(uv_loop_t *loop, int fd, sr_tls_ctx *ctx,
 const char *sr_tls_stream_peer(const sr_tls_stream *s);
 const char *sr_tls_stream_peer_ip(const sr_tls_stream *s);
 int sr_tls_stream_is_tls(const sr_tls_stream *s);
-/* 1 while a TLS stream's handshake is not complete (0 for plain TCP). */
-int sr_tls_stream_handshaking(const sr_tls_stream *s);
 
 /* Idempotent; no-ops once the stream ended or is closing. */
 int sr_tls_stream_read_start(sr_tls_stream *s);
