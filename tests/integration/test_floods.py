@@ -526,3 +526,49 @@ def test_admin_deadlines_are_settings(gateway_factory):
     assert 1.8 < took < 5, took
     assert requests.get(gw.admin_url("/healthz"), timeout=5).status_code == 200
     gw.stop()
+
+
+def test_slow_tls_handshake_is_an_idle_connection(gateway_factory, tmp_path):
+    # A TLS handshake trickled a byte at a time holds nothing a client
+    # needs: it counts as idle, so it is the first to go when the listener
+    # is full, and it is closed idle_timeout after the accept however many
+    # bytes it trickles (no per-handshake deadline: closing it would only
+    # invite a reconnect, and a reconnect costs more than holding it)
+    cert, key = make_cert(str(tmp_path))
+    https = free_port()
+    gw = gateway_factory(http=False, conf={"inputs": {"http": {
+        "listen": "127.0.0.1:%d" % https, "tls": {"cert": cert, "key": key}, "idle_timeout": "3s",
+        "max_connections": 4}}})
+    hello = client_hello()
+    slow = [socket.create_connection(("127.0.0.1", https), timeout=10) for _ in range(4)]
+    t0 = time.monotonic()
+    for s in slow:
+        s.sendall(hello[:1])
+    # full of slow handshakes: a normal client still gets through
+    ctx = ssl.create_default_context(cafile=cert)
+    assert https_post(https, ctx, event("through"))
+    assert metric(metrics(gw), "siemrelay_http_refused_total", listener="input.http", reason="connections") == 0
+    assert metric(metrics(gw), "siemrelay_connections_shed_total", listener="input.http",
+                  reason="evicted_idle") == 1
+    # the others are closed at idle_timeout while trickling
+    closed = {}
+    for i in range(1, 12):
+        for k, s in enumerate(slow):
+            if k in closed:
+                continue
+            try:
+                s.settimeout(0.05)
+                s.sendall(hello[i:i + 1])
+                if s.recv(1) == b"":
+                    closed[k] = time.monotonic() - t0
+            except socket.timeout:
+                pass
+            except OSError:
+                closed[k] = time.monotonic() - t0
+        time.sleep(0.5)
+    for s in slow:
+        s.close()
+    assert len(closed) == 4, closed
+    late = sorted(closed.values())[1:]  # one was closed early, for the normal client
+    assert all(2.5 < t < 5.5 for t in late), closed
+    gw.stop()
