@@ -12,7 +12,7 @@
  *
  * What must hold: open never fails for damaged data; reads return records
  * in strictly increasing sequence order from the cursor on; records
- * appended after recovery read back exactly; after everything is acked
+ * appended after recovery (with and without an event) read back exactly; after everything is acked
  * and the spool closed, a reopen finds nothing pending. */
 #include "fuzz.h"
 
@@ -162,15 +162,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         from = b.next_seq;
     }
 
-    const char *recs[2] = {"appended-one", "appended-two"};
-    uint32_t lens[2] = {12, 12};
+    /* One record with its event, one without (version 2). */
+    const char *recs[2] = {"appended-one", "appended-two"}, *events[2] = {"{\"e\":1}", NULL};
+    uint32_t lens[2] = {12, 12}, elens[2] = {7, 0};
     uint64_t first = 0;
-    FZ_ASSERT(sr_spool_append(sp, recs, lens, NULL, NULL, 2, &first, err, sizeof err) == 0);
+    FZ_ASSERT(sr_spool_append(sp, recs, lens, events, elens, 2, &first, err, sizeof err) == 0);
     FZ_ASSERT(first >= info.next_seq);
     FZ_ASSERT(sr_spool_read(sp, first, 10, 1 << 20, &b, err, sizeof err) == 0);
     FZ_ASSERT(b.n == 2 && b.recs[0].seq == first && b.recs[1].seq == first + 1);
     FZ_ASSERT(b.recs[0].len == 12 && memcmp(b.recs[0].data, recs[0], 12) == 0);
+    FZ_ASSERT(b.recs[0].event_len == 7 && memcmp(b.recs[0].event, events[0], 7) == 0);
     FZ_ASSERT(b.recs[1].len == 12 && memcmp(b.recs[1].data, recs[1], 12) == 0);
+    FZ_ASSERT(b.recs[1].event == NULL && b.recs[1].event_len == 0);
     FZ_ASSERT(sr_spool_ack(sp, first + 2, err, sizeof err) == 0);
     sr_spool_batch_free(&b);
     sr_spool_close(sp);
