@@ -197,11 +197,17 @@ end
 
 local encode_value
 
+-- What marks an empty table as an array: json.array_mt and
+-- json.empty_array, and those of the json instances sandboxed scripts have
+-- of their own (sandbox.lua registers them with mark_arrays).
+local array_mts = setmetatable({ [json.array_mt] = true }, { __mode = "k" })
+local empty_arrays = setmetatable({ [json.empty_array] = true }, { __mode = "k" })
+
 local function encode_table(t, out, depth)
     if tree.encode(t, out, depth, encode_value, quote) then
         return
     end
-    if next(t) == nil and (getmetatable(t) == json.array_mt or t == json.empty_array) then
+    if next(t) == nil and (array_mts[getmetatable(t)] or empty_arrays[t]) then
         out[#out + 1] = "[]"
         return
     end
@@ -765,7 +771,11 @@ return {
     keys = tree.keys, -- the keys of a table read from an object, in order
     DROPPED = EV_DROPPED,
     routing = routing, -- script routes of the event being processed (see above)
-    -- for event_view.lua; a sandboxed script's require "event" leaves them out
+    -- for event_view.lua and sandbox.lua; a sandboxed script's require
+    -- "event" leaves them out
     methods = methods,
     no_such_method = no_such_method,
+    mark_arrays = function(mt, empty) -- a sandboxed script's json markers
+        array_mts[mt], empty_arrays[empty] = true, true
+    end,
 }

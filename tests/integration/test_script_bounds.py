@@ -17,7 +17,8 @@ import time
 import requests
 
 from admin_util import Admin, tokens_conf
-from harness import run_cli, summary_of, wait_until, webhook
+from harness import ALL_CHANNELS, run_cli, summary_of, wait_until, webhook
+from peers.capture import Capture
 
 GOOD_LUA = r'''
 local M = {}
@@ -503,3 +504,193 @@ def test_sandboxed_event_is_a_method_only_view(gateway_factory, receiver_factory
     assert policy["ts_next"] == 1606322948648718269 and policy["relay"]["hops"] == [1, 1606322948648718268]
     assert policy["content"]["fields"]["proc.cmdline"] == "[redacted]" and policy["cef"].startswith("CEF:0|")
     gw.stop()
+
+
+# Uses every helper a script may require, each in a way that depends on the
+# helpers' tables: secfields.sources, cef.keys, leef.keys, syslog.facilities,
+# json.array_mt (an array read from the event grown by one, an empty
+# json.array), json.empty_array, cjson's settings, and the globals.
+HELPERS_LUA = r'''
+local cef, leef, syslog = require "cef", require "leef", require "syslog"
+local secfields, severity, time = require "secfields", require "severity", require "time"
+local json, cjson, csafe = require "json", require "cjson", require "cjson.safe"
+local crypto, event, log = require "siemrelay.crypto", require "event", require "log"
+local M = {}
+function M.process(ev)
+    ev:set("cef", cef.format(ev))
+    ev:set("leef", leef.format(ev))
+    ev:set("syslog", syslog.message(ev, "m", { format = "RFC_5424",
+        facility = syslog.facility("local3"), app_name = "t" }))
+    local f = secfields.extract(ev)
+    ev:set("fields", table.concat(f.list, ","))
+    ev:set("title", secfields.title(f) .. "/" .. secfields.event_id(f))
+    ev:set("label", tostring(severity.label(ev.severity)) .. "/" .. tostring(severity.from_label("low")))
+    ev:set("secs", time.seconds_decimal(ev:raw("timestamp") or "0"))
+    ev:set("units", table.concat(time.units, ","))
+    local tags = ev:get_path("content.ruleTags") or json.array({ "none" })
+    tags[#tags + 1] = "grown"
+    ev:set("tags", tags)
+    ev:set("none", tags[#tags + 1] == nil)
+    ev:set("arrays", { json.array({}), json.empty_array, json.array({ 1 }) })
+    ev:set("enc", json.encode({ a = json.array({}), b = json.empty_array, c = { 1.5, "x" } }))
+    ev:set("dec", json.encode(json.decode('{"a":[1,{"b":[2,{"c":3}]}]}')))
+    ev:set("cj", cjson.encode({ 1.234567891234, { x = { y = { z = 1 } } } }))
+    ev:set("cs", csafe.encode(csafe.decode('[0.1234567891234,[[[[1]]]]]')))
+    ev:set("crypto", crypto.hex(crypto.sha256("x")))
+    ev:set("quoted", event.quote("q") .. event.encode({ k = event.null }))
+    ev:set("fmt", string.format("%05d", 42) .. math.floor(2.5) .. table.concat({ "a", "b" }, "+"))
+    log.info("helpers ran")
+    return true
+end
+return M
+'''
+
+# Sandboxed: walks every table it can reach from the helper modules it may
+# require (their metatables, the tables their functions return, the arrays
+# of the event and their metatable) and changes each one every way the
+# sandbox lets it: fields and functions replaced, entries removed,
+# metamethods added, metatables set; cjson's settings changed. Once per
+# Lua state, on its first event.
+VANDAL_LUA = r'''
+local MODULES = { "event", "log", "json", "time", "severity", "secfields", "syslog", "cef",
+    "leef", "cjson", "cjson.safe", "siemrelay.crypto", "string", "table", "math", "bit",
+    "coroutine", "os" }
+-- named too: a walk with pairs finds nothing in a module offered as a proxy
+local KNOWN = { json = { "array_mt", "empty_array" }, secfields = { "sources" },
+    cef = { "keys" }, leef = { "keys" }, syslog = { "facilities" }, time = { "units" } }
+local STD = { string = true, table = true, math = true, bit = true, coroutine = true, os = true }
+local done, found = false, 0
+local function pwned() return "PWNED" end
+local function wreck(t, seen, ev, call)
+    if type(t) ~= "table" or seen[t] then
+        return
+    end
+    seen[t] = true
+    found = found + 1
+    local mt = getmetatable(t)
+    if type(mt) == "table" then
+        wreck(mt, seen, ev, call)
+    end
+    local keys = {}
+    for k in pairs(t) do
+        keys[#keys + 1] = k
+    end
+    for _, k in ipairs(keys) do
+        local v = rawget(t, k)
+        if type(v) == "table" then
+            wreck(v, seen, ev, call)
+        elseif type(v) == "function" and call then
+            for _, args in ipairs({ {}, { ev }, { {} }, { "[[1],{}]" }, { "x" } }) do
+                local res = { pcall(v, unpack(args)) }
+                for i = 2, #res do
+                    wreck(res[i], seen, ev, false)
+                end
+            end
+        end
+        if type(v) == "function" then
+            pcall(rawset, t, k, pwned)
+        elseif type(v) == "string" then
+            pcall(rawset, t, k, "PWNED")
+        elseif type(v) == "number" then
+            pcall(rawset, t, k, 1)
+        end
+    end
+    for i = #t, 1, -1 do
+        pcall(table.remove, t, i)
+    end
+    pcall(rawset, t, 1, { "PWNED", "PWNED" })
+    pcall(rawset, t, "__index", function() return "PWNED" end)
+    pcall(rawset, t, "__newindex", function() end)
+    pcall(rawset, t, "__call", pwned)
+    pcall(rawset, t, "__tostring", pwned)
+    pcall(setmetatable, t, { __index = function() return "PWNED" end, __newindex = function() end })
+end
+local M = {}
+function M.process(ev)
+    if done then
+        ev:set("vandal_found", found)
+        return true
+    end
+    done = true
+    for _, name in ipairs({ "cjson", "cjson.safe" }) do
+        local c = require(name)
+        pcall(c.decode_max_depth, 1)
+        pcall(c.encode_max_depth, 1)
+        pcall(c.encode_number_precision, 1)
+        pcall(c.encode_sparse_array, true, 1, 1)
+        pcall(c.encode_keep_buffer, false)
+        pcall(c.encode_invalid_numbers, true)
+    end
+    local seen = {}
+    wreck(ev:get("content"), seen, ev, false)
+    wreck(ev:get_path("content.ruleTags"), seen, ev, false)
+    wreck(require("json").array({}), seen, ev, false)
+    for name, keys in pairs(KNOWN) do
+        for _, k in ipairs(keys) do
+            wreck(require(name)[k], seen, ev, false)
+        end
+    end
+    for _, name in ipairs(MODULES) do
+        wreck(require(name), seen, ev, not STD[name])
+    end
+    ev:set("vandal_found", found)
+    return true
+end
+return M
+'''
+
+
+def test_sandboxed_script_cannot_change_what_other_scripts_and_integrations_use(
+        gateway_factory, receiver_factory, tmp_path):
+    """A sandboxed script that changes every table it can reach from the
+    helper modules (and cjson's settings, and the arrays of the event and
+    their metatable) changes nothing for anyone else: an unsandboxed
+    script's records, another sandboxed script's, and a QRADAR integration's
+    LEEF (the gateway's own leef, secfields and syslog) are, field by field
+    and byte for byte, what a gateway without it delivers."""
+    helpers, vandal = tmp_path / "helpers.lua", tmp_path / "vandal.lua"
+    helpers.write_text(HELPERS_LUA, encoding="utf-8")
+    vandal.write_text(VANDAL_LUA, encoding="utf-8")
+    docs = []
+    for name in ("policy_event.json", "audit_command.json", "audit_network.json",
+                 "platform_audit.json"):
+        with open(os.path.join(os.environ["SIEMRELAY_SOURCE_DIR"], "tests", "data", name)) as f:
+            docs.append(json.load(f))
+
+    def run(with_vandal):
+        rcv = receiver_factory()
+        cap = Capture()
+        plain = webhook("plain", rcv.url("/plain"), scripts=[str(helpers)])
+        boxed = webhook("boxed", rcv.url("/boxed"), scripts=[{"path": str(helpers), "sandbox": True}])
+        qradar = {"name": "q", "type": "QRADAR", "channels": list(ALL_CHANNELS),
+                  "batch": {"max_events": 50, "linger": "20ms"},
+                  "configuration": {"address": "127.0.0.1", "port": cap.port}}
+        conf = {"scripts": [{"path": str(vandal), "sandbox": True}]} if with_vandal else {}
+        gw = gateway_factory([plain, boxed, qradar], conf=conf)
+        for doc in docs:
+            r = gw.post_json(doc)
+            assert summary_of(r)["failed"] == 0, (with_vandal, r.text)
+        wait_until(lambda: len(rcv.events("/plain")) == len(docs)
+                   and len(rcv.events("/boxed")) == len(docs)
+                   and cap.bytes().count(b"\n") == len(docs), 15)
+        out = {"plain": {e["id"]: e for e in rcv.events("/plain")},
+               "boxed": {e["id"]: e for e in rcv.events("/boxed")},
+               "leef": sorted(cap.bytes().decode("utf-8").splitlines())}
+        gw.stop()
+        cap.close()
+        return out
+
+    before, after = run(False), run(True)
+    assert len(before["leef"]) == len(docs) and before["leef"] == after["leef"]
+    for kind in ("plain", "boxed"):
+        assert sorted(before[kind]) == sorted(after[kind]) == sorted(d["id"] for d in docs)
+        for id_, want in before[kind].items():
+            got = dict(after[kind][id_])
+            assert got.pop("vandal_found") > 30, got
+            assert list(got) == list(want), (kind, id_, list(got), list(want))
+            for k in want:
+                assert got[k] == want[k], (kind, id_, k, got[k], want[k])
+    policy = before["plain"][docs[0]["id"]]
+    assert policy["tags"][-1] == "grown" and policy["none"] is True, policy
+    assert policy["arrays"] == [[], [], [1]] and policy["cef"].startswith("CEF:0|Sysdig|"), policy
+    assert policy["enc"] == '{"a":[],"b":[],"c":[1.5,"x"]}', policy
