@@ -518,6 +518,8 @@ static int replay_files(void *ud, const char *const *paths, size_t nfiles) {
         goto done;
     r->res->replayed = r->nitems;
     write_moves(r, &emit, gone);
+    if (r->integ == ALL_INTEGRATIONS)
+        sr_delivery_encode_failures(r->d, &emit); /* they move statuses, as at ingest */
     for (size_t i = 0; i < nfiles; i++) {
         if (!changed[i] || write_kept(paths[i], &kept[i], i == nfiles - 1, r->err, r->errlen) == 0)
             continue;

@@ -902,6 +902,29 @@ void sr_delivery_rejected(sr_delivery *d, size_t integ, size_t nrej, size_t tota
         note_rejected(d->rt[integ], nrej, total, reason);
 }
 
+/* An event its integration's module could not encode is an application
+ * error of that integration, like a platform's rejection. */
+void sr_delivery_encode_failures(sr_delivery *d, const sr_emit *emit) {
+    for (size_t integ = 0; integ < d->n; integ++) {
+        size_t nfail = 0, nrec = 0;
+        const char *why = NULL;
+        for (size_t i = 0; i < emit->nfails; i++) {
+            const sr_emit_fail *f = &emit->fails[i];
+            if (f->integ >= 0 && (size_t)f->integ == integ && strcmp(f->stage, "encode") == 0) {
+                why = why ? why : f->msg;
+                nfail++;
+            }
+        }
+        if (!nfail)
+            continue;
+        for (size_t i = 0; i < emit->nrecs; i++)
+            nrec += emit->recs[i].integ == integ;
+        char reason[300];
+        snprintf(reason, sizeof reason, "encode: %s", why);
+        sr_delivery_rejected(d, integ, nfail, nfail + nrec, reason);
+    }
+}
+
 static int integ_idle(const sr_integ_rt *r) {
     if (r->in_flight)
         return 0;

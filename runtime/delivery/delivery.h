@@ -156,6 +156,11 @@ const sr_status_history *sr_delivery_history(const sr_delivery *d, size_t integ)
 void sr_delivery_rejected(sr_delivery *d, size_t integ, size_t nrej, size_t total,
                           const char *reason);
 
+/* The same for what one run of the pipeline produced (an ingest batch, a
+ * replay of the pipeline's dead letters): per integration, the events its
+ * module could not encode against those it did, one report each. */
+void sr_delivery_encode_failures(sr_delivery *d, const sr_emit *emit);
+
 /* Shutdown: sends everything queued without lingering, then calls `done`
  * once nothing is queued or in flight, or when `deadline_ms` passes. What is
  * left stays in disk spools, and is logged as lost for memory queues. */

@@ -250,30 +250,6 @@ done:
     return rc;
 }
 
-/* An event its integration's module could not encode is an application
- * error of that integration, like a platform's rejection: it moves the
- * integration's status (delivery.h). One report per integration and batch. */
-static void report_encode_failures(sr_pipeline *p, const sr_ingest_batch *b) {
-    for (size_t integ = 0; integ < sr_delivery_count(p->delivery); integ++) {
-        size_t nfail = 0, nrec = 0;
-        const char *why = NULL;
-        for (size_t i = 0; i < b->emit.nfails; i++) {
-            const sr_emit_fail *f = &b->emit.fails[i];
-            if (f->integ >= 0 && (size_t)f->integ == integ && strcmp(f->stage, "encode") == 0) {
-                why = why ? why : f->msg;
-                nfail++;
-            }
-        }
-        if (!nfail)
-            continue;
-        for (size_t i = 0; i < b->emit.nrecs; i++)
-            nrec += b->emit.recs[i].integ == integ;
-        char reason[300];
-        snprintf(reason, sizeof reason, "encode: %s", why);
-        sr_delivery_rejected(p->delivery, integ, nfail, nfail + nrec, reason);
-    }
-}
-
 /* Counts events no integration took, and warns once per configuration
  * about each channel that receives events no integration subscribes to. */
 static void note_unrouted(sr_pipeline *p, const sr_ingest_batch *b) {
@@ -295,7 +271,7 @@ static void commit(sr_pipeline *p, sr_ingest_batch *b) {
             b->failed = 1; /* the sender is told to retry */
         dead_letter_failures(p, b);
         if (b->emit.nfails)
-            report_encode_failures(p, b);
+            sr_delivery_encode_failures(p->delivery, &b->emit);
     }
     log_rejects(b);
     p->st.batches++;

@@ -527,3 +527,60 @@ def test_pipeline_dead_letters_replayed_through_the_fixed_pipeline_once(launch, 
     assert len(ok) >= 2 and all(k["content"]["username"] == "alice" for k in ok), audit
     assert any(k["content"]["responseStatusCode"] == 403 for k in audit), audit
     assert "pipeline: 5 dead-lettered event(s) replayed through the pipeline" in gw.stderr()
+
+
+# A test type writing a file whose mapping fails for events with an
+# "unmappable" field (as test_status_window's).
+BROKEN_TYPE = r'''
+local M = { type = "BROKEN", transport = "file", framing = "ndjson", channels = { "ACTIVITY_AUDIT" } }
+M.options = { path = { required = true, type = "string" } }
+M.batch = { max_events = 10, max_bytes = 1048576, linger_ms = 20 }
+function M.setup(conf) return { path = conf.path } end
+function M.encode(ev, conf)
+    if ev:get("unmappable") then error("no mapping for field unmappable") end
+    return ev:json()
+end
+return M
+'''
+
+
+def test_pipeline_replay_encode_failure_moves_the_status(launch, receivers):
+    # An event the global fix lets through but the integration's module
+    # cannot encode is an application error of that integration, on replay
+    # as at ingest: dead-lettered there (stage encode) and its status moves
+    # to Warning with the reason.
+    wd = launch.workdir("replay-pipeline-encode")
+    types = os.path.join(wd, "types")
+    os.makedirs(types)
+    with open(os.path.join(types, "broken.lua"), "w") as f:
+        f.write(BROKEN_TYPE)
+    gscript, out = os.path.join(wd, "tenant.lua"), os.path.join(wd, "out.jsonl")
+    with open(gscript, "w") as f:
+        f.write(GLOBAL_BROKEN)
+    gw = launch.start(wd, [{"name": "enc", "type": "BROKEN", "channels": ["ACTIVITY_AUDIT"],
+                            "configuration": {"path": out}}],
+                      conf={"admin": tokens_conf(), "scripts": [gscript], "integration_paths": [types],
+                            "delivery": {"backoff": "100ms", "backoff_max": "200ms"}})
+    admin = Admin(gw)
+
+    def status_is(want):
+        wait_until(lambda: admin.one("enc")["status"] == want, 20,
+                   message="enc never %s: %r" % (want, admin.one("enc")))
+        return admin.one("enc")
+
+    post_ok(gw, events("fine", 1))
+    status_is("Connected")
+    evs = big_events("pe", 3)
+    evs[1]["unmappable"] = True
+    assert gw.post_ndjson(evs).status_code == 200
+    wait_until(lambda: len(pipeline_lines(gw)) >= 3, 15, message="never 3 pipeline dead letters")
+    assert admin.one("enc")["status"] == "Connected"
+    rewrite_and_reload(gw, gscript, GLOBAL_FIXED)
+    r = replay_pipeline(admin)
+    assert r.status_code == 200 and r.json()["replayed"] == 3 and r.json()["dead_lettered"] == 1, r.text
+    a = status_is("Warning")
+    assert "encode" in a["last_error"] and "no mapping for field unmappable" in a["last_error"], a
+    assert "1 of 3 record(s) rejected: encode:" in a["history"][-1]["reason"], a["history"]
+    moved = dead_lines(gw, "enc")
+    assert [(ln["stage"], ln["event"]["id"]) for ln in moved] == [("encode", evs[1]["id"])], moved
+    wait_until(lambda: sum(1 for ln in open(out) if '"pe-' in ln) == 2, 10, message="the other two not written")
