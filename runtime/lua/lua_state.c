@@ -58,10 +58,17 @@ void sr_lua_raise_integ(lua_State *L, const sr_integration_spec *s, const char *
 /* ---- Libraries ---------------------------------------------------------- */
 
 /* C libraries that call malloc (or take libc locks) directly are wrapped in
- * the interrupt guard; see lua_watchdog.c. */
+ * the interrupt guard; see lua_watchdog.c. Opening one mallocs too (cjson's
+ * settings and buffer), and a sandboxed script opens cjson for itself, at
+ * any time (sandbox.lua: its cjson.new), so the opener runs guarded as
+ * well; an error is raised again once the guard is left. */
 static int open_guarded(lua_State *L, lua_CFunction open) {
     lua_pushcfunction(L, open);
-    lua_call(L, 0, 1);
+    sr_lua_guard_enter();
+    int rc = lua_pcall(L, 0, 1, 0);
+    sr_lua_guard_leave();
+    if (rc != 0)
+        return lua_error(L);
     if (lua_istable(L, -1))
         sr_lua_guard_table(L, -1);
     return 1;

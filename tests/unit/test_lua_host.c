@@ -489,6 +489,27 @@ static void test_sandbox_refuses_struct(void) {
     sr_emit_free(&out);
 }
 
+/* A sandboxed script's cjson instances are opened through the host's
+ * guarded opener: every C function of them (and of what their new() gives)
+ * runs inside the watchdog's interrupt guard, as the shared cjson's do. */
+static void test_sandbox_cjson_guarded(void) {
+    const char *scripts[] = {SCRIPT("sandbox_cjson_guarded")};
+    sr_emit out;
+    sr_emit_init(&out);
+    run_sandbox_host(scripts, 1, 0, &out);
+    CHECK_INT(out.nfails, 0);
+    const sr_emit_rec *r = rec_of(&out, 1, 0);
+    CHECK(r != NULL);
+    if (r) {
+        const char *text = rec_text(&out, r);
+        CHECK(strstr(text, "\"unguarded\":\"\"") != NULL);
+        const char *g = strstr(text, "\"guarded\":");
+        /* nine C functions each in lua-cjson 2.1.0 (its new is sandbox.lua's) */
+        CHECK(g != NULL && atoi(g + strlen("\"guarded\":")) >= 4 * 9);
+    }
+    sr_emit_free(&out);
+}
+
 /* An error in one integration's encode fails the event for that
  * integration only: the integrations after it still get the event, and
  * the events after it go on (the pipeline resumes its loop right there). */
@@ -1139,6 +1160,7 @@ int main(void) {
     test_errors_fail_one_event();
     test_errors_resume();
     test_sandbox_same_records();
+    test_sandbox_cjson_guarded();
     test_sandbox_refuses_struct();
     test_runaway_interpreted();
     test_runaway_compiled();
