@@ -25,13 +25,14 @@
 --     nothing a script could change (event without its internals, log
 --     without attach).
 -- The one place the worlds meet is the array marker: arrays a method of
--- the event returns carry the gateway's
--- json.array_mt, which getmetatable shows to the script (and to its
--- modules) as the script's own json.array_mt; and the gateway's encoder
--- (event.lua) takes the script's json.array_mt and json.empty_array as
--- its own (event.mark_arrays), so ev:set(k, json.array({})) writes [].
+-- the event returns carry the gateway's json.array_mt, which getmetatable
+-- shows to the script (and to its modules) as the script's own
+-- json.array_mt; and the gateway's encoder (event.lua) takes the script's
+-- json.array_mt and json.empty_array as its own (event.mark_arrays), so
+-- ev:set(k, json.array({})) writes [].
 -- Building a world costs compiling the helpers a script requires, once per
--- script when the state is built; an event costs nothing more.
+-- script (when it requires them, at load as a rule); an event costs
+-- nothing more.
 --
 --   require("sandbox").env() -> a fresh environment (and world) for one script
 
@@ -133,7 +134,7 @@ local function world()
             return nil -- its __index is the real string table
         end
         local mt = getmetatable(v)
-        if mt == host_array_mt and mt ~= nil then
+        if mt == host_array_mt then
             if not array_mt then
                 get("json")
             end
