@@ -14,9 +14,11 @@
 #include "input_kafka.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -26,6 +28,7 @@
 
 #define TICK_MS          100
 #define SYNC_TIMEOUT_MS  5000 /* synchronous commits at revoke and close */
+#define CLOSE_TIMEOUT_MS 5000 /* leaving the group at shutdown, at most */
 #define QUERY_TIMEOUT_MS 2000 /* each lag query */
 
 typedef enum { SUB_GATHER, SUB_INFLIGHT, SUB_RETRY, SUB_QUEUED, SUB_DONE } sub_state;
@@ -713,12 +716,42 @@ static void on_handle_closed(uv_handle_t *h) {
     maybe_free(in);
 }
 
-/* On the threadpool: leaving the group waits for the coordinator. */
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* On the threadpool: leaving the group waits for the coordinator, and a
+ * rebalance in progress (a member that died holds it until its session
+ * times out, 45 s by default) would hold a plain rd_kafka_consumer_close
+ * that long, and SIGTERM with it. So the close is asynchronous, served
+ * here (rebalance callbacks included) for CLOSE_TIMEOUT_MS at most; past
+ * that the handle goes without leaving the group. What was made safe is
+ * committed already (sr_input_kafka_close), so the group's next owner
+ * re-reads only what was not: duplicates, never a loss. */
 static void close_work(uv_work_t *w) {
     sr_input_kafka *in = w->data;
-    rd_kafka_consumer_close(in->rk);
+    int closed = 0;
+    rd_kafka_error_t *e = rd_kafka_consumer_close_queue(in->rk, in->queue);
+    if (e) {
+        sr_warn("input.kafka", "leaving the group: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else {
+        uint64_t deadline = mono_ms() + CLOSE_TIMEOUT_MS;
+        while (!(closed = rd_kafka_consumer_closed(in->rk)) && mono_ms() < deadline) {
+            rd_kafka_message_t *m = rd_kafka_consume_queue(in->queue, 100);
+            if (m)
+                rd_kafka_message_destroy(m);
+        }
+        if (!closed)
+            sr_warn("input.kafka",
+                    "leaving the group took over %d ms (a rebalance in progress?); closed "
+                    "without it: the group reassigns the partitions when the session times out",
+                    CLOSE_TIMEOUT_MS);
+    }
     rd_kafka_queue_destroy(in->queue);
-    rd_kafka_destroy(in->rk);
+    rd_kafka_destroy_flags(in->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 static void close_done(uv_work_t *w, int status) {
