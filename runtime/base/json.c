@@ -49,29 +49,6 @@ static inline int is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == 
 
 static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static inline uint64_t load64(const unsigned char *p) {
-    uint64_t w;
-    memcpy(&w, p, sizeof w);
-    return w;
-}
-
-/* True when any byte of `w` is '"', '\\', < 0x20 or >= 0x80. The "any"
- * answer is exact (borrows only spread upwards from a real hit); which byte
- * it was is left to the byte loop. */
-static inline int word_has_special(uint64_t w) {
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
-    return (t & high) != 0;
-}
-
-/* True when any byte of `w` is '"' or '\\' (for strings already validated). */
-static inline int word_has_quote_or_esc(uint64_t w) {
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return ((((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
-}
-
 #if defined(__SSE2__) && !defined(SR_JSON_NO_SIMD)
 #include <emmintrin.h>
 
@@ -109,6 +86,30 @@ static inline size_t skip_to_quote_or_esc(const unsigned char *p, size_t i, size
     return i;
 }
 #else
+/* Without SSE2: eight bytes at a time. */
+static inline uint64_t load64(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* True when any byte of `w` is '"', '\\', < 0x20 or >= 0x80. The "any"
+ * answer is exact (borrows only spread upwards from a real hit); which byte
+ * it was is left to the byte loop. */
+static inline int word_has_special(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | (w - ones * 0x20) | w;
+    return (t & high) != 0;
+}
+
+/* True when any byte of `w` is '"' or '\\' (for strings already validated). */
+static inline int word_has_quote_or_esc(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
+}
+
 static inline size_t skip_plain(const unsigned char *p, size_t i, size_t n) {
     while (n - i >= 8 && !word_has_special(load64(p + i)))
         i += 8;
