@@ -1205,6 +1205,7 @@ static int start(sr_gateway *g) {
         sr_error("gateway", "%s", err);
         return -1;
     }
+    sr_privileges_warn_root(g->cfg.user, g->cfg.group);
     g->ready = 1;
     sr_info("gateway",
             "siemrelay ready: %zu integration(s), %zu worker(s), http %s, tcp %s, kafka %s; "

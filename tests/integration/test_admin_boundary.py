@@ -496,6 +496,7 @@ def test_drops_privileges_after_binding(gateway_factory):
             assert ids["Gid"] == [str(user.pw_gid)] * 4, ids
             assert ids["Groups"] in ([], [str(user.pw_gid)]), ids
             assert "running as uid %d" % user.pw_uid in gw.stderr()
+            assert "running as root" not in gw.stderr()
             # what it created during start-up is the user's: it can rotate, spool, persist
             for p in (at_start, os.path.dirname(at_start), os.path.join(data, "audit.jsonl"),
                       os.path.join(data, "spool", "spooled")):
@@ -512,11 +513,12 @@ def test_drops_privileges_after_binding(gateway_factory):
             assert os.stat(out).st_uid == user.pw_uid
         finally:
             gw.stop()
-        # the way back in: without user/group it stays root
+        # the way back in: without user/group it stays root, and says so
         gw = Gateway(os.path.join(work, "root"), conf={"admin": tokens_conf()})
         gw.start()
         try:
             assert proc_ids(gw.proc.pid)["Uid"][0] == "0"
+            gw.wait_stderr(r"running as root with no 'user:' set: .*root's power; set 'user:'", timeout=10)
         finally:
             gw.stop()
         # a user that does not exist: no start
