@@ -24,6 +24,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 import requests
@@ -379,6 +380,31 @@ def test_failed_auth_thresholds_are_settings(gateway_factory):
     assert r.status_code == 429 and 25 <= int(r.headers["Retry-After"]) <= 30
     codes = [requests.get(gw.admin_url(), headers=bad, timeout=10).status_code for _ in range(3)]
     assert codes == [401, 401, 429], codes
+
+
+def test_a_limited_peer_is_served_again_when_its_window_ends(gateway_factory):
+    """The way out of the 429 state: while limited, even the right token gets
+    429 (credentials are not checked); once the window ends the peer is
+    served again, on ingest and on the admin API alike."""
+    gw = gateway_factory(conf={
+        "inputs": {"http": {"token": "tok-123", "failed_auth": {"max_failures": 2, "window": "2s"}}},
+        "admin": dict(ADMIN, failed_auth={"max_failures": 2, "window": "2s"})})
+    bad = {"Authorization": "Bearer wrong"}
+    good = {"Authorization": "Bearer tok-123"}
+    admin_good = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    assert [requests.post(gw.url(), data=EVENT, headers=bad, timeout=10).status_code
+            for _ in range(2)] == [401, 401]
+    assert [requests.get(gw.admin_url("/api/whoami"), headers=bad, timeout=10).status_code
+            for _ in range(2)] == [401, 401]
+    limited = requests.post(gw.url(), data=EVENT, headers=good, timeout=10)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 2, limited.headers
+    assert requests.get(gw.admin_url("/api/whoami"), headers=admin_good, timeout=10).status_code == 429
+    time.sleep(2.2)
+    r = requests.post(gw.url(), data=EVENT, headers=good, timeout=10)
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    assert requests.get(gw.admin_url("/api/whoami"), headers=admin_good, timeout=10).status_code == 200
+    # A new window starts from nothing: one more failure is a 401, not a 429.
+    assert requests.post(gw.url(), data=EVENT, headers=bad, timeout=10).status_code == 401
 
 
 # ---- isInsecure ----------------------------------------------------------
