@@ -15,7 +15,7 @@ import os
 import signal
 import time
 
-from harness import ndjson, run_cli, summary_of, webhook, yaml_text
+from harness import ndjson, run_cli, summary_of, wait_until, webhook, yaml_text
 from test_admin import metrics, sample_value
 from test_routing import routing_events
 
@@ -133,6 +133,24 @@ def test_reload_to_a_disabled_forwarder_warns(gateway_factory, receiver_factory)
     gw.wait_stderr("local_forwarder.enabled is false", timeout=5, since=since)
     s = post(gw, routing_events()[:3])
     assert s["unrouted"] == 3, s
+
+    # The way back: forwarding enabled again routes and delivers, and
+    # nothing warns any more.
+    gw.user_conf["local_forwarder"] = {"enabled": True}
+    gw.write_config()
+    since = gw.stderr_len()
+    gw.proc.send_signal(signal.SIGHUP)
+    gw.wait_stderr("configuration reloaded", timeout=10, since=since)
+    # (Each SIGHUP is audited, and the audit record is a platform audit
+    # event of its own: the first reload's went unrouted too.)
+    before = unrouted_counts(gw)
+    evs = routing_events()[:3]
+    s = post(gw, evs)
+    assert s["unrouted"] == 0 and s["accepted"] == 3, s
+    # pol-sev1 and pol-sev2 can reach the receiver only from this post.
+    wait_until(lambda: {e["id"] for e in evs} <= {e["id"] for e in rcv.events("/w")}, 10)
+    assert unrouted_counts(gw) == before
+    assert "local_forwarder.enabled is false" not in gw.stderr()[since:]
 
 
 def test_check_prints_local_forwarder_and_warns(tmp_path):
