@@ -6,8 +6,9 @@
     Error survives a restart, and so does its window;
   - a receiver that refuses everything (HTTP 400) shows the platform's
     reason in last_error, the history and the log; the status is Warning,
-    then Error once every record of 3 batches in a row was rejected, and
-    Warning again when delivery resumes;
+    then Error once every record of 3 batches in a row was rejected,
+    Warning again when delivery resumes, and Connected a full window after
+    the last rejection;
   - a module that cannot encode an integration's events moves its status
     the same way.
 """
@@ -112,12 +113,19 @@ def test_a_receiver_refusing_everything_shows_in_status_history_and_log(launch, 
     assert "status Warning -> Error: every record of the last 3 batches rejected" in err, err
 
     # The platform is fixed: delivering again leaves Error for Warning.
+    last_rejection_ms = state_file(gw, "rej")["history"][-1]["time_ms"]  # the Error
     rcv.ok()
     post_ok(gw, events("fixed", 2))
     rcv.wait(lambda r: "fixed-000001" in r.accepted_ids(), timeout=15)
     wait_status(gw, "rej", "Warning")
     hist = admin_integration(gw, "rej")["history"]
     assert (hist[-1]["from"], hist[-1]["to"]) == ("Error", "Warning"), hist
+    # And a full window with no rejection makes it Connected, not sooner.
+    wait_status(gw, "rej", "Connected", timeout=WINDOW_S + 10)
+    settled = state_file(gw, "rej")["history"][-1]
+    assert (settled["from"], settled["reason"]) == (
+        "Warning", "no failed attempt or rejection in the last %ds" % WINDOW_S), settled
+    assert settled["time_ms"] - last_rejection_ms >= WINDOW_S * 1000, (settled, last_rejection_ms)
 
 
 BROKEN_LUA = r'''
