@@ -142,253 +142,268 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* What most tests set up: the integrations with their configuration nodes,
+ * the host's configuration (it points into the fixture, which stays where
+ * it was opened), the host, a batch and what the host emits. */
+typedef struct fixture {
+    sr_node *cfg[3]; /* NULL where an integration shares the first one's */
+    sr_integration_spec specs[3];
+    const char *scripts[1];       /* the one global script, see fixture_script */
+    const char *integ_scripts[1]; /* integration "a"'s, see fixture_open_ab */
+    sr_lua_host_conf conf;
+    sr_lua_host *h;
+    batch b;
+    sr_emit out;
+} fixture;
+
+/* Adds integration `name` of `type`, configured by the YAML `text` (NULL:
+ * the first integration's configuration node). */
+static void fixture_add(fixture *f, const char *name, const char *type, const char *text) {
+    size_t i = f->conf.nintegrations;
+    if (text)
+        f->cfg[i] = yaml(text);
+    f->specs[i] = spec(name, type, text ? f->cfg[i] : f->cfg[0]);
+    f->conf.nintegrations = i + 1;
+}
+
+/* The first integration, an empty batch and emit; no host yet: the test
+ * may change f->conf first, then fixture_host builds it. */
+static void fixture_open(fixture *f, const char *name, const char *type, const char *text) {
+    memset(f, 0, sizeof *f);
+    f->conf = host_conf(f->specs, 0);
+    fixture_add(f, name, type, text);
+    batch_init(&f->b);
+    sr_emit_init(&f->out);
+}
+
+/* Integrations "a" and "b" (TESTHTTP) on one configuration, "a" with the
+ * tag_integration script. */
+static void fixture_open_ab(fixture *f) {
+    fixture_open(f, "a", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_add(f, "b", "TESTHTTP", NULL);
+    f->integ_scripts[0] = SCRIPT("tag_integration");
+    f->specs[0].scripts = f->integ_scripts;
+    f->specs[0].nscripts = 1;
+}
+
+/* `script` as the one global script. */
+static void fixture_script(fixture *f, const char *script) {
+    f->scripts[0] = script;
+    f->conf.scripts = f->scripts;
+    f->conf.nscripts = 1;
+}
+
+static sr_lua_host *fixture_host(fixture *f) {
+    f->h = host(&f->conf);
+    return f->h;
+}
+
+static void fixture_close(fixture *f) {
+    sr_emit_free(&f->out);
+    batch_free(&f->b);
+    sr_lua_host_free(f->h);
+    for (size_t i = 0; i < 3; i++)
+        sr_node_free(f->cfg[i]);
+}
+
+/* The file access, the command and the connection, in that order. */
+static void batch_add_audits(batch *b) {
+    batch_add(b, "audit_file.json", NULL, NULL);
+    batch_add(b, "audit_command.json", NULL, NULL);
+    batch_add(b, "audit_network.json", NULL, NULL);
+}
+
 /* ---- Worker side -------------------------------------------------------- */
 
 static void test_records_equal_input(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    sr_lua_host_conf c = host_conf(&s, 1);
-    sr_lua_host *h = host(&c);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    sr_lua_host *h = fixture_host(&f);
     static const char *const files[] = {"policy_event.json",  "audit_command.json",
                                         "audit_file.json",    "audit_kube_exec.json",
                                         "audit_network.json", "platform_audit.json"};
-    batch b;
-    batch_init(&b);
     for (size_t i = 0; i < 6; i++)
-        batch_add(&b, files[i], NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+        batch_add(&f.b, files[i], NULL, NULL);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nrecs, 6);
-        CHECK_INT(out.nfails, 0);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nrecs, 6);
+        CHECK_INT(f.out.nfails, 0);
         for (uint32_t i = 0; i < 6; i++)
-            CHECK_STR(rec_text(&out, rec_of(&out, 0, i)), b.compact[i]);
+            CHECK_STR(rec_text(&f.out, rec_of(&f.out, 0, i)), f.b.compact[i]);
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 /* A module with envelope(): C writes pre + the event (edits included) +
  * suf as the record; nil skips the event, errors and wrong types fail it. */
 static void test_envelope(void) {
-    sr_node *cfg = yaml("path: /dev/null\n");
-    sr_integration_spec s = spec("wrap", "TESTENVELOPE", cfg);
-    sr_lua_host_conf c = host_conf(&s, 1);
-    sr_lua_host *h = host(&c);
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "policy_event.json", NULL, NULL);
-    batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "audit_network.json", NULL, NULL);
-    batch_add(&b, "audit_file.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    fixture f;
+    fixture_open(&f, "wrap", "TESTENVELOPE", "path: /dev/null\n");
+    sr_lua_host *h = fixture_host(&f);
+    batch_add(&f.b, "policy_event.json", NULL, NULL);
+    batch_add(&f.b, "audit_command.json", NULL, NULL);
+    batch_add(&f.b, "audit_network.json", NULL, NULL);
+    batch_add(&f.b, "audit_file.json", NULL, NULL);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nrecs, 1);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nrecs, 1);
         /* The compact input minus its closing brace, then the edit. */
         char want[65536];
-        size_t len = strlen(b.compact[0]);
+        size_t len = strlen(f.b.compact[0]);
         snprintf(want, sizeof want, "{\"type\":\"policy\",\"event\":%.*s,\"wrapped\":true}}",
-                 (int)(len - 1), b.compact[0]);
-        CHECK_STR(rec_text(&out, rec_of(&out, 0, 0)), want);
-        CHECK(rec_of(&out, 0, 1) == NULL); /* skipped, not failed */
-        CHECK_INT(out.nfails, 2);
-        CHECK_INT(out.fails[0].ev, 2);
-        CHECK_STR(out.fails[0].stage, "encode");
-        CHECK_STR(out.fails[0].msg, "no envelope for a connection");
-        CHECK_INT(out.fails[1].ev, 3);
-        CHECK_STR(out.fails[1].stage, "encode");
-        CHECK_STR(out.fails[1].msg,
+                 (int)(len - 1), f.b.compact[0]);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 0, 0)), want);
+        CHECK(rec_of(&f.out, 0, 1) == NULL); /* skipped, not failed */
+        CHECK_INT(f.out.nfails, 2);
+        CHECK_INT(f.out.fails[0].ev, 2);
+        CHECK_STR(f.out.fails[0].stage, "encode");
+        CHECK_STR(f.out.fails[0].msg, "no envelope for a connection");
+        CHECK_INT(f.out.fails[1].ev, 3);
+        CHECK_STR(f.out.fails[1].stage, "encode");
+        CHECK_STR(f.out.fails[1].msg,
                   "envelope returned a number and a string, expected two strings or nil");
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 static void test_global_script(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    const char *scripts[] = {SCRIPT("add_field")};
-    sr_lua_host_conf c = host_conf(&s, 1);
-    c.scripts = scripts;
-    c.nscripts = 1;
-    sr_lua_host *h = host(&c);
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "policy_event.json", NULL, NULL);
-    batch_add(&b, "policy_event.json", "\"severity\": 0", "\"severity\": 7");
-    batch_add(&b, "audit_command.json", NULL, NULL);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_script(&f, SCRIPT("add_field"));
+    sr_lua_host *h = fixture_host(&f);
+    batch_add(&f.b, "policy_event.json", NULL, NULL);
+    batch_add(&f.b, "policy_event.json", "\"severity\": 0", "\"severity\": 7");
+    batch_add(&f.b, "audit_command.json", NULL, NULL);
     /* A label with an escape: Lua gets it unescaped, the record re-escapes. */
-    batch_add(&b, "policy_event.json", "\"ardbox\"", "\"a\\\"box\"");
-    sr_emit out;
-    sr_emit_init(&out);
+    batch_add(&f.b, "policy_event.json", "\"ardbox\"", "\"a\\\"box\"");
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nrecs, 3);
-        CHECK_INT(out.ndropped, 1);
-        CHECK(strstr(rec_text(&out, rec_of(&out, 0, 3)), "\"host\":\"a\\\"box\",\"rule\":") !=
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nrecs, 3);
+        CHECK_INT(f.out.ndropped, 1);
+        CHECK(strstr(rec_text(&f.out, rec_of(&f.out, 0, 3)), "\"host\":\"a\\\"box\",\"rule\":") !=
               NULL);
-        CHECK(rec_of(&out, 0, 1) == NULL);
+        CHECK(rec_of(&f.out, 0, 1) == NULL);
         /* the 64-bit timestamp went through Lua as int64 and came back exact */
-        const char *r0 = rec_text(&out, rec_of(&out, 0, 0));
+        const char *r0 = rec_text(&f.out, rec_of(&f.out, 0, 0));
         CHECK(strstr(r0, "\"relay\":{\"big\":1606322948648718268,\"name\":\"siemrelay\"}") != NULL);
         CHECK(strstr(r0, "\"raw_ts\":1606322948648718268") != NULL);
         CHECK(strstr(r0, "\"host\":\"ardbox\",\"rule\":\"Write below etc\"") != NULL);
-        const char *r2 = rec_text(&out, rec_of(&out, 0, 2));
+        const char *r2 = rec_text(&f.out, rec_of(&f.out, 0, 2));
         CHECK(strstr(r2, "\"relay\":{") != NULL);
         CHECK(strstr(r2, "\"host\":\"ip-172-20-46-221\"") != NULL);
         CHECK(strstr(r2, "\"rule\":") == NULL); /* no content.ruleName: set(nil) deletes */
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 static void test_integration_scripts_do_not_leak(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    const char *scripts[] = {SCRIPT("tag_integration")};
-    sr_integration_spec s[2] = {spec("a", "TESTHTTP", cfg), spec("b", "TESTHTTP", cfg)};
-    s[0].scripts = scripts;
-    s[0].nscripts = 1;
-    sr_lua_host_conf c = host_conf(s, 2);
-    sr_lua_host *h = host(&c);
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "audit_file.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    fixture f;
+    fixture_open_ab(&f);
+    sr_lua_host *h = fixture_host(&f);
+    batch_add(&f.b, "audit_command.json", NULL, NULL);
+    batch_add(&f.b, "audit_file.json", NULL, NULL);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        const char *a0 = rec_text(&out, rec_of(&out, 0, 0));
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        const char *a0 = rec_text(&f.out, rec_of(&f.out, 0, 0));
         CHECK(strstr(a0, "\"only_for\":\"a\"") != NULL);
         CHECK(strstr(a0, "\"id\":") == NULL);
-        CHECK(rec_of(&out, 0, 1) == NULL); /* dropped for a only */
-        CHECK_INT(out.ndropped, 1);
-        CHECK_STR(rec_text(&out, rec_of(&out, 1, 0)), b.compact[0]);
-        CHECK_STR(rec_text(&out, rec_of(&out, 1, 1)), b.compact[1]);
-        CHECK_INT(b.evs[1].flags & SR_EV_DROPPED, 0); /* the batch's event is untouched */
+        CHECK(rec_of(&f.out, 0, 1) == NULL); /* dropped for a only */
+        CHECK_INT(f.out.ndropped, 1);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 1, 0)), f.b.compact[0]);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 1, 1)), f.b.compact[1]);
+        CHECK_INT(f.b.evs[1].flags & SR_EV_DROPPED, 0); /* the batch's event is untouched */
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 static void test_routing(void) {
-    sr_node *web = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_node *file = yaml("path: /tmp/out.ndjson\n");
-    sr_integration_spec s[3] = {spec("all", "TESTHTTP", web), spec("audit", "TESTFILE", file),
-                                spec("high", "TESTHTTP", web)};
-    s[2].channels = SR_CH_SECURE_EVENTS_POLICIES;
-    s[2].min_severity = 3;
-    sr_lua_host_conf c = host_conf(s, 3);
-    c.transmit_message_types = SR_MT_POLICY_EVENTS; /* no activity audit */
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "policy_event.json", NULL, NULL);
-    batch_add(&b, "policy_event.json", "\"severity\": 0", "\"severity\": 5");
-    batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "platform_audit.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    fixture f;
+    fixture_open(&f, "all", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_add(&f, "audit", "TESTFILE", "path: /tmp/out.ndjson\n");
+    fixture_add(&f, "high", "TESTHTTP", NULL);
+    f.specs[2].channels = SR_CH_SECURE_EVENTS_POLICIES;
+    f.specs[2].min_severity = 3;
+    f.conf.transmit_message_types = SR_MT_POLICY_EVENTS; /* no activity audit */
+    batch_add(&f.b, "policy_event.json", NULL, NULL);
+    batch_add(&f.b, "policy_event.json", "\"severity\": 0", "\"severity\": 5");
+    batch_add(&f.b, "audit_command.json", NULL, NULL);
+    batch_add(&f.b, "platform_audit.json", NULL, NULL);
 
-    sr_lua_host *h = host(&c);
+    sr_lua_host *h = host(&f.conf);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(recs_for(&out, 0), 3);
-        CHECK(rec_of(&out, 0, 2) == NULL);
-        CHECK(rec_of(&out, 0, 3) != NULL); /* platform audit has no message type */
-        CHECK_INT(recs_for(&out, 1), 0);
-        CHECK_INT(recs_for(&out, 2), 1);
-        CHECK(rec_of(&out, 2, 0) != NULL);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(recs_for(&f.out, 0), 3);
+        CHECK(rec_of(&f.out, 0, 2) == NULL);
+        CHECK(rec_of(&f.out, 0, 3) != NULL); /* platform audit has no message type */
+        CHECK_INT(recs_for(&f.out, 1), 0);
+        CHECK_INT(recs_for(&f.out, 2), 1);
+        CHECK(rec_of(&f.out, 2, 0) != NULL);
     }
     sr_lua_host_free(h);
 
     /* Audit passes once its message type is transmitted. */
-    c.transmit_message_types |= SR_MT_SECURE_AUDIT;
-    sr_emit_reset(&out);
-    h = host(&c);
+    f.conf.transmit_message_types |= SR_MT_SECURE_AUDIT;
+    sr_emit_reset(&f.out);
+    h = host(&f.conf);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(recs_for(&out, 1), 1);
-        CHECK(rec_of(&out, 1, 2) != NULL);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(recs_for(&f.out, 1), 1);
+        CHECK(rec_of(&f.out, 1, 2) != NULL);
     }
     sr_lua_host_free(h);
 
     /* local_forwarder.enabled: false forwards nothing. */
-    c.forwarder_enabled = 0;
-    sr_emit_reset(&out);
-    h = host(&c);
+    f.conf.forwarder_enabled = 0;
+    sr_emit_reset(&f.out);
+    h = host(&f.conf);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nrecs, 0);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nrecs, 0);
     }
     sr_lua_host_free(h);
 
     /* A channel the type does not support is a configuration error. */
     char err[1024];
-    c.forwarder_enabled = 1;
-    s[1].channels = SR_CH_MONITOR_EVENTS;
-    host_error(&c, err, sizeof err);
+    f.conf.forwarder_enabled = 1;
+    f.specs[1].channels = SR_CH_MONITOR_EVENTS;
+    host_error(&f.conf, err, sizeof err);
     CHECK_STR(err, "cfg.yaml:1: integration 'audit' (TESTFILE): channel 'MONITOR_EVENTS' is not "
                    "supported by this type");
 
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_node_free(web);
-    sr_node_free(file);
+    fixture_close(&f);
 }
 
 static void test_errors_fail_one_event(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\nencode_error: connection\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    const char *scripts[] = {SCRIPT("fail_on_command")};
-    sr_lua_host_conf c = host_conf(&s, 1);
-    c.scripts = scripts;
-    c.nscripts = 1;
-    sr_lua_host *h = host(&c);
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "audit_file.json", NULL, NULL);
-    batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "audit_network.json", NULL, NULL);
-    batch_add(&b, "policy_event.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP",
+                 "endpoint: http://127.0.0.1:9\nencode_error: connection\n");
+    fixture_script(&f, SCRIPT("fail_on_command"));
+    sr_lua_host *h = fixture_host(&f);
+    batch_add_audits(&f.b);
+    batch_add(&f.b, "policy_event.json", NULL, NULL);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nfails, 2);
-        CHECK_INT(out.fails[0].ev, 1);
-        CHECK_INT(out.fails[0].integ, -1);
-        CHECK_STR(out.fails[0].stage, "script");
-        CHECK_STR(out.fails[0].msg, "script failed on purpose");
-        CHECK_INT(out.fails[1].ev, 2);
-        CHECK_INT(out.fails[1].integ, 0);
-        CHECK_STR(out.fails[1].stage, "encode");
-        CHECK_STR(out.fails[1].msg, "cannot encode a connection");
-        CHECK_INT(out.nrecs, 2);
-        CHECK(rec_of(&out, 0, 0) != NULL);
-        CHECK(rec_of(&out, 0, 3) != NULL);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nfails, 2);
+        CHECK_INT(f.out.fails[0].ev, 1);
+        CHECK_INT(f.out.fails[0].integ, -1);
+        CHECK_STR(f.out.fails[0].stage, "script");
+        CHECK_STR(f.out.fails[0].msg, "script failed on purpose");
+        CHECK_INT(f.out.fails[1].ev, 2);
+        CHECK_INT(f.out.fails[1].integ, 0);
+        CHECK_STR(f.out.fails[1].stage, "encode");
+        CHECK_STR(f.out.fails[1].msg, "cannot encode a connection");
+        CHECK_INT(f.out.nrecs, 2);
+        CHECK(rec_of(&f.out, 0, 0) != NULL);
+        CHECK(rec_of(&f.out, 0, 3) != NULL);
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 /* ---- Sandboxed scripts --------------------------------------------------- */
 
-/* The samples, each once (a fresh batch per host: scripts edit the events). */
+/* Adds the samples, each once (to a fresh batch per host: scripts edit the
+ * events). */
 static void sandbox_batch(batch *b) {
-    batch_init(b);
     batch_add(b, "policy_event.json", NULL, NULL);
     batch_add(b, "audit_command.json", NULL, NULL);
     batch_add(b, "audit_file.json", NULL, NULL);
@@ -398,25 +413,20 @@ static void sandbox_batch(batch *b) {
 }
 
 /* Runs the global scripts (and tag_integration on integration "a") over
- * the samples, sandboxed or not, into `out`. */
+ * the samples, sandboxed or not, into `out` (initialized here: the caller
+ * frees it). */
 static void run_sandbox_host(const char *const *scripts, size_t n, int sandbox, sr_emit *out) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    const char *integ_scripts[] = {SCRIPT("tag_integration")};
-    sr_integration_spec s[2] = {spec("a", "TESTHTTP", cfg), spec("b", "TESTHTTP", cfg)};
-    s[0].scripts = integ_scripts;
-    s[0].nscripts = 1;
-    sr_lua_host_conf c = host_conf(s, 2);
-    c.scripts = scripts;
-    c.nscripts = n;
-    c.sandbox = sandbox;
-    sr_lua_host *h = host(&c);
-    batch b;
-    sandbox_batch(&b);
+    sr_emit_init(out);
+    fixture f;
+    fixture_open_ab(&f);
+    f.conf.scripts = scripts;
+    f.conf.nscripts = n;
+    f.conf.sandbox = sandbox;
+    sr_lua_host *h = fixture_host(&f);
+    sandbox_batch(&f.b);
     if (h)
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, out), 0);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, out), 0);
+    fixture_close(&f);
 }
 
 /* A sandboxed script gets a method-only view of the event: every edit
@@ -425,8 +435,6 @@ static void run_sandbox_host(const char *const *scripts, size_t n, int sandbox, 
 static void test_sandbox_same_records(void) {
     const char *scripts[] = {SCRIPT("add_field"), SCRIPT("nested_edits")};
     sr_emit plain, boxed;
-    sr_emit_init(&plain);
-    sr_emit_init(&boxed);
     run_sandbox_host(scripts, 2, 0, &plain);
     run_sandbox_host(scripts, 2, 1, &boxed);
     CHECK_INT(plain.nfails, 0);
@@ -462,7 +470,6 @@ static void test_sandbox_same_records(void) {
 static void test_sandbox_refuses_struct(void) {
     const char *scripts[] = {SCRIPT("sandbox_escape")};
     sr_emit out;
-    sr_emit_init(&out);
     run_sandbox_host(scripts, 1, 1, &out);
     CHECK_INT(out.nfails, 2);
     if (out.nfails == 2) {
@@ -481,7 +488,6 @@ static void test_sandbox_refuses_struct(void) {
     CHECK_INT(out.nrecs, 8);    /* the four other events, for a and b */
     sr_emit_free(&out);
 
-    sr_emit_init(&out);
     run_sandbox_host(scripts, 1, 0, &out);
     CHECK_INT(out.nfails, 0);
     CHECK(strstr(rec_text(&out, rec_of(&out, 1, 1)), "\"raw_len\":") != NULL);
@@ -495,7 +501,6 @@ static void test_sandbox_refuses_struct(void) {
 static void test_sandbox_cjson_guarded(void) {
     const char *scripts[] = {SCRIPT("sandbox_cjson_guarded")};
     sr_emit out;
-    sr_emit_init(&out);
     run_sandbox_host(scripts, 1, 0, &out);
     CHECK_INT(out.nfails, 0);
     const sr_emit_rec *r = rec_of(&out, 1, 0);
@@ -514,97 +519,72 @@ static void test_sandbox_cjson_guarded(void) {
  * integration only: the integrations after it still get the event, and
  * the events after it go on (the pipeline resumes its loop right there). */
 static void test_errors_resume(void) {
-    sr_node *a = yaml("endpoint: http://127.0.0.1:9\nencode_error: connection\n");
-    sr_node *b = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_node *c = yaml("endpoint: http://127.0.0.1:9\nencode_error: command\n");
-    sr_integration_spec s[3] = {spec("a", "TESTHTTP", a), spec("b", "TESTHTTP", b),
-                                spec("c", "TESTHTTP", c)};
-    sr_lua_host_conf conf = host_conf(s, 3);
-    sr_lua_host *h = host(&conf);
-    batch bt;
-    batch_init(&bt);
-    batch_add(&bt, "audit_file.json", NULL, NULL);
-    batch_add(&bt, "audit_command.json", NULL, NULL);
-    batch_add(&bt, "audit_network.json", NULL, NULL);
-    batch_add(&bt, "policy_event.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    fixture f;
+    fixture_open(&f, "a", "TESTHTTP", "endpoint: http://127.0.0.1:9\nencode_error: connection\n");
+    fixture_add(&f, "b", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_add(&f, "c", "TESTHTTP", "endpoint: http://127.0.0.1:9\nencode_error: command\n");
+    sr_lua_host *h = fixture_host(&f);
+    batch_add_audits(&f.b);
+    batch_add(&f.b, "policy_event.json", NULL, NULL);
     if (h) {
-        CHECK_INT(sr_lua_host_process(h, bt.evs, bt.n, &out), 0);
-        CHECK_INT(out.nfails, 2);
-        CHECK_INT(out.fails[0].ev, 1); /* the command event, for c (the last) */
-        CHECK_INT(out.fails[0].integ, 2);
-        CHECK_STR(out.fails[0].stage, "encode");
-        CHECK_STR(out.fails[0].msg, "cannot encode a command");
-        CHECK_INT(out.fails[1].ev, 2); /* the connection, for a (the first) */
-        CHECK_INT(out.fails[1].integ, 0);
-        CHECK_STR(out.fails[1].msg, "cannot encode a connection");
-        CHECK_INT(out.nrecs, 10);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nfails, 2);
+        CHECK_INT(f.out.fails[0].ev, 1); /* the command event, for c (the last) */
+        CHECK_INT(f.out.fails[0].integ, 2);
+        CHECK_STR(f.out.fails[0].stage, "encode");
+        CHECK_STR(f.out.fails[0].msg, "cannot encode a command");
+        CHECK_INT(f.out.fails[1].ev, 2); /* the connection, for a (the first) */
+        CHECK_INT(f.out.fails[1].integ, 0);
+        CHECK_STR(f.out.fails[1].msg, "cannot encode a connection");
+        CHECK_INT(f.out.nrecs, 10);
         for (uint32_t ev = 0; ev < 4; ev++)
             for (uint32_t integ = 0; integ < 3; integ++) {
                 int failed = (ev == 1 && integ == 2) || (ev == 2 && integ == 0);
-                CHECK((rec_of(&out, integ, ev) == NULL) == failed);
+                CHECK((rec_of(&f.out, integ, ev) == NULL) == failed);
             }
-        CHECK_STR(rec_text(&out, rec_of(&out, 1, 2)), bt.compact[2]);
-        CHECK_STR(rec_text(&out, rec_of(&out, 2, 2)), bt.compact[2]);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 1, 2)), f.b.compact[2]);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 2, 2)), f.b.compact[2]);
     }
-    sr_emit_free(&out);
-    batch_free(&bt);
-    sr_lua_host_free(h);
-    sr_node_free(a);
-    sr_node_free(b);
-    sr_node_free(c);
+    fixture_close(&f);
 }
 
 /* A script that never returns for "command" events: the batch goes on, the
  * event fails as "timeout", and the next batch works. Returns how many
  * states were abandoned. */
 static size_t check_runaway(const char *script, unsigned long long timeout_ms) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    const char *scripts[] = {script};
-    sr_lua_host_conf c = host_conf(&s, 1);
-    c.scripts = scripts;
-    c.nscripts = 1;
-    c.script_timeout_ms = timeout_ms;
-    sr_lua_host *h = host(&c);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_script(&f, script);
+    f.conf.script_timeout_ms = timeout_ms;
+    sr_lua_host *h = fixture_host(&f);
     size_t graves = 0;
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "audit_file.json", NULL, NULL);
-    batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "audit_network.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    batch_add_audits(&f.b);
     for (int round = 0; h && round < 2; round++) {
-        sr_emit_reset(&out);
+        sr_emit_reset(&f.out);
         double t0 = now_ms();
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
         double took = now_ms() - t0;
         CHECK(took < 3.5 * (double)timeout_ms);
         if (took >= 3.5 * (double)timeout_ms)
             fprintf(stderr, "%s: took %.0f ms\n", script, took);
-        CHECK_INT(out.nfails, 1);
-        CHECK_INT(out.fails[0].ev, 1);
-        CHECK_STR(out.fails[0].stage, "timeout");
-        CHECK(strstr(out.fails[0].msg, "time budget") != NULL);
-        CHECK_INT(out.nrecs, 2);
-        CHECK_STR(rec_text(&out, rec_of(&out, 0, 0)), b.compact[0]);
-        CHECK_STR(rec_text(&out, rec_of(&out, 0, 2)), b.compact[2]);
+        CHECK_INT(f.out.nfails, 1);
+        CHECK_INT(f.out.fails[0].ev, 1);
+        CHECK_STR(f.out.fails[0].stage, "timeout");
+        CHECK(strstr(f.out.fails[0].msg, "time budget") != NULL);
+        CHECK_INT(f.out.nrecs, 2);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 0, 0)), f.b.compact[0]);
+        CHECK_STR(rec_text(&f.out, rec_of(&f.out, 0, 2)), f.b.compact[2]);
     }
     /* A batch with nothing to stop runs clean. */
-    sr_emit_reset(&out);
+    sr_emit_reset(&f.out);
     if (h) {
-        sr_event ev[2] = {b.evs[0], b.evs[2]};
-        CHECK_INT(sr_lua_host_process(h, ev, 2, &out), 0);
-        CHECK_INT(out.nrecs, 2);
-        CHECK_INT(out.nfails, 0);
+        sr_event ev[2] = {f.b.evs[0], f.b.evs[2]};
+        CHECK_INT(sr_lua_host_process(h, ev, 2, &f.out), 0);
+        CHECK_INT(f.out.nrecs, 2);
+        CHECK_INT(f.out.nfails, 0);
         graves = h->nabandoned;
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
     return graves;
 }
 
@@ -623,23 +603,20 @@ static void test_runaway_compiled(void) {
 /* A script that never finishes loading fails the build within the load
  * budget, naming the script, and the state's memory is released. */
 static void check_load_loop(const char *script, const char *what) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    const char *scripts[] = {script};
-    sr_lua_host_conf c = host_conf(&s, 1);
-    c.scripts = scripts;
-    c.nscripts = 1;
-    c.load_timeout_ms = 300;
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_script(&f, script);
+    f.conf.load_timeout_ms = 300;
     char err[1024], want[1024];
     double t0 = now_ms();
-    host_error(&c, err, sizeof err);
+    host_error(&f.conf, err, sizeof err);
     double took = now_ms() - t0;
     CHECK(took < 3000);
     snprintf(want, sizeof want, "%s: still running after the load budget of 300 ms", what);
     if (!strstr(err, want))
         fprintf(stderr, "got: %s\nwant: %s\n", err, want);
     CHECK(strstr(err, want) != NULL);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 static void test_load_loops(void) {
@@ -650,49 +627,38 @@ static void test_load_loops(void) {
     check_load_loop(SCRIPT("loop_in_setup"), what);
 }
 
-/* The hog script as the one global script, with `params` (may be NULL). */
-static sr_lua_host *hog_host(sr_lua_host_conf *c, sr_integration_spec *s, const char **scripts,
-                             const sr_node **entries, sr_script_stats *stats) {
-    *c = host_conf(s, 1);
-    scripts[0] = SCRIPT("hog_on_command");
-    c->scripts = scripts;
-    c->nscripts = 1;
-    c->script_entries = entries;
-    c->script_timeout_ms = 5000;
-    c->memory_limit = (size_t)24 << 20;
-    c->stats = stats;
-    return host(c);
+/* Opens `f` with the hog script as the one global script, with `params`
+ * from `entries` (may be NULL), and builds its host. */
+static sr_lua_host *hog_host(fixture *f, const sr_node **entries, sr_script_stats *stats) {
+    fixture_open(f, "siem", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_script(f, SCRIPT("hog_on_command"));
+    f->conf.script_entries = entries;
+    f->conf.script_timeout_ms = 5000;
+    f->conf.memory_limit = (size_t)24 << 20;
+    f->conf.stats = stats;
+    return fixture_host(f);
 }
 
 /* An allocation loop fails its event with stage "memory"; the state
  * collects and the other events (and the next batch) go through. */
 static void test_memory_limit(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    sr_lua_host_conf c;
-    const char *scripts[1];
+    fixture f;
     sr_script_stats *stats = sr_script_stats_new();
-    sr_lua_host *h = hog_host(&c, &s, scripts, NULL, stats);
-    batch b;
-    batch_init(&b);
-    batch_add(&b, "audit_file.json", NULL, NULL);
-    batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "audit_network.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+    sr_lua_host *h = hog_host(&f, NULL, stats);
+    batch_add_audits(&f.b);
     for (int round = 0; h && round < 3; round++) {
-        sr_emit_reset(&out);
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        CHECK_INT(out.nfails, 1);
-        if (out.nfails != 1)
+        sr_emit_reset(&f.out);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        CHECK_INT(f.out.nfails, 1);
+        if (f.out.nfails != 1)
             break;
-        CHECK_INT(out.fails[0].ev, 1);
-        CHECK_STR(out.fails[0].stage, "memory");
-        CHECK(strstr(out.fails[0].msg, "not enough memory") != NULL);
-        CHECK(strstr(out.fails[0].msg, "memory limit is 25165824 bytes") != NULL);
-        CHECK_STR(out.fails[0].where, SCRIPT("hog_on_command"));
-        CHECK_INT(out.nrecs, 2);
-        CHECK(sr_lua_heap_bytes(h->heap) < c.memory_limit);
+        CHECK_INT(f.out.fails[0].ev, 1);
+        CHECK_STR(f.out.fails[0].stage, "memory");
+        CHECK(strstr(f.out.fails[0].msg, "not enough memory") != NULL);
+        CHECK(strstr(f.out.fails[0].msg, "memory limit is 25165824 bytes") != NULL);
+        CHECK_STR(f.out.fails[0].where, SCRIPT("hog_on_command"));
+        CHECK_INT(f.out.nrecs, 2);
+        CHECK(sr_lua_heap_bytes(h->heap) < f.conf.memory_limit);
         CHECK_INT(h->nabandoned, 0);
     }
     sr_script_stat row;
@@ -700,80 +666,60 @@ static void test_memory_limit(void) {
     CHECK_INT(row.c[SR_SCRIPT_MEMORY], 3);
     CHECK_INT(row.runaways, 3);
     CHECK_INT(row.disabled, 0); /* runaway_limit 0: never */
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
+    fixture_close(&f);
     sr_script_stats_free(stats);
-    sr_node_free(cfg);
 }
 
 /* A script that keeps what it allocates fills the state for good: the
  * host closes it and builds a new one, and events keep going. */
 static void test_memory_kept_rebuilds(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
     sr_node *entry = yaml("path: x\nparams: {keep: true}\n");
     const sr_node *entries[] = {entry};
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    sr_lua_host_conf c;
-    const char *scripts[1];
-    sr_lua_host *h = hog_host(&c, &s, scripts, entries, NULL);
-    batch b;
-    batch_init(&b);
+    fixture f;
+    sr_lua_host *h = hog_host(&f, entries, NULL);
     for (int i = 0; i < 16; i++)
-        batch_add(&b, "audit_file.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+        batch_add(&f.b, "audit_file.json", NULL, NULL);
     size_t fails = 0, recs = 0;
     for (int round = 0; h && round < 4; round++) {
-        sr_emit_reset(&out);
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
-        for (size_t i = 0; i < out.nfails; i++)
-            CHECK_STR(out.fails[i].stage, "memory");
-        fails += out.nfails;
-        recs += out.nrecs;
-        CHECK(sr_lua_heap_bytes(h->heap) < c.memory_limit);
+        sr_emit_reset(&f.out);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
+        for (size_t i = 0; i < f.out.nfails; i++)
+            CHECK_STR(f.out.fails[i].stage, "memory");
+        fails += f.out.nfails;
+        recs += f.out.nrecs;
+        CHECK(sr_lua_heap_bytes(h->heap) < f.conf.memory_limit);
     }
     /* 24 MiB holds about 11 events' 2 MiB: one fails, the state is rebuilt */
     CHECK(fails >= 3 && fails <= 8);
     CHECK_INT(recs + fails, 64);
     CHECK_INT(h ? h->nabandoned : 0, 0);
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
+    fixture_close(&f);
     sr_node_free(entry);
-    sr_node_free(cfg);
 }
 
 /* After runaway_limit runaways the script is disabled: its events fail
  * with stage "disabled" at once; re-enabled, it runs again. */
 static void test_runaways_disable(void) {
-    sr_node *cfg = yaml("endpoint: http://127.0.0.1:9\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    const char *scripts[] = {SCRIPT("loop_jit")};
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP", "endpoint: http://127.0.0.1:9\n");
+    fixture_script(&f, SCRIPT("loop_jit"));
     sr_script_stats *stats = sr_script_stats_new();
-    sr_lua_host_conf c = host_conf(&s, 1);
-    c.scripts = scripts;
-    c.nscripts = 1;
-    c.script_timeout_ms = 50;
-    c.runaway_limit = 2;
-    c.runaway_window_ms = 60000;
-    c.stats = stats;
-    sr_lua_host *h = host(&c);
-    batch b;
-    batch_init(&b);
+    f.conf.script_timeout_ms = 50;
+    f.conf.runaway_limit = 2;
+    f.conf.runaway_window_ms = 60000;
+    f.conf.stats = stats;
+    sr_lua_host *h = fixture_host(&f);
     for (int i = 0; i < 4; i++)
-        batch_add(&b, "audit_command.json", NULL, NULL);
-    batch_add(&b, "audit_file.json", NULL, NULL);
-    sr_emit out;
-    sr_emit_init(&out);
+        batch_add(&f.b, "audit_command.json", NULL, NULL);
+    batch_add(&f.b, "audit_file.json", NULL, NULL);
     if (h) {
         double t0 = now_ms();
-        CHECK_INT(sr_lua_host_process(h, b.evs, b.n, &out), 0);
+        CHECK_INT(sr_lua_host_process(h, f.b.evs, f.b.n, &f.out), 0);
         CHECK(now_ms() - t0 < 2000);
-        CHECK_INT(out.nfails, 5);
-        for (size_t i = 0; i < out.nfails && i < 5; i++)
-            CHECK_STR(out.fails[i].stage, i < 2 ? "timeout" : "disabled");
-        CHECK(strstr(out.fails[4].msg, "is disabled") != NULL);
+        CHECK_INT(f.out.nfails, 5);
+        for (size_t i = 0; i < f.out.nfails && i < 5; i++)
+            CHECK_STR(f.out.fails[i].stage, i < 2 ? "timeout" : "disabled");
+        CHECK(strstr(f.out.fails[4].msg, "is disabled") != NULL);
         CHECK_INT(h->nabandoned, 2);
         sr_script_stat row;
         sr_script_stats_get(stats, 0, &row);
@@ -785,29 +731,25 @@ static void test_runaways_disable(void) {
         CHECK(bytes > 0);
         /* a reload enables it again */
         sr_script_stats_enable_all(stats);
-        sr_emit_reset(&out);
-        sr_event ok[1] = {b.evs[4]};
-        CHECK_INT(sr_lua_host_process(h, ok, 1, &out), 0);
-        CHECK_INT(out.nfails, 0);
-        CHECK_INT(out.nrecs, 1);
+        sr_emit_reset(&f.out);
+        sr_event ok[1] = {f.b.evs[4]};
+        CHECK_INT(sr_lua_host_process(h, ok, 1, &f.out), 0);
+        CHECK_INT(f.out.nfails, 0);
+        CHECK_INT(f.out.nrecs, 1);
     }
-    sr_emit_free(&out);
-    batch_free(&b);
-    sr_lua_host_free(h);
+    fixture_close(&f);
     sr_script_stats_free(stats);
-    sr_node_free(cfg);
 }
 
 /* ---- Configuration errors ----------------------------------------------- */
 
 static void expect_config_error(const char *type, const char *text, const char *want) {
-    sr_node *cfg = yaml(text);
-    sr_integration_spec s = spec("siem", type, cfg);
-    sr_lua_host_conf c = host_conf(&s, 1);
+    fixture f;
+    fixture_open(&f, "siem", type, text);
     char err[1024];
-    host_error(&c, err, sizeof err);
+    host_error(&f.conf, err, sizeof err);
     CHECK_STR(err, want);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 static void test_option_errors(void) {
@@ -843,10 +785,9 @@ static void test_option_errors(void) {
                         "string value, not a list");
 
     char err[1024];
-    sr_node *cfg = yaml("endpoint: http://x\n");
-    sr_integration_spec s = spec("siem", "TESTHTP", cfg);
-    sr_lua_host_conf c = host_conf(&s, 1);
-    host_error(&c, err, sizeof err);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTP", "endpoint: http://x\n");
+    host_error(&f.conf, err, sizeof err);
     CHECK(strncmp(
               err,
               "cfg.yaml:1: integration 'siem': unknown type 'TESTHTP' (no testhtp.lua in " TEST_LUA
@@ -856,25 +797,23 @@ static void test_option_errors(void) {
     if (!strstr(err, "did you mean 'TESTHTTP'?"))
         fprintf(stderr, "got: %s\n", err);
 
-    const char *bad[] = {SCRIPT("bad_return")};
-    s.type = "TESTHTTP";
-    c.scripts = bad;
-    c.nscripts = 1;
-    host_error(&c, err, sizeof err);
+    f.specs[0].type = "TESTHTTP";
+    fixture_script(&f, SCRIPT("bad_return"));
+    host_error(&f.conf, err, sizeof err);
     CHECK_STR(err, "site script " SCRIPT("bad_return") ": must return a table with a "
                                                        "process(ev, ctx) function");
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 /* ---- Delivery side ------------------------------------------------------ */
 
 static void test_describe_and_info(void) {
-    sr_node *web = yaml("ServiceURL: https://siem.example\ntoken: s3cret\nheaders:\n  X-A: b\n"
-                        "tags: [one, two]\nisInsecure: yes\noutput: NDJSON\n");
-    sr_node *file = yaml("path: /var/log/out.json\n");
-    sr_integration_spec s[2] = {spec("siem", "TESTHTTP", web), spec("disk", "TESTFILE", file)};
-    sr_lua_host_conf c = host_conf(s, 2);
-    sr_lua_host *h = host(&c);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP",
+                 "ServiceURL: https://siem.example\ntoken: s3cret\nheaders:\n  X-A: b\n"
+                 "tags: [one, two]\nisInsecure: yes\noutput: NDJSON\n");
+    fixture_add(&f, "disk", "TESTFILE", "path: /var/log/out.json\n");
+    sr_lua_host *h = fixture_host(&f);
     if (!h)
         goto done;
     sr_buf d = SR_BUF_INIT;
@@ -916,9 +855,7 @@ static void test_describe_and_info(void) {
     CHECK_INT(fs->keep_files, 2);
     CHECK_INT(sr_lua_host_info(h, 2, &info), -1);
 done:
-    sr_lua_host_free(h);
-    sr_node_free(web);
-    sr_node_free(file);
+    fixture_close(&f);
 }
 
 /* A value setup refuses is reported at its key's line (through an alias
@@ -973,11 +910,11 @@ static void test_setup_settings(void) {
                         "'pigeon' is not a native one (known: http file stream kafka)");
 
     /* Every key of the table reaches the struct at its offset. */
-    sr_node *cfg = yaml("endpoint: http://x\nsetup_extra:\n  cert_file: /c.pem\n"
-                        "  key_file: /k.pem\n  max_connections: 9\n  connect_timeout_ms: 77\n");
-    sr_integration_spec s = spec("siem", "TESTHTTP", cfg);
-    sr_lua_host_conf c = host_conf(&s, 1);
-    sr_lua_host *h = host(&c);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP",
+                 "endpoint: http://x\nsetup_extra:\n  cert_file: /c.pem\n"
+                 "  key_file: /k.pem\n  max_connections: 9\n  connect_timeout_ms: 77\n");
+    sr_lua_host *h = fixture_host(&f);
     sr_integration_info info;
     if (h && sr_lua_host_info(h, 0, &info) == 0) {
         const sr_http_settings *hs = info.settings;
@@ -989,8 +926,7 @@ static void test_setup_settings(void) {
         CHECK_STR(hs->cert_file, "/c.pem");
         CHECK_STR(hs->key_file, "/k.pem");
     }
-    sr_lua_host_free(h);
-    sr_node_free(cfg);
+    fixture_close(&f);
 }
 
 static const char *header(const sr_sink_request *r, const char *name) {
@@ -1001,11 +937,10 @@ static const char *header(const sr_sink_request *r, const char *name) {
 }
 
 static void test_request_and_outcome(void) {
-    sr_node *web = yaml("endpoint: https://siem.example\ntoken: tok\n");
-    sr_node *file = yaml("path: /tmp/x\n");
-    sr_integration_spec s[2] = {spec("siem", "TESTHTTP", web), spec("disk", "TESTFILE", file)};
-    sr_lua_host_conf c = host_conf(s, 2);
-    sr_lua_host *h = host(&c);
+    fixture f;
+    fixture_open(&f, "siem", "TESTHTTP", "endpoint: https://siem.example\ntoken: tok\n");
+    fixture_add(&f, "disk", "TESTFILE", "path: /tmp/x\n");
+    sr_lua_host *h = fixture_host(&f);
     if (!h)
         goto done;
 
@@ -1072,9 +1007,7 @@ static void test_request_and_outcome(void) {
         CHECK(o.items == NULL);
     }
 done:
-    sr_lua_host_free(h);
-    sr_node_free(web);
-    sr_node_free(file);
+    fixture_close(&f);
 }
 
 /* ---- The Lua heap ------------------------------------------------------- */

@@ -186,6 +186,37 @@ static sr_spool *open_spool(const char *dir, const sr_spool_conf *conf, sr_spool
     return sp;
 }
 
+/* A spool in a fresh directory, whose path goes into dir. */
+static sr_spool *fresh_spool(char *dir, size_t len, const sr_spool_conf *conf,
+                             sr_spool_recovery *rep) {
+    new_dir(dir, len);
+    return open_spool(dir, conf, rep);
+}
+
+/* A spool in a fresh directory holding the pattern's records 1 to 10. */
+static sr_spool *fresh_spool_ten(char *dir, size_t len) {
+    sr_spool *sp = fresh_spool(dir, len, NULL, NULL);
+    if (sp)
+        append_pattern(sp, 1, 10);
+    return sp;
+}
+
+/* Closes the spool and opens its directory again, as a restart does. */
+static sr_spool *reopen_spool(sr_spool *sp, const char *dir, const sr_spool_conf *conf,
+                              sr_spool_recovery *rep) {
+    sr_spool_close(sp);
+    return open_spool(dir, conf, rep);
+}
+
+/* Where record `seq` starts in the first segment, when the records before it
+ * are the pattern's from 1 on. */
+static long pattern_offset(uint64_t seq) {
+    long off = 16;
+    for (uint64_t s = 1; s < seq; s++)
+        off += 16 + payload_len(s);
+    return off;
+}
+
 /* Bitwise CRC-32C, the reference the spool's fast one must match. */
 static uint32_t ref_crc32c(uint32_t crc, const unsigned char *p, size_t n) {
     crc = ~crc;
@@ -209,9 +240,8 @@ static uint64_t le64(const unsigned char *p) {
 
 static void test_empty(void) {
     char dir[128], err[256];
-    new_dir(dir, sizeof dir);
     sr_spool_recovery rep;
-    sr_spool *sp = open_spool(dir, NULL, &rep);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, NULL, &rep);
     if (!sp)
         return;
     CHECK_INT(rep.segments, 0);
@@ -247,8 +277,7 @@ static void test_empty(void) {
 
 static void test_round_trip(void) {
     char dir[128], err[256];
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, NULL, NULL);
     if (!sp)
         return;
     /* Every byte value, an empty record, NULs, and text. */
@@ -311,8 +340,7 @@ static void test_format(void) {
     CHECK_INT(ref_crc32c(0, v, 9), 0xE3069283u);
 
     char dir[128], path[200], err[256];
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, NULL, NULL);
     if (!sp)
         return;
     /* Version 2: the payload is [u32 record length][record][event]. */
@@ -393,28 +421,36 @@ static void seg_header(unsigned char *f, uint32_t version, uint64_t first) {
     put64(f + 8, first);
 }
 
+/* Opens a fresh directory (its path into dir) that holds only a hand-made
+ * first segment: the `len` bytes at `seg`. */
+static sr_spool *open_hand_made(char *dir, size_t dirlen, const unsigned char *seg, size_t len,
+                                sr_spool_recovery *rep) {
+    char mk[300], path[200];
+    new_dir(dir, dirlen);
+    snprintf(mk, sizeof mk, "mkdir -p %s", dir);
+    CHECK(system(mk) == 0);
+    seg_path(path, sizeof path, dir, 1);
+    write_file(path, seg, len);
+    return open_spool(dir, NULL, rep);
+}
+
 /* A spool an older release wrote (version-1 segment: payload = record) is
  * read after the upgrade, records without events; appends go into a new
  * version-2 segment, and both read back, also after a restart. */
 static void test_version1_segment(void) {
     char dir[128], path[200], err[256];
-    new_dir(dir, sizeof dir);
-    char mk[300];
-    snprintf(mk, sizeof mk, "mkdir -p %s", dir);
-    CHECK(system(mk) == 0);
     const char *old[] = {"alpha", "", "{\"id\":3}"};
     unsigned char f[256];
     size_t off = 16;
     seg_header(f, 1, 1);
     for (uint64_t i = 0; i < 3; i++)
         frame(f, &off, i + 1, old[i], (uint32_t)strlen(old[i]));
-    seg_path(path, sizeof path, dir, 1);
-    write_file(path, f, off);
 
     sr_spool_recovery rep;
-    sr_spool *sp = open_spool(dir, NULL, &rep);
+    sr_spool *sp = open_hand_made(dir, sizeof dir, f, off, &rep);
     if (!sp)
         return;
+    seg_path(path, sizeof path, dir, 1);
     CHECK_INT(rep.pending, 3);
     CHECK_INT(rep.torn_records + rep.lost_records + rep.corrupt_segments, 0);
     const char *recs[] = {"new-1", "new-2"}, *events[] = {"{\"e\":1}", NULL};
@@ -441,8 +477,7 @@ static void test_version1_segment(void) {
             CHECK(b.recs[4].event == NULL);
         }
         sr_spool_batch_free(&b);
-        sr_spool_close(sp);
-        sp = open_spool(dir, NULL, &rep);
+        sp = reopen_spool(sp, dir, NULL, &rep);
         if (!sp)
             return;
         CHECK_INT(rep.pending, 5);
@@ -457,10 +492,7 @@ static void test_version1_segment(void) {
 /* A version-2 payload whose record length runs past it is damage even with
  * a matching CRC: recovery cuts it off like a torn tail. */
 static void test_version2_bad_record_length(void) {
-    char dir[128], path[200], mk[300];
-    new_dir(dir, sizeof dir);
-    snprintf(mk, sizeof mk, "mkdir -p %s", dir);
-    CHECK(system(mk) == 0);
+    char dir[128];
     unsigned char f[256], p[32];
     size_t off = 16;
     seg_header(f, 2, 1);
@@ -469,10 +501,8 @@ static void test_version2_bad_record_length(void) {
     frame(f, &off, 1, p, 9); /* record "rec", event "{}" */
     put32(p, 6);
     frame(f, &off, 2, p, 9); /* record length 6 > 5 */
-    seg_path(path, sizeof path, dir, 1);
-    write_file(path, f, off);
     sr_spool_recovery rep;
-    sr_spool *sp = open_spool(dir, NULL, &rep);
+    sr_spool *sp = open_hand_made(dir, sizeof dir, f, off, &rep);
     if (!sp)
         return;
     CHECK_INT(rep.pending, 1);
@@ -492,8 +522,7 @@ static void test_version2_bad_record_length(void) {
  * sized for records is not halved by large events. */
 static void test_budget_counts_records(void) {
     char dir[128], err[256];
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, NULL, NULL);
     if (!sp)
         return;
     enum { N = 50 };
@@ -531,8 +560,7 @@ static void test_crc_long_records(void) {
     static const uint32_t sizes[] = {1535, 1536, 1537, 2047, 3072, 4611, 9000};
     enum { N = sizeof sizes / sizeof sizes[0] };
     char dir[128], path[200], err[256];
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, NULL, NULL);
     if (!sp)
         return;
     char *recs[N];
@@ -581,9 +609,8 @@ static void test_crc_long_records(void) {
 
 static void test_roll_and_ack(void) {
     char dir[128], path[200], err[256];
-    new_dir(dir, sizeof dir);
     sr_spool_conf conf = {.segment_bytes = 4096};
-    sr_spool *sp = open_spool(dir, &conf, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, &conf, NULL);
     if (!sp)
         return;
     /* ~170 bytes a record on average: several segments. */
@@ -661,8 +688,7 @@ static void test_roll_and_ack(void) {
     CHECK_INT(st.oldest_seq, 204);
     CHECK_INT(sr_spool_read(sp, 0, 10, 10000, &b, err, sizeof err), 0);
     CHECK_INT(b.n, 0);
-    sr_spool_close(sp);
-    sp = open_spool(dir, &conf, &rep);
+    sp = reopen_spool(sp, dir, &conf, &rep);
     if (!sp)
         return;
     CHECK_INT(rep.pending, 0);
@@ -781,8 +807,7 @@ static void test_segment_reuse(void) {
         return;
     append_until_roll(sp, dir, &next, path, sizeof path);
     CHECK(file_size(reused) < old_size);
-    sr_spool_close(sp);
-    sp = open_spool(dir, &conf, &rep);
+    sp = reopen_spool(sp, dir, &conf, &rep);
     if (!sp)
         return;
     CHECK_INT(rep.bytes_truncated, 0);
@@ -878,8 +903,7 @@ static void test_torn_tail(void) {
     sr_spool_close(sp);
 
     /* A segment created but its header never written. */
-    new_dir(dir, sizeof dir);
-    sp = open_spool(dir, NULL, NULL);
+    sp = fresh_spool(dir, sizeof dir, NULL, NULL);
     sr_spool_close(sp);
     seg_path(seg, sizeof seg, dir, 1);
     write_file(seg, "SRS", 3);
@@ -893,9 +917,8 @@ static void test_torn_tail(void) {
 
 static void test_damage_in_older_segment(void) {
     char dir[128], seg[200], err[256];
-    new_dir(dir, sizeof dir);
     sr_spool_conf conf = {.segment_bytes = 2048};
-    sr_spool *sp = open_spool(dir, &conf, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, &conf, NULL);
     if (!sp)
         return;
     for (uint64_t s = 1; s <= 60; s += 2)
@@ -959,17 +982,12 @@ static void test_damage_in_older_segment(void) {
 
 static void test_damage_found_by_read(void) {
     char dir[128], seg[200], err[256];
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool_ten(dir, sizeof dir);
     if (!sp)
         return;
-    append_pattern(sp, 1, 10);
     /* Damage record 5 behind the open spool's back (media error). */
     seg_path(seg, sizeof seg, dir, 1);
-    long off = 16;
-    for (uint64_t s = 1; s < 5; s++)
-        off += 16 + payload_len(s);
-    flip_byte(seg, off + 16);
+    flip_byte(seg, pattern_offset(5) + 16);
     uint64_t lo = 0, hi = 0;
     CHECK_INT(read_all_pattern(sp, 1, &lo, &hi), 4);
     CHECK_INT(hi, 4);
@@ -992,11 +1010,9 @@ static void test_damage_found_by_read(void) {
 static void test_cursor_files(void) {
     char dir[128], path[200], err[256];
     /* Garbage cursor: falls back to the oldest record, flagged. */
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool_ten(dir, sizeof dir);
     if (!sp)
         return;
-    append_pattern(sp, 1, 10);
     CHECK_INT(sr_spool_ack(sp, 6, err, sizeof err), 0);
     sr_spool_close(sp);
     snprintf(path, sizeof path, "%s/cursor", dir);
@@ -1022,8 +1038,7 @@ static void test_cursor_files(void) {
     CHECK_INT(rep.cursor_reset, 1);
     /* A valid ack replaces the bad file. */
     CHECK_INT(sr_spool_ack(sp, 8, err, sizeof err), 0);
-    sr_spool_close(sp);
-    sp = open_spool(dir, NULL, &rep);
+    sp = reopen_spool(sp, dir, NULL, &rep);
     CHECK_INT(rep.cursor_reset, 0);
     CHECK_INT(rep.pending, 3);
     sr_spool_close(sp);
@@ -1041,15 +1056,11 @@ static void test_cursor_past_end(void) {
     /* INTERVAL/NEVER can lose appended records but keep a later cursor:
      * numbering moves up to the cursor and never reuses numbers. */
     char dir[128], seg[200], err[256];
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool_ten(dir, sizeof dir);
     if (!sp)
         return;
-    append_pattern(sp, 1, 10);
     seg_path(seg, sizeof seg, dir, 1);
-    long off6 = 16;
-    for (uint64_t s = 1; s < 6; s++)
-        off6 += 16 + payload_len(s);
+    long off6 = pattern_offset(6);
     CHECK_INT(sr_spool_ack(sp, 9, err, sizeof err), 0);
     sr_spool_close(sp);
     CHECK(truncate(seg, off6) == 0); /* records 6..10 lost */
@@ -1067,8 +1078,7 @@ static void test_cursor_past_end(void) {
     uint64_t lo = 0;
     CHECK_INT(read_all_pattern(sp, 0, &lo, NULL), 2);
     CHECK_INT(lo, 9);
-    sr_spool_close(sp);
-    sp = open_spool(dir, NULL, &rep);
+    sp = reopen_spool(sp, dir, NULL, &rep);
     CHECK_INT(rep.pending, 2);
     CHECK_INT(rep.lost_records, 0);
     sr_spool_close(sp);
@@ -1076,9 +1086,8 @@ static void test_cursor_past_end(void) {
 
 static void test_large_records(void) {
     char dir[128], err[256];
-    new_dir(dir, sizeof dir);
     sr_spool_conf conf = {.segment_bytes = 2u << 20};
-    sr_spool *sp = open_spool(dir, &conf, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, &conf, NULL);
     if (!sp)
         return;
     size_t big = 1u << 20, huge = 3u << 20;
@@ -1128,8 +1137,7 @@ static void test_large_records(void) {
 
 static void test_lock_and_errors(void) {
     char dir[128], err[256] = "";
-    new_dir(dir, sizeof dir);
-    sr_spool *sp = open_spool(dir, NULL, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, NULL, NULL);
     sr_spool *again = sr_spool_open(dir, NULL, NULL, err, sizeof err);
     CHECK(again == NULL);
     CHECK(strstr(err, "already open") != NULL);
@@ -1148,9 +1156,8 @@ static void test_lock_and_errors(void) {
 
 static void test_interval_policy(void) {
     char dir[128], path[200], err[256];
-    new_dir(dir, sizeof dir);
     sr_spool_conf conf = {.fsync = SR_FSYNC_INTERVAL, .fsync_interval_ms = 500};
-    sr_spool *sp = open_spool(dir, &conf, NULL);
+    sr_spool *sp = fresh_spool(dir, sizeof dir, &conf, NULL);
     if (!sp)
         return;
     append_pattern(sp, 1, 5);
@@ -1171,8 +1178,7 @@ static void test_interval_policy(void) {
     sp = open_spool(dir, &conf, NULL);
     append_pattern(sp, 6, 2);
     CHECK_INT(sr_spool_ack(sp, 7, err, sizeof err), 0);
-    sr_spool_close(sp);
-    sp = open_spool(dir, &conf, &rep);
+    sp = reopen_spool(sp, dir, &conf, &rep);
     CHECK_INT(rep.pending, 1);
     sr_spool_close(sp);
 }
