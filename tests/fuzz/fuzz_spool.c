@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <unistd.h>
 
+#include "crc32c_ref.h"
 #include "spool.h"
 
 static char dir[256];
@@ -51,16 +52,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n) {
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-    }
-    return ~crc;
-}
-
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -80,9 +71,9 @@ static void fix_record_crcs(uint8_t *s, size_t n) {
         uint32_t len = le32(s + off);
         if (len > n - off - 16)
             break;
-        uint32_t c = crc32c(0, s + off, 4);
-        c = crc32c(c, s + off + 8, 8);
-        c = crc32c(c, s + off + 16, len);
+        uint32_t c = ref_crc32c(0, s + off, 4);
+        c = ref_crc32c(c, s + off + 8, 8);
+        c = ref_crc32c(c, s + off + 16, len);
         put_le32(s + off + 4, c);
         off += 16 + (size_t)len;
     }
@@ -133,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             cur[i] = (uint8_t)fz_byte(&in);
         if (sel & 16) {
             memcpy(cur, "SRCU", 4);
-            put_le32(cur + 4, crc32c(0, cur + 8, 8));
+            put_le32(cur + 4, ref_crc32c(0, cur + 8, 8));
         }
         write_named("cursor", cur, sizeof cur);
     }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "crc32c_ref.h"
 #include "log.h"
 #include "spool.h"
 
@@ -215,17 +216,6 @@ static long pattern_offset(uint64_t seq) {
     for (uint64_t s = 1; s < seq; s++)
         off += 16 + payload_len(s);
     return off;
-}
-
-/* Bitwise CRC-32C, the reference the spool's fast one must match. */
-static uint32_t ref_crc32c(uint32_t crc, const unsigned char *p, size_t n) {
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-    }
-    return ~crc;
 }
 
 static uint32_t le32(const unsigned char *p) {
