@@ -1,4 +1,4 @@
-"""Connection floods against the real gateway on loopback (issue #15 item 1).
+"""Connection floods against the real gateway on loopback.
 
 - Every listener at once (the HTTP input over TLS, the TCP input, the admin
   API) holds 5,000 idle and 1,000 slow (one byte a second) connections,

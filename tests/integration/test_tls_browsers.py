@@ -1,4 +1,4 @@
-"""TLS and browsers (#15 items 4 and 8), against the real gateway.
+"""TLS and browsers, and failed authentication, against the real gateway.
 
 The TLS inputs refuse TLS 1.1 and static-RSA suites (AES128-SHA) and serve a
 normal client, checked with the openssl CLI on both inputs, with an RSA
