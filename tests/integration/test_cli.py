@@ -517,6 +517,8 @@ def test_default_config_passes_check(tmp_path):
     assert p.returncode == 0, p.stderr
     assert_no_sanitizer(p)
     assert "local-file" in p.stdout and "FILE" in p.stdout
+    # Out of the box, nothing to warn about: every channel has a taker.
+    assert not re.search(r"\b(warn|warning|error)\b", p.stderr), p.stderr
 
 
 # ---- a running gateway's log format ---------------------------------------
