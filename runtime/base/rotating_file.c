@@ -5,11 +5,11 @@
  * (the record, then a shared "\n"), so the records are never copied. */
 #include "rotating_file.h"
 #include "confine.h"
+#include "errmsg.h"
 #include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +37,6 @@ struct sr_rotating_file {
     struct iovec iov[2 * CHUNK_LINES];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A confined writer's file: created (and marked) by it, or one it marked
  * earlier; anything else at that name is refused, never written. */
 static int open_confined(sr_rotating_file *f, char *err, size_t errlen) {
@@ -57,18 +45,18 @@ static int open_confined(sr_rotating_file *f, char *err, size_t errlen) {
     if (fd >= 0) {
         if (sr_confine_mark(fd) == 0)
             return fd;
-        set_err(err, errlen,
-                "%s: cannot mark the file as siemrelay's (%s): the file system "
-                "must keep user extended attributes",
-                f->path, strerror(errno));
+        sr_set_err(err, errlen,
+                   "%s: cannot mark the file as siemrelay's (%s): the file system "
+                   "must keep user extended attributes",
+                   f->path, strerror(errno));
         close(fd);
         unlinkat(f->dirfd, f->name, 0);
         return -1;
     }
     if (errno != EEXIST) {
-        set_err(err, errlen, "open %s: %s", f->path,
-                errno == ELOOP ? "it is a symbolic link (links are not followed here)"
-                               : strerror(errno));
+        sr_set_err(err, errlen, "open %s: %s", f->path,
+                   errno == ELOOP ? "it is a symbolic link (links are not followed here)"
+                                  : strerror(errno));
         return -1;
     }
     /* O_NONBLOCK: a FIFO put there must not hang the open. */
@@ -78,16 +66,16 @@ static int open_confined(sr_rotating_file *f, char *err, size_t errlen) {
         sr_confine_marked(fd))
         return fd;
     if (fd < 0 && errno == ELOOP) {
-        set_err(err, errlen, "open %s: it is a symbolic link (links are not followed here)",
-                f->path);
+        sr_set_err(err, errlen, "open %s: it is a symbolic link (links are not followed here)",
+                   f->path);
         return -1;
     }
     if (fd >= 0)
         close(fd);
-    set_err(err, errlen,
-            "%s exists and was not created by siemrelay: it is never written, truncated or "
-            "rotated away (choose another path)",
-            f->path);
+    sr_set_err(err, errlen,
+               "%s exists and was not created by siemrelay: it is never written, truncated or "
+               "rotated away (choose another path)",
+               f->path);
     return -1;
 }
 
@@ -103,9 +91,9 @@ static int may_replace(const sr_rotating_file *f, const char *name, char *err, s
     if (fd >= 0)
         close(fd);
     if (!ours)
-        set_err(err, errlen,
-                "rotating %s would replace %s, which siemrelay did not create: not rotated",
-                f->path, name);
+        sr_set_err(err, errlen,
+                   "rotating %s would replace %s, which siemrelay did not create: not rotated",
+                   f->path, name);
     return ours;
 }
 
@@ -115,12 +103,12 @@ static int open_current(sr_rotating_file *f, char *err, size_t errlen) {
                  : openat(f->dirfd, f->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, FILE_MODE);
     if (fd < 0) {
         if (!f->confined)
-            set_err(err, errlen, "open %s: %s", f->path, strerror(errno));
+            sr_set_err(err, errlen, "open %s: %s", f->path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "stat %s: %s", f->path, strerror(errno));
+        sr_set_err(err, errlen, "stat %s: %s", f->path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -140,7 +128,7 @@ static int shift(sr_rotating_file *f, int from, char *err, size_t errlen) {
     if (!may_replace(f, f->dst, err, errlen))
         return -1;
     if (renameat(f->dirfd, f->src, f->dirfd, f->dst) != 0 && errno != ENOENT) {
-        set_err(err, errlen, "rename %s to %s: %s", f->src, f->dst, strerror(errno));
+        sr_set_err(err, errlen, "rename %s to %s: %s", f->src, f->dst, strerror(errno));
         return -1;
     }
     return 0;
@@ -156,7 +144,7 @@ static int still_ours(const sr_rotating_file *f, char *err, size_t errlen) {
         fstatat(f->dirfd, f->name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
         open_st.st_dev == named.st_dev && open_st.st_ino == named.st_ino)
         return 1;
-    set_err(err, errlen, "%s was replaced by another file: not rotated", f->path);
+    sr_set_err(err, errlen, "%s was replaced by another file: not rotated", f->path);
     return 0;
 }
 
@@ -167,7 +155,7 @@ static int rotate(sr_rotating_file *f, char *err, size_t errlen) {
     f->fd = -1;
     if (f->keep_files == 0) {
         if (unlinkat(f->dirfd, f->name, 0) != 0 && errno != ENOENT) {
-            set_err(err, errlen, "unlink %s: %s", f->path, strerror(errno));
+            sr_set_err(err, errlen, "unlink %s: %s", f->path, strerror(errno));
             return -1;
         }
     } else {
@@ -185,7 +173,7 @@ static int write_all(sr_rotating_file *f, struct iovec *iov, int cnt, char *err,
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            set_err(err, errlen, "write %s: %s", f->path, strerror(errno));
+            sr_set_err(err, errlen, "write %s: %s", f->path, strerror(errno));
             return -1;
         }
         f->size += (uint64_t)w;
@@ -222,16 +210,16 @@ static size_t gather(sr_rotating_file *f, const char *const *recs, const uint32_
 static sr_rotating_file *writer_new(const char *path, uint64_t rotate_bytes, int keep_files,
                                     char *err, size_t errlen) {
     if (!path || !*path) {
-        set_err(err, errlen, "rotating file: empty path");
+        sr_set_err(err, errlen, "rotating file: empty path");
         return NULL;
     }
     if (keep_files < 0) {
-        set_err(err, errlen, "%s: keep_files must not be negative", path);
+        sr_set_err(err, errlen, "%s: keep_files must not be negative", path);
         return NULL;
     }
     sr_rotating_file *f = calloc(1, sizeof *f);
     if (!f) {
-        set_err(err, errlen, "%s: out of memory", path);
+        sr_set_err(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     f->fd = -1;
@@ -244,7 +232,7 @@ static sr_rotating_file *writer_new(const char *path, uint64_t rotate_bytes, int
     f->src = malloc(f->name_cap);
     f->dst = malloc(f->name_cap);
     if (!f->path || !f->src || !f->dst) {
-        set_err(err, errlen, "%s: out of memory", path);
+        sr_set_err(err, errlen, "%s: out of memory", path);
         sr_rotating_file_close(f);
         return NULL;
     }
@@ -289,7 +277,7 @@ sr_rotating_file *sr_rotating_file_open_confined(const char *root, const char *p
     if (bl <= pl && strcmp(f->path + pl - bl, base) == 0)
         f->name = f->path + pl - bl;
     else if (!(f->name = f->owned_name = strdup(base))) {
-        set_err(err, errlen, "%s: out of memory", path);
+        sr_set_err(err, errlen, "%s: out of memory", path);
         goto fail;
     }
     if (open_current(f, err, errlen) != 0)
@@ -329,7 +317,7 @@ int sr_rotating_file_append(sr_rotating_file *f, const char *const *recs, const 
 int sr_rotating_file_append_line(sr_rotating_file *f, const char *line, size_t len, char *err,
                                  size_t errlen) {
     if (len > UINT32_MAX) {
-        set_err(err, errlen, "write %s: line of %zu bytes is too long", f->path, len);
+        sr_set_err(err, errlen, "write %s: line of %zu bytes is too long", f->path, len);
         return -1;
     }
     uint32_t len32 = (uint32_t)len;
@@ -338,7 +326,7 @@ int sr_rotating_file_append_line(sr_rotating_file *f, const char *line, size_t l
 
 int sr_rotating_file_sync(sr_rotating_file *f, char *err, size_t errlen) {
     if (f->fd >= 0 && fdatasync(f->fd) != 0) {
-        set_err(err, errlen, "fsync %s: %s", f->path, strerror(errno));
+        sr_set_err(err, errlen, "fsync %s: %s", f->path, strerror(errno));
         return -1;
     }
     return 0;

@@ -7,13 +7,13 @@
  * never held here: appends go straight from the caller's buffers to the
  * file, reads straight from the file into the caller's batch. */
 #include "spool.h"
+#include "errmsg.h"
 #include "fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,18 +103,6 @@ struct sr_spool {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void put_le32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
@@ -449,7 +437,7 @@ static void index_seek(const seg *s, uint64_t target, spos *at) {
 static int grow_scratch(sr_spool *sp, size_t need, char *err, size_t errlen) {
     unsigned char *p = realloc(sp->scratch, need);
     if (!p) {
-        set_err(err, errlen, "out of memory (%zu-byte read buffer)", need);
+        sr_set_err(err, errlen, "out of memory (%zu-byte read buffer)", need);
         return -1;
     }
     sp->scratch = p;
@@ -470,8 +458,8 @@ static int window(sr_spool *sp, int fd, uint64_t *base, uint64_t *len, uint64_t 
         want = (size_t)(limit - off);
     ssize_t got = pread_full(fd, sp->scratch, want, off);
     if (got < 0 || (size_t)got < need) {
-        set_err(err, errlen, "%s: read at offset %" PRIu64 ": %s", sp->dir, off,
-                got < 0 ? strerror(errno) : "file shorter than expected");
+        sr_set_err(err, errlen, "%s: read at offset %" PRIu64 ": %s", sp->dir, off,
+                   got < 0 ? strerror(errno) : "file shorter than expected");
         return -1;
     }
     *base = off;
@@ -500,7 +488,7 @@ static int seg_fd(sr_spool *sp, size_t i, char *err, size_t errlen) {
     seg_name(name, s->first_seq, "");
     int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
         return -1;
     }
     if (sp->rfd >= 0)
@@ -587,7 +575,7 @@ static int read_cursor(sr_spool *sp, uint64_t *out, char *why, size_t whylen) {
     if (fd < 0 && errno == ENOENT)
         return 0;
     if (fd < 0) {
-        set_err(why, whylen, "open: %s", strerror(errno));
+        sr_set_err(why, whylen, "open: %s", strerror(errno));
         return -1;
     }
     unsigned char b[CURSOR_BYTES + 1]; /* one more, to notice a longer file */
@@ -595,20 +583,20 @@ static int read_cursor(sr_spool *sp, uint64_t *out, char *why, size_t whylen) {
     int saved = errno;
     close(fd);
     if (got < 0) {
-        set_err(why, whylen, "read: %s", strerror(saved));
+        sr_set_err(why, whylen, "read: %s", strerror(saved));
         return -1;
     }
     if (got != CURSOR_BYTES) {
-        set_err(why, whylen, "%zd bytes, expected %d", got, CURSOR_BYTES);
+        sr_set_err(why, whylen, "%zd bytes, expected %d", got, CURSOR_BYTES);
         return -1;
     }
     if (memcmp(b, cursor_magic, 4) != 0 || get_le32(b + 4) != crc32c(sp, 0, b + 8, 8)) {
-        set_err(why, whylen, "bad magic or checksum");
+        sr_set_err(why, whylen, "bad magic or checksum");
         return -1;
     }
     *out = get_le64(b + 8);
     if (*out >= SEQ_LIMIT) { /* 0 is a cursor before anything was appended */
-        set_err(why, whylen, "sequence number %" PRIu64 " out of range", *out);
+        sr_set_err(why, whylen, "sequence number %" PRIu64 " out of range", *out);
         return -1;
     }
     return 1;
@@ -642,7 +630,7 @@ static int write_cursor(sr_spool *sp, int durable, char *err, size_t errlen) {
     return 0;
 
 fail:
-    set_err(err, errlen, "%s/%s: %s: %s", sp->dir, CURSOR_TMP, what, strerror(errno));
+    sr_set_err(err, errlen, "%s/%s: %s: %s", sp->dir, CURSOR_TMP, what, strerror(errno));
     if (fd >= 0)
         close(fd);
     unlinkat(sp->dirfd, CURSOR_TMP, 0);
@@ -657,13 +645,13 @@ static int open_dir(sr_spool *sp, char *err, size_t errlen) {
         return -1;
     sp->dirfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->dirfd < 0) {
-        set_err(err, errlen, "%s: %s", sp->dir, strerror(errno));
+        sr_set_err(err, errlen, "%s: %s", sp->dir, strerror(errno));
         return -1;
     }
     /* Two writers would interleave records; the lock goes with dirfd. */
     if (flock(sp->dirfd, LOCK_EX | LOCK_NB) < 0) {
-        set_err(err, errlen, "%s: %s", sp->dir,
-                errno == EWOULDBLOCK ? "spool already open (locked)" : strerror(errno));
+        sr_set_err(err, errlen, "%s: %s", sp->dir,
+                   errno == EWOULDBLOCK ? "spool already open (locked)" : strerror(errno));
         return -1;
     }
     if (unlinkat(sp->dirfd, CURSOR_TMP, 0) < 0 && errno != ENOENT)
@@ -680,7 +668,7 @@ static int list_segments(sr_spool *sp, char *err, size_t errlen) {
     int fd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        set_err(err, errlen, "%s: %s", sp->dir, strerror(errno));
+        sr_set_err(err, errlen, "%s: %s", sp->dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -692,7 +680,7 @@ static int list_segments(sr_spool *sp, char *err, size_t errlen) {
         if (parse_seg_name(de->d_name, &first) < 0)
             continue;
         if (!seg_push(sp, first)) {
-            set_err(err, errlen, "out of memory");
+            sr_set_err(err, errlen, "out of memory");
             rc = -1;
             break;
         }
@@ -739,7 +727,7 @@ static int unlink_segment(sr_spool *sp, size_t i, char *err, size_t errlen) {
     char name[NAME_LEN];
     seg_name(name, sp->segs[i].first_seq, "");
     if (!keep_as_spare(sp, i, name) && unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
-        set_err(err, errlen, "%s/%s: unlink: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: unlink: %s", sp->dir, name, strerror(errno));
         return -1;
     }
     if (sp->rfd >= 0 && sp->rfd_seg == sp->segs[i].first_seq) {
@@ -871,7 +859,7 @@ static int set_aside(sr_spool *sp, size_t i, sr_spool_recovery *rep, char *err, 
     sr_warn("spool", "%s/%s: bad segment header: renamed to %s, %" PRIu64 " records lost", sp->dir,
             name, aside, lost);
     if (renameat(sp->dirfd, name, sp->dirfd, aside) < 0) {
-        set_err(err, errlen, "%s/%s: rename: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: rename: %s", sp->dir, name, strerror(errno));
         return -1;
     }
     rep->lost_records += lost;
@@ -893,14 +881,14 @@ static int recover_segment(sr_spool *sp, size_t i, sr_spool_recovery *rep, char 
     int fd = openat(sp->dirfd, name, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
-        set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
         goto fail;
     }
     uint64_t fsize = (uint64_t)st.st_size;
     if (last && fsize < SEG_HDR) {
         /* Crashed between creating the segment and writing its header. */
         if (ftruncate(fd, 0) < 0 || write_seg_header(fd, s->first_seq) < 0) {
-            set_err(err, errlen, "%s/%s: rewrite header: %s", sp->dir, name, strerror(errno));
+            sr_set_err(err, errlen, "%s/%s: rewrite header: %s", sp->dir, name, strerror(errno));
             goto fail;
         }
         rep->bytes_truncated += fsize;
@@ -948,7 +936,7 @@ static int open_active(sr_spool *sp, char *err, size_t errlen) {
     struct stat st;
     sp->wfd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
     if (sp->wfd < 0 || fstat(sp->wfd, &st) < 0) {
-        set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
         return -1;
     }
     /* Bytes past the valid end (a cut we could not truncate, or damage in
@@ -1012,21 +1000,21 @@ sr_spool *sr_spool_open(const char *dir, const sr_spool_conf *conf, sr_spool_rec
     memset(&rep, 0, sizeof rep);
     sr_spool *sp = calloc(1, sizeof *sp);
     if (!sp) {
-        set_err(err, errlen, "out of memory");
+        sr_set_err(err, errlen, "out of memory");
         return NULL;
     }
     sp->dirfd = sp->wfd = sp->rfd = -1;
     conf_init(&sp->conf, conf);
     crc32c_init(sp);
     if ((unsigned)sp->conf.fsync > SR_FSYNC_NEVER) {
-        set_err(err, errlen, "%s: unknown fsync policy %d", dir, (int)sp->conf.fsync);
+        sr_set_err(err, errlen, "%s: unknown fsync policy %d", dir, (int)sp->conf.fsync);
         goto fail;
     }
     sp->dir = strdup(dir);
     sp->scratch = malloc(SCRATCH_BYTES);
     sp->scratch_cap = SCRATCH_BYTES;
     if (!sp->dir || !sp->scratch) {
-        set_err(err, errlen, "out of memory");
+        sr_set_err(err, errlen, "out of memory");
         goto fail;
     }
     if (open_dir(sp, err, errlen) < 0 || list_segments(sp, err, errlen) < 0)
@@ -1118,7 +1106,7 @@ static int roll(sr_spool *sp, char *err, size_t errlen) {
      * (once per segment) leaves INTERVAL syncs only the newest to care for. */
     if (sp->wfd >= 0 && sp->data_dirty && sp->conf.fsync != SR_FSYNC_NEVER) {
         if (fdatasync(sp->wfd) < 0) {
-            set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
+            sr_set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
             return -1;
         }
         sp->data_dirty = 0;
@@ -1139,11 +1127,11 @@ static int roll(sr_spool *sp, char *err, size_t errlen) {
     if (!reused)
         fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
-        set_err(err, errlen, "%s/%s: create: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: create: %s", sp->dir, name, strerror(errno));
         return -1;
     }
     if ((!reused && write_seg_header(fd, sp->next_seq) < 0) || !seg_push(sp, sp->next_seq)) {
-        set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
+        sr_set_err(err, errlen, "%s/%s: %s", sp->dir, name, strerror(errno));
         close(fd);
         unlinkat(sp->dirfd, name, 0);
         return -1;
@@ -1158,7 +1146,7 @@ static int roll(sr_spool *sp, char *err, size_t errlen) {
     reclaim(sp);
     if (sp->conf.fsync == SR_FSYNC_ALWAYS) {
         if (fsync(sp->dirfd) < 0) {
-            set_err(err, errlen, "%s: fsync: %s", sp->dir, strerror(errno));
+            sr_set_err(err, errlen, "%s: fsync: %s", sp->dir, strerror(errno));
             return -1;
         }
         sp->dir_dirty = 0;
@@ -1209,8 +1197,8 @@ static int write_records(sr_spool *sp, const char *const *recs, const uint32_t *
             chunk += REC_HDR + plen;
         }
         if (pwritev_full(sp->wfd, sp->iov, cnt, off) < 0) {
-            set_err(err, errlen, "%s: segment %020" PRIu64 ": write: %s", sp->dir, s->first_seq,
-                    strerror(errno));
+            sr_set_err(err, errlen, "%s: segment %020" PRIu64 ": write: %s", sp->dir, s->first_seq,
+                       strerror(errno));
             return -1;
         }
         off += chunk;
@@ -1248,10 +1236,10 @@ int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
     for (size_t i = 0; i < n; i++) {
         uint64_t plen = payload_len(lens[i], event_len(events, event_lens, i));
         if (plen > SR_SPOOL_RECORD_MAX) {
-            set_err(err, errlen,
-                    "record of %" PRIu32 " bytes with its event (%" PRIu64
-                    " bytes in all) exceeds the %" PRIu32 "-byte limit",
-                    lens[i], plen, SR_SPOOL_RECORD_MAX);
+            sr_set_err(err, errlen,
+                       "record of %" PRIu32 " bytes with its event (%" PRIu64
+                       " bytes in all) exceeds the %" PRIu32 "-byte limit",
+                       lens[i], plen, SR_SPOOL_RECORD_MAX);
             return -1;
         }
         bytes += REC_HDR + plen;
@@ -1267,7 +1255,7 @@ int sr_spool_append(sr_spool *sp, const char *const *recs, const uint32_t *lens,
     if (write_records(sp, recs, lens, events, event_lens, n, err, errlen) < 0)
         goto fail;
     if (sp->conf.fsync == SR_FSYNC_ALWAYS && fdatasync(sp->wfd) < 0) {
-        set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
+        sr_set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
         goto fail;
     }
     if (first_seq)
@@ -1342,13 +1330,13 @@ static int extend(sr_spool *sp, int fd, const seg *s, sr_spool_batch *out, uint6
         end = need_end;
     size_t want = (size_t)(end - *rend);
     if (sr_buf_reserve(&out->buf, want) < 0) {
-        set_err(err, errlen, "out of memory (%zu-byte read)", want);
+        sr_set_err(err, errlen, "out of memory (%zu-byte read)", want);
         return -1;
     }
     ssize_t got = pread_full(fd, out->buf.data + out->buf.len, want, *rend);
     if (got < 0 || (size_t)got != want) {
-        set_err(err, errlen, "%s: segment %020" PRIu64 ": read: %s", sp->dir, s->first_seq,
-                got < 0 ? strerror(errno) : "file shorter than expected");
+        sr_set_err(err, errlen, "%s: segment %020" PRIu64 ": read: %s", sp->dir, s->first_seq,
+                   got < 0 ? strerror(errno) : "file shorter than expected");
         return -1;
     }
     out->buf.len += want;
@@ -1405,7 +1393,7 @@ static int read_segment(sr_spool *sp, size_t i, spos *at, const read_budget *b, 
         }
         if (push_record(out, at->seq, hpos + REC_HDR + pre, rec_len, len - pre - rec_len, len) <
             0) {
-            set_err(err, errlen, "out of memory");
+            sr_set_err(err, errlen, "out of memory");
             return -1;
         }
         at->off += REC_HDR + len;
@@ -1471,8 +1459,8 @@ int sr_spool_ack(sr_spool *sp, uint64_t upto_seq, char *err, size_t errlen) {
     if (upto_seq <= sp->cursor)
         return 0;
     if (upto_seq > sp->next_seq) {
-        set_err(err, errlen, "%s: ack up to %" PRIu64 " is past the last record (%" PRIu64 ")",
-                sp->dir, upto_seq, sp->next_seq - 1);
+        sr_set_err(err, errlen, "%s: ack up to %" PRIu64 " is past the last record (%" PRIu64 ")",
+                   sp->dir, upto_seq, sp->next_seq - 1);
         return -1;
     }
     sp->cursor = upto_seq;
@@ -1487,7 +1475,7 @@ int sr_spool_ack(sr_spool *sp, uint64_t upto_seq, char *err, size_t errlen) {
         return -1;
     sp->cursor_dirty = 0;
     if (fsync(sp->dirfd) < 0) {
-        set_err(err, errlen, "%s: fsync: %s", sp->dir, strerror(errno));
+        sr_set_err(err, errlen, "%s: fsync: %s", sp->dir, strerror(errno));
         sp->dir_dirty = 1;
         return -1;
     }
@@ -1498,7 +1486,7 @@ int sr_spool_ack(sr_spool *sp, uint64_t upto_seq, char *err, size_t errlen) {
 static int flush(sr_spool *sp, int durable, char *err, size_t errlen) {
     if (durable && sp->data_dirty && sp->wfd >= 0) {
         if (fdatasync(sp->wfd) < 0) {
-            set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
+            sr_set_err(err, errlen, "%s: fdatasync: %s", sp->dir, strerror(errno));
             return -1;
         }
     }
@@ -1514,7 +1502,7 @@ static int flush(sr_spool *sp, int durable, char *err, size_t errlen) {
     }
     if (durable && sp->dir_dirty) {
         if (fsync(sp->dirfd) < 0) {
-            set_err(err, errlen, "%s: fsync: %s", sp->dir, strerror(errno));
+            sr_set_err(err, errlen, "%s: fsync: %s", sp->dir, strerror(errno));
             return -1;
         }
         sp->dir_dirty = 0;
