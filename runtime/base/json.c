@@ -155,18 +155,6 @@ size_t sr_utf8_seq_len(const unsigned char *p, size_t avail) {
     return len;
 }
 
-static int type_of(unsigned char c) {
-    switch (c) {
-    case '{': return SR_JSON_OBJECT;
-    case '[': return SR_JSON_ARRAY;
-    case '"': return SR_JSON_STRING;
-    case 't': return SR_JSON_TRUE;
-    case 'f': return SR_JSON_FALSE;
-    case 'n': return SR_JSON_NULL;
-    default: return SR_JSON_NUMBER;
-    }
-}
-
 /* ---- The validating scanner ---------------------------------------------- */
 
 typedef struct scanner {
@@ -337,7 +325,7 @@ static int begin_member(scanner *s) {
 static void begin_member_value(scanner *s) {
     sr_json_member *m = &s->members[s->count];
     m->val_off = (uint32_t)s->i;
-    m->type = (uint8_t)type_of(s->p[s->i]);
+    m->type = (uint8_t)sr_json_type_of(s->p[s->i]);
     s->member_ws = 0;
 }
 
@@ -581,7 +569,7 @@ static int next_item(const char *p, size_t n, size_t *pos, sr_json_member *m, in
         }
     }
     m->val_off = (uint32_t)i;
-    m->type = (uint8_t)type_of((unsigned char)p[i]);
+    m->type = (uint8_t)sr_json_type_of((unsigned char)p[i]);
     i = value_end(p, n, i, &m->val_has_ws);
     m->val_len = (uint32_t)(i - m->val_off);
     *pos = i;

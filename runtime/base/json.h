@@ -28,6 +28,19 @@ typedef enum {
     SR_JSON_OBJECT,
 } sr_json_type;
 
+/* The type of the valid JSON value whose first byte is `c`. */
+static inline sr_json_type sr_json_type_of(unsigned char c) {
+    switch (c) {
+    case '{': return SR_JSON_OBJECT;
+    case '[': return SR_JSON_ARRAY;
+    case '"': return SR_JSON_STRING;
+    case 't': return SR_JSON_TRUE;
+    case 'f': return SR_JSON_FALSE;
+    case 'n': return SR_JSON_NULL;
+    default: return SR_JSON_NUMBER;
+    }
+}
+
 /* Where and why a document was rejected. `offset` is the byte offset of the
  * offending byte in the buffer given to the scanner; `msg` is a complete
  * sentence fragment such as "expected ',' or '}' after object member". */

@@ -156,18 +156,6 @@ static int32_t severity_value(int type, const char *val, uint32_t vlen) {
 
 /* ---- Lookup -------------------------------------------------------------- */
 
-static int json_type_of(char c) {
-    switch (c) {
-    case '{': return SR_JSON_OBJECT;
-    case '[': return SR_JSON_ARRAY;
-    case '"': return SR_JSON_STRING;
-    case 't': return SR_JSON_TRUE;
-    case 'f': return SR_JSON_FALSE;
-    case 'n': return SR_JSON_NULL;
-    default: return SR_JSON_NUMBER;
-    }
-}
-
 static int member_key_is(const char *raw, const sr_json_member *m, const char *key, uint32_t klen) {
     const char *k = raw + m->key_off;
     if (m->key_escaped)
@@ -207,7 +195,7 @@ int sr_event_get(const sr_event *ev, const char *key, uint32_t klen, const char 
             return -1;
         *val = e->val;
         *vlen = e->val_len;
-        return json_type_of(e->val[0]);
+        return sr_json_type_of((unsigned char)e->val[0]);
     }
     const sr_json_member *m = find_member(ev, key, klen);
     if (!m)
