@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin_client.h"
+#include "array.h"
 #include "json.h"
 
 #define STATUS_MAX_CONFIGS 16
@@ -135,14 +136,10 @@ int sr_status_table(const char *json, size_t len, sr_buf *out, char *err, size_t
             snprintf(err, errlen, "the answer holds something that is not an integration object");
             goto fail;
         }
-        if (nrows == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            void *grown = realloc(rows, ncap * sizeof *rows);
-            if (!grown)
-                goto oom;
-            rows = grown;
-            cap = ncap;
-        }
+        void *grown = sr_array_grow(rows, &cap, nrows + 1, sizeof *rows, 16);
+        if (!grown)
+            goto oom;
+        rows = grown;
         memset(rows[nrows], 0, sizeof rows[nrows]);
         nrows++;
         for (int c = 0; c < NCOLS; c++)

@@ -32,6 +32,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "array.h"
 #include "buf.h"
 
 #define MAX_DEPTH      128
@@ -185,14 +186,10 @@ static int expecting_key(const loader *ld) {
 }
 
 static int add_anchor(loader *ld, const yaml_char_t *name, const sr_node *n) {
-    if (ld->nanchors == ld->anchors_cap) {
-        size_t cap = ld->anchors_cap ? ld->anchors_cap * 2 : 8;
-        anchor *a = realloc(ld->anchors, cap * sizeof *a);
-        if (!a)
-            return out_of_memory(ld);
-        ld->anchors = a;
-        ld->anchors_cap = cap;
-    }
+    anchor *a = sr_array_grow(ld->anchors, &ld->anchors_cap, ld->nanchors + 1, sizeof *a, 8);
+    if (!a)
+        return out_of_memory(ld);
+    ld->anchors = a;
     char *copy = strdup((const char *)name);
     if (!copy)
         return out_of_memory(ld);
@@ -369,14 +366,10 @@ static int on_start(loader *ld, const yaml_event_t *ev, sr_node_kind kind,
     if (ld->depth >= MAX_DEPTH)
         return fail_at(ld, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
                        "nesting is deeper than %d levels", MAX_DEPTH);
-    if (ld->depth == ld->stack_cap) {
-        size_t cap = ld->stack_cap ? ld->stack_cap * 2 : 16;
-        frame *s = realloc(ld->stack, cap * sizeof *s);
-        if (!s)
-            return out_of_memory(ld);
-        ld->stack = s;
-        ld->stack_cap = cap;
-    }
+    frame *s = sr_array_grow(ld->stack, &ld->stack_cap, ld->depth + 1, sizeof *s, 16);
+    if (!s)
+        return out_of_memory(ld);
+    ld->stack = s;
     char *anchor_copy = NULL;
     if (anchor_name && !(anchor_copy = strdup((const char *)anchor_name)))
         return out_of_memory(ld);

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "event.h"
 #include "input_http.h"
 #include "log.h"
@@ -53,14 +54,11 @@ static const sr_integration_conf *find_integration(const sr_config *cfg, const c
 
 static int append_integration(sr_config_loader *ld, sr_integration_conf *ic) {
     sr_config *cfg = ld->cfg;
-    if (cfg->nintegrations == ld->integrations_cap) {
-        size_t cap = ld->integrations_cap ? ld->integrations_cap * 2 : 8;
-        sr_integration_conf *v = realloc(cfg->integrations, cap * sizeof *v);
-        if (!v)
-            return -1;
-        cfg->integrations = v;
-        ld->integrations_cap = cap;
-    }
+    sr_integration_conf *v = sr_array_grow(cfg->integrations, &ld->integrations_cap,
+                                           cfg->nintegrations + 1, sizeof *v, 8);
+    if (!v)
+        return -1;
+    cfg->integrations = v;
     cfg->integrations[cfg->nintegrations++] = *ic;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "array.h"
 #include "buf.h"
 #include "event.h"
 #include "falco.h"
@@ -138,14 +139,10 @@ static int put_record(const dl_line *ln, sr_buf *recs) {
 }
 
 static int add_line(replay *r, size_t file, const char *p, size_t n, line_kind kind) {
-    if (r->nlines == r->lines_cap) {
-        size_t cap = r->lines_cap ? r->lines_cap * 2 : 256;
-        dl_line *v = realloc(r->lines, cap * sizeof *v);
-        if (!v)
-            return -1;
-        r->lines = v;
-        r->lines_cap = cap;
-    }
+    dl_line *v = sr_array_grow(r->lines, &r->lines_cap, r->nlines + 1, sizeof *v, 256);
+    if (!v)
+        return -1;
+    r->lines = v;
     r->lines[r->nlines++] = (dl_line){.file = file, .p = p, .n = n, .kind = kind, .cand = r->ncand};
     if (kind == LINE_EVENT)
         r->ncand++;
@@ -327,14 +324,10 @@ static int keep_line(sr_buf *kept, const dl_line *ln) {
 /* Queues (later) the record just appended to r->recs from `start` on, with
  * the event `ev` (NULL: none). */
 static int add_item(replay *r, size_t integ, size_t start, const char *ev, size_t ev_len) {
-    if (r->nitems == r->items_cap) {
-        size_t cap = r->items_cap ? r->items_cap * 2 : 64;
-        item *v = realloc(r->items, cap * sizeof *v);
-        if (!v)
-            return -1;
-        r->items = v;
-        r->items_cap = cap;
-    }
+    item *v = sr_array_grow(r->items, &r->items_cap, r->nitems + 1, sizeof *v, 64);
+    if (!v)
+        return -1;
+    r->items = v;
     r->items[r->nitems++] = (item){integ, start, r->recs.len, ev, ev_len};
     return 0;
 }

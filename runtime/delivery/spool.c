@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 
 /* SR_SPOOL_NO_CRC_HW forces the table-driven CRC (to test it on x86). */
@@ -359,14 +360,10 @@ static void fsync_parent(const char *path) {
 /* ---- segment list and index ---------------------------------------------- */
 
 static seg *seg_push(sr_spool *sp, uint64_t first) {
-    if (sp->nsegs == sp->segs_cap) {
-        size_t cap = sp->segs_cap ? sp->segs_cap * 2 : 16;
-        seg *s = realloc(sp->segs, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        sp->segs = s;
-        sp->segs_cap = cap;
-    }
+    seg *segs = sr_array_grow(sp->segs, &sp->segs_cap, sp->nsegs + 1, sizeof *segs, 16);
+    if (!segs)
+        return NULL;
+    sp->segs = segs;
     seg *s = &sp->segs[sp->nsegs++];
     memset(s, 0, sizeof *s);
     s->first_seq = s->end_seq = first;
@@ -407,14 +404,10 @@ static size_t seg_find(const sr_spool *sp, uint64_t seq) {
 static void index_add(seg *s, uint64_t seq, uint64_t off) {
     if (s->nidx && off < s->idx[s->nidx - 1].off + INDEX_STRIDE)
         return;
-    if (s->nidx == s->idx_cap) {
-        size_t cap = s->idx_cap ? s->idx_cap * 2 : 16;
-        seg_index *x = realloc(s->idx, cap * sizeof *x);
-        if (!x)
-            return;
-        s->idx = x;
-        s->idx_cap = cap;
-    }
+    seg_index *x = sr_array_grow(s->idx, &s->idx_cap, s->nidx + 1, sizeof *x, 16);
+    if (!x)
+        return;
+    s->idx = x;
     s->idx[s->nidx++] = (seg_index){seq, off};
 }
 
@@ -1282,14 +1275,10 @@ void sr_spool_batch_free(sr_spool_batch *b) {
 
 static int push_record(sr_spool_batch *out, uint64_t seq, size_t off, uint32_t len, uint32_t ev_len,
                        uint32_t stored) {
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 64;
-        sr_spool_record *r = realloc(out->recs, cap * sizeof *r);
-        if (!r)
-            return -1;
-        out->recs = r;
-        out->cap = cap;
-    }
+    sr_spool_record *r = sr_array_grow(out->recs, &out->cap, out->n + 1, sizeof *r, 64);
+    if (!r)
+        return -1;
+    out->recs = r;
     out->recs[out->n++] = (sr_spool_record){
         .seq = seq, .len = len, .event_len = ev_len, .stored = stored, .off = off};
     out->bytes += len;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 #define SR_SUMMARY_MAX_ERRORS 100
 
 sr_ingest_batch *sr_ingest_batch_new(char *data, size_t len, sr_body_format fmt,
@@ -40,14 +42,10 @@ void sr_ingest_batch_free(sr_ingest_batch *b) {
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 static sr_reject *add_reject(sr_ingest_batch *b) {
-    if (b->nrejects == b->rejects_cap) {
-        size_t cap = b->rejects_cap ? b->rejects_cap * 2 : 8;
-        sr_reject *r = realloc(b->rejects, cap * sizeof *r);
-        if (!r)
-            return NULL;
-        b->rejects = r;
-        b->rejects_cap = cap;
-    }
+    sr_reject *v = sr_array_grow(b->rejects, &b->rejects_cap, b->nrejects + 1, sizeof *v, 8);
+    if (!v)
+        return NULL;
+    b->rejects = v;
     sr_reject *r = &b->rejects[b->nrejects++];
     memset(r, 0, sizeof *r);
     r->index = -1;
@@ -55,14 +53,10 @@ static sr_reject *add_reject(sr_ingest_batch *b) {
 }
 
 static sr_event *add_event(sr_ingest_batch *b) {
-    if (b->nevents == b->events_cap) {
-        size_t cap = b->events_cap ? b->events_cap * 2 : 64;
-        sr_event *e = realloc(b->events, cap * sizeof *e);
-        if (!e)
-            return NULL;
-        b->events = e;
-        b->events_cap = cap;
-    }
+    sr_event *e = sr_array_grow(b->events, &b->events_cap, b->nevents + 1, sizeof *e, 64);
+    if (!e)
+        return NULL;
+    b->events = e;
     return &b->events[b->nevents];
 }
 

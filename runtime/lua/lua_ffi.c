@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "event_path.h"
 #include "lua_host_impl.h"
 
@@ -275,22 +276,14 @@ void sr_emit_free(sr_emit *e) {
     sr_emit_init(e);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(*arr, ncap * size);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 /* Room for one more record; returns where its bytes start. */
 static int emit_open(sr_emit *e, size_t *off) {
     *off = e->data.len;
-    return grow((void **)&e->recs, &e->recs_cap, e->nrecs + 1, sizeof *e->recs);
+    sr_emit_rec *v = sr_array_grow(e->recs, &e->recs_cap, e->nrecs + 1, sizeof *v, 64);
+    if (!v)
+        return -1;
+    e->recs = v;
+    return 0;
 }
 
 /* Makes what was appended since `off` one record, or takes it back when
@@ -352,8 +345,10 @@ static size_t utf8_prefix(const char *s, size_t n, size_t max) {
 static int emit_failure(sr_emit *e, uint32_t ev, int32_t integ, const char *stage, const char *msg,
                         size_t msglen, const char *where, size_t wlen, const char *trace,
                         size_t tlen) {
-    if (grow((void **)&e->fails, &e->fails_cap, e->nfails + 1, sizeof *e->fails) != 0)
+    sr_emit_fail *fails = sr_array_grow(e->fails, &e->fails_cap, e->nfails + 1, sizeof *fails, 64);
+    if (!fails)
         return -1;
+    e->fails = fails;
     sr_emit_fail *f = &e->fails[e->nfails++];
     memset(f, 0, sizeof *f);
     f->ev = ev;
@@ -407,8 +402,10 @@ void sr_lua_unknown_route(sr_script_stats *stats, const char *name, size_t len) 
 
 static int emit_note(sr_emit *e, uint32_t ev, int32_t integ, const char *kind, const char *detail,
                      size_t len) {
-    if (grow((void **)&e->notes, &e->notes_cap, e->nnotes + 1, sizeof *e->notes) != 0)
+    sr_emit_note *notes = sr_array_grow(e->notes, &e->notes_cap, e->nnotes + 1, sizeof *notes, 64);
+    if (!notes)
         return -1;
+    e->notes = notes;
     sr_emit_note *nt = &e->notes[e->nnotes++];
     memset(nt, 0, sizeof *nt);
     nt->ev = ev;
