@@ -4,9 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-void *sr_array_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first) {
-    if (need <= *cap && arr)
-        return arr;
+void *sr_array_realloc(void *arr, size_t *cap, size_t need, size_t elem, size_t first) {
     size_t ncap = *cap ? *cap : (first ? first : 1);
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2)
