@@ -36,6 +36,7 @@
 local crypto = require "siemrelay.crypto"
 local google = require "google"
 local json = require "json"
+local per_conf = require "per_conf"
 
 local M = {}
 
@@ -89,13 +90,7 @@ local function listed(list, v)
     return false
 end
 
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local v1 = conf.apiKey ~= nil and conf.apiKey ~= ""
     local v2 = conf.credentialsOAuth2 ~= nil and conf.credentialsOAuth2 ~= ""
     if v1 and v2 then
@@ -119,7 +114,7 @@ local function prepare(conf)
     end
     local base = google.base_url(conf.endpoint, "https://" .. M.host(region))
     local prefix
-    p = {}
+    local p = {}
     if v1 then
         if conf.chronicleCustomerId or conf.namespace then
             error("chronicleCustomerId and namespace are v2 keys (with credentialsOAuth2)", 0)
@@ -151,9 +146,8 @@ local function prepare(conf)
         prefix = prefix .. ',"entries":['
     end
     p.prefix = prefix
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     local p = prepare(conf)

@@ -38,6 +38,7 @@ local bulk = require "bulk"
 local crypto = require "siemrelay.crypto"
 local http = require "http"
 local json = require "json"
+local per_conf = require "per_conf"
 
 local M = {}
 
@@ -295,8 +296,6 @@ end
 
 -- ---- Setup ------------------------------------------------------------------
 
-local prepared = setmetatable({}, { __mode = "k" })
-
 -- Only what outcome() reads: each item's status and error type and reason,
 -- and a whole-request error (filter_path applies to error answers too).
 local FILTER = "filter_path=errors,error,items.*.status,items.*.error.type,items.*.error.reason"
@@ -341,19 +340,14 @@ local function authorization(auth, secret)
     return "ApiKey " .. secret
 end
 
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local url = M.bulk_url(conf.endpoint)
     local pieces = M.compile_index(conf.index)
     local headers = { ["Content-Type"] = "application/x-ndjson" }
     headers.Authorization = authorization(conf.auth, conf.secret)
-    p = { url = url, headers = headers, index = pieces, kv_pairs = conf.format == "KV_PAIRS" }
-    prepared[conf] = p
+    local p = { url = url, headers = headers, index = pieces, kv_pairs = conf.format == "KV_PAIRS" }
     return p
-end
+end)
 
 function M.setup(conf)
     prepare(conf)

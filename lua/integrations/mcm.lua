@@ -40,6 +40,7 @@ local crypto = require "siemrelay.crypto"
 local http = require "http"
 local json = require "json"
 local oauth = require "oauth"
+local per_conf = require "per_conf"
 local secfields = require "secfields"
 local severity = require "severity"
 
@@ -92,13 +93,7 @@ local function check_id(v, name)
     return v
 end
 
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local base = gsub(http.check_url(conf.endpoint, "endpoint"), "/+$", "")
     local account = check_id(conf.accountId or M.options.accountId.default, "accountId")
     local provider = check_id(conf.providerId or M.options.providerId.default, "providerId")
@@ -108,7 +103,7 @@ local function prepare(conf)
     end
     oauth.ibm_iam(oauth.cache(conf, "main"), conf.apiKey, conf.iamUrl)
     local provider_url = format("%s/v1/%s/providers/%s", base, account, provider)
-    p = {
+    local p = {
         notes_url = provider_url .. "/notes",
         note_url = provider_url .. "/notes/" .. note,
         occurrences_url = provider_url .. "/occurrences",
@@ -127,9 +122,8 @@ local function prepare(conf)
             },
         }),
     }
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     prepare(conf)

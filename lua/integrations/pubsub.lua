@@ -28,6 +28,7 @@
 local crypto = require "siemrelay.crypto"
 local google = require "google"
 local json = require "json"
+local per_conf = require "per_conf"
 
 local M = {}
 
@@ -66,8 +67,6 @@ local q = json.encode_string
 local concat = table.concat
 local find, format = string.find, string.format
 
-local prepared = setmetatable({}, { __mode = "k" })
-
 local function check_attributes(list)
     if #list > 100 then
         error("attributes: at most 100 per message", 0)
@@ -86,11 +85,7 @@ local function check_attributes(list)
     end
 end
 
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local project, topic = conf.project, conf.topic
     local fp, ft = topic:match("^projects/([^/]+)/topics/([^/]+)$")
     if fp then
@@ -132,14 +127,13 @@ local function prepare(conf)
     if conf.orderingKey and conf.orderingKey ~= "" then
         tail[#tail + 1] = ',"orderingKey":' .. q(conf.orderingKey)
     end
-    p = {
+    local p = {
         url = base .. "/v1/projects/" .. google.escape(project) .. "/topics/" .. google.escape(topic)
             .. ":publish",
         tail = concat(tail) .. "}",
     }
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     prepare(conf)

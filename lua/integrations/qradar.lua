@@ -13,6 +13,7 @@
 -- TCP and TLS alike: QRadar's syslog listeners split on line feeds.
 local leef = require "leef"
 local common = require "stream_conf"
+local per_conf = require "per_conf"
 local syslog = require "syslog"
 
 local M = {}
@@ -30,18 +31,11 @@ M.options = common.options({
 
 M.batch = { max_events = 500, max_bytes = 1048576, linger_ms = 200 }
 
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(c)
-    local p = prepared[c]
-    if p then
-        return p
-    end
-    p = common.check(c, c.isTls and 6514 or 514)
+local prepare = per_conf(function(c)
+    local p = common.check(c, c.isTls and 6514 or 514)
     p.header = { format = "RFC_3164", facility = p.facility }
-    prepared[c] = p
     return p
-end
+end)
 
 function M.setup(c)
     local p = prepare(c)

@@ -47,6 +47,7 @@
 local crypto = require "siemrelay.crypto"
 local google = require "google"
 local json = require "json"
+local per_conf = require "per_conf"
 local severity_of = require "severity"
 
 local M = {}
@@ -97,7 +98,6 @@ local floor = math.floor
 local unpack = unpack
 local q = json.encode_string
 
-local prepared = setmetatable({}, { __mode = "k" })
 -- What the delivery state learned per conf: the source, the discovery's
 -- progress, the finding created ahead of its marks.
 local states = setmetatable({}, { __mode = "k" })
@@ -111,17 +111,13 @@ local function state(conf)
     return st
 end
 
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local org = match(conf.organization, "^organizations/(%d+)$") or conf.organization
     if not find(org, "^%d+$") then
         error("organization must be the organization's numeric id", 0)
     end
     local base = google.base_url(conf.endpoint, M.ENDPOINT)
-    p = {
+    local p = {
         org = org,
         parent = "organizations/" .. org,
         base = base,
@@ -159,9 +155,8 @@ local function prepare(conf)
     if conf.timeout and conf.timeout <= 0 then
         error("'timeout' must be a positive number of milliseconds", 0)
     end
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     prepare(conf)

@@ -46,6 +46,7 @@ local crypto = require "siemrelay.crypto"
 local http = require "http"
 local json = require "json"
 local oauth = require "oauth"
+local per_conf = require "per_conf"
 
 local M = {}
 
@@ -121,8 +122,6 @@ local function segment(v, name)
     return v
 end
 
-local prepared = setmetatable({}, { __mode = "k" })
-
 local function prepare_logs(conf)
     need(conf, LOGS_KEYS, "the Logs Ingestion API")
     local base = gsub(http.check_url(conf.endpoint, "endpoint"), "/+$", "")
@@ -175,11 +174,8 @@ local function prepare_collector(conf)
     }
 end
 
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
+    local p
     local logs = false
     for _, k in ipairs(LOGS_KEYS) do
         -- endpoint alone can also override the Data Collector's URL.
@@ -200,9 +196,8 @@ local function prepare(conf)
     else
         p = prepare_logs(conf)
     end
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     local p = prepare(conf)

@@ -50,6 +50,7 @@ local crypto = require "siemrelay.crypto"
 local event = require "event"
 local http = require "http"
 local json = require "json"
+local per_conf = require "per_conf"
 local time = require "time"
 
 local M = {}
@@ -129,13 +130,7 @@ local quoted_sourcetype = setmetatable({}, { __index = function(t, st)
     t[st] = v
     return v
 end })
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local url = M.collector_url(conf.ServiceURL)
     local token = conf.ServiceToken
     if type(token) ~= "string" or token == "" or token:find("[%c]") then
@@ -151,7 +146,7 @@ local function prepare(conf)
     if conf.compress then
         headers["Content-Encoding"] = "gzip"
     end
-    p = {
+    local p = {
         url = url,
         headers = headers,
         compress = conf.compress == true,
@@ -160,9 +155,8 @@ local function prepare(conf)
         source = q(conf.source or "siemrelay"),
         index = conf.Index and conf.Index ~= "" and q(conf.Index),
     }
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     prepare(conf)

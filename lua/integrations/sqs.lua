@@ -44,6 +44,7 @@ local event = require "event"
 local bulk = require "bulk"
 local http = require "http"
 local json = require "json"
+local per_conf = require "per_conf"
 local sigv4 = require "sigv4"
 
 local M = {}
@@ -129,13 +130,7 @@ local function standard_endpoint(region)
     return "https://sqs." .. region .. ".amazonaws.com"
 end
 
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     local region = conf.region
     if type(region) ~= "string" or not find(region, "^[a-z][a-z0-9%-]*%d$") then
         error("'region' must be an AWS region such as eu-west-1", 0)
@@ -189,7 +184,7 @@ local function prepare(conf)
     end
     -- Base the request path on the endpoint's own path (usually "/").
     local _, path = http.split_url(url)
-    p = {
+    local p = {
         url = (path == "" or path == nil) and url .. "/" or url,
         queue_url = queue_url,
         region = region,
@@ -197,9 +192,8 @@ local function prepare(conf)
         tail = tail,
         attr_size = attr_size,
     }
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     local p = prepare(conf)

@@ -17,6 +17,7 @@
 local cef = require "cef"
 local leef = require "leef"
 local common = require "stream_conf"
+local per_conf = require "per_conf"
 local syslog = require "syslog"
 
 local M = {}
@@ -43,13 +44,7 @@ M.batch = { max_events = 500, max_bytes = 1048576, linger_ms = 200 }
 
 local default_ports = { tcp = 514, udp = 514, tls = 6514 }
 
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(c)
-    local p = prepared[c]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(c)
     local proto = c.type
     if c.messageFormat == "RFC_5425" and proto ~= "tls" then
         error("messageFormat RFC_5425 is syslog over TLS: it needs type: tls", 0)
@@ -68,16 +63,15 @@ local function prepare(c)
     if not syslog.check_app_name(c.appName) then
         error("'appName' must be 1..32 letters, digits or ._-/", 0)
     end
-    p = common.check(c, default_ports[proto])
+    local p = common.check(c, default_ports[proto])
     p.framing = framing
     p.header = {
         format = c.messageFormat == "RFC_3164" and "RFC_3164" or "RFC_5424",
         facility = p.facility,
         app_name = c.appName,
     }
-    prepared[c] = p
     return p
-end
+end)
 
 function M.setup(c)
     local p = prepare(c)

@@ -24,6 +24,7 @@
 -- statuses reject.
 local event = require "event"
 local http = require "http"
+local per_conf = require "per_conf"
 local time = require "time"
 
 local M = {}
@@ -61,13 +62,7 @@ local reserved = { "Authorization", "Content-Type", "Content-Length", "Content-E
 
 -- What setup() derives from a conf, kept per conf table (request() runs on
 -- another state's copy, which has its own setup).
-local prepared = setmetatable({}, { __mode = "k" })
-
-local function prepare(conf)
-    local p = prepared[conf]
-    if p then
-        return p
-    end
+local prepare = per_conf(function(conf)
     http.check_url(conf.endpoint, "endpoint")
     local auth, secret = conf.auth, conf.secret
     if (auth == "BASIC_AUTH" or auth == "BEARER_TOKEN" or auth == "SIGNATURE")
@@ -94,16 +89,15 @@ local function prepare(conf)
     elseif auth == "BEARER_TOKEN" then
         h.Authorization = http.bearer(secret)
     end
-    p = {
+    local p = {
         headers = h,
         ndjson = ndjson,
         sign = auth == "SIGNATURE" and secret or nil,
         sig_header = sig,
         unit = conf.timestampFormat or "nanoseconds",
     }
-    prepared[conf] = p
     return p
-end
+end)
 
 function M.setup(conf)
     local p = prepare(conf)
