@@ -345,8 +345,7 @@ local prepare = per_conf(function(conf)
     local pieces = M.compile_index(conf.index)
     local headers = { ["Content-Type"] = "application/x-ndjson" }
     headers.Authorization = authorization(conf.auth, conf.secret)
-    local p = { url = url, headers = headers, index = pieces, kv_pairs = conf.format == "KV_PAIRS" }
-    return p
+    return { url = url, headers = headers, index = pieces, kv_pairs = conf.format == "KV_PAIRS" }
 end)
 
 function M.setup(conf)

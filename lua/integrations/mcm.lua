@@ -103,7 +103,7 @@ local prepare = per_conf(function(conf)
     end
     oauth.ibm_iam(oauth.cache(conf, "main"), conf.apiKey, conf.iamUrl)
     local provider_url = format("%s/v1/%s/providers/%s", base, account, provider)
-    local p = {
+    return {
         notes_url = provider_url .. "/notes",
         note_url = provider_url .. "/notes/" .. note,
         occurrences_url = provider_url .. "/occurrences",
@@ -122,7 +122,6 @@ local prepare = per_conf(function(conf)
             },
         }),
     }
-    return p
 end)
 
 function M.setup(conf)

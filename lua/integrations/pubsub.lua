@@ -127,12 +127,11 @@ local prepare = per_conf(function(conf)
     if conf.orderingKey and conf.orderingKey ~= "" then
         tail[#tail + 1] = ',"orderingKey":' .. q(conf.orderingKey)
     end
-    local p = {
+    return {
         url = base .. "/v1/projects/" .. google.escape(project) .. "/topics/" .. google.escape(topic)
             .. ":publish",
         tail = concat(tail) .. "}",
     }
-    return p
 end)
 
 function M.setup(conf)

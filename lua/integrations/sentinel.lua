@@ -175,7 +175,6 @@ local function prepare_collector(conf)
 end
 
 local prepare = per_conf(function(conf)
-    local p
     local logs = false
     for _, k in ipairs(LOGS_KEYS) do
         -- endpoint alone can also override the Data Collector's URL.
@@ -192,11 +191,9 @@ local prepare = per_conf(function(conf)
         error("'timeout' must be a positive number of milliseconds", 0)
     end
     if collector then
-        p = prepare_collector(conf)
-    else
-        p = prepare_logs(conf)
+        return prepare_collector(conf)
     end
-    return p
+    return prepare_logs(conf)
 end)
 
 function M.setup(conf)

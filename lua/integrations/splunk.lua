@@ -146,7 +146,7 @@ local prepare = per_conf(function(conf)
     if conf.compress then
         headers["Content-Encoding"] = "gzip"
     end
-    local p = {
+    return {
         url = url,
         headers = headers,
         compress = conf.compress == true,
@@ -155,7 +155,6 @@ local prepare = per_conf(function(conf)
         source = q(conf.source or "siemrelay"),
         index = conf.Index and conf.Index ~= "" and q(conf.Index),
     }
-    return p
 end)
 
 function M.setup(conf)

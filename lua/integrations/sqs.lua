@@ -184,7 +184,7 @@ local prepare = per_conf(function(conf)
     end
     -- Base the request path on the endpoint's own path (usually "/").
     local _, path = http.split_url(url)
-    local p = {
+    return {
         url = (path == "" or path == nil) and url .. "/" or url,
         queue_url = queue_url,
         region = region,
@@ -192,7 +192,6 @@ local prepare = per_conf(function(conf)
         tail = tail,
         attr_size = attr_size,
     }
-    return p
 end)
 
 function M.setup(conf)

@@ -89,14 +89,13 @@ local prepare = per_conf(function(conf)
     elseif auth == "BEARER_TOKEN" then
         h.Authorization = http.bearer(secret)
     end
-    local p = {
+    return {
         headers = h,
         ndjson = ndjson,
         sign = auth == "SIGNATURE" and secret or nil,
         sig_header = sig,
         unit = conf.timestampFormat or "nanoseconds",
     }
-    return p
 end)
 
 function M.setup(conf)

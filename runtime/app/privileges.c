@@ -109,12 +109,11 @@ int sr_privileges_drop(const sr_privileges *p, char *err, size_t errlen) {
     return 0;
 }
 
-int sr_privileges_warn_root(const char *user, const char *group) {
+void sr_privileges_warn_root(const char *user, const char *group) {
     if (user || group || geteuid() != 0)
-        return 0;
+        return;
     sr_warn("gateway",
             "running as root with no 'user:' set: site scripts, FILE integrations and what the "
             "admin API configures act with root's power; set 'user:' to give root up once the "
             "listeners are bound (docs/admin.md#running-as-a-user)");
-    return 1;
 }

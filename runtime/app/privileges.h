@@ -45,7 +45,7 @@ int sr_privileges_drop(const sr_privileges *p, char *err, size_t errlen);
  * neither `user:` nor `group:` set: site scripts, FILE sinks and what the
  * admin API configures then act with root's power. Only at start, never in
  * --check: who runs the check says nothing about who runs the service (the
- * systemd unit's User=). Returns 1 when it warned. */
-int sr_privileges_warn_root(const char *user, const char *group);
+ * systemd unit's User=). */
+void sr_privileges_warn_root(const char *user, const char *group);
 
 #endif

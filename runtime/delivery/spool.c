@@ -7,7 +7,6 @@
  * never held here: appends go straight from the caller's buffers to the
  * file, reads straight from the file into the caller's batch. */
 #include "spool.h"
-#include "errmsg.h"
 #include "fsutil.h"
 
 #include <dirent.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "errmsg.h"
 #include "log.h"
 
 /* SR_SPOOL_NO_CRC_HW forces the table-driven CRC (to test it on x86). */
