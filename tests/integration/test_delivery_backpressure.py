@@ -128,6 +128,13 @@ def test_full_queue_refuses_http_pauses_tcp_and_loses_nothing(launch, receivers,
     assert "dropped" not in gw.stderr()
     print("\nfull %s queue: %d events acknowledged over HTTP before the 503, %d bytes written on TCP "
           "before it blocked, %d deliveries, %d duplicated" % (qtype, len(acked), blocked_at, len(got), len(dups)))
+    # The way out for HTTP too: once the queue has room, a POST is answered
+    # 200 again and delivered.
+    late = events("late", 1)
+    r = gw.post(ndjson_bytes(late), content_type="application/x-ndjson")
+    assert r.status_code == 200, (r.status_code, r.text)
+    rcv.wait(lambda r: late[0]["id"] in r.accepted_ids(), timeout=30,
+             message="the event posted after the queue drained was not delivered")
 
 
 def drop_lines(text):
